@@ -1,0 +1,7 @@
+#include <stdio.h>
+
+int main(void)
+{
+        printf("lockwatchd\n");
+        return 0;
+}

@@ -1,0 +1,398 @@
+#include "lockwatch/util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void util_oom(void)
+{
+        static const char msg[] = "lockwatch: out of memory, aborting\n";
+        /* write(2) rather than stdio: stdio may itself need memory. */
+        ssize_t _unused_ w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        abort();
+}
+
+void *xmalloc(size_t n)
+{
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                util_oom();
+        return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+                util_oom();
+        return p;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+        if (size && n > SIZE_MAX / size)
+                util_oom();
+        size_t bytes = n * size;
+        p = realloc(p, bytes ? bytes : 1);
+        if (!p)
+                util_oom();
+        return p;
+}
+
+char *xstrdup(const char *s)
+{
+        if (!s)
+                return NULL;
+        char *p = strdup(s);
+        if (!p)
+                util_oom();
+        return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+        char *p = strndup(s, n);
+        if (!p)
+                util_oom();
+        return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                util_oom();
+        return s;
+}
+
+void util_grow(void **array, size_t *cap, size_t need, size_t size)
+{
+        if (need <= *cap)
+                return;
+        size_t n = *cap ? *cap : 8;
+        while (n < need) {
+                if (n > SIZE_MAX / 2)
+                        util_oom();
+                n *= 2;
+        }
+        *array = xreallocarray(*array, n, size);
+        *cap = n;
+}
+
+const char *startswith(const char *s, const char *prefix)
+{
+        size_t l = strlen(prefix);
+        return strncmp(s, prefix, l) == 0 ? s + l : NULL;
+}
+
+const char *startswith_no_case(const char *s, const char *prefix)
+{
+        size_t l = strlen(prefix);
+        return strncasecmp(s, prefix, l) == 0 ? s + l : NULL;
+}
+
+bool endswith(const char *s, const char *suffix)
+{
+        size_t ls = strlen(s), lx = strlen(suffix);
+        return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+int util_parse_uint(const char *s, uint64_t *ret)
+{
+        uint64_t v = 0;
+
+        if (!s || !isdigit((unsigned char)*s))
+                return -EINVAL;
+        for (; isdigit((unsigned char)*s); s++) {
+                unsigned d = (unsigned)(*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        if (*s)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* Parse "<digits><unit>" pairs; a unit table maps suffixes to multipliers. */
+struct unit {
+        const char *suffix;
+        uint64_t mult;
+};
+
+static int parse_with_units(const char *s, const struct unit *units, size_t n_units,
+                            uint64_t bare_mult, bool allow_compound, uint64_t *ret)
+{
+        uint64_t total = 0;
+        bool any = false;
+
+        if (!s)
+                return -EINVAL;
+        while (*s) {
+                uint64_t v = 0;
+                if (!isdigit((unsigned char)*s))
+                        return -EINVAL;
+                for (; isdigit((unsigned char)*s); s++) {
+                        unsigned d = (unsigned)(*s - '0');
+                        if (v > (UINT64_MAX - d) / 10)
+                                return -ERANGE;
+                        v = v * 10 + d;
+                }
+                uint64_t mult = 0;
+                size_t best = 0;
+                for (size_t i = 0; i < n_units; i++) {
+                        size_t l = strlen(units[i].suffix);
+                        if (l > best && strncmp(s, units[i].suffix, l) == 0 &&
+                            !isalpha((unsigned char)s[l])) {
+                                best = l;
+                                mult = units[i].mult;
+                        }
+                }
+                if (best == 0) {
+                        if (*s != '\0' || any)
+                                return -EINVAL;
+                        mult = bare_mult;
+                }
+                s += best;
+                if (v && mult > UINT64_MAX / v)
+                        return -ERANGE;
+                if (total > UINT64_MAX - v * mult)
+                        return -ERANGE;
+                total += v * mult;
+                any = true;
+                if (!allow_compound && *s)
+                        return -EINVAL;
+        }
+        if (!any)
+                return -EINVAL;
+        *ret = total;
+        return 0;
+}
+
+int util_parse_duration(const char *s, uint64_t *ret_usec)
+{
+        static const struct unit units[] = {
+                {"us", 1},
+                {"ms", USEC_PER_MSEC},
+                {"s", USEC_PER_SEC},
+                {"m", USEC_PER_MIN},
+                {"h", USEC_PER_HOUR},
+                {"d", USEC_PER_DAY},
+                {"w", 7 * USEC_PER_DAY},
+        };
+        return parse_with_units(s, units, ELEMENTSOF(units), USEC_PER_SEC, true, ret_usec);
+}
+
+const char *util_format_duration(char *buf, size_t size, uint64_t usec)
+{
+        static const struct unit units[] = {
+                {"d", USEC_PER_DAY}, {"h", USEC_PER_HOUR}, {"m", USEC_PER_MIN},
+                {"s", USEC_PER_SEC}, {"ms", USEC_PER_MSEC}, {"us", 1},
+        };
+        size_t off = 0;
+
+        if (size == 0)
+                return buf;
+        buf[0] = '\0';
+        if (usec == USEC_INFINITY) {
+                snprintf(buf, size, "infinity");
+                return buf;
+        }
+        if (usec == 0) {
+                snprintf(buf, size, "0s");
+                return buf;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(units) && usec > 0 && off < size; i++) {
+                uint64_t q = usec / units[i].mult;
+                if (q == 0)
+                        continue;
+                int n = snprintf(buf + off, size - off, "%llu%s", (unsigned long long)q,
+                                 units[i].suffix);
+                if (n < 0)
+                        break;
+                off += (size_t)n;
+                usec -= q * units[i].mult;
+        }
+        return buf;
+}
+
+int util_parse_size(const char *s, uint64_t *ret_bytes)
+{
+        static const struct unit units[] = {
+                {"B", 1},
+                {"K", UINT64_C(1) << 10},
+                {"M", UINT64_C(1) << 20},
+                {"G", UINT64_C(1) << 30},
+                {"KiB", UINT64_C(1) << 10},
+                {"MiB", UINT64_C(1) << 20},
+                {"GiB", UINT64_C(1) << 30},
+        };
+        return parse_with_units(s, units, ELEMENTSOF(units), 1, false, ret_bytes);
+}
+
+static uint64_t now(clockid_t id)
+{
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t util_now_mono(void)
+{
+        return now(CLOCK_MONOTONIC);
+}
+
+uint64_t util_now_real(void)
+{
+        return now(CLOCK_REALTIME);
+}
+
+uint64_t util_fnv1a(uint64_t h, const void *data, size_t len)
+{
+        const unsigned char *p = data;
+        for (size_t i = 0; i < len; i++) {
+                h ^= p[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+int util_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        size_t cap = 0, len = 0;
+        char *buf = NULL;
+        for (;;) {
+                util_grow((void **)&buf, &cap, len + 65536 + 1, 1);
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = -errno;
+                        free(buf);
+                        close(fd);
+                        return r;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max) {
+                        free(buf);
+                        close(fd);
+                        return -EFBIG;
+                }
+        }
+        close(fd);
+        buf[len] = '\0';
+        *ret = buf;
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+int util_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmpXXXXXX", path);
+        _cleanup_free_ char *dir = xstrdup(path);
+        int r;
+
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        const char *p = data;
+        size_t left = len;
+        while (left > 0) {
+                ssize_t n = write(fd, p, left);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                p += n;
+                left -= (size_t)n;
+        }
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (close(fd) < 0) {
+                fd = -1;
+                r = -errno;
+                goto fail;
+        }
+        fd = -1;
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        /* The rename is durable only once the directory entry is on disk. */
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+                slash[1] = '\0';
+        else if (slash)
+                *slash = '\0';
+        else
+                strcpy(dir, ".");
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                (void)fsync(dfd);
+                close(dfd);
+        }
+        return 0;
+
+fail:
+        if (fd >= 0)
+                close(fd);
+        unlink(tmp);
+        return r;
+}
+
+unsigned util_edit_distance(const char *a, const char *b, unsigned cap)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        if (la > 64 || lb > 64)
+                return cap;
+        unsigned row[65];
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = (unsigned)j;
+        for (size_t i = 1; i <= la; i++) {
+                unsigned prev = row[0];
+                row[0] = (unsigned)i;
+                unsigned best = row[0];
+                for (size_t j = 1; j <= lb; j++) {
+                        unsigned cur = row[j];
+                        unsigned cost = tolower((unsigned char)a[i - 1]) ==
+                                                        tolower((unsigned char)b[j - 1])
+                                                ? 0
+                                                : 1;
+                        unsigned v = prev + cost;
+                        if (row[j] + 1 < v)
+                                v = row[j] + 1;
+                        if (row[j - 1] + 1 < v)
+                                v = row[j - 1] + 1;
+                        row[j] = v;
+                        prev = cur;
+                        if (v < best)
+                                best = v;
+                }
+                if (best >= cap)
+                        return cap;
+        }
+        return MIN(row[lb], cap);
+}

@@ -1,0 +1,74 @@
+/* The INI configuration: one [daemon] section and one [source NAME] section per
+ * source. Parsing is pure (text in, objects or a file:line:col error out). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_BYTES   (1024 * 1024)
+#define CONFIG_MAX_SOURCES 256
+
+/* Fetch settings: set in [daemon] as defaults, overridable per [source]. */
+typedef struct FetchLimits {
+        uint64_t connect_timeout_usec; /* connect_timeout, default 10s */
+        uint64_t timeout_usec;         /* timeout (whole transfer), default 60s */
+        uint64_t low_speed_time_usec;  /* low_speed_time, default 20s */
+        uint64_t low_speed_limit;      /* low_speed_limit bytes/s, default 64 */
+        uint64_t max_body;             /* max_body, default 32M */
+        uint64_t max_redirects;        /* max_redirects, default 5 */
+        uint64_t retries;              /* retries after the first attempt, default 3 */
+        uint64_t retry_backoff_usec;   /* retry_backoff: first backoff, doubles, default 2s */
+        uint64_t retry_backoff_max_usec; /* retry_backoff_max, default 5m */
+        char *ca_file;                 /* ca_file, NULL = system store */
+} FetchLimits;
+
+typedef struct SourceConfig {
+        char *name;     /* from the section header, [source NAME] */
+        char *url;      /* http://, https:// or file://; a bare path is resolved against
+                           the config file's directory and turned into file:// */
+        char *format;   /* adapter name: litellm, models-dev, openrouter, ... */
+        char *provider; /* default upstream provider name, for formats that do not say */
+        char *columns;  /* html-table: "Header:field, Header:field" */
+        char *vendor;   /* optional vendor hint for every row of this source */
+        uint64_t interval_usec; /* poll interval; default from [daemon] interval */
+        bool enabled;
+        FetchLimits limits;
+        unsigned line; /* where the section starts, for messages */
+} SourceConfig;
+
+typedef struct Config {
+        char *path; /* the file this came from (as given) */
+
+        /* [daemon] */
+        char *state_dir;     /* state_dir, default /var/lib/lockwatch ($STATE_DIRECTORY wins) */
+        char *socket_path;   /* socket, default /run/lockwatch/io.lockwatch */
+        char *aliases_path;  /* aliases, default /etc/lockwatch/aliases.conf */
+        char *providers_path; /* providers, default /etc/lockwatch/providers.conf */
+        char *rules;         /* rules = PATH-or-GLOB, default /etc/lockwatch/rules.d/ *.rules */
+        uint64_t interval_usec;   /* interval, default 6h */
+        uint64_t jitter_percent;  /* jitter, default 10 (percent of the interval) */
+        uint64_t removal_polls;   /* removal_polls (K of DESIGN 6.2), default 2 */
+        uint64_t max_removal_percent; /* max_removal (DESIGN 6.3), default 20 */
+        uint64_t max_rows;        /* max_rows per source parse, default 100000 */
+        char *user_agent_extra;   /* user_agent_extra: appended to the User-Agent */
+        FetchLimits limits;
+
+        SourceConfig *sources;
+        size_t n_sources;
+} Config;
+
+/* A parse error: "path:line:col: message". */
+typedef struct ConfigError {
+        unsigned line, col;
+        char message[512]; /* the full formatted text including path:line:col */
+} ConfigError;
+
+/* Parse text (len bytes, need not be NUL-terminated) named path into a new Config. */
+int config_parse(const char *path, const char *text, size_t len, Config **ret, ConfigError *err);
+/* Read and parse the file at path; I/O errors are reported in err as well. */
+int config_load(const char *path, Config **ret, ConfigError *err);
+/* Free a Config; NULL is fine. */
+void config_free(Config *c);
+/* Find a source by name, or NULL. */
+const SourceConfig *config_find_source(const Config *c, const char *name);

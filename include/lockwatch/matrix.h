@@ -1,0 +1,119 @@
+/* The provider-by-model matrix: three-state cells with regions, prices, lifecycle,
+ * first/last seen and per-source evidence (provenance). Pure: time is a parameter.
+ * The merge rule is written down in docs/matrix.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lockwatch/adapter.h"
+#include "lockwatch/normalize.h"
+
+typedef enum CellState {
+        CELL_UNKNOWN,     /* no trustworthy observation */
+        CELL_AVAILABLE,   /* some live source shows it callable */
+        CELL_UNAVAILABLE, /* positively shown absent or retired */
+        _CELL_STATE_MAX,
+} CellState;
+
+/* What one source says about one cell. */
+typedef struct Evidence {
+        char *source;
+        CellState said;   /* CELL_AVAILABLE or CELL_UNAVAILABLE */
+        char *raw_id;     /* the upstream id as published (first one seen) */
+        char **regions;
+        size_t n_regions;
+        double price_in, price_out; /* USD per Mtok, NAN if unknown */
+        Lifecycle lifecycle;
+        int64_t eol;                /* seconds since the epoch, 0 if unknown */
+        uint64_t first_seen;        /* realtime usec the source first showed it */
+        uint64_t last_seen;         /* realtime usec of the last parse that showed it */
+        uint64_t changed;           /* realtime usec `said` last changed */
+        unsigned missing;           /* consecutive good parses of the source without it */
+} Evidence;
+
+typedef struct Cell {
+        CellState state;  /* merged over evidence, see docs/matrix.md */
+        char **regions;   /* union over evidence that says available, sorted */
+        size_t n_regions;
+        double price_in, price_out; /* lowest over evidence that says available, NAN if none */
+        Lifecycle lifecycle;        /* most severe over available evidence */
+        int64_t eol;                /* earliest known over available evidence, 0 if none */
+        uint64_t first_seen, last_seen;
+        Evidence *evidence;
+        size_t n_evidence;
+} Cell;
+
+typedef struct MatrixProvider {
+        char *id; /* "aws", "gcp", "azure", "anthropic", "openrouter", ... */
+        ProviderKind kind;
+} MatrixProvider;
+
+typedef struct MatrixModel {
+        char *id;     /* canonical "vendor/model" */
+        char *vendor; /* "anthropic" */
+        bool mapped;  /* false: no built-in step or alias knew it (reported as unmapped) */
+        Cell *cells;  /* indexed like Matrix.providers; n_cells may lag n_providers */
+        size_t n_cells;
+} MatrixModel;
+
+typedef struct Matrix {
+        MatrixProvider *providers; /* in order: clouds, then direct, then aggregators; by id */
+        size_t n_providers;
+        MatrixModel **models;      /* sorted by id */
+        size_t n_models;
+        size_t cap_models;
+        size_t cap_providers;
+} Matrix;
+
+/* One normalized observation, ready to merge. */
+typedef struct MatrixInput {
+        const char *provider; /* mapped provider id */
+        ProviderKind kind;
+        const char *model;    /* canonical id */
+        bool mapped;
+        const Observation *obs; /* availability, regions, prices, lifecycle, raw id */
+} MatrixInput;
+
+/* One cell whose merged state changed during an apply. */
+typedef struct MatrixChange {
+        char *model;
+        char *provider;
+        CellState from, to;
+} MatrixChange;
+
+typedef struct MatrixChanges {
+        MatrixChange *items;
+        size_t n, cap;
+} MatrixChanges;
+
+/* Create an empty matrix. */
+int matrix_new(Matrix **ret);
+/* Free a matrix; NULL is fine. */
+void matrix_free(Matrix *m);
+/* Find a model row by canonical id, or NULL. */
+MatrixModel *matrix_find_model(const Matrix *m, const char *id);
+/* Index of a provider column, or -ENOENT. */
+int matrix_provider_index(const Matrix *m, const char *provider);
+/* The cell of model at provider index i (a static unknown cell if the row lags). */
+const Cell *matrix_cell(const MatrixModel *mm, size_t i);
+
+/* Merge one successful parse of source at time now (realtime usec). Rows the source
+ * showed before but not now count as missing; after removal_polls misses in a row the
+ * source's evidence turns to unavailable. Every changed cell is appended to changes
+ * (may be NULL). Duplicate inputs for one cell are merged (regions united). */
+int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n, uint64_t now,
+                 unsigned removal_polls, MatrixChanges *changes);
+/* For the guard: how many cells this source now shows available (ret_rows), and
+ * how many of them are absent from in (ret_absent). Does not change m. */
+int matrix_count_absent(const Matrix *m, const char *source, const MatrixInput *in, size_t n,
+                        size_t *ret_rows, size_t *ret_absent);
+/* Count providers of kind (or all kinds if kind < 0) whose cell has state st. */
+size_t matrix_count_providers(const Matrix *m, const MatrixModel *mm, int kind, CellState st);
+/* Drop every piece of evidence given by source (a source removed from the config). */
+int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes);
+/* Free the items of changes and reset it. */
+void matrix_changes_clear(MatrixChanges *c);
+/* Name of a state: available, unavailable, unknown. */
+const char *cell_state_name(CellState s);

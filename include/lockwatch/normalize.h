@@ -1,0 +1,61 @@
+/* Normalization: upstream provider names -> (provider, kind) through a provider
+ * table, and upstream model ids -> canonical "vendor/model" ids through built-in
+ * steps plus an alias table. Pure: tables and text in, results out. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lockwatch/adapter.h"
+
+#define NORMALIZE_MAX_ID 256
+
+typedef enum ProviderKind {
+        PROVIDER_CLOUD,
+        PROVIDER_DIRECT,
+        PROVIDER_AGGREGATOR,
+        _PROVIDER_KIND_MAX,
+} ProviderKind;
+
+/* The provider table: lines "upstream-glob = provider kind", e.g.
+ * "vertex_ai-* = gcp cloud". First match wins; file order is kept. */
+typedef struct ProviderMap ProviderMap;
+
+/* The alias table: lines "raw-id-or-glob = vendor/model"; exact ids beat globs. */
+typedef struct AliasTable AliasTable;
+
+/* A parse error in either table: "path:line:col: message". */
+typedef struct NormalizeError {
+        unsigned line, col;
+        char message[512];
+} NormalizeError;
+
+/* Parse a provider table from text named path. */
+int provider_map_parse(const char *path, const char *text, size_t len, ProviderMap **ret,
+                       NormalizeError *err);
+/* Free a provider table; NULL is fine. */
+void provider_map_free(ProviderMap *m);
+/* Map an upstream provider name; -ENOENT if no line matches. */
+int provider_map_lookup(const ProviderMap *m, const char *upstream, const char **ret_provider,
+                        ProviderKind *ret_kind);
+/* Kind of a provider id already mapped (e.g. "aws"); -ENOENT if the table never names it. */
+int provider_map_kind(const ProviderMap *m, const char *provider, ProviderKind *ret_kind);
+/* Name of a kind: cloud, direct, aggregator. */
+const char *provider_kind_name(ProviderKind k);
+/* Parse a kind name; -EINVAL if unknown. */
+int provider_kind_from_string(const char *s, ProviderKind *ret);
+
+/* Parse an alias table from text named path. */
+int alias_table_parse(const char *path, const char *text, size_t len, AliasTable **ret,
+                      NormalizeError *err);
+/* Free an alias table; NULL is fine. */
+void alias_table_free(AliasTable *t);
+
+/* Canonicalize a model id as seen at provider (mapped provider id, e.g. "aws").
+ * vendor_hint may be NULL. *ret_mapped is false when neither a built-in step nor an
+ * alias knew the id: the result is then "unmapped/<cleaned id>" and must be reported. */
+int normalize_model(const AliasTable *aliases, const char *provider, const char *raw_id,
+                    const char *vendor_hint, char **ret_canonical, bool *ret_mapped);
+
+/* Vendor part of a canonical id ("anthropic" of "anthropic/claude-opus-4-7") into buf. */
+const char *normalize_vendor_of(const char *canonical, char *buf, size_t size);

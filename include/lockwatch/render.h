@@ -1,0 +1,24 @@
+/* Rendering the matrix for people (a provider-by-model grid) and for machines
+ * (a stable JSON schema, docs/json-schema.md). Shared by lockwatchd --once and
+ * lockwatchctl. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "lockwatch/matrix.h"
+
+typedef struct RenderOptions {
+        const char *model_glob; /* fnmatch(3) filter on canonical ids, NULL = all */
+        bool color;             /* ANSI colours (only when writing to a terminal) */
+        bool ascii;             /* marks in plain ASCII instead of UTF-8 symbols */
+} RenderOptions;
+
+/* Print the grid: rows models, columns providers grouped clouds | direct | aggregators. */
+int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o);
+/* Build the JSON document of the matrix (schema in docs/json-schema.md). */
+int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret);
+/* True if model id passes the options' filter. */
+bool render_model_selected(const RenderOptions *o, const char *model_id);
