@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "lockwatch/adapter.h"
 #include "lockwatch/normalize.h"
 
@@ -115,5 +117,9 @@ size_t matrix_count_providers(const Matrix *m, const MatrixModel *mm, int kind, 
 int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes);
 /* Free the items of changes and reset it. */
 void matrix_changes_clear(MatrixChanges *c);
+/* Serialize every field (evidence, counters, times) for the state file. */
+int matrix_to_state_json(const Matrix *m, json_t **ret);
+/* Rebuild a matrix from matrix_to_state_json() output; -EBADMSG on any inconsistency. */
+int matrix_from_state_json(const json_t *j, Matrix **ret);
 /* Name of a state: available, unavailable, unknown. */
 const char *cell_state_name(CellState s);
