@@ -21,11 +21,13 @@ static const Adapter adapters[] = {
          adapter_azure_models_parse},
         {"html-table", "an HTML table chosen by its header names", true, true,
          adapter_html_table_parse},
+        {"markdown-table", "a Markdown pipe table chosen by its header names", true, true,
+         adapter_markdown_table_parse},
 };
 
 static const Adapter *const adapter_table[] = {
         &adapters[0], &adapters[1], &adapters[2], &adapters[3],
-        &adapters[4], &adapters[5], &adapters[6], NULL,
+        &adapters[4], &adapters[5], &adapters[6], &adapters[7], NULL,
 };
 
 const Adapter *adapter_find(const char *name)

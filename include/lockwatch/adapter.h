@@ -116,3 +116,6 @@ int adapter_azure_models_parse(const char *data, size_t len, const AdapterOption
 /* Any HTML page; the table is chosen by its header names from opts->columns. */
 int adapter_html_table_parse(const char *data, size_t len, const AdapterOptions *opts,
                              ObservationList *out, AdapterError *err);
+/* Any Markdown (GFM pipe) table, chosen by header names like html-table. */
+int adapter_markdown_table_parse(const char *data, size_t len, const AdapterOptions *opts,
+                                 ObservationList *out, AdapterError *err);

@@ -1,0 +1,1 @@
+#include "lockwatch/table.h"
