@@ -1,2 +1,168 @@
-/* placeholder until the module lands */
+#include "lockwatch/ingest.h"
+
+#include <stdio.h>
+
 #include "lockwatch/util.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void report_name(char **list, size_t *n, const char *name)
+{
+        for (size_t i = 0; i < *n; i++)
+                if (streq(list[i], name))
+                        return;
+        if (*n < INGEST_MAX_REPORTED)
+                list[(*n)++] = xstrdup(name);
+}
+
+int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const char *body,
+                size_t len, MatrixChanges *changes, IngestReport *ret)
+{
+        const SourceConfig *src = p->source;
+        ObservationList obs = {0};
+        IngestReport rep = {0};
+        MatrixInput *in = NULL;
+        char **canon = NULL, **unmapped = NULL;
+        size_t n_in = 0, n_unmapped = 0;
+        int r;
+
+        const Adapter *a = adapter_find(src->format);
+        if (!a)
+                return -EINVAL;
+
+        AdapterOptions opts = {
+                .provider = src->provider,
+                .vendor = src->vendor,
+                .columns = src->columns,
+                .max_bytes = src->limits.max_body ? (size_t)src->limits.max_body : 0,
+                .max_rows = p->max_rows,
+        };
+        r = adapter_parse(a, body, len, &opts, &obs, &rep.parse_error);
+        if (r < 0) {
+                rep.status = INGEST_PARSE_ERROR;
+                *ret = rep;
+                return 0;
+        }
+        rep.fingerprint = obs.fingerprint;
+        rep.observations = obs.n;
+
+        in = xcalloc(obs.n ? obs.n : 1, sizeof(MatrixInput));
+        canon = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
+        unmapped = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
+        for (size_t i = 0; i < obs.n; i++) {
+                const Observation *o = &obs.items[i];
+                const char *upstream = o->provider ? o->provider : src->provider;
+                const char *provider;
+                ProviderKind kind;
+                bool mapped;
+
+                if (!upstream || !o->model) {
+                        rep.unlisted++;
+                        continue;
+                }
+                r = provider_map_lookup(p->providers, upstream, &provider, &kind);
+                if (r == -ESRCH) {
+                        rep.ignored++;
+                        continue;
+                }
+                if (r < 0) {
+                        rep.unlisted++;
+                        report_name(rep.unlisted_names, &rep.n_unlisted_names, upstream);
+                        continue;
+                }
+                r = normalize_model(p->aliases, provider, o->model,
+                                    o->vendor ? o->vendor : src->vendor, &canon[n_in], &mapped);
+                if (r < 0) {
+                        /* An id the normalizer refuses (over-long, empty) is not a model. */
+                        rep.unlisted++;
+                        continue;
+                }
+                if (!mapped)
+                        unmapped[n_unmapped++] = xasprintf("%s %s", provider, o->model);
+                in[n_in] = (MatrixInput){
+                        .provider = provider,
+                        .kind = kind,
+                        .model = canon[n_in],
+                        .mapped = mapped,
+                        .obs = o,
+                };
+                n_in++;
+        }
+        rep.applied = n_in;
+
+        qsort(unmapped, n_unmapped, sizeof(char *), cmp_str);
+        for (size_t i = 0; i < n_unmapped; i++) {
+                if (i > 0 && streq(unmapped[i], unmapped[i - 1]))
+                        continue;
+                if (rep.n_unmapped < INGEST_MAX_REPORTED)
+                        rep.unmapped[rep.n_unmapped] = xstrdup(unmapped[i]);
+                rep.n_unmapped++;
+        }
+
+        r = matrix_count_absent(m, src->name, in, n_in, &rep.rows, &rep.absent);
+        if (r < 0)
+                goto finish;
+
+        GuardInput gi = {
+                .has_previous = mem && mem->has_previous,
+                .prev_fingerprint = mem ? mem->fingerprint : 0,
+                .fingerprint = obs.fingerprint,
+                .rows = rep.rows,
+                .absent = rep.absent,
+                .new_rows = n_in,
+                .max_removal_percent = p->max_removal_percent,
+        };
+        rep.verdict = guard_check(&gi, rep.detail, sizeof(rep.detail));
+        if (rep.verdict != GUARD_APPLY && !p->force) {
+                rep.status = INGEST_SUSPECT;
+                r = 0;
+                goto finish;
+        }
+
+        r = matrix_apply(m, src->name, in, n_in, p->now, p->removal_polls, changes);
+        if (r < 0)
+                goto finish;
+        rep.status = INGEST_APPLIED;
+
+finish:
+        for (size_t i = 0; i < n_in; i++)
+                free(canon[i]);
+        for (size_t i = 0; i < n_unmapped; i++)
+                free(unmapped[i]);
+        free(canon);
+        free(unmapped);
+        free(in);
+        observation_list_clear(&obs);
+        if (r < 0) {
+                ingest_report_clear(&rep);
+                return r;
+        }
+        *ret = rep;
+        return 0;
+}
+
+void ingest_report_clear(IngestReport *r)
+{
+        size_t n = MIN(r->n_unmapped, (size_t)INGEST_MAX_REPORTED);
+        for (size_t i = 0; i < n; i++)
+                free(r->unmapped[i]);
+        for (size_t i = 0; i < r->n_unlisted_names; i++)
+                free(r->unlisted_names[i]);
+        *r = (IngestReport){0};
+}
+
+const char *ingest_status_name(IngestStatus s)
+{
+        switch (s) {
+        case INGEST_APPLIED:
+                return "applied";
+        case INGEST_PARSE_ERROR:
+                return "parse-error";
+        case INGEST_SUSPECT:
+                return "suspect";
+        }
+        return "unknown";
+}

@@ -1,7 +1,558 @@
+/* lockwatchd: command line, table loading, and the event loop. Every event
+ * source the daemon has is registered here, in this order:
+ *   1. signals SIGTERM, SIGINT (exit) and SIGHUP (reload)
+ *   2. the watchdog (sd_event_set_watchdog), when systemd asks for one
+ *   3. the fetcher's sockets and timer (created by fetch_new, driven by curl)
+ *   4. one poll timer per source (poller_start)
+ *   5. a post source that keeps sd_notify STATUS= current
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/random.h>
+#include <unistd.h>
 
-int main(void)
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "lockwatch/config.h"
+#include "lockwatch/fetch.h"
+#include "lockwatch/log.h"
+#include "lockwatch/normalize.h"
+#include "lockwatch/poller.h"
+#include "lockwatch/render.h"
+#include "lockwatch/state.h"
+#include "lockwatch/util.h"
+
+#define DEFAULT_CONFIG "/etc/lockwatch/lockwatch.conf"
+#define TABLE_MAX_BYTES (4u * 1024u * 1024u)
+
+static const char *arg_config = DEFAULT_CONFIG;
+static const char *arg_state_dir;
+static const char *arg_socket;
+static const char *arg_providers;
+static const char *arg_aliases;
+static const char *arg_model;
+static bool arg_once, arg_fetch_only, arg_json, arg_check, arg_ascii;
+static int arg_log_level = LOG_INFO;
+
+static void help(void)
 {
-        printf("lockwatchd\n");
+        printf("Usage: lockwatchd [OPTIONS]\n"
+               "\n"
+               "Watch where AI models can be called; alert when one narrows to a single cloud.\n"
+               "\n"
+               "Modes:\n"
+               "      (default)          run as a daemon in the foreground (systemd Type=notify)\n"
+               "      --once             poll every enabled source once, print the results and\n"
+               "                         the matrix, exit 0 if every source was ok, 1 otherwise\n"
+               "      --check-config     validate the config, provider and alias tables; print\n"
+               "                         'configuration OK' and exit 0, or the errors and exit 1\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config PATH      configuration file (default " DEFAULT_CONFIG ")\n"
+               "      --state-dir DIR    state directory (default: $STATE_DIRECTORY, then the\n"
+               "                         config's state_dir; --once keeps no state without it)\n"
+               "      --socket PATH      control socket path (overrides the config's socket)\n"
+               "      --providers PATH   provider table (overrides the config's providers)\n"
+               "      --aliases PATH     alias table (overrides the config's aliases)\n"
+               "      --fetch-only       with --once: fetch and classify, do not parse\n"
+               "      --json             with --once: print one JSON document\n"
+               "      --model GLOB       with --once: show only models whose id matches GLOB\n"
+               "      --ascii            with --once: plain ASCII marks in the grid\n"
+               "      --log-level LEVEL  err, warning, notice, info (default) or debug\n"
+               "  -h, --help             show this help\n"
+               "      --version          show the version\n");
+}
+
+enum {
+        OPT_STATE_DIR = 0x100,
+        OPT_SOCKET,
+        OPT_PROVIDERS,
+        OPT_ALIASES,
+        OPT_ONCE,
+        OPT_FETCH_ONLY,
+        OPT_JSON,
+        OPT_MODEL,
+        OPT_CHECK,
+        OPT_ASCII,
+        OPT_LOG_LEVEL,
+        OPT_VERSION,
+};
+
+static int parse_argv(int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+                {"socket", required_argument, NULL, OPT_SOCKET},
+                {"providers", required_argument, NULL, OPT_PROVIDERS},
+                {"aliases", required_argument, NULL, OPT_ALIASES},
+                {"once", no_argument, NULL, OPT_ONCE},
+                {"fetch-only", no_argument, NULL, OPT_FETCH_ONLY},
+                {"json", no_argument, NULL, OPT_JSON},
+                {"model", required_argument, NULL, OPT_MODEL},
+                {"check-config", no_argument, NULL, OPT_CHECK},
+                {"ascii", no_argument, NULL, OPT_ASCII},
+                {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, OPT_VERSION},
+                {},
+        };
+        static const struct {
+                const char *name;
+                int level;
+        } levels[] = {{"err", LOG_ERR},       {"error", LOG_ERR},   {"warning", LOG_WARNING},
+                      {"notice", LOG_NOTICE}, {"info", LOG_INFO},   {"debug", LOG_DEBUG}};
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        arg_config = optarg;
+                        break;
+                case OPT_STATE_DIR:
+                        arg_state_dir = optarg;
+                        break;
+                case OPT_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                case OPT_PROVIDERS:
+                        arg_providers = optarg;
+                        break;
+                case OPT_ALIASES:
+                        arg_aliases = optarg;
+                        break;
+                case OPT_ONCE:
+                        arg_once = true;
+                        break;
+                case OPT_FETCH_ONLY:
+                        arg_fetch_only = true;
+                        break;
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case OPT_MODEL:
+                        arg_model = optarg;
+                        break;
+                case OPT_CHECK:
+                        arg_check = true;
+                        break;
+                case OPT_ASCII:
+                        arg_ascii = true;
+                        break;
+                case OPT_LOG_LEVEL: {
+                        bool found = false;
+                        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
+                                if (streq(optarg, levels[i].name)) {
+                                        arg_log_level = levels[i].level;
+                                        found = true;
+                                }
+                        if (!found) {
+                                fprintf(stderr, "lockwatchd: unknown log level '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                }
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("lockwatchd " LOCKWATCH_VERSION "\n");
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'lockwatchd --help'.\n");
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "lockwatchd: unexpected argument '%s'\nTry 'lockwatchd --help'.\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        if ((arg_fetch_only || arg_json || arg_model || arg_ascii) && !arg_once) {
+                fprintf(stderr, "lockwatchd: --fetch-only, --json, --model and --ascii need "
+                                "--once\n");
+                return -EINVAL;
+        }
+        if (arg_once && arg_check) {
+                fprintf(stderr, "lockwatchd: --once and --check-config exclude each other\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* Relative table paths in the config are relative to the config file. */
+static char *resolve_path(const char *config_path, const char *p)
+{
+        if (p[0] == '/')
+                return xstrdup(p);
+        _cleanup_free_ char *copy = xstrdup(config_path);
+        return xasprintf("%s/%s", dirname(copy), p);
+}
+
+/* Load config and both tables into t; every error is printed as file:line:col. */
+static int load_tables(PollerTables *t)
+{
+        PollerTables n = {0};
+        ConfigError cerr;
+        NormalizeError nerr;
+        char *text;
+        size_t len;
+        int r;
+
+        r = config_load(arg_config, &n.config, &cerr);
+        if (r < 0) {
+                log_error("%s", cerr.message);
+                return r;
+        }
+
+        _cleanup_free_ char *ppath = arg_providers ? xstrdup(arg_providers)
+                                                   : resolve_path(arg_config,
+                                                                  n.config->providers_path);
+        r = util_read_file(ppath, TABLE_MAX_BYTES, &text, &len);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "%s: cannot read the provider table", ppath);
+                goto fail;
+        }
+        r = provider_map_parse(ppath, text, len, &n.providers, &nerr);
+        free(text);
+        if (r < 0) {
+                log_error("%s", nerr.message);
+                goto fail;
+        }
+
+        _cleanup_free_ char *apath = arg_aliases ? xstrdup(arg_aliases)
+                                                 : resolve_path(arg_config, n.config->aliases_path);
+        r = util_read_file(apath, TABLE_MAX_BYTES, &text, &len);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "%s: cannot read the alias table", apath);
+                goto fail;
+        }
+        r = alias_table_parse(apath, text, len, &n.aliases, &nerr);
+        free(text);
+        if (r < 0) {
+                log_error("%s", nerr.message);
+                goto fail;
+        }
+        *t = n;
         return 0;
+fail:
+        poller_tables_clear(&n);
+        return r;
+}
+
+static const char *state_dir_for(const Config *c)
+{
+        if (arg_state_dir)
+                return arg_state_dir;
+        if (arg_once)
+                return NULL;
+        const char *env = getenv("STATE_DIRECTORY");
+        if (env && *env) {
+                /* systemd may pass several, colon-separated: the first is ours. */
+                static char first[4096];
+                snprintf(first, sizeof(first), "%s", env);
+                char *colon = strchr(first, ':');
+                if (colon)
+                        *colon = '\0';
+                return first;
+        }
+        return c->state_dir;
+}
+
+static int load_state(const char *dir, State **ret)
+{
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (!dir)
+                return state_new(ret);
+        r = state_load(dir, ret, &error);
+        if (r == -EBADMSG) {
+                log_error("state file is corrupt and was not trusted: %s; starting empty",
+                          error);
+                return state_new(ret);
+        }
+        if (r < 0)
+                log_error("%s", error ? error : strerror(-r));
+        return r;
+}
+
+static json_t *str_or_null(const char *s)
+{
+        return s ? json_string(s) : json_null();
+}
+
+static int print_once(const Poller *p)
+{
+        const Config *c = poller_config(p);
+        const State *st = poller_state(p);
+        RenderOptions ro = {.model_glob = arg_model, .color = false, .ascii = arg_ascii};
+        bool all_ok = true;
+        json_t *sources = json_array();
+        int r;
+
+        for (size_t i = 0; i < c->n_sources; i++) {
+                const SourceConfig *sc = &c->sources[i];
+                const PollOutcome *o = poller_outcome(p, i);
+                SourceState *ss = state_source((State *)st, sc->name);
+                const FetchValidators *v = &ss->validators;
+
+                if (!sc->enabled)
+                        continue;
+                bool ok = o->done && (streq(o->result, "ok") || streq(o->result, "not-modified"));
+                if (!ok)
+                        all_ok = false;
+                if (arg_json) {
+                        json_t *j = json_pack(
+                                "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "name",
+                                sc->name, "result", o->done ? o->result : "not-polled",
+                                "http_status", (json_int_t)o->http_status, "bytes",
+                                (json_int_t)o->bytes, "ms",
+                                (json_int_t)(o->elapsed_usec / USEC_PER_MSEC), "attempts",
+                                (json_int_t)o->attempts, "etag", str_or_null(v->etag),
+                                "last_modified", str_or_null(v->last_modified), "error",
+                                str_or_null(o->error[0] ? o->error : NULL));
+                        if (!j)
+                                util_oom();
+                        if (o->ingested) {
+                                json_object_set_new(j, "observations",
+                                                    json_integer((json_int_t)o->report.observations));
+                                json_object_set_new(j, "applied",
+                                                    json_integer((json_int_t)o->report.applied));
+                                json_object_set_new(j, "unlisted",
+                                                    json_integer((json_int_t)o->report.unlisted));
+                                json_t *um = json_array();
+                                size_t nu = MIN(o->report.n_unmapped,
+                                                (size_t)INGEST_MAX_REPORTED);
+                                for (size_t k = 0; k < nu; k++)
+                                        json_array_append_new(um,
+                                                              json_string(o->report.unmapped[k]));
+                                json_object_set_new(j, "unmapped", um);
+                                json_object_set_new(j, "unmapped_count",
+                                                    json_integer((json_int_t)o->report.n_unmapped));
+                        }
+                        json_array_append_new(sources, j);
+                        continue;
+                }
+                printf("%s %s bytes=%zu ms=%" PRIu64 " attempts=%u", sc->name,
+                       o->done ? o->result : "not-polled", o->bytes,
+                       o->elapsed_usec / USEC_PER_MSEC, o->attempts);
+                printf(v->etag ? " etag=\"%s\"" : " etag=%s", v->etag ? v->etag : "-");
+                printf(v->last_modified ? " last-modified=\"%s\"" : " last-modified=%s",
+                       v->last_modified ? v->last_modified : "-");
+                if (o->ingested)
+                        printf(" rows=%zu unmapped=%zu", o->report.applied, o->report.n_unmapped);
+                printf("\n");
+        }
+
+        if (arg_json) {
+                json_t *root = json_pack("{s:o}", "sources", sources);
+                if (!arg_fetch_only) {
+                        json_t *mj;
+                        r = render_matrix_json(st->matrix, &ro, &mj);
+                        if (r < 0)
+                                return r;
+                        json_object_set_new(root, "matrix", mj);
+                }
+                r = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                json_decref(root);
+                if (r < 0)
+                        return -EIO;
+                printf("\n");
+        } else {
+                json_decref(sources);
+                if (!arg_fetch_only) {
+                        printf("\n");
+                        r = render_matrix_text(stdout, st->matrix, &ro);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        fflush(stdout);
+        return all_ok ? 0 : 1;
+}
+
+typedef struct Daemon {
+        sd_event *event;
+        Poller *poller;
+        char status[256];
+} Daemon;
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Daemon *d = userdata;
+        log_info("received %s, stopping", strsignal((int)si->ssi_signo));
+        (void)sd_notify(false, "STOPPING=1");
+        return sd_event_exit(d->event, 0);
+}
+
+static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Daemon *d = userdata;
+        PollerTables t = {0};
+        int r;
+
+        (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, util_now_mono());
+        log_info("reloading %s", arg_config);
+        r = load_tables(&t);
+        if (r < 0) {
+                log_error("reload failed; the previous configuration keeps running");
+        } else {
+                r = poller_reload(d->poller, &t);
+                if (r < 0)
+                        log_errno(LOG_ERR, r, "reload could not restart polling");
+                else
+                        log_info("configuration reloaded: %zu source(s)",
+                                 poller_config(d->poller)->n_sources);
+        }
+        (void)sd_notify(false, "READY=1");
+        return 0;
+}
+
+static int on_post(sd_event_source *s, void *userdata)
+{
+        Daemon *d = userdata;
+        char line[256];
+
+        poller_status_line(d->poller, line, sizeof(line));
+        if (!streq(line, d->status)) {
+                snprintf(d->status, sizeof(d->status), "%s", line);
+                (void)sd_notifyf(false, "STATUS=%s", line);
+        }
+        return 0;
+}
+
+static int run(PollerTables *tables)
+{
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        Fetcher *fetcher = NULL;
+        State *state = NULL;
+        Daemon d = {0};
+        sd_event_source *src;
+        const char *state_dir = state_dir_for(tables->config);
+        int r;
+
+        r = load_state(state_dir, &state);
+        if (r < 0)
+                return r;
+
+        r = sd_event_default(&event);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot create the event loop");
+        d.event = event;
+
+        /* 1. signals */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        if (!arg_once) {
+                r = sd_event_add_signal(event, &src, SIGTERM, on_exit_signal, &d);
+                if (r >= 0) {
+                        (void)sd_event_source_set_description(src, "signal-term");
+                        r = sd_event_add_signal(event, &src, SIGINT, on_exit_signal, &d);
+                }
+                if (r >= 0) {
+                        (void)sd_event_source_set_description(src, "signal-int");
+                        r = sd_event_add_signal(event, &src, SIGHUP, on_reload_signal, &d);
+                }
+                if (r < 0) {
+                        state_free(state);
+                        return log_errno(LOG_ERR, r, "cannot watch signals");
+                }
+                (void)sd_event_source_set_description(src, "signal-hup");
+
+                /* 2. watchdog: pinged from the loop, so a stalled loop gets restarted */
+                r = sd_event_set_watchdog(event, true);
+                if (r < 0)
+                        log_errno(LOG_WARNING, r, "cannot enable the watchdog");
+        }
+
+        /* 3. the fetcher */
+        r = fetch_new(event, &fetcher);
+        if (r < 0) {
+                state_free(state);
+                return log_errno(LOG_ERR, r, "cannot set up the fetcher");
+        }
+
+        /* 4. the pollers' timers */
+        PollerOptions po = {.state_dir = state_dir, .fetch_only = arg_fetch_only, .once = arg_once};
+        r = poller_new(event, fetcher, tables, state, &po, &d.poller);
+        if (r < 0) {
+                fetch_free(fetcher);
+                state_free(state);
+                return r;
+        }
+
+        if (arg_once) {
+                r = poller_poll_now(d.poller, NULL);
+                if (r >= 0)
+                        r = sd_event_loop(event);
+                if (r >= 0)
+                        r = print_once(d.poller);
+        } else {
+                r = poller_start(d.poller);
+                if (r >= 0) {
+                        /* 5. STATUS= kept current after every dispatched event */
+                        r = sd_event_add_post(event, &src, on_post, &d);
+                        if (r >= 0)
+                                (void)sd_event_source_set_description(src, "notify-status");
+                }
+                if (r >= 0) {
+                        on_post(NULL, &d);
+                        log_info("started with %zu source(s); state in %s",
+                                 poller_config(d.poller)->n_sources,
+                                 state_dir ? state_dir : "(none)");
+                        (void)sd_notify(false, "READY=1");
+                        r = sd_event_loop(event);
+                }
+        }
+        poller_free(d.poller);
+        fetch_free(fetcher);
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        PollerTables tables = {0};
+        unsigned seed = 0;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+
+        if (arg_once || arg_check)
+                log_setup(LOG_TARGET_STDERR, false, arg_log_level);
+        else
+                log_setup(LOG_TARGET_AUTO, getenv("JOURNAL_STREAM") == NULL, arg_log_level);
+
+        if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+                seed = (unsigned)(util_now_mono() ^ (uint64_t)getpid());
+        srandom(seed);
+
+        r = load_tables(&tables);
+        if (r < 0)
+                return 1;
+        if (arg_socket) {
+                free(tables.config->socket_path);
+                tables.config->socket_path = xstrdup(arg_socket);
+        }
+        if (arg_check) {
+                printf("configuration OK\n");
+                poller_tables_clear(&tables);
+                return 0;
+        }
+
+        r = run(&tables);
+        poller_tables_clear(&tables);
+        if (r < 0)
+                return 1;
+        return arg_once ? r : 0;
 }

@@ -1,2 +1,295 @@
-/* placeholder until the module lands */
+#include "lockwatch/state.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
 #include "lockwatch/util.h"
+
+#define STATE_VERSION 1
+
+static const char *const status_names[_SOURCE_STATUS_MAX] = {
+        [SOURCE_NEW] = "new",
+        [SOURCE_OK] = "ok",
+        [SOURCE_DEGRADED] = "degraded",
+        [SOURCE_SUSPECT] = "suspect",
+};
+
+const char *source_status_name(SourceStatus st)
+{
+        if (st < 0 || st >= _SOURCE_STATUS_MAX)
+                return "unknown";
+        return status_names[st];
+}
+
+static int source_status_from_name(const char *s, SourceStatus *ret)
+{
+        for (int i = 0; i < _SOURCE_STATUS_MAX; i++)
+                if (streq(s, status_names[i])) {
+                        *ret = (SourceStatus)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+int state_new(State **ret)
+{
+        State *s = xcalloc(1, sizeof(State));
+        int r = matrix_new(&s->matrix);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+static void source_state_clear(SourceState *ss)
+{
+        free(ss->name);
+        free(ss->last_result);
+        free(ss->last_error);
+        fetch_validators_clear(&ss->validators);
+}
+
+void state_free(State *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_sources; i++)
+                source_state_clear(&s->sources[i]);
+        free(s->sources);
+        matrix_free(s->matrix);
+        free(s);
+}
+
+SourceState *state_source(State *s, const char *name)
+{
+        for (size_t i = 0; i < s->n_sources; i++)
+                if (streq(s->sources[i].name, name))
+                        return &s->sources[i];
+        s->sources = xreallocarray(s->sources, s->n_sources + 1, sizeof(SourceState));
+        SourceState *ss = &s->sources[s->n_sources++];
+        *ss = (SourceState){.name = xstrdup(name), .status = SOURCE_NEW};
+        return ss;
+}
+
+int state_prune(State *s, const char *const *keep)
+{
+        size_t w = 0;
+        for (size_t i = 0; i < s->n_sources; i++) {
+                bool kept = false;
+                for (size_t j = 0; keep && keep[j]; j++)
+                        if (streq(keep[j], s->sources[i].name))
+                                kept = true;
+                if (kept) {
+                        s->sources[w++] = s->sources[i];
+                        continue;
+                }
+                int r = matrix_forget_source(s->matrix, s->sources[i].name, NULL);
+                if (r < 0)
+                        return r;
+                source_state_clear(&s->sources[i]);
+        }
+        s->n_sources = w;
+        return 0;
+}
+
+/* JSON has no 64-bit unsigned: times and hashes are stored as decimal strings so
+ * a value above 2^53 never loses precision in another reader. */
+static json_t *u64_json(uint64_t v)
+{
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        return json_string(buf);
+}
+
+static int u64_from_json(const json_t *j, uint64_t *ret)
+{
+        if (!json_is_string(j))
+                return -EBADMSG;
+        return util_parse_uint(json_string_value(j), ret) < 0 ? -EBADMSG : 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+        return s ? json_string(s) : json_null();
+}
+
+static int opt_str_from_json(const json_t *j, char **ret)
+{
+        if (!j || json_is_null(j)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_string(j) || json_string_length(j) > 4096)
+                return -EBADMSG;
+        *ret = xstrdup(json_string_value(j));
+        return 0;
+}
+
+int state_save(const char *dir, const State *s)
+{
+        json_t *root = json_object(), *sources = json_object(), *mj = NULL;
+        int r;
+
+        if (!root || !sources)
+                util_oom();
+        json_object_set_new(root, "version", json_integer(STATE_VERSION));
+        for (size_t i = 0; i < s->n_sources; i++) {
+                const SourceState *ss = &s->sources[i];
+                json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o}",
+                                      "status", source_status_name(ss->status), "last_result",
+                                      str_or_null(ss->last_result), "last_error",
+                                      str_or_null(ss->last_error), "etag",
+                                      str_or_null(ss->validators.etag), "last_modified",
+                                      str_or_null(ss->validators.last_modified),
+                                      "validators_parsed", ss->validators_parsed,
+                                      "has_previous", ss->has_previous, "fingerprint",
+                                      u64_json(ss->fingerprint), "last_attempt",
+                                      u64_json(ss->last_attempt), "last_ok",
+                                      u64_json(ss->last_ok), "consecutive_failures",
+                                      u64_json(ss->consecutive_failures), "polls",
+                                      u64_json(ss->polls));
+                if (!o)
+                        util_oom();
+                json_object_set_new(sources, ss->name, o);
+        }
+        json_object_set_new(root, "sources", sources);
+        r = matrix_to_state_json(s->matrix, &mj);
+        if (r < 0) {
+                json_decref(root);
+                return r;
+        }
+        json_object_set_new(root, "matrix", mj);
+
+        char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(root);
+        if (!text)
+                util_oom();
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
+        r = util_write_file_atomic(path, text, strlen(text), 0640);
+        free(text);
+        return r;
+}
+
+static int source_from_json(State *s, const char *name, const json_t *o)
+{
+        SourceState *ss;
+        const char *status;
+        int r;
+
+        if (!json_is_object(o) || strlen(name) > 64)
+                return -EBADMSG;
+        status = json_string_value(json_object_get(o, "status"));
+        ss = state_source(s, name);
+        if (!status || source_status_from_name(status, &ss->status) < 0)
+                return -EBADMSG;
+        if ((r = opt_str_from_json(json_object_get(o, "last_result"), &ss->last_result)) < 0 ||
+            (r = opt_str_from_json(json_object_get(o, "last_error"), &ss->last_error)) < 0 ||
+            (r = opt_str_from_json(json_object_get(o, "etag"), &ss->validators.etag)) < 0 ||
+            (r = opt_str_from_json(json_object_get(o, "last_modified"),
+                                   &ss->validators.last_modified)) < 0)
+                return r;
+        const json_t *hp = json_object_get(o, "has_previous");
+        if (!json_is_boolean(hp))
+                return -EBADMSG;
+        ss->has_previous = json_is_true(hp);
+        const json_t *vp = json_object_get(o, "validators_parsed");
+        if (!json_is_boolean(vp))
+                return -EBADMSG;
+        ss->validators_parsed = json_is_true(vp);
+        if ((r = u64_from_json(json_object_get(o, "fingerprint"), &ss->fingerprint)) < 0 ||
+            (r = u64_from_json(json_object_get(o, "last_attempt"), &ss->last_attempt)) < 0 ||
+            (r = u64_from_json(json_object_get(o, "last_ok"), &ss->last_ok)) < 0 ||
+            (r = u64_from_json(json_object_get(o, "consecutive_failures"),
+                               &ss->consecutive_failures)) < 0 ||
+            (r = u64_from_json(json_object_get(o, "polls"), &ss->polls)) < 0)
+                return r;
+        return 0;
+}
+
+static int state_parse(const char *text, size_t len, State **ret, char **ret_error)
+{
+        json_error_t jerr;
+        State *s = NULL;
+        const char *name;
+        json_t *v;
+        int r;
+
+        json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                *ret_error = xasprintf("line %d column %d: %s", jerr.line, jerr.column,
+                                       jerr.text);
+                return -EBADMSG;
+        }
+        if (!json_is_object(root) ||
+            json_integer_value(json_object_get(root, "version")) != STATE_VERSION) {
+                *ret_error = xstrdup("not a lockwatch state file of version 1");
+                r = -EBADMSG;
+                goto out;
+        }
+        Matrix *m = NULL;
+        r = matrix_from_state_json(json_object_get(root, "matrix"), &m);
+        if (r < 0) {
+                *ret_error = xstrdup("the matrix in the state file is inconsistent");
+                goto out;
+        }
+        s = xcalloc(1, sizeof(State));
+        s->matrix = m;
+        json_t *sources = json_object_get(root, "sources");
+        if (!json_is_object(sources) || json_object_size(sources) > 4096) {
+                *ret_error = xstrdup("the sources table in the state file is malformed");
+                r = -EBADMSG;
+                goto out;
+        }
+        json_object_foreach(sources, name, v)
+        {
+                r = source_from_json(s, name, v);
+                if (r < 0) {
+                        *ret_error = xasprintf("source '%s' in the state file is malformed",
+                                               name);
+                        goto out;
+                }
+        }
+        *ret = TAKE_PTR(s);
+        r = 0;
+out:
+        state_free(s);
+        json_decref(root);
+        return r;
+}
+
+int state_load(const char *dir, State **ret, char **ret_error)
+{
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
+        _cleanup_free_ char *text = NULL;
+        char *error = NULL;
+        size_t len;
+        int r;
+
+        r = util_read_file(path, STATE_MAX_BYTES, &text, &len);
+        if (r == -ENOENT)
+                return state_new(ret);
+        if (r < 0) {
+                *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
+                return r;
+        }
+        r = state_parse(text, len, ret, &error);
+        if (r >= 0)
+                return 0;
+
+        /* Never trust a torn or corrupt file, and never destroy it either: set it
+         * aside for inspection and start empty. */
+        _cleanup_free_ char *aside =
+                xasprintf("%s.corrupt-%" PRIu64, path, util_now_real() / USEC_PER_SEC);
+        if (rename(path, aside) < 0)
+                *ret_error = xasprintf("%s: %s (could not set it aside: %s)", path, error,
+                                       strerror(errno));
+        else
+                *ret_error = xasprintf("%s: %s; set aside as %s", path, error, aside);
+        free(error);
+        return -EBADMSG;
+}

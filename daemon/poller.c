@@ -1,0 +1,446 @@
+#include "lockwatch/poller.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lockwatch/log.h"
+#include "lockwatch/util.h"
+
+/* After a failed poll the next one comes sooner than the interval, backing off
+ * from this value up to the interval. */
+#define POLLER_FAILURE_RETRY_USEC (1 * USEC_PER_MIN)
+
+typedef struct PollerSource {
+        Poller *poller;
+        size_t index;             /* into config->sources */
+        sd_event_source *timer;
+        FetchJob *job;
+        PollOutcome outcome;
+} PollerSource;
+
+struct Poller {
+        sd_event *event;
+        Fetcher *fetcher;
+        PollerTables tables;
+        State *state;
+        PollerOptions opts;
+        char *state_dir;
+        PollerSource *sources;
+        size_t n_sources;
+        size_t in_flight;
+};
+
+static void outcome_clear(PollOutcome *o)
+{
+        if (o->ingested)
+                ingest_report_clear(&o->report);
+        *o = (PollOutcome){0};
+}
+
+void poller_tables_clear(PollerTables *t)
+{
+        config_free(t->config);
+        provider_map_free(t->providers);
+        alias_table_free(t->aliases);
+        *t = (PollerTables){0};
+}
+
+static void sources_free(Poller *p)
+{
+        for (size_t i = 0; i < p->n_sources; i++) {
+                PollerSource *ps = &p->sources[i];
+                sd_event_source_disable_unref(ps->timer);
+                if (ps->job)
+                        fetch_cancel(p->fetcher, ps->job);
+                outcome_clear(&ps->outcome);
+        }
+        free(p->sources);
+        p->sources = NULL;
+        p->n_sources = 0;
+        p->in_flight = 0;
+}
+
+static void sources_setup(Poller *p)
+{
+        const Config *c = p->tables.config;
+        p->n_sources = c->n_sources;
+        p->sources = xcalloc(c->n_sources ? c->n_sources : 1, sizeof(PollerSource));
+        for (size_t i = 0; i < c->n_sources; i++)
+                p->sources[i] = (PollerSource){.poller = p, .index = i};
+}
+
+int poller_new(sd_event *event, Fetcher *fetcher, PollerTables *tables, State *state,
+               const PollerOptions *opts, Poller **ret)
+{
+        Poller *p = xcalloc(1, sizeof(Poller));
+
+        p->event = sd_event_ref(event);
+        p->fetcher = fetcher;
+        p->tables = *tables;
+        *tables = (PollerTables){0};
+        p->state = state;
+        p->opts = *opts;
+        p->state_dir = xstrdup(opts->state_dir);
+        p->opts.state_dir = p->state_dir;
+        sources_setup(p);
+        *ret = p;
+        return 0;
+}
+
+void poller_free(Poller *p)
+{
+        if (!p)
+                return;
+        sources_free(p);
+        poller_tables_clear(&p->tables);
+        state_free(p->state);
+        free(p->state_dir);
+        sd_event_unref(p->event);
+        free(p);
+}
+
+const State *poller_state(const Poller *p)
+{
+        return p->state;
+}
+
+const Config *poller_config(const Poller *p)
+{
+        return p->tables.config;
+}
+
+const PollOutcome *poller_outcome(const Poller *p, size_t i)
+{
+        return i < p->n_sources ? &p->sources[i].outcome : NULL;
+}
+
+static const SourceConfig *source_cfg(const PollerSource *ps)
+{
+        return &ps->poller->tables.config->sources[ps->index];
+}
+
+/* Spread polls so many daemons (and many sources) never hit an upstream in step. */
+static uint64_t jittered(uint64_t interval, uint64_t percent)
+{
+        if (percent == 0 || interval == 0)
+                return interval;
+        uint64_t span = interval / 100 * percent;
+        if (span == 0)
+                return interval;
+        uint64_t off = (uint64_t)random() % (2 * span + 1);
+        return interval - span + off;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int schedule(PollerSource *ps, uint64_t delay_usec)
+{
+        Poller *p = ps->poller;
+        int r;
+
+        if (p->opts.once)
+                return 0;
+        if (!ps->timer) {
+                r = sd_event_add_time_relative(p->event, &ps->timer, CLOCK_MONOTONIC, delay_usec,
+                                               USEC_PER_SEC, on_timer, ps);
+                if (r < 0)
+                        return r;
+                _cleanup_free_ char *desc = xasprintf("poll-%s", source_cfg(ps)->name);
+                (void)sd_event_source_set_description(ps->timer, desc);
+                return 0;
+        }
+        r = sd_event_source_set_time_relative(ps->timer, delay_usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(ps->timer, SD_EVENT_ONESHOT);
+}
+
+static void save_state(Poller *p)
+{
+        if (!p->state_dir)
+                return;
+        int r = state_save(p->state_dir, p->state);
+        if (r < 0)
+                log_errno(LOG_ERR, r, "cannot write state to %s", p->state_dir);
+}
+
+static void set_str(char **dst, const char *src)
+{
+        free(*dst);
+        *dst = xstrdup(src);
+}
+
+static void poll_failed(PollerSource *ps, SourceState *ss, SourceStatus status, const char *result,
+                        const char *detail)
+{
+        const SourceConfig *sc = source_cfg(ps);
+        bool was_ok = ss->status == SOURCE_OK || ss->status == SOURCE_NEW;
+
+        ss->consecutive_failures++;
+        set_str(&ss->last_result, result);
+        set_str(&ss->last_error, detail && *detail ? detail : NULL);
+        if (ss->status != status || was_ok)
+                log_msg(status == SOURCE_SUSPECT ? LOG_WARNING : LOG_WARNING,
+                        "source %s %s: %s%s%s; its rows keep their last good state", sc->name,
+                        status == SOURCE_SUSPECT ? "suspect" : "degraded", result,
+                        detail && *detail ? ": " : "", detail ? detail : "");
+        ss->status = status;
+}
+
+static void poll_succeeded(PollerSource *ps, SourceState *ss, const char *result, uint64_t now)
+{
+        const SourceConfig *sc = source_cfg(ps);
+
+        if (ss->status == SOURCE_DEGRADED || ss->status == SOURCE_SUSPECT)
+                log_notice("source %s recovered after %" PRIu64 " failed poll(s): %s", sc->name,
+                           ss->consecutive_failures, result);
+        ss->status = SOURCE_OK;
+        ss->consecutive_failures = 0;
+        ss->last_ok = now;
+        set_str(&ss->last_result, result);
+        set_str(&ss->last_error, NULL);
+}
+
+static void ingest_fetched(PollerSource *ps, SourceState *ss, FetchResult *res, uint64_t now)
+{
+        Poller *p = ps->poller;
+        const Config *c = p->tables.config;
+        const SourceConfig *sc = source_cfg(ps);
+        PollOutcome *o = &ps->outcome;
+        MatrixChanges changes = {0};
+        IngestMemory mem = {.has_previous = ss->has_previous, .fingerprint = ss->fingerprint};
+        IngestParams params = {
+                .source = sc,
+                .providers = p->tables.providers,
+                .aliases = p->tables.aliases,
+                .now = now,
+                .removal_polls = (unsigned)c->removal_polls,
+                .max_removal_percent = (unsigned)c->max_removal_percent,
+                .max_rows = (size_t)c->max_rows,
+        };
+
+        int r = ingest_body(p->state->matrix, &params, &mem, res->body, res->body_len, &changes,
+                            &o->report);
+        if (r < 0) {
+                snprintf(o->result, sizeof(o->result), "internal-error");
+                snprintf(o->error, sizeof(o->error), "ingest: %s", strerror(-r));
+                poll_failed(ps, ss, SOURCE_DEGRADED, o->result, o->error);
+                return;
+        }
+        o->ingested = true;
+
+        switch (o->report.status) {
+        case INGEST_PARSE_ERROR: {
+                const AdapterError *e = &o->report.parse_error;
+                snprintf(o->result, sizeof(o->result), "parse-error");
+                if (e->line)
+                        snprintf(o->error, sizeof(o->error), "%s:%u:%u: %s", sc->name, e->line,
+                                 e->col, e->message);
+                else
+                        snprintf(o->error, sizeof(o->error), "%s: offset %zu: %s", sc->name,
+                                 e->offset, e->message);
+                poll_failed(ps, ss, SOURCE_DEGRADED, o->result, o->error);
+                break;
+        }
+        case INGEST_SUSPECT:
+                snprintf(o->result, sizeof(o->result), "%s",
+                         guard_verdict_name(o->report.verdict));
+                snprintf(o->error, sizeof(o->error), "%s", o->report.detail);
+                poll_failed(ps, ss, SOURCE_SUSPECT, o->result, o->error);
+                break;
+        case INGEST_APPLIED:
+                snprintf(o->result, sizeof(o->result), "ok");
+                ss->has_previous = true;
+                ss->fingerprint = o->report.fingerprint;
+                fetch_validators_clear(&ss->validators);
+                fetch_validators_copy(&ss->validators, &res->validators);
+                ss->validators_parsed = true;
+                poll_succeeded(ps, ss, o->result, now);
+                for (size_t i = 0; i < changes.n; i++)
+                        log_info("%s on %s: %s -> %s (source %s)", changes.items[i].model,
+                                 changes.items[i].provider,
+                                 cell_state_name(changes.items[i].from),
+                                 cell_state_name(changes.items[i].to), sc->name);
+                if (o->report.n_unmapped > 0)
+                        log_notice("source %s: %zu model id(s) no rule or alias maps, e.g. %s",
+                                   sc->name, o->report.n_unmapped, o->report.unmapped[0]);
+                break;
+        }
+        matrix_changes_clear(&changes);
+}
+
+static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
+{
+        PollerSource *ps = userdata;
+        Poller *p = ps->poller;
+        const SourceConfig *sc = source_cfg(ps);
+        SourceState *ss = state_source(p->state, sc->name);
+        PollOutcome *o = &ps->outcome;
+        uint64_t now = util_now_real();
+
+        ps->job = NULL;
+        p->in_flight--;
+        outcome_clear(o);
+        o->done = true;
+        o->klass = res->klass;
+        o->http_status = res->http_status;
+        o->bytes = res->body_len;
+        o->elapsed_usec = res->elapsed_usec;
+        o->attempts = res->attempts;
+        snprintf(o->error, sizeof(o->error), "%s", res->error);
+        fetch_result_class(res, o->result, sizeof(o->result));
+
+        ss->last_attempt = now;
+        ss->polls++;
+
+        if (res->klass == FETCH_OK && !p->opts.fetch_only) {
+                ingest_fetched(ps, ss, res, now);
+        } else if (res->klass == FETCH_OK || res->klass == FETCH_NOT_MODIFIED) {
+                /* In fetch-only mode validators are kept for the next fetch-only run, but
+                 * marked as not backed by a parse, so a real poll never trusts a 304
+                 * for a body it has not parsed. */
+                if (res->klass == FETCH_OK) {
+                        fetch_validators_clear(&ss->validators);
+                        fetch_validators_copy(&ss->validators, &res->validators);
+                        ss->validators_parsed = false;
+                }
+                poll_succeeded(ps, ss, o->result, now);
+        } else {
+                poll_failed(ps, ss, SOURCE_DEGRADED, o->result, o->error);
+        }
+        save_state(p);
+
+        uint64_t next = jittered(sc->interval_usec, p->tables.config->jitter_percent);
+        if (ss->status != SOURCE_OK) {
+                uint64_t back = POLLER_FAILURE_RETRY_USEC;
+                for (uint64_t i = 1; i < ss->consecutive_failures && back < next; i++)
+                        back *= 2;
+                next = MIN(next, back);
+        }
+        if (res->retry_after_usec > next)
+                next = res->retry_after_usec;
+        int r = schedule(ps, next);
+        if (r < 0)
+                log_errno(LOG_ERR, r, "cannot schedule the next poll of %s", sc->name);
+
+        if (p->opts.once && p->in_flight == 0)
+                sd_event_exit(p->event, 0);
+}
+
+static int submit(PollerSource *ps)
+{
+        Poller *p = ps->poller;
+        const Config *c = p->tables.config;
+        const SourceConfig *sc = source_cfg(ps);
+        SourceState *ss = state_source(p->state, sc->name);
+
+        if (ps->job)
+                return 0; /* a poll is already under way */
+
+        /* Conditional GET only when the matrix holds what that body said. */
+        const FetchValidators *v = NULL;
+        if (p->opts.fetch_only || ss->validators_parsed)
+                v = &ss->validators;
+        FetchRequest req = {
+                .url = sc->url,
+                .limits = &sc->limits,
+                .validators = v,
+                .user_agent_extra = c->user_agent_extra,
+        };
+        int r = fetch_submit(p->fetcher, &req, on_fetch_done, ps, &ps->job);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot start a poll of %s", sc->name);
+        p->in_flight++;
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        PollerSource *ps = userdata;
+        (void)submit(ps);
+        return 0;
+}
+
+int poller_start(Poller *p)
+{
+        uint64_t now = util_now_real();
+
+        for (size_t i = 0; i < p->n_sources; i++) {
+                PollerSource *ps = &p->sources[i];
+                const SourceConfig *sc = source_cfg(ps);
+                SourceState *ss = state_source(p->state, sc->name);
+                uint64_t delay = 0;
+
+                if (!sc->enabled)
+                        continue;
+                /* A restart does not re-poll what was polled recently (politeness). */
+                if (ss->status == SOURCE_OK && ss->last_attempt && ss->last_attempt <= now &&
+                    now - ss->last_attempt < sc->interval_usec)
+                        delay = sc->interval_usec - (now - ss->last_attempt);
+                delay += (uint64_t)random() % (5 * USEC_PER_SEC);
+                int r = schedule(ps, delay);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int poller_poll_now(Poller *p, const char *name)
+{
+        bool found = false;
+
+        for (size_t i = 0; i < p->n_sources; i++) {
+                PollerSource *ps = &p->sources[i];
+                const SourceConfig *sc = source_cfg(ps);
+                if (name ? !streq(name, sc->name) : !sc->enabled)
+                        continue;
+                found = true;
+                int r = submit(ps);
+                if (r < 0)
+                        return r;
+        }
+        if (!found && name)
+                return -ENOENT;
+        if (p->opts.once && p->in_flight == 0)
+                sd_event_exit(p->event, 0);
+        return 0;
+}
+
+int poller_reload(Poller *p, PollerTables *tables)
+{
+        const Config *c = tables->config;
+        const char **keep = xcalloc(c->n_sources + 1, sizeof(char *));
+        int r;
+
+        for (size_t i = 0; i < c->n_sources; i++)
+                keep[i] = c->sources[i].name;
+        sources_free(p);
+        poller_tables_clear(&p->tables);
+        p->tables = *tables;
+        *tables = (PollerTables){0};
+        /* Evidence of sources removed from the config must not linger as "available". */
+        r = state_prune(p->state, keep);
+        free(keep);
+        if (r < 0)
+                return r;
+        sources_setup(p);
+        save_state(p);
+        return poller_start(p);
+}
+
+void poller_status_line(const Poller *p, char *buf, size_t size)
+{
+        const Matrix *m = p->state->matrix;
+        size_t single = 0, degraded = 0;
+
+        for (size_t i = 0; i < m->n_models; i++)
+                if (matrix_count_providers(m, m->models[i], PROVIDER_CLOUD, CELL_AVAILABLE) == 1)
+                        single++;
+        for (size_t i = 0; i < p->state->n_sources; i++)
+                if (p->state->sources[i].status == SOURCE_DEGRADED ||
+                    p->state->sources[i].status == SOURCE_SUSPECT)
+                        degraded++;
+        snprintf(buf, size, "%zu models, %zu single-cloud, %zu source%s degraded", m->n_models,
+                 single, degraded, degraded == 1 ? "" : "s");
+}

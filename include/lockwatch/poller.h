@@ -1,0 +1,66 @@
+/* The poller: one timer per source on the event loop; each poll runs fetch ->
+ * ingest -> state save, and keeps the source's status (ok, degraded, suspect).
+ * A failed fetch or parse never reaches the matrix (DESIGN 6.1). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <systemd/sd-event.h>
+
+#include "lockwatch/config.h"
+#include "lockwatch/fetch.h"
+#include "lockwatch/ingest.h"
+#include "lockwatch/normalize.h"
+#include "lockwatch/state.h"
+
+typedef struct Poller Poller;
+
+/* What the last poll of one source did, for --once output and status queries. */
+typedef struct PollOutcome {
+        bool done;
+        FetchClass klass;
+        long http_status;
+        char result[64];        /* "ok", "not-modified", "http-404", "parse-error", ... */
+        size_t bytes;
+        uint64_t elapsed_usec;
+        unsigned attempts;
+        char error[512];
+        bool ingested;          /* the body went through ingest */
+        IngestReport report;    /* valid when ingested */
+} PollOutcome;
+
+typedef struct PollerOptions {
+        const char *state_dir; /* NULL: nothing is persisted */
+        bool fetch_only;       /* classify fetches, never parse (connectivity checks) */
+        bool once;             /* poll everything now, exit the loop when all are done */
+} PollerOptions;
+
+/* The tables a poller works with; swapped whole on reload. */
+typedef struct PollerTables {
+        Config *config;
+        ProviderMap *providers;
+        AliasTable *aliases;
+} PollerTables;
+
+/* Create a poller on event using fetcher; takes ownership of tables and state. */
+int poller_new(sd_event *event, Fetcher *fetcher, PollerTables *tables, State *state,
+               const PollerOptions *opts, Poller **ret);
+/* Cancel timers and jobs and free everything the poller owns; NULL is fine. */
+void poller_free(Poller *p);
+/* Arm one timer per enabled source (first poll due from the saved state). */
+int poller_start(Poller *p);
+/* Submit a poll of one source (name) or of every enabled source (NULL) now. */
+int poller_poll_now(Poller *p, const char *name);
+/* Replace config and tables (already validated); the old ones are freed. */
+int poller_reload(Poller *p, PollerTables *tables);
+/* The current state (matrix, per-source memory). */
+const State *poller_state(const Poller *p);
+/* The current config. */
+const Config *poller_config(const Poller *p);
+/* The outcome of the last poll of the i-th configured source, or NULL. */
+const PollOutcome *poller_outcome(const Poller *p, size_t i);
+/* One line for sd_notify STATUS=: "42 models, 3 single-cloud, 1 source degraded". */
+void poller_status_line(const Poller *p, char *buf, size_t size);
+/* Free PollerTables contents (NULL members are fine). */
+void poller_tables_clear(PollerTables *t);

@@ -1,0 +1,57 @@
+/* The state file: per-source memory (validators, fingerprint, counters) and the
+ * matrix, written atomically and restored at start (DESIGN 6.5). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lockwatch/fetch.h"
+#include "lockwatch/matrix.h"
+
+#define STATE_FILE_NAME "state.json"
+#define STATE_MAX_BYTES (256u * 1024u * 1024u)
+
+typedef enum SourceStatus {
+        SOURCE_NEW,      /* never polled */
+        SOURCE_OK,       /* last poll fetched and applied (or 304) */
+        SOURCE_DEGRADED, /* last poll failed to fetch or parse: its evidence is frozen */
+        SOURCE_SUSPECT,  /* last parse was quarantined by the guard */
+        _SOURCE_STATUS_MAX,
+} SourceStatus;
+
+typedef struct SourceState {
+        char *name;
+        SourceStatus status;
+        char *last_result;          /* "ok", "http-503", "parse-error", "suspect-removal" */
+        char *last_error;           /* detail of the last failure, or NULL */
+        FetchValidators validators; /* from the last good response */
+        bool validators_parsed;     /* they belong to a body that was parsed and applied */
+        bool has_previous;          /* a parse was applied before */
+        uint64_t fingerprint;       /* structure fingerprint of that parse */
+        uint64_t last_attempt;      /* realtime usec */
+        uint64_t last_ok;           /* realtime usec of the last good poll (0 = never) */
+        uint64_t consecutive_failures;
+        uint64_t polls;
+} SourceState;
+
+typedef struct State {
+        SourceState *sources;
+        size_t n_sources;
+        Matrix *matrix;
+} State;
+
+/* Create an empty state with an empty matrix. */
+int state_new(State **ret);
+/* Free a state; NULL is fine. */
+void state_free(State *s);
+/* Load dir/state.json; a missing file gives an empty state. A corrupt file is renamed
+ * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set. */
+int state_load(const char *dir, State **ret, char **ret_error);
+/* Write dir/state.json atomically. */
+int state_save(const char *dir, const State *s);
+/* Find the named source's state, creating it if absent. */
+SourceState *state_source(State *s, const char *name);
+/* Drop sources not named in keep (a NULL-terminated list), and their evidence. */
+int state_prune(State *s, const char *const *keep);
+/* Name of a status: new, ok, degraded, suspect. */
+const char *source_status_name(SourceStatus st);
