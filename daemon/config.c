@@ -1,2 +1,976 @@
-/* placeholder until the module lands */
+/* lockwatch.conf: INI text in, a Config or exactly one "path:line:col: message" out.
+ * Pure apart from one getcwd() to anchor relative paths when the config path is relative. */
+#include "lockwatch/config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "lockwatch/adapter.h"
 #include "lockwatch/util.h"
+
+/* Longest token echoed into a message: the message buffer is 512 bytes. */
+#define TOKEN_MAX  80
+#define UA_MAX     256
+#define NO_OFFSET  SIZE_MAX
+#define WHITESPACE " \t\r\f\v"
+
+typedef enum KeyType {
+        KEY_PATH,
+        KEY_TEXT,
+        KEY_URL,
+        KEY_FORMAT,
+        KEY_DURATION,
+        KEY_SIZE,
+        KEY_UINT,
+        KEY_PERCENT,
+        KEY_BOOL,
+} KeyType;
+
+enum {
+        SECTION_NONE = 0,
+        SECTION_DAEMON = 1 << 0,
+        SECTION_SOURCE = 1 << 1,
+};
+
+enum {
+        KF_EMPTY_OK = 1 << 0, /* an empty value resets the setting to "none" */
+        KF_INHERIT = 1 << 1,  /* a [source] that does not set it takes the [daemon] value */
+};
+
+typedef struct KeyDef {
+        const char *name;
+        unsigned where;
+        KeyType type;
+        uint64_t min, max; /* ranges; for KEY_TEXT max is a length cap (0 = none) */
+        unsigned flags;
+        size_t daemon_off, source_off;
+} KeyDef;
+
+#define DAEMON_KEY(n, t, lo, hi, fl, field)                                                        \
+        {                                                                                          \
+                .name = n, .where = SECTION_DAEMON, .type = t, .min = lo, .max = hi, .flags = fl,  \
+                .daemon_off = offsetof(Config, field), .source_off = NO_OFFSET,                    \
+        }
+#define SOURCE_KEY(n, t, field)                                                                    \
+        {                                                                                          \
+                .name = n, .where = SECTION_SOURCE, .type = t, .daemon_off = NO_OFFSET,            \
+                .source_off = offsetof(SourceConfig, field),                                       \
+        }
+#define FETCH_KEY(n, t, lo, hi, fl, field)                                                         \
+        {                                                                                          \
+                .name = n, .where = SECTION_DAEMON | SECTION_SOURCE, .type = t, .min = lo,         \
+                .max = hi, .flags = (fl) | KF_INHERIT,                                             \
+                .daemon_off = offsetof(Config, limits.field),                                      \
+                .source_off = offsetof(SourceConfig, limits.field),                                \
+        }
+
+#define KIB (UINT64_C(1) << 10)
+#define GIB (UINT64_C(1) << 30)
+
+/* Table order is the order of "did you mean" candidates and of docs/config.md. */
+static const KeyDef keys[] = {
+    DAEMON_KEY("state_dir", KEY_PATH, 0, 0, 0, state_dir),
+    DAEMON_KEY("socket", KEY_PATH, 0, 0, 0, socket_path),
+    DAEMON_KEY("aliases", KEY_PATH, 0, 0, 0, aliases_path),
+    DAEMON_KEY("providers", KEY_PATH, 0, 0, 0, providers_path),
+    DAEMON_KEY("rules", KEY_PATH, 0, 0, 0, rules),
+    {
+        .name = "interval",
+        .where = SECTION_DAEMON | SECTION_SOURCE,
+        .type = KEY_DURATION,
+        .min = USEC_PER_SEC,
+        .max = 365 * USEC_PER_DAY,
+        .flags = KF_INHERIT,
+        .daemon_off = offsetof(Config, interval_usec),
+        .source_off = offsetof(SourceConfig, interval_usec),
+    },
+    DAEMON_KEY("jitter", KEY_PERCENT, 0, 50, 0, jitter_percent),
+    DAEMON_KEY("removal_polls", KEY_UINT, 1, 100, 0, removal_polls),
+    DAEMON_KEY("max_removal", KEY_PERCENT, 1, 100, 0, max_removal_percent),
+    DAEMON_KEY("max_rows", KEY_UINT, 1, 10000000, 0, max_rows),
+    DAEMON_KEY("user_agent_extra", KEY_TEXT, 0, UA_MAX, KF_EMPTY_OK, user_agent_extra),
+    SOURCE_KEY("url", KEY_URL, url),
+    SOURCE_KEY("format", KEY_FORMAT, format),
+    SOURCE_KEY("provider", KEY_TEXT, provider),
+    SOURCE_KEY("columns", KEY_TEXT, columns),
+    SOURCE_KEY("vendor", KEY_TEXT, vendor),
+    SOURCE_KEY("enabled", KEY_BOOL, enabled),
+    /* curl counts timeouts in milliseconds and the low-speed window in seconds: anything
+     * smaller would round to zero, which curl reads as "no limit". */
+    FETCH_KEY("connect_timeout", KEY_DURATION, USEC_PER_MSEC, USEC_PER_DAY, 0,
+              connect_timeout_usec),
+    FETCH_KEY("timeout", KEY_DURATION, USEC_PER_MSEC, USEC_PER_DAY, 0, timeout_usec),
+    FETCH_KEY("low_speed_time", KEY_DURATION, USEC_PER_SEC, USEC_PER_DAY, 0, low_speed_time_usec),
+    FETCH_KEY("low_speed_limit", KEY_SIZE, 0, GIB, 0, low_speed_limit),
+    FETCH_KEY("max_body", KEY_SIZE, KIB, GIB, 0, max_body),
+    FETCH_KEY("max_redirects", KEY_UINT, 0, 20, 0, max_redirects),
+    FETCH_KEY("retries", KEY_UINT, 0, 10, 0, retries),
+    FETCH_KEY("retry_backoff", KEY_DURATION, 0, USEC_PER_DAY, 0, retry_backoff_usec),
+    FETCH_KEY("retry_backoff_max", KEY_DURATION, USEC_PER_SEC, USEC_PER_DAY, 0,
+              retry_backoff_max_usec),
+    FETCH_KEY("ca_file", KEY_PATH, 0, 0, KF_EMPTY_OK, ca_file),
+};
+
+_Static_assert(ELEMENTSOF(keys) <= 64, "a source's set-keys mask is one uint64_t");
+
+typedef struct Parser {
+        const char *path;
+        char *dir; /* absolute directory of the config file, computed on first use */
+        ConfigError *err;
+        Config *c;
+
+        unsigned section;
+        unsigned section_line, section_col;
+        char section_label[CONFIG_MAX_NAME + 16];
+        unsigned seen[ELEMENTSOF(keys)]; /* line each key was set on in this section, or 0 */
+        unsigned daemon_line;
+
+        size_t sources_cap;
+        uint64_t set_mask[CONFIG_MAX_SOURCES]; /* per source: bit i = keys[i] was set */
+} Parser;
+
+/* A user-supplied token made safe and short enough to quote in a message. */
+typedef struct Token {
+        char s[TOKEN_MAX * 4 + 4];
+} Token;
+
+static Token token(const char *s)
+{
+        Token t;
+        size_t o = 0, n = strlen(s), lim = n;
+
+        if (n > TOKEN_MAX) {
+                lim = TOKEN_MAX;
+                /* Cut at a character boundary, never inside a UTF-8 sequence. */
+                while (lim > 0 && ((unsigned char)s[lim] & 0xC0) == 0x80)
+                        lim--;
+        }
+        for (size_t i = 0; i < lim; i++) {
+                unsigned char ch = (unsigned char)s[i];
+                if (ch < 0x20 || ch == 0x7f)
+                        o += (size_t)snprintf(t.s + o, sizeof(t.s) - o, "\\x%02x", ch);
+                else
+                        t.s[o++] = (char)ch;
+        }
+        if (lim < n) {
+                memcpy(t.s + o, "...", 3);
+                o += 3;
+        }
+        t.s[o] = '\0';
+        return t;
+}
+
+_printf_(5, 6) static int fail(Parser *p, int r, unsigned line, unsigned col, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (!p->err)
+                return r;
+        p->err->line = line;
+        p->err->col = col;
+        if (line > 0)
+                n = snprintf(p->err->message, sizeof(p->err->message), "%s:%u:%u: ", p->path, line,
+                             col);
+        else
+                n = snprintf(p->err->message, sizeof(p->err->message), "%s: ", p->path);
+        if (n < 0 || (size_t)n >= sizeof(p->err->message))
+                return r;
+        va_start(ap, fmt);
+        vsnprintf(p->err->message + n, sizeof(p->err->message) - (size_t)n, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+typedef struct Hint {
+        const char *best;
+        unsigned dist;
+} Hint;
+
+static void hint_add(Hint *h, const char *word, const char *candidate)
+{
+        unsigned d = util_edit_distance(word, candidate, 3);
+        if (d <= 2 && (!h->best || d < h->dist)) {
+                h->best = candidate;
+                h->dist = d;
+        }
+}
+
+static const KeyDef *key_find(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].name, name))
+                        return &keys[i];
+        return NULL;
+}
+
+static char *skip_ws(char *s)
+{
+        return s + strspn(s, WHITESPACE);
+}
+
+static void rtrim(char *s)
+{
+        size_t n = strlen(s);
+        while (n > 0 && strchr(WHITESPACE, s[n - 1]))
+                s[--n] = '\0';
+}
+
+static bool source_name_valid(const char *s)
+{
+        size_t n = strlen(s);
+        if (n < 1 || n > CONFIG_MAX_NAME)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+                        return false;
+        return true;
+}
+
+static const char *format_size(char *buf, size_t size, uint64_t v)
+{
+        if (v >= GIB && v % GIB == 0)
+                snprintf(buf, size, "%lluG", (unsigned long long)(v / GIB));
+        else if (v >= (UINT64_C(1) << 20) && v % (UINT64_C(1) << 20) == 0)
+                snprintf(buf, size, "%lluM", (unsigned long long)(v >> 20));
+        else if (v >= KIB && v % KIB == 0)
+                snprintf(buf, size, "%lluK", (unsigned long long)(v / KIB));
+        else
+                snprintf(buf, size, "%llu", (unsigned long long)v);
+        return buf;
+}
+
+/* Drop "." and empty segments and apply ".." lexically, as curl does for URLs. */
+static char *path_normalize(const char *abs)
+{
+        char *out = xmalloc(strlen(abs) + 2);
+        size_t o = 0;
+
+        for (const char *s = abs; *s;) {
+                s += strspn(s, "/");
+                if (!*s)
+                        break;
+                const char *e = strchrnul(s, '/');
+                size_t l = (size_t)(e - s);
+                if (l == 1 && s[0] == '.') {
+                        /* nothing */
+                } else if (l == 2 && s[0] == '.' && s[1] == '.') {
+                        while (o > 0 && out[o - 1] != '/')
+                                o--;
+                        if (o > 0)
+                                o--;
+                } else {
+                        out[o++] = '/';
+                        memcpy(out + o, s, l);
+                        o += l;
+                }
+                s = e;
+        }
+        if (o == 0)
+                out[o++] = '/';
+        out[o] = '\0';
+        return out;
+}
+
+static int parser_dir(Parser *p, const char **ret)
+{
+        if (!p->dir) {
+                const char *slash = strrchr(p->path, '/');
+
+                if (p->path[0] == '/') {
+                        p->dir = xstrndup(p->path, (size_t)(slash - p->path));
+                } else {
+                        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                        if (!cwd)
+                                return -errno;
+                        if (slash)
+                                p->dir = xasprintf("%s/%.*s", cwd, (int)(slash - p->path), p->path);
+                        else
+                                p->dir = xstrdup(cwd);
+                }
+        }
+        *ret = p->dir;
+        return 0;
+}
+
+/* An absolute path as given, or a relative one anchored at the config file's directory. */
+static int resolve_path(Parser *p, const char *key, const char *v, unsigned line, unsigned col,
+                        char **ret)
+{
+        const char *dir = NULL;
+        int r;
+
+        if (v[0] == '/') {
+                *ret = xstrdup(v);
+                return 0;
+        }
+        r = parser_dir(p, &dir);
+        if (r < 0)
+                return fail(p, r, line, col,
+                            "cannot resolve relative path '%s' for '%s': current directory: %s",
+                            token(v).s, key, strerror(-r));
+        _cleanup_free_ char *joined = xasprintf("%s/%s", dir, v);
+        *ret = path_normalize(joined);
+        return 0;
+}
+
+static char *file_url(const char *abs)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        size_t n = strlen(abs);
+        char *out = xmalloc(strlen("file://") + 3 * n + 1);
+        size_t o = 0;
+
+        memcpy(out, "file://", 7);
+        o = 7;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)abs[i];
+                if (isalnum(ch) || strchr("-._~/!$&'()*+,;=:@", ch)) {
+                        out[o++] = (char)ch;
+                } else {
+                        out[o++] = '%';
+                        out[o++] = hex[ch >> 4];
+                        out[o++] = hex[ch & 15];
+                }
+        }
+        out[o] = '\0';
+        return out;
+}
+
+/* Length of an RFC 3986 scheme followed by ':', or 0 if v does not start with one. */
+static size_t scheme_len(const char *v)
+{
+        size_t i = 0;
+
+        if (!isalpha((unsigned char)v[0]))
+                return 0;
+        while (isalnum((unsigned char)v[i]) || strchr("+-.", v[i]))
+                i++;
+        return v[i] == ':' ? i : 0;
+}
+
+static int parse_url(Parser *p, const char *key, const char *v, unsigned line, unsigned col,
+                     char **ret)
+{
+        size_t sl = scheme_len(v);
+        int r;
+
+        if (sl == 0) {
+                _cleanup_free_ char *abs = NULL;
+                r = resolve_path(p, key, v, line, col, &abs);
+                if (r < 0)
+                        return r;
+                *ret = file_url(abs);
+                return 0;
+        }
+
+        const char *rest = v + sl + 1;
+        bool is_file = sl == 4 && strncasecmp(v, "file", 4) == 0;
+        bool is_http = (sl == 4 && strncasecmp(v, "http", 4) == 0) ||
+                       (sl == 5 && strncasecmp(v, "https", 5) == 0);
+        if (!is_file && !is_http)
+                return fail(p, -EINVAL, line, col,
+                            "unsupported URL scheme '%.*s' for '%s' (use http://, https://, "
+                            "file:// or a file path)",
+                            (int)MIN(sl, (size_t)TOKEN_MAX), v, key);
+        if (strchr(v, ' '))
+                return fail(p, -EINVAL, line, col,
+                            "URL '%s' for '%s' contains a space; write it as %%20", token(v).s,
+                            key);
+
+        const char *after = startswith(rest, "//");
+        bool ok;
+        if (!after)
+                ok = false;
+        else if (is_file)
+                ok = after[0] == '/';
+        else
+                ok = strcspn(after, "/?#") > 0;
+        if (!ok)
+                return fail(p, -EINVAL, line, col,
+                            "invalid URL '%s' for '%s' (use http://HOST/PATH, "
+                            "https://HOST/PATH, file:///PATH or a file path)",
+                            token(v).s, key);
+        *ret = xstrdup(v);
+        return 0;
+}
+
+static int parse_format(Parser *p, const char *key, const char *v, unsigned line, unsigned col,
+                        char **ret)
+{
+        char known[400];
+        size_t o = 0;
+        Hint h = {0};
+
+        if (adapter_find(v)) {
+                *ret = xstrdup(v);
+                return 0;
+        }
+        known[0] = '\0';
+        for (const Adapter *const *a = adapter_all(); *a; a++) {
+                int n = snprintf(known + o, sizeof(known) - o, "%s%s", o ? ", " : "", (*a)->name);
+                if (n < 0 || (size_t)n >= sizeof(known) - o)
+                        break;
+                o += (size_t)n;
+                hint_add(&h, v, (*a)->name);
+        }
+        return fail(p, -EINVAL, line, col, "unknown format '%s' (known: %s)%s%s%s", token(v).s,
+                    known, h.best ? "; did you mean '" : "", h.best ? h.best : "",
+                    h.best ? "'?" : "");
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+        static const char *const yes[] = {"yes", "true", "on", "1"};
+        static const char *const no[] = {"no", "false", "off", "0"};
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(v, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(v, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+static int parse_number(Parser *p, const KeyDef *k, const char *v, unsigned line, unsigned col,
+                        uint64_t *ret)
+{
+        char lo[32], hi[32];
+        uint64_t x = 0;
+        int r;
+
+        switch (k->type) {
+        case KEY_DURATION:
+                r = util_parse_duration(v, &x);
+                if (r == -EINVAL)
+                        return fail(p, r, line, col,
+                                    "invalid duration '%s' for '%s' (use e.g. 90s, 15m, 6h)",
+                                    token(v).s, k->name);
+                if (r >= 0 && x >= k->min && x <= k->max)
+                        break;
+                return fail(p, -EINVAL, line, col, "'%s' must be between %s and %s, got '%s'",
+                            k->name, util_format_duration(lo, sizeof(lo), k->min),
+                            util_format_duration(hi, sizeof(hi), k->max), token(v).s);
+        case KEY_SIZE:
+                r = util_parse_size(v, &x);
+                if (r == -EINVAL)
+                        return fail(p, r, line, col,
+                                    "invalid size '%s' for '%s' (use e.g. 512K, 32M, 1G)",
+                                    token(v).s, k->name);
+                if (r >= 0 && x >= k->min && x <= k->max)
+                        break;
+                return fail(p, -EINVAL, line, col, "'%s' must be between %s and %s, got '%s'",
+                            k->name, format_size(lo, sizeof(lo), k->min),
+                            format_size(hi, sizeof(hi), k->max), token(v).s);
+        case KEY_PERCENT: {
+                _cleanup_free_ char *digits = xstrdup(v);
+                size_t n = strlen(digits);
+                if (n > 0 && digits[n - 1] == '%')
+                        digits[n - 1] = '\0';
+                r = util_parse_uint(digits, &x);
+                if (r == -EINVAL)
+                        return fail(p, r, line, col,
+                                    "invalid percentage '%s' for '%s' (use a whole number, "
+                                    "e.g. 10 or 10%%)",
+                                    token(v).s, k->name);
+                if (r >= 0 && x >= k->min && x <= k->max)
+                        break;
+                return fail(p, -EINVAL, line, col,
+                            "'%s' must be between %llu%% and %llu%%, got '%s'", k->name,
+                            (unsigned long long)k->min, (unsigned long long)k->max, token(v).s);
+        }
+        default:
+                r = util_parse_uint(v, &x);
+                if (r == -EINVAL)
+                        return fail(p, r, line, col,
+                                    "invalid number '%s' for '%s' (use a whole number from "
+                                    "%llu to %llu)",
+                                    token(v).s, k->name, (unsigned long long)k->min,
+                                    (unsigned long long)k->max);
+                if (r >= 0 && x >= k->min && x <= k->max)
+                        break;
+                return fail(p, -EINVAL, line, col, "'%s' must be between %llu and %llu, got '%s'",
+                            k->name, (unsigned long long)k->min, (unsigned long long)k->max,
+                            token(v).s);
+        }
+        *ret = x;
+        return 0;
+}
+
+static void set_string(void *base, size_t off, char *v)
+{
+        char **slot = (char **)((char *)base + off);
+        free(*slot);
+        *slot = v;
+}
+
+static int apply_value(Parser *p, const KeyDef *k, const char *v, unsigned line, unsigned col)
+{
+        void *base;
+        size_t off;
+        char *s = NULL;
+        int r;
+
+        if (p->section == SECTION_DAEMON) {
+                base = p->c;
+                off = k->daemon_off;
+        } else {
+                base = &p->c->sources[p->c->n_sources - 1];
+                off = k->source_off;
+        }
+
+        if (v[0] == '\0') {
+                if (!(k->flags & KF_EMPTY_OK))
+                        return fail(p, -EINVAL, line, col, "empty value for '%s'", k->name);
+                set_string(base, off, NULL);
+                return 0;
+        }
+
+        switch (k->type) {
+        case KEY_TEXT:
+                if (k->max > 0 && strlen(v) > k->max)
+                        return fail(p, -EINVAL, line, col, "'%s' is longer than %llu bytes",
+                                    k->name, (unsigned long long)k->max);
+                set_string(base, off, xstrdup(v));
+                return 0;
+        case KEY_PATH:
+                r = resolve_path(p, k->name, v, line, col, &s);
+                break;
+        case KEY_URL:
+                r = parse_url(p, k->name, v, line, col, &s);
+                break;
+        case KEY_FORMAT:
+                r = parse_format(p, k->name, v, line, col, &s);
+                break;
+        case KEY_BOOL: {
+                bool b;
+                if (parse_bool(v, &b) < 0)
+                        return fail(p, -EINVAL, line, col,
+                                    "invalid boolean '%s' for '%s' (use yes/no, true/false, "
+                                    "on/off or 1/0)",
+                                    token(v).s, k->name);
+                *(bool *)((char *)base + off) = b;
+                return 0;
+        }
+        default: {
+                uint64_t x = 0;
+                r = parse_number(p, k, v, line, col, &x);
+                if (r < 0)
+                        return r;
+                *(uint64_t *)((char *)base + off) = x;
+                return 0;
+        }
+        }
+        if (r < 0)
+                return r;
+        set_string(base, off, s);
+        return 0;
+}
+
+/* Unquote (or copy) the value starting at v into out, which holds at least strlen(v) + 1. */
+static int value_extract(Parser *p, const char *key, char *linebuf, char *v, unsigned line,
+                         char *out)
+{
+        unsigned col = (unsigned)(v - linebuf) + 1;
+        size_t o = 0;
+
+        if (*v != '"') {
+                strcpy(out, v);
+                rtrim(out);
+        } else {
+                char *s = v + 1;
+                for (;; s++) {
+                        if (*s == '\0')
+                                return fail(p, -EINVAL, line, col,
+                                            "unterminated quoted value for '%s'", key);
+                        if (*s == '"')
+                                break;
+                        if (*s == '\\') {
+                                if (s[1] != '"' && s[1] != '\\') {
+                                        if (s[1] == '\0')
+                                                return fail(p, -EINVAL, line, col,
+                                                            "unterminated quoted value for '%s'",
+                                                            key);
+                                        char esc[3] = {'\\', s[1], '\0'};
+                                        return fail(p, -EINVAL, line, (unsigned)(s - linebuf) + 1,
+                                                    "unknown escape '%s' in the value of '%s' "
+                                                    "(only \\\" and \\\\ are allowed)",
+                                                    token(esc).s, key);
+                                }
+                                s++;
+                        }
+                        out[o++] = *s;
+                }
+                out[o] = '\0';
+                s = skip_ws(s + 1);
+                if (*s)
+                        return fail(p, -EINVAL, line, (unsigned)(s - linebuf) + 1,
+                                    "unexpected text after the closing quote of '%s'", key);
+        }
+        for (const char *c = out; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        return fail(p, -EINVAL, line, col, "control character in the value of '%s'",
+                                    key);
+        return 0;
+}
+
+static int section_close(Parser *p)
+{
+        if (p->section == SECTION_SOURCE) {
+                size_t idx = p->c->n_sources - 1;
+                SourceConfig *s = &p->c->sources[idx];
+                const Adapter *a;
+                uint64_t mask = 0;
+
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (p->seen[i])
+                                mask |= UINT64_C(1) << i;
+                p->set_mask[idx] = mask;
+
+                const char *missing = NULL;
+                if (!s->url)
+                        missing = "url";
+                else if (!s->format)
+                        missing = "format";
+                if (missing)
+                        return fail(p, -EINVAL, p->section_line, p->section_col,
+                                    "%s: missing required key '%s'", p->section_label, missing);
+                a = adapter_find(s->format);
+                if (a && a->needs_provider && !s->provider)
+                        missing = "provider";
+                else if (a && a->needs_columns && !s->columns)
+                        missing = "columns";
+                if (missing)
+                        return fail(p, -EINVAL, p->section_line, p->section_col,
+                                    "%s: missing required key '%s' (format '%s' needs it)",
+                                    p->section_label, missing, s->format);
+        }
+        p->section = SECTION_NONE;
+        memset(p->seen, 0, sizeof(p->seen));
+        return 0;
+}
+
+static int section_open(Parser *p, char *linebuf, char *open, unsigned line)
+{
+        unsigned col = (unsigned)(open - linebuf) + 1;
+        char *close = strchr(open, ']');
+        int r;
+
+        if (!close)
+                return fail(p, -EINVAL, line, col, "section header is missing its closing ']'");
+        if (*skip_ws(close + 1))
+                return fail(p, -EINVAL, line, col, "unexpected text after ']' in section header");
+        *close = '\0';
+
+        char *kind = skip_ws(open + 1);
+        char *name = kind + strcspn(kind, WHITESPACE);
+        if (*name) {
+                *name = '\0';
+                name = skip_ws(name + 1);
+        }
+        rtrim(name);
+
+        /* The section before this one is complete: its errors come first. */
+        r = section_close(p);
+        if (r < 0)
+                return r;
+
+        if (kind[0] == '\0')
+                return fail(p, -EINVAL, line, col,
+                            "empty section header; use [daemon] or [source NAME]");
+        if (streq(kind, "daemon")) {
+                if (*name)
+                        return fail(p, -EINVAL, line, col,
+                                    "section [daemon] takes no name, got '%s'", token(name).s);
+                if (p->daemon_line)
+                        return fail(p, -EINVAL, line, col,
+                                    "duplicate section [daemon]; first defined at line %u",
+                                    p->daemon_line);
+                p->daemon_line = line;
+                p->section = SECTION_DAEMON;
+                snprintf(p->section_label, sizeof(p->section_label), "[daemon]");
+        } else if (streq(kind, "source")) {
+                Config *c = p->c;
+
+                if (!*name)
+                        return fail(p, -EINVAL, line, col,
+                                    "section [source] needs a name, e.g. [source litellm]");
+                if (!source_name_valid(name))
+                        return fail(p, -EINVAL, line, col,
+                                    "invalid source name '%s' (use 1 to %d characters from "
+                                    "A-Z a-z 0-9 _ . -)",
+                                    token(name).s, CONFIG_MAX_NAME);
+                for (size_t i = 0; i < c->n_sources; i++)
+                        if (streq(c->sources[i].name, name))
+                                return fail(p, -EINVAL, line, col,
+                                            "duplicate source '%s'; first defined at line %u", name,
+                                            c->sources[i].line);
+                if (c->n_sources >= CONFIG_MAX_SOURCES)
+                        return fail(p, -E2BIG, line, col, "too many sources (the limit is %d)",
+                                    CONFIG_MAX_SOURCES);
+                util_grow((void **)&c->sources, &p->sources_cap, c->n_sources + 1,
+                          sizeof(SourceConfig));
+                SourceConfig *s = &c->sources[c->n_sources++];
+                *s = (SourceConfig){
+                    .name = xstrdup(name),
+                    .enabled = true,
+                    .line = line,
+                };
+                p->section = SECTION_SOURCE;
+                snprintf(p->section_label, sizeof(p->section_label), "[source %s]", name);
+        } else {
+                Hint h = {0};
+                hint_add(&h, kind, "daemon");
+                hint_add(&h, kind, "source");
+                if (h.best)
+                        return fail(p, -EINVAL, line, col,
+                                    "unknown section '%s'; did you mean '%s'?", token(kind).s,
+                                    h.best);
+                return fail(p, -EINVAL, line, col,
+                            "unknown section '%s' (use [daemon] or [source NAME])", token(kind).s);
+        }
+        p->section_line = line;
+        p->section_col = col;
+        return 0;
+}
+
+static int key_value(Parser *p, char *linebuf, char *start, unsigned line)
+{
+        unsigned kcol = (unsigned)(start - linebuf) + 1;
+        char value[CONFIG_MAX_LINE + 1];
+        char *eq = strchr(start, '=');
+        const KeyDef *k;
+        int r;
+
+        if (!eq)
+                return fail(p, -EINVAL, line, kcol,
+                            "expected 'key = value', a [section] header or a # comment");
+        if (eq == start)
+                return fail(p, -EINVAL, line, kcol, "missing key before '='");
+        *eq = '\0';
+        rtrim(start);
+
+        if (p->section == SECTION_NONE)
+                return fail(p, -EINVAL, line, kcol,
+                            "key '%s' is outside any section; put it under [daemon] or "
+                            "[source NAME]",
+                            token(start).s);
+
+        k = key_find(start);
+        if (k && !(k->where & p->section)) {
+                if (k->where == SECTION_SOURCE)
+                        return fail(p, -EINVAL, line, kcol,
+                                    "key '%s' belongs in a [source NAME] section, not in [daemon]",
+                                    k->name);
+                return fail(p, -EINVAL, line, kcol, "key '%s' belongs in [daemon], not in %s",
+                            k->name, p->section_label);
+        }
+        if (!k) {
+                Hint h = {0};
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (keys[i].where & p->section)
+                                hint_add(&h, start, keys[i].name);
+                return fail(p, -EINVAL, line, kcol, "unknown key '%s' in %s%s%s%s", token(start).s,
+                            p->section_label, h.best ? "; did you mean '" : "",
+                            h.best ? h.best : "", h.best ? "'?" : "");
+        }
+
+        size_t idx = (size_t)(k - keys);
+        if (p->seen[idx])
+                return fail(p, -EINVAL, line, kcol,
+                            "duplicate key '%s' in %s; first set at line %u", k->name,
+                            p->section_label, p->seen[idx]);
+
+        char *v = skip_ws(eq + 1);
+        r = value_extract(p, k->name, linebuf, v, line, value);
+        if (r < 0)
+                return r;
+        r = apply_value(p, k, value, line, (unsigned)(v - linebuf) + 1);
+        if (r < 0)
+                return r;
+        p->seen[idx] = line;
+        return 0;
+}
+
+static int parse_line(Parser *p, char *linebuf, unsigned line)
+{
+        char *s = skip_ws(linebuf);
+
+        if (*s == '\0' || *s == '#' || *s == ';')
+                return 0;
+        if (*s == '[')
+                return section_open(p, linebuf, s, line);
+        return key_value(p, linebuf, s, line);
+}
+
+/* After the whole file: a [daemon] section below the sources still provides their defaults. */
+static void inherit(Parser *p)
+{
+        Config *c = p->c;
+
+        for (size_t i = 0; i < c->n_sources; i++) {
+                for (size_t j = 0; j < ELEMENTSOF(keys); j++) {
+                        const KeyDef *k = &keys[j];
+                        if (!(k->flags & KF_INHERIT) || (p->set_mask[i] & (UINT64_C(1) << j)))
+                                continue;
+                        const char *from = (const char *)c + k->daemon_off;
+                        char *to = (char *)&c->sources[i] + k->source_off;
+                        if (k->type == KEY_PATH || k->type == KEY_TEXT)
+                                set_string(&c->sources[i], k->source_off,
+                                           xstrdup(*(char *const *)from));
+                        else
+                                memcpy(to, from, sizeof(uint64_t));
+                }
+        }
+}
+
+static Config *config_new_defaults(const char *path)
+{
+        Config *c = xcalloc(1, sizeof(*c));
+
+        c->path = xstrdup(path);
+        c->state_dir = xstrdup("/var/lib/lockwatch");
+        c->socket_path = xstrdup("/run/lockwatch/io.lockwatch");
+        c->aliases_path = xstrdup("/etc/lockwatch/aliases.conf");
+        c->providers_path = xstrdup("/etc/lockwatch/providers.conf");
+        c->rules = xstrdup("/etc/lockwatch/rules.d/*.rules");
+        c->interval_usec = 6 * USEC_PER_HOUR;
+        c->jitter_percent = 10;
+        c->removal_polls = 2;
+        c->max_removal_percent = 20;
+        c->max_rows = 100000;
+        c->limits = (FetchLimits){
+            .connect_timeout_usec = 10 * USEC_PER_SEC,
+            .timeout_usec = 60 * USEC_PER_SEC,
+            .low_speed_time_usec = 20 * USEC_PER_SEC,
+            .low_speed_limit = 64,
+            .max_body = UINT64_C(32) << 20,
+            .max_redirects = 5,
+            .retries = 3,
+            .retry_backoff_usec = 2 * USEC_PER_SEC,
+            .retry_backoff_max_usec = 5 * USEC_PER_MIN,
+        };
+        return c;
+}
+
+void config_free(Config *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_sources; i++) {
+                SourceConfig *s = &c->sources[i];
+                free(s->name);
+                free(s->url);
+                free(s->format);
+                free(s->provider);
+                free(s->columns);
+                free(s->vendor);
+                free(s->limits.ca_file);
+        }
+        free(c->sources);
+        free(c->path);
+        free(c->state_dir);
+        free(c->socket_path);
+        free(c->aliases_path);
+        free(c->providers_path);
+        free(c->rules);
+        free(c->user_agent_extra);
+        free(c->limits.ca_file);
+        free(c);
+}
+
+DEFINE_FREEP(Config, config_free)
+
+int config_parse(const char *path, const char *text, size_t len, Config **ret, ConfigError *err)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        char linebuf[CONFIG_MAX_LINE + 1];
+        unsigned line = 0;
+        size_t off = 0;
+        int r;
+
+        if (!path)
+                path = "<config>";
+        Parser p = {.path = path, .err = err};
+        if (err)
+                *err = (ConfigError){0};
+        if (len > CONFIG_MAX_BYTES)
+                return fail(&p, -EFBIG, 0, 0, "larger than the limit of %d bytes",
+                            CONFIG_MAX_BYTES);
+
+        c = config_new_defaults(path);
+        p.c = c;
+
+        if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+                off = 3;
+        while (off < len) {
+                const char *start = text + off;
+                const char *nl = memchr(start, '\n', len - off);
+                size_t n = nl ? (size_t)(nl - start) : len - off;
+                const char *nul = memchr(start, '\0', n);
+
+                line++;
+                off += n + (nl ? 1 : 0);
+                if (nul) {
+                        r = fail(&p, -EINVAL, line, (unsigned)(nul - start) + 1,
+                                 "NUL byte in input");
+                        goto out;
+                }
+                if (n > 0 && start[n - 1] == '\r')
+                        n--;
+                if (n > CONFIG_MAX_LINE) {
+                        r = fail(&p, -E2BIG, line, 1, "line is longer than %d bytes",
+                                 CONFIG_MAX_LINE);
+                        goto out;
+                }
+                memcpy(linebuf, start, n);
+                linebuf[n] = '\0';
+                r = parse_line(&p, linebuf, line);
+                if (r < 0)
+                        goto out;
+        }
+        r = section_close(&p);
+        if (r < 0)
+                goto out;
+        inherit(&p);
+        *ret = TAKE_PTR(c);
+        r = 0;
+out:
+        free(p.dir);
+        return r;
+}
+
+int config_load(const char *path, Config **ret, ConfigError *err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        r = util_read_file(path, CONFIG_MAX_BYTES, &text, &len);
+        if (r < 0) {
+                Parser p = {.path = path, .err = err};
+                if (r == -EFBIG)
+                        return fail(&p, r, 0, 0, "larger than the limit of %d bytes",
+                                    CONFIG_MAX_BYTES);
+                return fail(&p, r, 0, 0, "cannot read: %s", strerror(-r));
+        }
+        return config_parse(path, text, len, ret, err);
+}
+
+const SourceConfig *config_find_source(const Config *c, const char *name)
+{
+        if (!c || !name)
+                return NULL;
+        for (size_t i = 0; i < c->n_sources; i++)
+                if (streq(c->sources[i].name, name))
+                        return &c->sources[i];
+        return NULL;
+}

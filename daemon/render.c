@@ -1,2 +1,486 @@
-/* placeholder until the module lands */
+#include "lockwatch/render.h"
+
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <math.h>
+#include <time.h>
+
 #include "lockwatch/util.h"
+
+#define RENDER_MODEL_WIDTH_MAX 48 /* the model column never grows past this */
+#define RENDER_SCHEMA          "lockwatch.matrix/1"
+
+#define ANSI_GREEN  "\033[32m"
+#define ANSI_RED    "\033[31m"
+#define ANSI_DIM    "\033[2m"
+#define ANSI_YELLOW "\033[1;33m"
+#define ANSI_RESET  "\033[0m"
+
+typedef struct RenderMarks {
+        const char *available, *unavailable, *unknown, *ellipsis;
+        size_t ellipsis_width;
+} RenderMarks;
+
+static const RenderMarks render_utf8 = {"\u25cf", "\u2715", "\u00b7", "\u2026", 1};
+static const RenderMarks render_ascii = {"+", "x", ".", "...", 3};
+
+static const char *const render_group_labels[_PROVIDER_KIND_MAX] = {
+    [PROVIDER_CLOUD] = "clouds",
+    [PROVIDER_DIRECT] = "direct",
+    [PROVIDER_AGGREGATOR] = "aggregators",
+};
+
+/* normalize.c owns provider_kind_name(); the published schema must not depend on it. */
+static const char *render_kind_name(ProviderKind k)
+{
+        switch (k) {
+        case PROVIDER_CLOUD:
+                return "cloud";
+        case PROVIDER_DIRECT:
+                return "direct";
+        default:
+                return "aggregator";
+        }
+}
+
+bool render_model_selected(const RenderOptions *o, const char *model_id)
+{
+        if (!model_id)
+                return false;
+        if (!o || !o->model_glob)
+                return true;
+        return fnmatch(o->model_glob, model_id, FNM_CASEFOLD) == 0;
+}
+
+/* A line under construction: padded cells are easier to build than to printf, because a
+ * UTF-8 mark is one column but several bytes. */
+typedef struct RenderLine {
+        char *buf;
+        size_t n, cap;
+} RenderLine;
+
+static void render_put(RenderLine *l, const char *s, size_t len)
+{
+        util_grow((void **)&l->buf, &l->cap, l->n + len + 1, 1);
+        memcpy(l->buf + l->n, s, len);
+        l->n += len;
+        l->buf[l->n] = '\0';
+}
+
+static void render_puts(RenderLine *l, const char *s)
+{
+        render_put(l, s, strlen(s));
+}
+
+static void render_spaces(RenderLine *l, size_t n)
+{
+        while (n-- > 0)
+                render_put(l, " ", 1);
+}
+
+/* Display columns of s: one per character (ids are not expected to hold wide glyphs). */
+static size_t render_width(const char *s)
+{
+        size_t w = 0;
+
+        for (; *s; s++)
+                if (((unsigned char)*s & 0xc0) != 0x80)
+                        w++;
+        return w;
+}
+
+/* Put up to max columns of s, ending with an ellipsis when cut; control characters (and, in
+ * ASCII mode, anything non-ASCII) become '?'. Returns the columns used. */
+static size_t render_text(RenderLine *l, const char *s, size_t max, const RenderMarks *mk,
+                          bool ascii)
+{
+        size_t w = render_width(s), used = 0, keep = w;
+
+        if (w > max)
+                keep = max > mk->ellipsis_width ? max - mk->ellipsis_width : 0;
+        while (*s && used < keep) {
+                unsigned char c = (unsigned char)*s;
+                size_t n = 1;
+
+                while (c >= 0x80 && (s[n] & 0xc0) == 0x80)
+                        n++;
+                if (c < 0x20 || c == 0x7f || (ascii && c >= 0x80))
+                        render_put(l, "?", 1);
+                else
+                        render_put(l, s, n);
+                s += n;
+                used++;
+        }
+        if (w > max) {
+                render_puts(l, mk->ellipsis);
+                used += mk->ellipsis_width;
+        }
+        return used;
+}
+
+static void render_mark(RenderLine *l, CellState st, const RenderMarks *mk, bool color)
+{
+        const char *mark = st == CELL_AVAILABLE     ? mk->available
+                           : st == CELL_UNAVAILABLE ? mk->unavailable
+                                                    : mk->unknown;
+        const char *ansi = st == CELL_AVAILABLE     ? ANSI_GREEN
+                           : st == CELL_UNAVAILABLE ? ANSI_RED
+                                                    : ANSI_DIM;
+
+        if (color)
+                render_puts(l, ansi);
+        render_puts(l, mark);
+        if (color)
+                render_puts(l, ANSI_RESET);
+}
+
+static int render_flush(FILE *f, RenderLine *l)
+{
+        while (l->n > 0 && l->buf[l->n - 1] == ' ')
+                l->n--;
+        render_put(l, "\n", 1);
+        if (fwrite(l->buf, 1, l->n, f) != l->n)
+                return -EIO;
+        l->n = 0;
+        return 0;
+}
+
+typedef struct RenderLayout {
+        size_t model_width;
+        size_t *widths; /* per provider column */
+        size_t group_start[_PROVIDER_KIND_MAX], group_len[_PROVIDER_KIND_MAX];
+} RenderLayout;
+
+static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout *lay)
+{
+        lay->model_width = strlen("model");
+        for (size_t r = 0; r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                if (render_model_selected(o, mm->id))
+                        lay->model_width = MAX(lay->model_width, render_width(mm->id));
+        }
+        lay->model_width = MIN(lay->model_width, (size_t)RENDER_MODEL_WIDTH_MAX);
+
+        lay->widths = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
+        for (size_t i = 0; i < m->n_providers; i++)
+                lay->widths[i] = MAX(render_width(m->providers[i].id), (size_t)1);
+
+        /* Columns are ordered by kind, so each group is one contiguous run. */
+        for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
+                size_t span, label;
+
+                lay->group_start[g] = m->n_providers;
+                lay->group_len[g] = 0;
+                for (size_t i = 0; i < m->n_providers; i++) {
+                        if (m->providers[i].kind != (ProviderKind)g)
+                                continue;
+                        if (lay->group_len[g] == 0)
+                                lay->group_start[g] = i;
+                        lay->group_len[g]++;
+                }
+                if (lay->group_len[g] == 0)
+                        continue;
+                span = lay->group_len[g] - 1;
+                for (size_t i = 0; i < lay->group_len[g]; i++)
+                        span += lay->widths[lay->group_start[g] + i];
+                label = strlen(render_group_labels[g]);
+                if (label > span)
+                        lay->widths[lay->group_start[g] + lay->group_len[g] - 1] += label - span;
+        }
+}
+
+static size_t render_group_span(const RenderLayout *lay, int g)
+{
+        size_t span = lay->group_len[g] - 1;
+
+        for (size_t i = 0; i < lay->group_len[g]; i++)
+                span += lay->widths[lay->group_start[g] + i];
+        return span;
+}
+
+static void render_group_sep(RenderLine *l, bool first)
+{
+        render_puts(l, first ? "  " : " | ");
+}
+
+int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
+{
+        const RenderMarks *mk = o && o->ascii ? &render_ascii : &render_utf8;
+        bool color = o && o->color, ascii = o && o->ascii;
+        RenderLayout lay = {0};
+        RenderLine l = {0};
+        bool first;
+        int r;
+
+        if (!f || !m)
+                return -EINVAL;
+        render_layout(m, o, &lay);
+
+        /* Line 1: group labels over their columns. */
+        render_spaces(&l, lay.model_width);
+        first = true;
+        for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
+                if (lay.group_len[g] == 0)
+                        continue;
+                render_group_sep(&l, first);
+                first = false;
+                render_puts(&l, render_group_labels[g]);
+                render_spaces(&l, render_group_span(&lay, g) - strlen(render_group_labels[g]));
+        }
+        r = render_flush(f, &l);
+
+        /* Line 2: provider ids. */
+        if (r >= 0) {
+                render_puts(&l, "model");
+                render_spaces(&l, lay.model_width - strlen("model"));
+                first = true;
+                for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
+                        if (lay.group_len[g] == 0)
+                                continue;
+                        render_group_sep(&l, first);
+                        first = false;
+                        for (size_t k = 0; k < lay.group_len[g]; k++) {
+                                size_t i = lay.group_start[g] + k, w;
+
+                                if (k > 0)
+                                        render_spaces(&l, 1);
+                                w = render_text(&l, m->providers[i].id, SIZE_MAX, mk, ascii);
+                                render_spaces(&l, lay.widths[i] - w);
+                        }
+                }
+                render_puts(&l, "  clouds");
+                r = render_flush(f, &l);
+        }
+
+        for (size_t row = 0; r >= 0 && row < m->n_models; row++) {
+                const MatrixModel *mm = m->models[row];
+                size_t clouds;
+                char num[32];
+
+                if (!render_model_selected(o, mm->id))
+                        continue;
+                render_spaces(&l, lay.model_width -
+                                      render_text(&l, mm->id, lay.model_width, mk, ascii));
+                first = true;
+                for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
+                        if (lay.group_len[g] == 0)
+                                continue;
+                        render_group_sep(&l, first);
+                        first = false;
+                        for (size_t k = 0; k < lay.group_len[g]; k++) {
+                                size_t i = lay.group_start[g] + k, w = lay.widths[i];
+                                size_t left = (w - 1) / 2;
+
+                                if (k > 0)
+                                        render_spaces(&l, 1);
+                                render_spaces(&l, left);
+                                render_mark(&l, matrix_cell(mm, i)->state, mk, color);
+                                render_spaces(&l, w - 1 - left);
+                        }
+                }
+                clouds = matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE);
+                snprintf(num, sizeof(num), "%6zu", clouds);
+                render_puts(&l, "  ");
+                if (color && clouds == 1)
+                        render_puts(&l, ANSI_YELLOW);
+                render_puts(&l, num);
+                if (color && clouds == 1)
+                        render_puts(&l, ANSI_RESET);
+                if (!mm->mapped)
+                        render_puts(&l, " ?");
+                r = render_flush(f, &l);
+        }
+
+        if (r >= 0) {
+                render_puts(&l, "legend: ");
+                render_mark(&l, CELL_AVAILABLE, mk, color);
+                render_puts(&l, " available  ");
+                render_mark(&l, CELL_UNAVAILABLE, mk, color);
+                render_puts(&l, " unavailable  ");
+                render_mark(&l, CELL_UNKNOWN, mk, color);
+                render_puts(&l, " unknown  ? unmapped id  clouds = cloud providers available");
+                r = render_flush(f, &l);
+        }
+        free(l.buf);
+        free(lay.widths);
+        if (r >= 0 && fflush(f) != 0)
+                r = -EIO;
+        return r;
+}
+
+/* ---- JSON ----------------------------------------------------------------------------- */
+
+static json_t *render_time(uint64_t usec)
+{
+        time_t t;
+        struct tm tm;
+        char buf[64];
+
+        if (usec == 0 || usec / USEC_PER_SEC > (uint64_t)INT64_MAX)
+                return json_null();
+        t = (time_t)(usec / USEC_PER_SEC);
+        if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return json_null();
+        return json_string(buf);
+}
+
+static json_t *render_date(int64_t sec)
+{
+        time_t t = (time_t)sec;
+        struct tm tm;
+        char buf[64];
+
+        if (sec <= 0 || !gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d", &tm) == 0)
+                return json_null();
+        return json_string(buf);
+}
+
+static json_t *render_price(double p)
+{
+        return isfinite(p) ? json_real(p) : json_null();
+}
+
+static int render_set(json_t *o, const char *key, json_t *v)
+{
+        if (!v || json_object_set_new(o, key, v) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int render_regions(char *const *regions, size_t n, json_t **ret)
+{
+        json_t *a = json_array();
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (json_array_append_new(a, json_string(regions[i])) < 0) {
+                        json_decref(a);
+                        return -ENOMEM;
+                }
+        *ret = a;
+        return 0;
+}
+
+static int render_cell(const Cell *c, json_t **ret)
+{
+        json_t *o = json_object(), *regions = NULL, *sources = json_array();
+        int r = -ENOMEM;
+
+        if (!o || !sources)
+                goto fail;
+        for (size_t i = 0; i < c->n_evidence; i++) {
+                const Evidence *e = &c->evidence[i];
+                json_t *s = json_object();
+
+                if (!s || json_array_append_new(sources, s) < 0)
+                        goto fail;
+                if ((r = render_set(s, "source", json_string(e->source))) < 0 ||
+                    (r = render_set(s, "said", json_string(cell_state_name(e->said)))) < 0 ||
+                    (r = render_set(s, "raw_id", json_string(e->raw_id ? e->raw_id : ""))) < 0 ||
+                    (r = render_set(s, "last_seen", render_time(e->last_seen))) < 0 ||
+                    (r = render_set(s, "missing", json_integer(e->missing))) < 0)
+                        goto fail;
+        }
+        r = render_regions(c->regions, c->n_regions, &regions);
+        if (r < 0)
+                goto fail;
+        if ((r = render_set(o, "state", json_string(cell_state_name(c->state)))) < 0 ||
+            (r = render_set(o, "regions", TAKE_PTR(regions))) < 0 ||
+            (r = render_set(o, "price_in", render_price(c->price_in))) < 0 ||
+            (r = render_set(o, "price_out", render_price(c->price_out))) < 0 ||
+            (r = render_set(o, "lifecycle", json_string(lifecycle_name(c->lifecycle)))) < 0 ||
+            (r = render_set(o, "eol", render_date(c->eol))) < 0 ||
+            (r = render_set(o, "first_seen", render_time(c->first_seen))) < 0 ||
+            (r = render_set(o, "last_seen", render_time(c->last_seen))) < 0 ||
+            (r = render_set(o, "sources", TAKE_PTR(sources))) < 0)
+                goto fail;
+        *ret = o;
+        return 0;
+fail:
+        json_decref(regions);
+        json_decref(sources);
+        json_decref(o);
+        return r;
+}
+
+static int render_model(const Matrix *m, const MatrixModel *mm, json_t **ret)
+{
+        json_t *o = json_object(), *cells = json_object();
+        size_t clouds = matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE);
+        int r = -ENOMEM;
+
+        if (!o || !cells)
+                goto fail;
+        /* A cell without evidence is left out: readers take an absent provider as unknown. */
+        for (size_t i = 0; i < m->n_providers; i++) {
+                const Cell *c = matrix_cell(mm, i);
+                json_t *cj;
+
+                if (c->n_evidence == 0)
+                        continue;
+                r = render_cell(c, &cj);
+                if (r < 0)
+                        goto fail;
+                if ((r = render_set(cells, m->providers[i].id, cj)) < 0)
+                        goto fail;
+        }
+        if ((r = render_set(o, "id", json_string(mm->id))) < 0 ||
+            (r = render_set(o, "vendor", json_string(mm->vendor ? mm->vendor : ""))) < 0 ||
+            (r = render_set(o, "mapped", json_boolean(mm->mapped))) < 0 ||
+            (r = render_set(o, "clouds_available", json_integer((json_int_t)clouds))) < 0 ||
+            (r = render_set(o, "cells", TAKE_PTR(cells))) < 0)
+                goto fail;
+        *ret = o;
+        return 0;
+fail:
+        json_decref(cells);
+        json_decref(o);
+        return r;
+}
+
+int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret)
+{
+        json_t *doc, *providers, *models;
+        int r;
+
+        if (!m || !ret)
+                return -EINVAL;
+        doc = json_object();
+        if (!doc)
+                return -ENOMEM;
+        providers = json_array();
+        models = json_array();
+        if ((r = render_set(doc, "schema", json_string(RENDER_SCHEMA))) < 0 ||
+            (r = render_set(doc, "providers", providers)) < 0 ||
+            (r = render_set(doc, "models", models)) < 0)
+                goto fail;
+        for (size_t i = 0; i < m->n_providers; i++) {
+                json_t *p = json_object();
+                if (!p || json_array_append_new(providers, p) < 0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                if ((r = render_set(p, "id", json_string(m->providers[i].id))) < 0 ||
+                    (r = render_set(p, "kind",
+                                    json_string(render_kind_name(m->providers[i].kind)))) < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < m->n_models; i++) {
+                json_t *mj;
+                if (!render_model_selected(o, m->models[i]->id))
+                        continue;
+                r = render_model(m, m->models[i], &mj);
+                if (r < 0)
+                        goto fail;
+                if (json_array_append_new(models, mj) < 0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        *ret = doc;
+        return 0;
+fail:
+        json_decref(doc);
+        return r;
+}

@@ -1,10 +1,303 @@
-/* placeholder until the adapter lands */
+/* azure-models: `az cognitiveservices model list` output, a JSON array of
+ * {kind, skuName, model:{format, name, version, lifecycleStatus, deprecation, capabilities,
+ * skus}}. Versions of one model name merge into one observation. See docs/adapters-clouds.md. */
 #include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
 
 #include "lockwatch/adapter.h"
+#include "lockwatch/util.h"
+
+#define AZURE_MODELS_MAX_TEXT         1024
+#define AZURE_MODELS_DEFAULT_PROVIDER "azure"
+/* Azure writes 2099-12-31 where a model has no retirement date yet. */
+#define AZURE_MODELS_PLACEHOLDER_YEAR 2099
+
+/* Field names the adapter relies on, sorted: the structure fingerprint hashes the
+ * ones present, so a renamed field moves it while a new model does not. */
+enum {
+        AZURE_MODELS_F_CAPABILITIES,
+        AZURE_MODELS_F_DEPRECATION,
+        AZURE_MODELS_F_FORMAT,
+        AZURE_MODELS_F_INFERENCE,
+        AZURE_MODELS_F_LIFECYCLE_STATUS,
+        AZURE_MODELS_F_MODEL,
+        AZURE_MODELS_F_NAME,
+        _AZURE_MODELS_F_MAX,
+};
+
+static const char *const azure_models_fields[_AZURE_MODELS_F_MAX] = {
+    [AZURE_MODELS_F_CAPABILITIES] = "capabilities",
+    [AZURE_MODELS_F_DEPRECATION] = "deprecation",
+    [AZURE_MODELS_F_FORMAT] = "format",
+    [AZURE_MODELS_F_INFERENCE] = "inference",
+    [AZURE_MODELS_F_LIFECYCLE_STATUS] = "lifecycleStatus",
+    [AZURE_MODELS_F_MODEL] = "model",
+    [AZURE_MODELS_F_NAME] = "name",
+};
+
+/* Capabilities that make a model a text model the matrix tracks. */
+static const char *const azure_models_text_caps[] = {"chatCompletion", "completion", "responses"};
+
+/* Open-addressing index from model name to its observation, so merging stays linear. */
+typedef struct AzureModelsIndex {
+        size_t *slots; /* index into the list, SIZE_MAX when empty */
+        size_t cap;    /* power of two */
+        size_t n;
+} AzureModelsIndex;
+
+static void azure_models_decrefp(json_t **p)
+{
+        json_decref(*p);
+}
+
+static void azure_models_index_done(AzureModelsIndex *ix)
+{
+        free(ix->slots);
+}
+
+static size_t azure_models_slot(const AzureModelsIndex *ix, const ObservationList *l,
+                                const char *name)
+{
+        size_t mask = ix->cap - 1;
+        size_t s = (size_t)util_fnv1a(UTIL_FNV_INIT, name, strlen(name)) & mask;
+
+        while (ix->slots[s] != SIZE_MAX && !streq(l->items[ix->slots[s]].model, name))
+                s = (s + 1) & mask;
+        return s;
+}
+
+static void azure_models_index_grow(AzureModelsIndex *ix, const ObservationList *l)
+{
+        size_t *old = ix->slots, old_cap = ix->cap;
+
+        ix->cap = old_cap ? old_cap * 2 : 64;
+        ix->slots = xcalloc(ix->cap, sizeof(size_t));
+        for (size_t i = 0; i < ix->cap; i++)
+                ix->slots[i] = SIZE_MAX;
+        for (size_t i = 0; i < old_cap; i++)
+                if (old[i] != SIZE_MAX)
+                        ix->slots[azure_models_slot(ix, l, l->items[old[i]].model)] = old[i];
+        free(old);
+}
+
+/* Reject deep nesting before jansson builds the tree, so the error carries an offset. */
+static int azure_models_check_depth(const char *data, size_t len, AdapterError *err)
+{
+        unsigned depth = 0;
+        bool in_str = false, esc = false;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = data[i];
+
+                if (in_str) {
+                        if (esc)
+                                esc = false;
+                        else if (c == '\\')
+                                esc = true;
+                        else if (c == '"')
+                                in_str = false;
+                } else if (c == '"') {
+                        in_str = true;
+                } else if (c == '[' || c == '{') {
+                        if (++depth > ADAPTER_MAX_DEPTH)
+                                return adapter_error(err, i, "JSON nested deeper than %d levels",
+                                                     ADAPTER_MAX_DEPTH);
+                } else if ((c == ']' || c == '}') && depth > 0) {
+                        depth--;
+                }
+        }
+        return 0;
+}
+
+static json_t *azure_models_get(json_t *obj, int field, uint32_t *seen)
+{
+        json_t *v = json_object_get(obj, azure_models_fields[field]);
+
+        if (v)
+                *seen |= UINT32_C(1) << field;
+        return v;
+}
+
+static const char *azure_models_str(json_t *obj, int field, size_t max, uint32_t *seen)
+{
+        json_t *v = azure_models_get(obj, field, seen);
+
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+                return NULL;
+        return json_string_value(v);
+}
+
+static bool azure_models_digits(const char *s, int n, int *ret)
+{
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (s[i] - '0');
+        }
+        *ret = v;
+        return true;
+}
+
+/* "YYYY-MM-DD[T...]" to seconds since the epoch at 00:00 UTC, without locale or clock;
+ * the placeholder year gives 0 (no known end of life). */
+static int azure_models_date(const char *s, int64_t *ret)
+{
+        static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int y, m, d;
+        int64_t yy, era, yoe, doy, doe, days;
+
+        if (!s || strlen(s) < 10 || s[4] != '-' || s[7] != '-' || !azure_models_digits(s, 4, &y) ||
+            !azure_models_digits(s + 5, 2, &m) || !azure_models_digits(s + 8, 2, &d))
+                return -EINVAL;
+        if (s[10] != '\0' && s[10] != 'T' && s[10] != ' ')
+                return -EINVAL;
+        if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+                return -EINVAL;
+        if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+                return -EINVAL;
+        if (y >= AZURE_MODELS_PLACEHOLDER_YEAR) {
+                *ret = 0;
+                return 0;
+        }
+        /* Days from the civil date (proleptic Gregorian, eras of 400 years). */
+        yy = m <= 2 ? y - 1 : y;
+        era = (yy >= 0 ? yy : yy - 399) / 400;
+        yoe = yy - era * 400;
+        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        days = era * 146097 + doe - 719468;
+        *ret = days * 86400;
+        return 0;
+}
+
+static bool azure_models_is_text(json_t *caps)
+{
+        if (!json_is_object(caps))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(azure_models_text_caps); i++) {
+                json_t *v = json_object_get(caps, azure_models_text_caps[i]);
+
+                /* The CLI prints capability flags as the strings "true"/"false". */
+                if (json_is_true(v) || (json_is_string(v) && streq(json_string_value(v), "true")))
+                        return true;
+        }
+        return false;
+}
+
+/* Order of preference among versions: not deprecated first, then the latest end of life
+ * (none known counts as latest). */
+static bool azure_models_better(Lifecycle l, int64_t eol, const Observation *than)
+{
+        bool live = l != LIFECYCLE_DEPRECATED && l != LIFECYCLE_RETIRED;
+        bool than_live =
+            than->lifecycle != LIFECYCLE_DEPRECATED && than->lifecycle != LIFECYCLE_RETIRED;
+        int64_t a = eol ? eol : INT64_MAX, b = than->eol ? than->eol : INT64_MAX;
+
+        if (live != than_live)
+                return live;
+        return a > b;
+}
+
+static int azure_models_entry(json_t *entry, const AdapterOptions *opts, ObservationList *out,
+                              AzureModelsIndex *ix, AdapterError *err, uint32_t *seen)
+{
+        const char *name, *vendor;
+        json_t *model, *caps, *dep;
+        Lifecycle lifecycle;
+        int64_t eol = 0;
+        Observation *o;
+        size_t slot;
+
+        model = azure_models_get(entry, AZURE_MODELS_F_MODEL, seen);
+        if (!json_is_object(model))
+                return 0;
+        name = azure_models_str(model, AZURE_MODELS_F_NAME, ADAPTER_MAX_ID_LEN, seen);
+        caps = azure_models_get(model, AZURE_MODELS_F_CAPABILITIES, seen);
+        if (!name || !azure_models_is_text(caps))
+                return 0;
+        vendor = azure_models_str(model, AZURE_MODELS_F_FORMAT, AZURE_MODELS_MAX_TEXT, seen);
+        lifecycle = lifecycle_from_string(
+            azure_models_str(model, AZURE_MODELS_F_LIFECYCLE_STATUS, AZURE_MODELS_MAX_TEXT, seen));
+        dep = azure_models_get(model, AZURE_MODELS_F_DEPRECATION, seen);
+        if (json_is_object(dep) && azure_models_date(azure_models_str(dep, AZURE_MODELS_F_INFERENCE,
+                                                                      AZURE_MODELS_MAX_TEXT, seen),
+                                                     &eol) < 0)
+                eol = 0;
+
+        if (ix->cap == 0 || (ix->n + 1) * 2 > ix->cap)
+                azure_models_index_grow(ix, out);
+        slot = azure_models_slot(ix, out, name);
+        if (ix->slots[slot] != SIZE_MAX) {
+                o = &out->items[ix->slots[slot]];
+                if (!azure_models_better(lifecycle, eol, o))
+                        return 0;
+                free(o->vendor);
+        } else {
+                if (observation_list_add(out, opts->max_rows, &o) < 0)
+                        return adapter_error(err, 0, "more than %zu rows", opts->max_rows), -E2BIG;
+                ix->slots[slot] = out->n - 1;
+                ix->n++;
+                o->provider =
+                    xstrdup(opts->provider ? opts->provider : AZURE_MODELS_DEFAULT_PROVIDER);
+                o->model = xstrdup(name);
+        }
+        o->vendor = xstrdup(vendor ? vendor : opts->vendor);
+        o->lifecycle = lifecycle;
+        o->eol = eol;
+        o->available = lifecycle != LIFECYCLE_RETIRED;
+        return 0;
+}
+
+static uint64_t azure_models_fingerprint(uint32_t seen)
+{
+        static const char shape[] = "azure-models:array";
+        uint64_t h = util_fnv1a(UTIL_FNV_INIT, shape, sizeof(shape));
+
+        for (int f = 0; f < _AZURE_MODELS_F_MAX; f++)
+                if (seen & (UINT32_C(1) << f))
+                        h = util_fnv1a(h, azure_models_fields[f],
+                                       strlen(azure_models_fields[f]) + 1);
+        return h;
+}
 
 int adapter_azure_models_parse(const char *data, size_t len, const AdapterOptions *opts,
-                       ObservationList *out, AdapterError *err)
+                               ObservationList *out, AdapterError *err)
 {
-        return adapter_error(err, 0, "not implemented"), -EOPNOTSUPP;
+        _cleanup_(azure_models_decrefp) json_t *root = NULL;
+        _cleanup_(azure_models_index_done) AzureModelsIndex ix = {0};
+        json_error_t jerr;
+        json_t *entry;
+        uint32_t seen = 0;
+        size_t i;
+        int r;
+
+        r = azure_models_check_depth(data, len, err);
+        if (r < 0)
+                return r;
+        root = json_loadb(data, len, 0, &jerr);
+        if (!root) {
+                r = adapter_error(err, (size_t)jerr.position, "invalid JSON: %s", jerr.text);
+                err->line = jerr.line > 0 ? (unsigned)jerr.line : 0;
+                err->col = jerr.column > 0 ? (unsigned)jerr.column : 0;
+                return r;
+        }
+        if (!json_is_array(root))
+                return adapter_error(err, 0, "expected a JSON array of models");
+
+        json_array_foreach(root, i, entry)
+        {
+                if (!json_is_object(entry))
+                        continue;
+                r = azure_models_entry(entry, opts, out, &ix, err, &seen);
+                if (r < 0)
+                        return r;
+        }
+        /* Entries that all lack the model object mean the layout moved, not "no models". */
+        if (json_array_size(root) > 0 && !(seen & (UINT32_C(1) << AZURE_MODELS_F_MODEL)))
+                return adapter_error(err, 0, "no entry has a \"model\" object");
+        out->fingerprint = azure_models_fingerprint(seen);
+        return 0;
 }

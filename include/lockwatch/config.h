@@ -8,6 +8,8 @@
 
 #define CONFIG_MAX_BYTES   (1024 * 1024)
 #define CONFIG_MAX_SOURCES 256
+#define CONFIG_MAX_LINE    4096 /* longest line, without its line ending */
+#define CONFIG_MAX_NAME    64   /* longest source name in [source NAME] */
 
 /* Fetch settings: set in [daemon] as defaults, overridable per [source]. */
 typedef struct FetchLimits {

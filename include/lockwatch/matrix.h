@@ -12,6 +12,13 @@
 #include "lockwatch/adapter.h"
 #include "lockwatch/normalize.h"
 
+#define MATRIX_MAX_MODELS    200000u     /* rows, in a parse's merge and in the state file */
+#define MATRIX_MAX_PROVIDERS 256u        /* columns */
+#define MATRIX_MAX_EVIDENCE  64u         /* sources speaking about one cell */
+#define MATRIX_MAX_REGIONS   256u        /* regions kept per evidence and per cell */
+#define MATRIX_MAX_ID        256u        /* bytes of any id, raw id or region name */
+#define MATRIX_MAX_MISSING   1000000000u /* the missing counter saturates here */
+
 typedef enum CellState {
         CELL_UNKNOWN,     /* no trustworthy observation */
         CELL_AVAILABLE,   /* some live source shows it callable */

@@ -35,7 +35,8 @@ int provider_map_parse(const char *path, const char *text, size_t len, ProviderM
                        NormalizeError *err);
 /* Free a provider table; NULL is fine. */
 void provider_map_free(ProviderMap *m);
-/* Map an upstream provider name; -ENOENT if no line matches. */
+/* Map an upstream provider name; -ENOENT if no line matches (unlisted), -ESRCH if the first
+ * matching line is "glob = -" (deliberately ignored). */
 int provider_map_lookup(const ProviderMap *m, const char *upstream, const char **ret_provider,
                         ProviderKind *ret_kind);
 /* Kind of a provider id already mapped (e.g. "aws"); -ENOENT if the table never names it. */
@@ -56,6 +57,9 @@ void alias_table_free(AliasTable *t);
  * alias knew the id: the result is then "unmapped/<cleaned id>" and must be reported. */
 int normalize_model(const AliasTable *aliases, const char *provider, const char *raw_id,
                     const char *vendor_hint, char **ret_canonical, bool *ret_mapped);
+
+/* True if s is a valid canonical id ("vendor/model", see docs/normalize.md), at most NORMALIZE_MAX_ID. */
+bool normalize_canonical_valid(const char *s);
 
 /* Vendor part of a canonical id ("anthropic" of "anthropic/claude-opus-4-7") into buf. */
 const char *normalize_vendor_of(const char *canonical, char *buf, size_t size);
