@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""lockwatchd as a process: --check-config, --once on the bundled snapshot set,
+and the daemon's life cycle seen through a real sd_notify socket: READY=1,
+STATUS=, a failed and a good SIGHUP reload, SIGTERM, and the state file."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+LOCKWATCHD = os.environ.get("LOCKWATCHD", "build/lockwatchd")
+SRC = os.environ.get("LW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.path.join(SRC, "data")
+WAIT = 60.0  # upper bound for any wait (sanitizer builds are slow); never a sleep
+
+
+def demo_config(tmp):
+    """A copy of the bundled config whose relative paths point at data/."""
+    with open(os.path.join(DATA, "lockwatch.conf")) as f:
+        text = f.read()
+    for name in ("providers.conf", "aliases.conf"):
+        text = text.replace("= " + name, "= " + os.path.join(DATA, name))
+    text = text.replace("url = snapshots/", "url = " + os.path.join(DATA, "snapshots") + "/")
+    text = text.replace("rules = ../rules/*.rules", "rules = " + os.path.join(SRC, "rules", "*.rules"))
+    path = os.path.join(tmp, "lockwatch.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class NotifySocket:
+    def __init__(self, tmp):
+        self.path = os.path.join(tmp, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def wait_for(self, predicate, what):
+        deadline = time.monotonic() + WAIT
+        for m in self.messages:
+            if predicate(m):
+                return m
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(4096).decode()
+            except socket.timeout:
+                break
+            self.messages.append(data)
+            if predicate(data):
+                return data
+        raise AssertionError("no sd_notify message %s; got %r" % (what, self.messages))
+
+    def close(self):
+        self.sock.close()
+
+
+class DaemonTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="lw-daemon-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_lw(self, *args, timeout=WAIT):
+        return subprocess.run([LOCKWATCHD, *args], capture_output=True, text=True, timeout=timeout)
+
+    def test_check_config_ok(self):
+        r = self.run_lw("--check-config", "--config", demo_config(self.tmp))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "configuration OK\n")
+
+    def test_check_config_error_names_the_place(self):
+        conf = demo_config(self.tmp)
+        with open(conf, "a") as f:
+            f.write("\n[source broken]\nurl = x.json\nformatt = litellm\n")
+        lines = open(conf).read().split("\n")
+        lineno = lines.index("formatt = litellm") + 1
+        r = self.run_lw("--check-config", "--config", conf)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("%s:%d:1: unknown key 'formatt'" % (conf, lineno), r.stderr)
+        self.assertIn("did you mean 'format'?", r.stderr)
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(self.run_lw("--json").returncode, 2)
+        self.assertEqual(self.run_lw("--no-such-option").returncode, 2)
+        r = self.run_lw("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--once", r.stdout)
+
+    def test_once_shows_the_bundled_matrix(self):
+        r = self.run_lw("--once", "--config", demo_config(self.tmp))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        head, _, grid = r.stdout.partition("\n\n")
+        names = [line.split()[0] for line in head.splitlines()]
+        self.assertEqual(names, ["litellm", "bedrock-cards", "vertex-docs", "azure-docs", "openrouter"])
+        for line in head.splitlines():
+            self.assertEqual(line.split()[1], "ok", line)
+        self.assertIn("anthropic/claude-opus-4-7", grid)
+
+        r = self.run_lw("--once", "--json", "--config", demo_config(self.tmp))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        models = {m["id"]: m for m in doc["matrix"]["models"]}
+        opus = models["anthropic/claude-opus-4-7"]
+        self.assertEqual(opus["clouds_available"], 3)
+        for p in ("aws", "gcp", "azure", "anthropic", "openrouter"):
+            self.assertEqual(opus["cells"][p]["state"], "available", p)
+        mythos = models["anthropic/claude-mythos-preview"]
+        self.assertEqual(mythos["clouds_available"], 1)
+        self.assertEqual(set(mythos["cells"]), {"aws"})
+
+    def test_once_filters_by_model(self):
+        r = self.run_lw("--once", "--json", "--model", "openai/*", "--config", demo_config(self.tmp))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = [m["id"] for m in json.loads(r.stdout)["matrix"]["models"]]
+        self.assertTrue(ids)
+        self.assertTrue(all(i.startswith("openai/") for i in ids), ids)
+
+    def test_daemon_life_cycle(self):
+        conf = demo_config(self.tmp)
+        state = os.path.join(self.tmp, "state")
+        os.mkdir(state)
+        notify = NotifySocket(self.tmp)
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+        env.pop("JOURNAL_STREAM", None)
+        err = open(os.path.join(self.tmp, "stderr"), "w+")
+        p = subprocess.Popen([LOCKWATCHD, "--config", conf, "--state-dir", state],
+                             env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            notify.wait_for(lambda m: "READY=1" in m, "READY=1")
+            # The first polls are due within 5 s of start; STATUS= follows the matrix.
+            notify.wait_for(lambda m: "STATUS=" in m and not m.startswith("STATUS=0 models"),
+                            "STATUS= with models")
+            status = [m for m in notify.messages if m.startswith("STATUS=")][-1]
+            self.assertRegex(status, r"^STATUS=\d+ models, \d+ single-cloud, \d+ sources? degraded$")
+
+            good = open(conf).read()
+            with open(conf, "w") as f:
+                f.write(good.replace("interval = 15m", "interval = 15 minutes"))
+            n = len(notify.messages)
+            p.send_signal(signal.SIGHUP)
+            notify.wait_for(lambda m: "RELOADING=1" in m and "MONOTONIC_USEC=" in m, "RELOADING=1")
+            notify.messages = notify.messages[n:]
+            notify.wait_for(lambda m: "READY=1" in m, "READY=1 after a failed reload")
+            self.assertIsNone(p.poll(), "the daemon died on a bad reload")
+            err.seek(0)
+            log = err.read()
+            self.assertRegex(log, r"lockwatch\.conf:\d+:\d+: invalid duration '15 minutes'")
+            self.assertIn("previous configuration keeps running", log)
+
+            with open(conf, "w") as f:
+                f.write(good)
+            p.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline:
+                err.seek(0)
+                if "configuration reloaded" in err.read():
+                    break
+                notify.sock.settimeout(0.2)
+                try:
+                    notify.messages.append(notify.sock.recv(4096).decode())
+                except socket.timeout:
+                    pass
+            err.seek(0)
+            self.assertIn("configuration reloaded", err.read())
+
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=WAIT), 0)
+            notify.wait_for(lambda m: "STOPPING=1" in m, "STOPPING=1")
+            with open(os.path.join(state, "state.json")) as f:
+                saved = json.load(f)
+            self.assertEqual(saved["version"], 1)
+            self.assertIn("litellm", saved["sources"])
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            notify.close()
+            err.close()
+
+
+if __name__ == "__main__":
+    if not os.path.exists(LOCKWATCHD):
+        print("lockwatchd not built at %s" % LOCKWATCHD)
+        sys.exit(1)
+    unittest.main(verbosity=2)
