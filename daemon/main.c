@@ -272,8 +272,9 @@ static int load_state(const char *dir, State **ret)
                 return state_new(ret);
         r = state_load(dir, ret, &error);
         if (r == -EBADMSG) {
-                log_error("state file is corrupt and was not trusted: %s; starting empty",
-                          error);
+                const char *fields[] = {"MESSAGE_ID=" LW_MESSAGE_STATE_CORRUPT, NULL};
+                log_fields(LOG_ERR, fields,
+                           "state file is corrupt and was not trusted: %s; starting empty", error);
                 return state_new(ret);
         }
         if (r < 0)

@@ -1,5 +1,6 @@
 #include "lockwatch/poller.h"
 
+#include <inttypes.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -176,26 +177,42 @@ static void poll_failed(PollerSource *ps, SourceState *ss, SourceStatus status, 
                         const char *detail)
 {
         const SourceConfig *sc = source_cfg(ps);
-        bool was_ok = ss->status == SOURCE_OK || ss->status == SOURCE_NEW;
+        bool transition = ss->status != status;
 
         ss->consecutive_failures++;
         set_str(&ss->last_result, result);
         set_str(&ss->last_error, detail && *detail ? detail : NULL);
-        if (ss->status != status || was_ok)
-                log_msg(status == SOURCE_SUSPECT ? LOG_WARNING : LOG_WARNING,
-                        "source %s %s: %s%s%s; its rows keep their last good state", sc->name,
-                        status == SOURCE_SUSPECT ? "suspect" : "degraded", result,
-                        detail && *detail ? ": " : "", detail ? detail : "");
         ss->status = status;
+        if (!transition)
+                return;
+
+        /* Logged once per transition: a source failing every poll for a week is one
+         * message, not hundreds. */
+        _cleanup_free_ char *f_src = xasprintf("LOCKWATCH_SOURCE=%s", sc->name);
+        _cleanup_free_ char *f_state = xasprintf("LOCKWATCH_STATE=%s", source_status_name(status));
+        _cleanup_free_ char *f_res = xasprintf("LOCKWATCH_RESULT=%s", result);
+        const char *fields[] = {
+                status == SOURCE_SUSPECT ? "MESSAGE_ID=" LW_MESSAGE_SOURCE_SUSPECT
+                                         : "MESSAGE_ID=" LW_MESSAGE_SOURCE_DEGRADED,
+                f_src, f_state, f_res, NULL,
+        };
+        log_fields(LOG_WARNING, fields, "source %s %s: %s%s%s; its rows keep their last good state",
+                   sc->name, source_status_name(status), result, detail && *detail ? ": " : "",
+                   detail && *detail ? detail : "");
 }
 
 static void poll_succeeded(PollerSource *ps, SourceState *ss, const char *result, uint64_t now)
 {
         const SourceConfig *sc = source_cfg(ps);
 
-        if (ss->status == SOURCE_DEGRADED || ss->status == SOURCE_SUSPECT)
-                log_notice("source %s recovered after %" PRIu64 " failed poll(s): %s", sc->name,
+        if (ss->status == SOURCE_DEGRADED || ss->status == SOURCE_SUSPECT) {
+                _cleanup_free_ char *f_src = xasprintf("LOCKWATCH_SOURCE=%s", sc->name);
+                const char *fields[] = {"MESSAGE_ID=" LW_MESSAGE_SOURCE_RECOVERED, f_src,
+                                        "LOCKWATCH_STATE=ok", NULL};
+                log_fields(LOG_NOTICE, fields,
+                           "source %s recovered after %" PRIu64 " failed poll(s): %s", sc->name,
                            ss->consecutive_failures, result);
+        }
         ss->status = SOURCE_OK;
         ss->consecutive_failures = 0;
         ss->last_ok = now;
@@ -263,9 +280,14 @@ static void ingest_fetched(PollerSource *ps, SourceState *ss, FetchResult *res, 
                                  changes.items[i].provider,
                                  cell_state_name(changes.items[i].from),
                                  cell_state_name(changes.items[i].to), sc->name);
-                if (o->report.n_unmapped > 0)
-                        log_notice("source %s: %zu model id(s) no rule or alias maps, e.g. %s",
+                if (o->report.n_unmapped > 0) {
+                        _cleanup_free_ char *f_src = xasprintf("LOCKWATCH_SOURCE=%s", sc->name);
+                        const char *fields[] = {"MESSAGE_ID=" LW_MESSAGE_UNMAPPED_ID, f_src, NULL};
+                        log_fields(LOG_NOTICE, fields,
+                                   "source %s: %zu model id(s) that no rule or alias maps, "
+                                   "e.g. %s",
                                    sc->name, o->report.n_unmapped, o->report.unmapped[0]);
+                }
                 break;
         }
         matrix_changes_clear(&changes);
