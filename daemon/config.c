@@ -664,6 +664,10 @@ static int section_open(Parser *p, char *linebuf, char *open, unsigned line)
         char *close = strchr(open, ']');
         int r;
 
+        /* Any '[' line ends the section above it, whose errors come earlier in the file. */
+        r = section_close(p);
+        if (r < 0)
+                return r;
         if (!close)
                 return fail(p, -EINVAL, line, col, "section header is missing its closing ']'");
         if (*skip_ws(close + 1))
@@ -677,11 +681,6 @@ static int section_open(Parser *p, char *linebuf, char *open, unsigned line)
                 name = skip_ws(name + 1);
         }
         rtrim(name);
-
-        /* The section before this one is complete: its errors come first. */
-        r = section_close(p);
-        if (r < 0)
-                return r;
 
         if (kind[0] == '\0')
                 return fail(p, -EINVAL, line, col,

@@ -197,6 +197,7 @@ static char *resolve_path(const char *config_path, const char *p)
 static int load_tables(PollerTables *t)
 {
         PollerTables n = {0};
+        _cleanup_free_ char *ppath = NULL, *apath = NULL;
         ConfigError cerr;
         NormalizeError nerr;
         char *text;
@@ -209,9 +210,8 @@ static int load_tables(PollerTables *t)
                 return r;
         }
 
-        _cleanup_free_ char *ppath = arg_providers ? xstrdup(arg_providers)
-                                                   : resolve_path(arg_config,
-                                                                  n.config->providers_path);
+        ppath = arg_providers ? xstrdup(arg_providers)
+                              : resolve_path(arg_config, n.config->providers_path);
         r = util_read_file(ppath, TABLE_MAX_BYTES, &text, &len);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "%s: cannot read the provider table", ppath);
@@ -224,8 +224,7 @@ static int load_tables(PollerTables *t)
                 goto fail;
         }
 
-        _cleanup_free_ char *apath = arg_aliases ? xstrdup(arg_aliases)
-                                                 : resolve_path(arg_config, n.config->aliases_path);
+        apath = arg_aliases ? xstrdup(arg_aliases) : resolve_path(arg_config, n.config->aliases_path);
         r = util_read_file(apath, TABLE_MAX_BYTES, &text, &len);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "%s: cannot read the alias table", apath);
