@@ -275,8 +275,10 @@ static void ingest_fetched(PollerSource *ps, SourceState *ss, FetchResult *res, 
                 fetch_validators_copy(&ss->validators, &res->validators);
                 ss->validators_parsed = true;
                 poll_succeeded(ps, ss, o->result, now);
+                /* A source's first parse fills the matrix: that is not news worth a line
+                 * per cell. Later changes are. */
                 for (size_t i = 0; i < changes.n; i++)
-                        log_info("%s on %s: %s -> %s (source %s)", changes.items[i].model,
+                        log_msg(mem.has_previous ? LOG_INFO : LOG_DEBUG, "%s on %s: %s -> %s (source %s)", changes.items[i].model,
                                  changes.items[i].provider,
                                  cell_state_name(changes.items[i].from),
                                  cell_state_name(changes.items[i].to), sc->name);
