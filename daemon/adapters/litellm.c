@@ -29,30 +29,37 @@ enum {
  * tree is built so a hostile page costs one linear scan. */
 static int litellm_check_depth(const char *data, size_t len, AdapterError *err)
 {
-        unsigned depth = 0, line = 1, col = 0;
-        bool in_string = false, escaped = false;
+        unsigned depth = 0;
 
         for (size_t i = 0; i < len; i++) {
                 char c = data[i];
 
-                col++;
-                if (c == '\n') {
-                        line++;
-                        col = 0;
-                }
-                if (in_string) {
-                        if (escaped)
-                                escaped = false;
-                        else if (c == '\\')
-                                escaped = true;
-                        else if (c == '"')
-                                in_string = false;
-                        continue;
-                }
                 if (c == '"') {
-                        in_string = true;
+                        /* Jump to the closing quote: one preceded by an even run of
+                         * backslashes. */
+                        for (;;) {
+                                const char *q = memchr(data + i + 1, '"', len - i - 1);
+                                size_t bs = 0;
+
+                                if (!q)
+                                        return 0; /* unterminated: jansson reports it */
+                                i = (size_t)(q - data);
+                                while (bs < i && data[i - 1 - bs] == '\\')
+                                        bs++;
+                                if (bs % 2 == 0)
+                                        break;
+                        }
                 } else if (c == '{' || c == '[') {
                         if (++depth > ADAPTER_MAX_DEPTH) {
+                                unsigned line = 1, col = 1;
+
+                                for (size_t k = 0; k < i; k++) {
+                                        col++;
+                                        if (data[k] == '\n') {
+                                                line++;
+                                                col = 1;
+                                        }
+                                }
                                 adapter_error(err, i, "JSON nested deeper than %d levels",
                                               ADAPTER_MAX_DEPTH);
                                 err->line = line;
@@ -280,19 +287,11 @@ static int litellm_add_entry(const char *key, json_t *entry, const AdapterOption
 
         litellm_key_region(o, key);
         regions = json_object_get(entry, "supported_regions");
-        if (json_is_array(regions)) {
-                size_t i;
-                json_t *reg;
+        for (size_t i = 0; i < json_array_size(regions) && i < ADAPTER_MAX_REGIONS; i++) {
+                const char *s = json_string_value(json_array_get(regions, i));
 
-                json_array_foreach(regions, i, reg)
-                {
-                        const char *s = json_string_value(reg);
-
-                        if (i >= ADAPTER_MAX_REGIONS)
-                                break;
-                        if (s && strlen(s) <= ADAPTER_MAX_ID_LEN)
-                                observation_add_region(o, s);
-                }
+                if (s && strlen(s) <= ADAPTER_MAX_ID_LEN)
+                        observation_add_region(o, s);
         }
         return 0;
 }
@@ -303,8 +302,6 @@ int adapter_litellm_parse(const char *data, size_t len, const AdapterOptions *op
         static const AdapterOptions defaults = {0};
         static const char shape[] = "litellm:object-of-objects";
         json_t *root = NULL;
-        const char *key;
-        json_t *entry;
         unsigned present = 0;
         size_t entries = 0;
         uint64_t h;
@@ -320,12 +317,14 @@ int adapter_litellm_parse(const char *data, size_t len, const AdapterOptions *op
                 return adapter_error(err, 0, "top level is not an object keyed by model id");
         }
 
-        json_object_foreach(root, key, entry)
-        {
+        for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
+                const char *key = json_object_iter_key(it);
+                json_t *entry = json_object_iter_value(it);
+
                 if (!json_is_object(entry) || streq(key, "sample_spec"))
                         continue;
                 entries++;
-                if (strlen(key) > ADAPTER_MAX_ID_LEN)
+                if (!*key || strlen(key) > ADAPTER_MAX_ID_LEN)
                         continue;
                 r = litellm_add_entry(key, entry, opts, out, &present, err);
                 if (r < 0) {

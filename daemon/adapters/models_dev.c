@@ -27,30 +27,37 @@ enum {
  * tree is built so a hostile page costs one linear scan. */
 static int models_dev_check_depth(const char *data, size_t len, AdapterError *err)
 {
-        unsigned depth = 0, line = 1, col = 0;
-        bool in_string = false, escaped = false;
+        unsigned depth = 0;
 
         for (size_t i = 0; i < len; i++) {
                 char c = data[i];
 
-                col++;
-                if (c == '\n') {
-                        line++;
-                        col = 0;
-                }
-                if (in_string) {
-                        if (escaped)
-                                escaped = false;
-                        else if (c == '\\')
-                                escaped = true;
-                        else if (c == '"')
-                                in_string = false;
-                        continue;
-                }
                 if (c == '"') {
-                        in_string = true;
+                        /* Jump to the closing quote: one preceded by an even run of
+                         * backslashes. */
+                        for (;;) {
+                                const char *q = memchr(data + i + 1, '"', len - i - 1);
+                                size_t bs = 0;
+
+                                if (!q)
+                                        return 0; /* unterminated: jansson reports it */
+                                i = (size_t)(q - data);
+                                while (bs < i && data[i - 1 - bs] == '\\')
+                                        bs++;
+                                if (bs % 2 == 0)
+                                        break;
+                        }
                 } else if (c == '{' || c == '[') {
                         if (++depth > ADAPTER_MAX_DEPTH) {
+                                unsigned line = 1, col = 1;
+
+                                for (size_t k = 0; k < i; k++) {
+                                        col++;
+                                        if (data[k] == '\n') {
+                                                line++;
+                                                col = 1;
+                                        }
+                                }
                                 adapter_error(err, i, "JSON nested deeper than %d levels",
                                               ADAPTER_MAX_DEPTH);
                                 err->line = line;
@@ -152,8 +159,7 @@ int adapter_models_dev_parse(const char *data, size_t len, const AdapterOptions 
 {
         static const AdapterOptions defaults = {0};
         static const char shape[] = "models-dev:object-of-providers";
-        json_t *root = NULL, *prov;
-        const char *pkey;
+        json_t *root = NULL;
         unsigned present = 0;
         size_t with_models = 0;
         uint64_t h;
@@ -169,10 +175,10 @@ int adapter_models_dev_parse(const char *data, size_t len, const AdapterOptions 
                 return adapter_error(err, 0, "top level is not an object keyed by provider id");
         }
 
-        json_object_foreach(root, pkey, prov)
-        {
-                json_t *models, *model;
-                const char *mkey;
+        for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
+                const char *pkey = json_object_iter_key(it);
+                json_t *prov = json_object_iter_value(it);
+                json_t *models;
 
                 if (!json_is_object(prov))
                         continue;
@@ -185,8 +191,11 @@ int adapter_models_dev_parse(const char *data, size_t len, const AdapterOptions 
                 if (strlen(pkey) == 0 || strlen(pkey) > ADAPTER_MAX_ID_LEN)
                         continue;
 
-                json_object_foreach(models, mkey, model)
-                {
+                for (void *mit = json_object_iter(models); mit;
+                     mit = json_object_iter_next(models, mit)) {
+                        const char *mkey = json_object_iter_key(mit);
+                        json_t *model = json_object_iter_value(mit);
+
                         if (!json_is_object(model))
                                 continue;
                         if (strlen(mkey) == 0 || strlen(mkey) > ADAPTER_MAX_ID_LEN)

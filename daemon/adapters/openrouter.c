@@ -31,30 +31,37 @@ enum {
  * tree is built so a hostile page costs one linear scan. */
 static int openrouter_check_depth(const char *data, size_t len, AdapterError *err)
 {
-        unsigned depth = 0, line = 1, col = 0;
-        bool in_string = false, escaped = false;
+        unsigned depth = 0;
 
         for (size_t i = 0; i < len; i++) {
                 char c = data[i];
 
-                col++;
-                if (c == '\n') {
-                        line++;
-                        col = 0;
-                }
-                if (in_string) {
-                        if (escaped)
-                                escaped = false;
-                        else if (c == '\\')
-                                escaped = true;
-                        else if (c == '"')
-                                in_string = false;
-                        continue;
-                }
                 if (c == '"') {
-                        in_string = true;
+                        /* Jump to the closing quote: one preceded by an even run of
+                         * backslashes. */
+                        for (;;) {
+                                const char *q = memchr(data + i + 1, '"', len - i - 1);
+                                size_t bs = 0;
+
+                                if (!q)
+                                        return 0; /* unterminated: jansson reports it */
+                                i = (size_t)(q - data);
+                                while (bs < i && data[i - 1 - bs] == '\\')
+                                        bs++;
+                                if (bs % 2 == 0)
+                                        break;
+                        }
                 } else if (c == '{' || c == '[') {
                         if (++depth > ADAPTER_MAX_DEPTH) {
+                                unsigned line = 1, col = 1;
+
+                                for (size_t k = 0; k < i; k++) {
+                                        col++;
+                                        if (data[k] == '\n') {
+                                                line++;
+                                                col = 1;
+                                        }
+                                }
                                 adapter_error(err, i, "JSON nested deeper than %d levels",
                                               ADAPTER_MAX_DEPTH);
                                 err->line = line;
@@ -226,9 +233,8 @@ int adapter_openrouter_parse(const char *data, size_t len, const AdapterOptions 
 {
         static const AdapterOptions defaults = {0};
         static const char shape[] = "openrouter:object.data-array-of-objects";
-        json_t *root = NULL, *list, *m;
+        json_t *root = NULL, *list;
         unsigned present = 0;
-        size_t i;
         uint64_t h;
         int r = 0;
 
@@ -251,8 +257,9 @@ int adapter_openrouter_parse(const char *data, size_t len, const AdapterOptions 
                 goto finish;
         }
 
-        json_array_foreach(list, i, m)
-        {
+        for (size_t i = 0; i < json_array_size(list); i++) {
+                json_t *m = json_array_get(list, i);
+
                 if (!json_is_object(m))
                         continue;
                 r = openrouter_add_model(m, opts, out, &present, err);
