@@ -18,6 +18,36 @@ static void report_name(char **list, size_t *n, const char *name)
                 list[(*n)++] = xstrdup(name);
 }
 
+/* Upstream provider names repeat on nearly every row: remember the last few
+ * answers instead of matching every row against every glob of the table. */
+#define PROVIDER_CACHE 16
+
+typedef struct ProviderCacheEntry {
+        const char *upstream; /* borrowed from the observation list */
+        const char *provider;
+        ProviderKind kind;
+        int r;
+} ProviderCacheEntry;
+
+static int provider_lookup_cached(ProviderCacheEntry *cache, size_t *next, const ProviderMap *pm,
+                                  const char *upstream, const char **ret_provider,
+                                  ProviderKind *ret_kind)
+{
+        for (size_t i = 0; i < PROVIDER_CACHE; i++)
+                if (cache[i].upstream && streq(cache[i].upstream, upstream)) {
+                        *ret_provider = cache[i].provider;
+                        *ret_kind = cache[i].kind;
+                        return cache[i].r;
+                }
+        ProviderCacheEntry *e = &cache[*next];
+        *next = (*next + 1) % PROVIDER_CACHE;
+        *e = (ProviderCacheEntry){.upstream = upstream};
+        e->r = provider_map_lookup(pm, upstream, &e->provider, &e->kind);
+        *ret_provider = e->provider;
+        *ret_kind = e->kind;
+        return e->r;
+}
+
 int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const char *body,
                 size_t len, MatrixChanges *changes, IngestReport *ret)
 {
@@ -26,7 +56,8 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         IngestReport rep = {0};
         MatrixInput *in = NULL;
         char **canon = NULL, **unmapped = NULL;
-        size_t n_in = 0, n_unmapped = 0;
+        size_t n_in = 0, n_unmapped = 0, cache_next = 0;
+        ProviderCacheEntry cache[PROVIDER_CACHE] = {0};
         int r;
 
         const Adapter *a = adapter_find(src->format);
@@ -63,7 +94,8 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
                         rep.unlisted++;
                         continue;
                 }
-                r = provider_map_lookup(p->providers, upstream, &provider, &kind);
+                r = provider_lookup_cached(cache, &cache_next, p->providers, upstream, &provider,
+                                           &kind);
                 if (r == -ESRCH) {
                         rep.ignored++;
                         continue;

@@ -42,9 +42,9 @@ struct AliasTable {
 };
 
 static const char *const kind_names[_PROVIDER_KIND_MAX] = {
-        [PROVIDER_CLOUD] = "cloud",
-        [PROVIDER_DIRECT] = "direct",
-        [PROVIDER_AGGREGATOR] = "aggregator",
+    [PROVIDER_CLOUD] = "cloud",
+    [PROVIDER_DIRECT] = "direct",
+    [PROVIDER_AGGREGATOR] = "aggregator",
 };
 
 const char *provider_kind_name(ProviderKind k)
@@ -82,8 +82,8 @@ static int normalize_error(NormalizeError *err, const char *path, unsigned line,
         va_end(ap);
         err->line = line;
         err->col = col;
-        snprintf(err->message, sizeof(err->message), "%s:%u:%u: %s", path ? path : "<input>",
-                 line, col, msg);
+        snprintf(err->message, sizeof(err->message), "%s:%u:%u: %s", path ? path : "<input>", line,
+                 col, msg);
         return -EINVAL;
 }
 
@@ -110,11 +110,11 @@ typedef struct TableLine {
         unsigned left_col, right_col, eq_col, end_col;
 } TableLine;
 
-typedef int (*table_line_fn)(void *userdata, const char *path, unsigned lineno,
-                             const TableLine *tl, NormalizeError *err);
+typedef int (*table_line_fn)(void *userdata, const char *path, unsigned lineno, const TableLine *tl,
+                             NormalizeError *err);
 
-static int normalize_parse_lines(const char *path, const char *text, size_t len,
-                                 table_line_fn fn, void *userdata, NormalizeError *err)
+static int normalize_parse_lines(const char *path, const char *text, size_t len, table_line_fn fn,
+                                 void *userdata, NormalizeError *err)
 {
         size_t pos = 0;
         unsigned lineno = 0;
@@ -138,10 +138,9 @@ static int normalize_parse_lines(const char *path, const char *text, size_t len,
                         return normalize_error(err, path, lineno, NORMALIZE_MAX_LINE + 1,
                                                "line longer than %u bytes", NORMALIZE_MAX_LINE);
                 if (memchr(line, '\0', n))
-                        return normalize_error(err, path, lineno,
-                                               (unsigned)((const char *)memchr(line, '\0', n) -
-                                                          line) + 1,
-                                               "NUL byte");
+                        return normalize_error(
+                            err, path, lineno,
+                            (unsigned)((const char *)memchr(line, '\0', n) - line) + 1, "NUL byte");
 
                 /* '#' starts a comment anywhere: no id or glob contains one. */
                 end = n;
@@ -219,10 +218,8 @@ void provider_map_free(ProviderMap *m)
         free(m);
 }
 
-DEFINE_FREEP(ProviderMap, provider_map_free)
-
-static int provider_map_line(void *userdata, const char *path, unsigned lineno,
-                             const TableLine *tl, NormalizeError *err)
+static int provider_map_line(void *userdata, const char *path, unsigned lineno, const TableLine *tl,
+                             NormalizeError *err)
 {
         ProviderMap *m = userdata;
         _cleanup_free_ char *glob = NULL, *provider = NULL, *kind = NULL;
@@ -281,9 +278,9 @@ static int provider_map_line(void *userdata, const char *path, unsigned lineno,
                         return normalize_error(err, path, lineno, kcol,
                                                "unknown kind '%.64s' (did you mean '%s'?)", kind,
                                                best);
-                return normalize_error(err, path, lineno, kcol,
-                                       "unknown kind '%.64s' (expected cloud, direct or aggregator)",
-                                       kind);
+                return normalize_error(
+                    err, path, lineno, kcol,
+                    "unknown kind '%.64s' (expected cloud, direct or aggregator)", kind);
         }
         for (size_t i = 0; i < m->n; i++)
                 if (m->rules[i].provider && streq(m->rules[i].provider, provider) &&
@@ -295,10 +292,10 @@ static int provider_map_line(void *userdata, const char *path, unsigned lineno,
 add:
         util_grow((void **)&m->rules, &m->cap, m->n + 1, sizeof(*m->rules));
         m->rules[m->n++] = (ProviderRule){
-                .glob = TAKE_PTR(glob),
-                .provider = TAKE_PTR(provider),
-                .kind = k,
-                .line = lineno,
+            .glob = TAKE_PTR(glob),
+            .provider = TAKE_PTR(provider),
+            .kind = k,
+            .line = lineno,
         };
         return 0;
 }
@@ -394,15 +391,13 @@ void alias_table_free(AliasTable *t)
         free(t);
 }
 
-DEFINE_FREEP(AliasTable, alias_table_free)
-
 static bool normalize_is_glob(const char *s)
 {
         return strpbrk(s, "*?[") != NULL;
 }
 
-static int alias_table_line(void *userdata, const char *path, unsigned lineno,
-                            const TableLine *tl, NormalizeError *err)
+static int alias_table_line(void *userdata, const char *path, unsigned lineno, const TableLine *tl,
+                            NormalizeError *err)
 {
         AliasTable *t = userdata;
         _cleanup_free_ char *key = NULL, *canonical = NULL;
@@ -418,11 +413,10 @@ static int alias_table_line(void *userdata, const char *path, unsigned lineno,
                 *p = (char)tolower((unsigned char)*p);
         canonical = xstrndup(tl->right, tl->right_len);
         if (!normalize_canonical_valid(canonical))
-                return normalize_error(
-                        err, path, lineno, tl->right_col,
-                        "invalid canonical id '%.100s' (expected vendor/model: "
-                        "[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*)",
-                        canonical);
+                return normalize_error(err, path, lineno, tl->right_col,
+                                       "invalid canonical id '%.100s' (expected vendor/model: "
+                                       "[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9-]*)",
+                                       canonical);
 
         if (normalize_is_glob(key)) {
                 util_grow((void **)&t->globs, &t->cap_globs, t->n_globs + 1, sizeof(*t->globs));
@@ -510,110 +504,232 @@ typedef struct NameMap {
 /* Publisher names as sources print them (after lower-casing, spaces and underscores to
  * dashes) -> vendor id. Used for "vendor/" and "vendor." prefixes and for vendor hints. */
 static const NameMap publishers[] = {
-        {"ai21", "ai21"},
-        {"ai21-labs", "ai21"},
-        {"alibaba", "alibaba"},
-        {"alibaba-cloud", "alibaba"},
-        {"allenai", "allenai"},
-        {"amazon", "amazon"},
-        {"amazon-nova", "amazon"},
-        {"anthropic", "anthropic"},
-        {"baidu", "baidu"},
-        {"black-forest-labs", "black-forest-labs"},
-        {"bytedance", "bytedance"},
-        {"bytedance-seed", "bytedance"},
-        {"cohere", "cohere"},
-        {"deepseek", "deepseek"},
-        {"deepseek-ai", "deepseek"},
-        {"facebook", "meta"},
-        {"google", "google"},
-        {"ibm", "ibm"},
-        {"ibm-granite", "ibm"},
-        {"luma", "luma"},
-        {"luma-ai", "luma"},
-        {"meta", "meta"},
-        {"meta-llama", "meta"},
-        {"microsoft", "microsoft"},
-        {"minimax", "minimax"},
-        {"minimaxai", "minimax"},
-        {"mistral", "mistral"},
-        {"mistral-ai", "mistral"},
-        {"mistralai", "mistral"},
-        {"moonshot", "moonshotai"},
-        {"moonshot-ai", "moonshotai"},
-        {"moonshotai", "moonshotai"},
-        {"nousresearch", "nousresearch"},
-        {"nvidia", "nvidia"},
-        {"openai", "openai"},
-        {"perplexity", "perplexity"},
-        {"qwen", "alibaba"},
-        {"stability", "stability"},
-        {"stability-ai", "stability"},
-        {"stabilityai", "stability"},
-        {"tencent", "tencent"},
-        {"twelvelabs", "twelvelabs"},
-        {"writer", "writer"},
-        {"x-ai", "xai"},
-        {"xai", "xai"},
-        {"xiaomi", "xiaomi"},
-        {"xiaomimimo", "xiaomi"},
-        {"z-ai", "zhipuai"},
-        {"z.ai", "zhipuai"},
-        {"zai", "zhipuai"},
-        {"zai-org", "zhipuai"},
-        {"zhipu-ai", "zhipuai"},
-        {"zhipuai", "zhipuai"},
+    {"ai21", "ai21"},
+    {"ai21-labs", "ai21"},
+    {"alibaba", "alibaba"},
+    {"alibaba-cloud", "alibaba"},
+    {"alibaba-nlp", "alibaba"},
+    {"allenai", "allenai"},
+    {"amazon", "amazon"},
+    {"amazon-nova", "amazon"},
+    {"arcee", "arcee-ai"},
+    {"arcee-ai", "arcee-ai"},
+    {"aion-labs", "aion-labs"},
+    {"anthropic", "anthropic"},
+    {"baidu", "baidu"},
+    {"black-forest-labs", "black-forest-labs"},
+    {"bytedance", "bytedance"},
+    {"bytedance-seed", "bytedance"},
+    {"codellama", "meta"},
+    {"cohere", "cohere"},
+    {"deepseek", "deepseek"},
+    {"deepseek-ai", "deepseek"},
+    {"facebook", "meta"},
+    {"google", "google"},
+    {"ibm", "ibm"},
+    {"ibm-granite", "ibm"},
+    {"kimi", "moonshotai"},
+    {"luma", "luma"},
+    {"luma-ai", "luma"},
+    {"lumalabs", "luma"},
+    {"meta", "meta"},
+    {"meta-llama", "meta"},
+    {"microsoft", "microsoft"},
+    {"minimax", "minimax"},
+    {"minimaxai", "minimax"},
+    {"mistral", "mistral"},
+    {"mistral-ai", "mistral"},
+    {"mistralai", "mistral"},
+    {"moonshot", "moonshotai"},
+    {"moonshot-ai", "moonshotai"},
+    {"moonshotai", "moonshotai"},
+    {"nousresearch", "nousresearch"},
+    {"nvidia", "nvidia"},
+    {"openai", "openai"},
+    {"perplexity", "perplexity"},
+    {"primeintellect", "prime-intellect"},
+    {"qwen", "alibaba"},
+    {"rekaai", "reka"},
+    {"sarvamai", "sarvam"},
+    {"stability", "stability"},
+    {"stability-ai", "stability"},
+    {"stabilityai", "stability"},
+    {"stepfun-ai", "stepfun"},
+    {"tencent", "tencent"},
+    {"twelvelabs", "twelvelabs"},
+    {"writer", "writer"},
+    {"x-ai", "xai"},
+    {"xai", "xai"},
+    {"xiaomi", "xiaomi"},
+    {"xiaomimimo", "xiaomi"},
+    {"z-ai", "zhipuai"},
+    {"z.ai", "zhipuai"},
+    {"zai", "zhipuai"},
+    {"zai-org", "zhipuai"},
+    {"zhipu-ai", "zhipuai"},
+    {"zhipuai", "zhipuai"},
 };
 
-/* Model families by their first word -> vendor. */
+/* Model families by their first word(s) -> vendor. */
 static const NameMap families[] = {
-        {"babbage", "openai"},    {"chatgpt", "openai"},      {"claude", "anthropic"},
-        {"codellama", "meta"},    {"codestral", "mistral"},   {"command", "cohere"},
-        {"dall-e", "openai"},     {"davinci", "openai"},      {"deepseek", "deepseek"},
-        {"devstral", "mistral"},  {"embed", "cohere"},        {"ernie", "baidu"},
-        {"gemini", "google"},     {"gemma", "google"},        {"glm", "zhipuai"},
-        {"gpt", "openai"},        {"granite", "ibm"},         {"grok", "xai"},
-        {"hunyuan", "tencent"},   {"imagen", "google"},       {"jamba", "ai21"},
-        {"kimi", "moonshotai"},   {"llama", "meta"},          {"magistral", "mistral"},
-        {"marengo", "twelvelabs"}, {"mimo", "xiaomi"},        {"minimax", "minimax"},
-        {"ministral", "mistral"}, {"mistral", "mistral"},     {"mixtral", "mistral"},
-        {"nemotron", "nvidia"},   {"nova", "amazon"},         {"o1", "openai"},
-        {"o3", "openai"},         {"o4", "openai"},           {"palmyra", "writer"},
-        {"pegasus", "twelvelabs"}, {"phi", "microsoft"},      {"pixtral", "mistral"},
-        {"qwen", "alibaba"},      {"qwq", "alibaba"},         {"rerank", "cohere"},
-        {"sd3", "stability"},     {"sonar", "perplexity"},    {"stable", "stability"},
-        {"text-embedding", "openai"}, {"titan", "amazon"},    {"tts", "openai"},
-        {"veo", "google"},        {"voxtral", "mistral"},     {"whisper", "openai"},
+    {"aion", "aion-labs"},
+    {"allam", "sdaia"},
+    {"babbage", "openai"},
+    {"baichuan", "baichuan"},
+    {"bge", "baai"},
+    {"chat-bison", "google"},
+    {"chatgpt", "openai"},
+    {"claude", "anthropic"},
+    {"code-bison", "google"},
+    {"code-gecko", "google"},
+    {"code-llama", "meta"},
+    {"code-qwen", "alibaba"},
+    {"codechat-bison", "google"},
+    {"codegemma", "google"},
+    {"codellama", "meta"},
+    {"codestral", "mistral"},
+    {"codex", "openai"},
+    {"cogito", "deepcogito"},
+    {"command", "cohere"},
+    {"dall-e", "openai"},
+    {"davinci", "openai"},
+    {"chronos-hermes", "austism"},
+    {"dbrx", "databricks"},
+    {"dobby", "sentient"},
+    {"dolphin", "cognitivecomputations"},
+    {"deepseek", "deepseek"},
+    {"devstral", "mistral"},
+    {"doubao", "bytedance"},
+    {"e5", "intfloat"},
+    {"embed", "cohere"},
+    {"ernie", "baidu"},
+    {"firefunction", "fireworks"},
+    {"firellava", "fireworks"},
+    {"firesearch", "fireworks"},
+    {"flux", "black-forest-labs"},
+    {"gemini", "google"},
+    {"gemma", "google"},
+    {"glm", "zhipuai"},
+    {"gpt", "openai"},
+    {"granite", "ibm"},
+    {"grok", "xai"},
+    {"gte", "alibaba"},
+    {"hermes", "nousresearch"},
+    {"holo", "hcompany"},
+    {"hunyuan", "tencent"},
+    {"hy", "tencent"},
+    {"imagen", "google"},
+    {"internvl", "opengvlab"},
+    {"jais", "core42"},
+    {"jamba", "ai21"},
+    {"kat", "kwaipilot"},
+    {"kimi", "moonshotai"},
+    {"learnlm", "google"},
+    {"lfm", "liquid"},
+    {"ling", "inclusionai"},
+    {"llama", "meta"},
+    {"llava", "llava-hf"},
+    {"llamaguard", "meta"},
+    {"luminous", "aleph-alpha"},
+    {"magistral", "mistral"},
+    {"mai", "microsoft"},
+    {"mamba-codestral", "mistral"},
+    {"marengo", "twelvelabs"},
+    {"medlm", "google"},
+    {"mercury", "inception"},
+    {"mimo", "xiaomi"},
+    {"mirothinker", "miromind"},
+    {"minimax", "minimax"},
+    {"ministral", "mistral"},
+    {"mistral", "mistral"},
+    {"mixtral", "mistral"},
+    {"morph", "morph"},
+    {"mpt", "databricks"},
+    {"mythomax", "gryphe"},
+    {"nemotron", "nvidia"},
+    {"nous", "nousresearch"},
+    {"nova", "amazon"},
+    {"o1", "openai"},
+    {"o3", "openai"},
+    {"o4", "openai"},
+    {"openchat", "openchat"},
+    {"openhermes", "teknium"},
+    {"openorca", "open-orca"},
+    {"palmyra", "writer"},
+    {"pegasus", "twelvelabs"},
+    {"phi", "microsoft"},
+    {"phind", "phind"},
+    {"pixtral", "mistral"},
+    {"pythia", "eleutherai"},
+    {"qvq", "alibaba"},
+    {"qwen", "alibaba"},
+    {"qwq", "alibaba"},
+    {"reka", "reka"},
+    {"rerank", "cohere"},
+    {"ring", "inclusionai"},
+    {"rnj", "essentialai"},
+    {"sarvam", "sarvam"},
+    {"rolm", "reducto"},
+    {"sd3", "stability"},
+    {"seed", "bytedance"},
+    {"snorkel", "snorkelai"},
+    {"snowflake", "snowflake"},
+    {"solar", "upstage"},
+    {"sonar", "perplexity"},
+    {"stable", "stability"},
+    {"stablecode", "stability"},
+    {"starcoder", "bigcode"},
+    {"step", "stepfun"},
+    {"text-bison", "google"},
+    {"text-embedding", "openai"},
+    {"text-unicorn", "google"},
+    {"textembedding-gecko", "google"},
+    {"titan", "amazon"},
+    {"toppy", "undi95"},
+    {"trinity", "arcee-ai"},
+    {"tts", "openai"},
+    {"v0", "vercel"},
+    {"veo", "google"},
+    {"venice", "venice"},
+    {"voxtral", "mistral"},
+    {"wan", "alibaba"},
+    {"whisper", "openai"},
+    {"yi", "01-ai"},
+    {"zephyr", "huggingfaceh4"},
 };
+
+/* Hosts that prefix their own name to a vendor's model ("databricks-claude-opus-4-7",
+ * "azure-gpt-4o", "alicloud-deepseek-v4-flash", "coding-glm-5.1"): dropped when a known
+ * family follows. */
+static const char *const host_words[] = {"databricks", "azure",    "alicloud",  "coding",
+                                         "deep",       "duo-chat", "workers-ai"};
 
 /* Path segments that name a host, an API flavour, a region or a pricing tier rather than
  * a publisher: dropped from "a/b/model" ids (derived from the LiteLLM and models.dev keys). */
 static const char *const path_words[] = {
-        "@cf",          "@hf",        "accounts",   "aiml",         "anyscale",
-        "azure",        "baseten",    "bedrock",    "cerebras",     "chatgpt",
-        "cloudflare",   "codestral",  "converse",   "crusoe",       "dashscope",
-        "databricks",   "deepinfra",  "doc-intelligence", "fireworks", "friendliai",
-        "gemini",       "github",     "global",     "global-standard", "gmi",
-        "groq",         "hd",         "heroku",     "high",         "hyperbolic",
-        "invoke",       "lemonade",   "libertai",   "llamagate",    "low",
-        "medium",       "models",     "nebius",     "novita",       "nscale",
-        "ollama",       "openrouter", "ovhcloud",   "palm",         "preset",
-        "publicai",     "replicate",  "routers",    "sagemaker",    "sambanova",
-        "scaleway",     "snowflake",  "speech",     "standard",     "tensormesh",
-        "together",     "v0",         "vercel",     "volcengine",   "wandb",
-        "watsonx",      "eu",         "us",         "oci",          "deepgram",
+    "@cf",        "@hf",        "accounts",  "aiml",       "anyscale",   "azure",
+    "baseten",    "bedrock",    "cerebras",  "chatgpt",    "cloudflare", "codestral",
+    "converse",   "crusoe",     "dashscope", "databricks", "deepinfra",  "doc-intelligence",
+    "fireworks",  "friendliai", "gemini",    "github",     "global",     "global-standard",
+    "gmi",        "groq",       "hd",        "heroku",     "high",       "hyperbolic",
+    "invoke",     "lemonade",   "libertai",  "llamagate",  "low",        "medium",
+    "models",     "nebius",     "novita",    "nscale",     "ollama",     "openrouter",
+    "ovhcloud",   "palm",       "preset",    "publicai",   "replicate",  "routers",
+    "sagemaker",  "sambanova",  "scaleway",  "snowflake",  "speech",     "standard",
+    "tensormesh", "together",   "v0",        "vercel",     "volcengine", "wandb",
+    "watsonx",    "eu",         "us",        "oci",        "workers-ai", "tee",
 };
 
-static const char *const geo_prefixes[] = {"global", "us-gov", "apac", "us", "eu", "jp", "au",
-                                           "ca"};
+static const char *const geo_prefixes[] = {"global", "us-gov", "apac", "us",
+                                           "eu",     "jp",     "au",   "ca"};
 
 /* Status markers of display names, e.g. "Claude Opus 4.5 (preview)". */
-static const char *const display_markers[] = {"preview", "new", "legacy", "deprecated", "beta",
-                                              "retiring", "experimental"};
+static const char *const display_markers[] = {"preview", "new",      "legacy",      "deprecated",
+                                              "beta",    "retiring", "experimental"};
 
 /* OpenRouter variant tails: the same model under another routing or price policy. */
-static const char *const variant_tails[] = {":free",   ":thinking", ":beta", ":extended",
-                                            ":nitro",  ":online",   ":floor", ":exacto"};
+static const char *const variant_tails[] = {":free",  ":thinking", ":beta",  ":extended",
+                                            ":nitro", ":online",   ":floor", ":exacto"};
 
 static const char *normalize_name_lookup(const NameMap *map, size_t n, const char *name)
 {
@@ -630,15 +746,13 @@ static const char *normalize_publisher(const char *name)
 
 /* Vendor of a model by its first word: the family table, then a publisher name used as the
  * first word ("meta-llama-3-8b-instruct", "cohere-command-a"). */
+static const char *normalize_family_only(const char *s);
+
 static const char *normalize_family(const char *model)
 {
-        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
-                const char *rest = startswith(model, families[i].name);
-                if (!rest)
-                        continue;
-                if (*rest == '\0' || *rest == '-' || normalize_is_digit(*rest))
-                        return families[i].vendor;
-        }
+        const char *fv = normalize_family_only(model);
+        if (fv)
+                return fv;
         const char *dash = strchr(model, '-');
         size_t n = dash ? (size_t)(dash - model) : strlen(model);
         char word[NORMALIZE_MAX_VENDOR + 1];
@@ -654,8 +768,8 @@ static bool normalize_is_path_word(const char *seg)
         /* LiteLLM names its hosts with underscores (vertex_ai, together_ai, fireworks_ai). */
         if (strchr(seg, '_') && !normalize_publisher(seg))
                 return true;
-        if (streq(seg, "*") || strstr(seg, "-commitment") || strstr(seg, "-steps") ||
-            strstr(seg, "-x-"))
+        if (streq(seg, "*") || startswith(seg, "text-completion-") || strstr(seg, "-commitment") ||
+            strstr(seg, "-steps") || strstr(seg, "-x-"))
                 return true;
         for (size_t i = 0; i < ELEMENTSOF(path_words); i++)
                 if (streq(seg, path_words[i]))
@@ -669,8 +783,7 @@ static bool normalize_is_region(const char *seg)
         size_t n = strlen(seg);
         if (n < 6 || !normalize_is_digit(seg[n - 1]) || seg[n - 2] != '-')
                 return false;
-        if (!(seg[0] >= 'a' && seg[0] <= 'z') || !(seg[1] >= 'a' && seg[1] <= 'z') ||
-            seg[2] != '-')
+        if (!(seg[0] >= 'a' && seg[0] <= 'z') || !(seg[1] >= 'a' && seg[1] <= 'z') || seg[2] != '-')
                 return false;
         for (size_t i = 3; i < n - 2; i++)
                 if (!(seg[i] >= 'a' && seg[i] <= 'z') && seg[i] != '-')
@@ -787,14 +900,14 @@ static void normalize_strip_date(char *s)
                 s[n - 11] = '\0';
 }
 
-/* "@default", "@latest" and "@YYYYMMDD" (Vertex). */
+/* "@default", "@latest", "@YYYYMMDD" and "@001" (Vertex versions of one model). */
 static void normalize_strip_at(char *s)
 {
         char *at = strrchr(s, '@');
         if (!at || at == s)
                 return;
         if (streq(at, "@default") || streq(at, "@latest") ||
-            (strlen(at + 1) == 8 && normalize_digits(at + 1, 8)))
+            (at[1] != '\0' && strlen(at + 1) <= 8 && normalize_digits(at + 1, strlen(at + 1))))
                 *at = '\0';
 }
 
@@ -884,6 +997,46 @@ static bool normalize_strip_suffix(char *s, const char *suffix)
                 return true;
         }
         return false;
+}
+
+/* Family vendor of s if s starts with a known family word, else NULL. */
+static const char *normalize_family_only(const char *s)
+{
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                const char *rest = startswith(s, families[i].name);
+                if (rest && (*rest == '\0' || *rest == '-' || normalize_is_digit(*rest)))
+                        return families[i].vendor;
+        }
+        return NULL;
+}
+
+/* A publisher or host name in front of a family ("meta-llama-3-8b-instruct",
+ * "cohere-command-a", "z-ai-glm-5-turbo", "databricks-claude-opus-4-7") is dropped; the
+ * publisher also supplies the vendor when none is known yet. The family must agree with
+ * a known vendor, so "mistral-large" and "deepseek-r1" keep their names. */
+static void normalize_strip_lead(char *model, char *vendor, size_t size)
+{
+        for (size_t i = 0; i < ELEMENTSOF(publishers) + ELEMENTSOF(host_words); i++) {
+                bool host = i >= ELEMENTSOF(publishers);
+                const char *word =
+                    host ? host_words[i - ELEMENTSOF(publishers)] : publishers[i].name;
+                const char *rest = startswith(model, word);
+                const char *fv;
+
+                if (!rest || rest[0] != '-' || rest[1] == '\0')
+                        continue;
+                fv = host ? normalize_family(rest + 1) : normalize_family_only(rest + 1);
+                if (!fv)
+                        continue;
+                if (!host && !streq(fv, publishers[i].vendor))
+                        continue;
+                if (vendor[0] && !streq(vendor, fv))
+                        continue;
+                if (!vendor[0])
+                        snprintf(vendor, size, "%s", fv);
+                memmove(model, rest + 1, strlen(rest + 1) + 1);
+                return;
+        }
 }
 
 int normalize_model(const AliasTable *aliases, const char *provider, const char *raw_id,
@@ -1012,28 +1165,12 @@ int normalize_model(const AliasTable *aliases, const char *provider, const char 
                 normalize_vendor_word(vendor_hint, strlen(vendor_hint), vendor, sizeof(vendor));
         if (!vendor[0] && (v = normalize_family(model)))
                 snprintf(vendor, sizeof(vendor), "%s", v);
+
+        /* Twice: "databricks-meta-llama-3-1-8b" carries a host and a publisher. */
+        normalize_strip_lead(model, vendor, sizeof(vendor));
+        normalize_strip_lead(model, vendor, sizeof(vendor));
         if (!vendor[0] && provider && (v = normalize_publisher(provider)))
                 snprintf(vendor, sizeof(vendor), "%s", v);
-
-        /* "meta-llama-3-8b" and "cohere-command-a" repeat the vendor before the family. */
-        if (vendor[0]) {
-                const char *dash = strchr(model, '-');
-                if (dash && (size_t)(dash - model) <= NORMALIZE_MAX_VENDOR) {
-                        char word[NORMALIZE_MAX_VENDOR + 1];
-                        memcpy(word, model, (size_t)(dash - model));
-                        word[dash - model] = '\0';
-                        const char *wv = normalize_publisher(word);
-                        const char *fv = NULL;
-                        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
-                                const char *rest = startswith(dash + 1, families[i].name);
-                                if (rest && (*rest == '\0' || *rest == '-' ||
-                                             normalize_is_digit(*rest)))
-                                        fv = families[i].vendor;
-                        }
-                        if (wv && fv && streq(wv, vendor) && streq(fv, vendor))
-                                memmove(model, dash + 1, strlen(dash + 1) + 1);
-                }
-        }
 
         snprintf(derived, sizeof(derived), "%s/%s", vendor[0] ? vendor : "unmapped", model);
         alias = alias_table_find(aliases, stem, derived);

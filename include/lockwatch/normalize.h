@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "lockwatch/adapter.h"
+#include "lockwatch/util.h"
 
 #define NORMALIZE_MAX_ID 256
 
@@ -46,11 +47,16 @@ const char *provider_kind_name(ProviderKind k);
 /* Parse a kind name; -EINVAL if unknown. */
 int provider_kind_from_string(const char *s, ProviderKind *ret);
 
+/* _cleanup_(provider_map_freep) for a ProviderMap pointer. */
+DEFINE_FREEP(ProviderMap, provider_map_free)
+
 /* Parse an alias table from text named path. */
 int alias_table_parse(const char *path, const char *text, size_t len, AliasTable **ret,
                       NormalizeError *err);
 /* Free an alias table; NULL is fine. */
 void alias_table_free(AliasTable *t);
+/* _cleanup_(alias_table_freep) for an AliasTable pointer. */
+DEFINE_FREEP(AliasTable, alias_table_free)
 
 /* Canonicalize a model id as seen at provider (mapped provider id, e.g. "aws").
  * vendor_hint may be NULL. *ret_mapped is false when neither a built-in step nor an
@@ -58,7 +64,8 @@ void alias_table_free(AliasTable *t);
 int normalize_model(const AliasTable *aliases, const char *provider, const char *raw_id,
                     const char *vendor_hint, char **ret_canonical, bool *ret_mapped);
 
-/* True if s is a valid canonical id ("vendor/model", see docs/normalize.md), at most NORMALIZE_MAX_ID. */
+/* True if s is a valid canonical id ("vendor/model", see docs/normalize.md), at most
+ * NORMALIZE_MAX_ID. */
 bool normalize_canonical_valid(const char *s);
 
 /* Vendor part of a canonical id ("anthropic" of "anthropic/claude-opus-4-7") into buf. */
