@@ -69,7 +69,7 @@ int fetch_submit(Fetcher *f, const FetchRequest *req, fetch_done_fn done, void *
 void fetch_cancel(Fetcher *f, FetchJob *job);
 /* Number of jobs queued or running. */
 size_t fetch_pending(const Fetcher *f);
-/* The User-Agent string sent: "lockwatch/VERSION (+URL)". */
+/* The User-Agent string sent: "lockwatch/VERSION". */
 const char *fetch_user_agent(void);
 /* Short name of a class: ok, not-modified, dns, connect, tls, timeout, http, ... */
 const char *fetch_class_name(FetchClass c);
