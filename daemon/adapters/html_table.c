@@ -99,9 +99,13 @@ static char *html_cell_text(xmlNode *cell)
 
 static unsigned html_span(xmlNode *cell, const char *attr)
 {
-        _cleanup_(html_xml_freep) xmlChar *v = xmlGetProp(cell, (const xmlChar *)attr);
+        _cleanup_(html_xml_freep) xmlChar *v = NULL;
         unsigned long x = 0;
 
+        /* Most cells have no attributes: skip the lookup and its allocation. */
+        if (!cell->properties)
+                return 1;
+        v = xmlGetProp(cell, (const xmlChar *)attr);
         if (!v)
                 return 1;
         for (const xmlChar *p = v; *p >= '0' && *p <= '9'; p++) {
@@ -122,7 +126,7 @@ static void html_spans_clear(HtmlSpan *spans)
 
 /* Cells of one row, with colspan repeated across columns and rowspan carried down
  * through spans (NULL for a header row, which carries nothing into the body). */
-static size_t html_row_cells(xmlNode *tr, HtmlSpan *spans, char **cells)
+static size_t html_row_cells(const TableReader *r, xmlNode *tr, HtmlSpan *spans, char **cells)
 {
         size_t n = 0;
         xmlNode *c = tr->children;
@@ -139,9 +143,14 @@ static size_t html_row_cells(xmlNode *tr, HtmlSpan *spans, char **cells)
                 if (!c || n > TABLE_MAX_CELLS)
                         break;
 
-                _cleanup_free_ char *text = html_cell_text(c);
                 unsigned cols = html_span(c, "colspan");
                 unsigned rows = spans ? html_span(c, "rowspan") : 1;
+                bool wanted = !spans;
+                for (unsigned j = 0; j < cols && !wanted; j++)
+                        wanted = table_reader_wants(r, n + j);
+                /* Long cells no configured column reads (descriptions) are not worth
+                 * flattening; the header row is always read in full. */
+                _cleanup_free_ char *text = wanted ? html_cell_text(c) : xstrdup("");
                 for (unsigned j = 0; j < cols && n <= TABLE_MAX_CELLS; j++, n++) {
                         cells[n] = xstrdup(text);
                         if (rows > 1) {
@@ -209,7 +218,7 @@ static int html_table(TableReader *r, xmlNode *table)
         if (header == SIZE_MAX)
                 return 0;
 
-        n = html_row_cells(rows[header].tr, NULL, cells);
+        n = html_row_cells(r, rows[header].tr, NULL, cells);
         k = table_reader_header(r, cells, n, 0, html_line(rows[header].tr));
         html_cells_free(cells, n);
         if (k <= 0)
@@ -220,7 +229,7 @@ static int html_table(TableReader *r, xmlNode *table)
                 /* Extra <thead> rows are sub-headers and <tfoot> often repeats the header. */
                 if (i == header || rows[i].head || rows[i].foot)
                         continue;
-                n = html_row_cells(rows[i].tr, spans, cells);
+                n = html_row_cells(r, rows[i].tr, spans, cells);
                 k = table_reader_row(r, cells, n, 0, html_line(rows[i].tr));
                 html_cells_free(cells, n);
                 if (k < 0)

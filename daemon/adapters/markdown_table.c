@@ -204,8 +204,9 @@ static bool md_has_pipe(const MdLine *l)
 }
 
 /* Split a row at unescaped pipes; raw cell sources get "\|" turned into "|". With
- * want_text, each cell becomes its text; else the raw source is kept. */
-static void md_split(const MdLine *l, bool want_text, MdCells *ret)
+ * want_text, each cell becomes its text (only the cells r reads, when r is given: the
+ * others are ""); else the raw source is kept. */
+static void md_split(const MdLine *l, bool want_text, const TableReader *r, MdCells *ret)
 {
         const char *s = l->s;
         size_t n = l->n, start = 0;
@@ -229,10 +230,12 @@ static void md_split(const MdLine *l, bool want_text, MdCells *ret)
                 }
                 if (ret->n > TABLE_MAX_CELLS)
                         return;
-                if (want_text) {
+                if (want_text && (!r || table_reader_wants(r, ret->n))) {
                         TableText t = {0};
                         md_inline(&t, raw, rn);
                         ret->cells[ret->n++] = table_text_steal(&t);
+                } else if (want_text) {
+                        ret->cells[ret->n++] = xstrdup("");
                 } else {
                         ret->cells[ret->n++] = xstrndup(raw, rn);
                 }
@@ -247,7 +250,7 @@ static bool md_is_delimiter_row(const MdLine *l, size_t want)
 
         if (!md_has_pipe(l))
                 return false;
-        md_split(l, false, &c);
+        md_split(l, false, NULL, &c);
         ok = c.n == want;
         for (size_t i = 0; ok && i < c.n; i++) {
                 const char *p = c.cells[i];
@@ -374,7 +377,7 @@ int adapter_markdown_table_parse(const char *data, size_t len, const AdapterOpti
                 }
                 if (in_table) {
                         if (!md_ends_table(&line)) {
-                                md_split(&line, true, &cells);
+                                md_split(&line, true, r, &cells);
                                 k = table_reader_row(r, cells.cells, cells.n, line.offset, line.no);
                                 md_cells_clear(&cells);
                                 if (k < 0)
@@ -393,7 +396,7 @@ int adapter_markdown_table_parse(const char *data, size_t len, const AdapterOpti
                 /* A header needs a delimiter row with as many cells right below it. */
                 if (!md_next_line(&sc, &next))
                         break;
-                md_split(&line, true, &cells);
+                md_split(&line, true, NULL, &cells);
                 if (!md_is_delimiter_row(&next, cells.n)) {
                         md_cells_clear(&cells);
                         have_next = true;

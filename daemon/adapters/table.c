@@ -192,9 +192,6 @@ static int columns_add(TableColumns *c, const char *item, size_t n, ssize_t colo
                                              "column %zu (\"%s\"): field %s is already given by "
                                              "column %zu",
                                              col, header, field_names[f], i + 1);
-        if (c->n >= TABLE_MAX_COLUMNS)
-                return adapter_error(err, offset, "more than %d columns", TABLE_MAX_COLUMNS);
-
         c->columns[c->n++] = (TableColumn){
             .header = TAKE_PTR(header),
             .key = TAKE_PTR(key),
@@ -217,8 +214,17 @@ int table_columns_parse(const char *spec, TableColumns **ret, AdapterError *err)
         if (len > TABLE_MAX_SPEC_LEN)
                 return adapter_error(err, 0, "column spec longer than %d bytes",
                                      TABLE_MAX_SPEC_LEN);
-        if (trim_copy(spec, len)[0] == '\0')
+        _cleanup_free_ char *trimmed = trim_copy(spec, len);
+        if (trimmed[0] == '\0')
                 return adapter_error(err, 0, "empty column spec");
+
+        /* Counted first: past the cap, repeated fields would only hide the real problem. */
+        for (size_t i = 0, items = 1; i < len; i++) {
+                if (spec[i] == '\\')
+                        i++;
+                else if (spec[i] == ',' && ++items > TABLE_MAX_COLUMNS)
+                        return adapter_error(err, i + 1, "more than %d columns", TABLE_MAX_COLUMNS);
+        }
 
         c = xcalloc(1, sizeof(*c));
         item = xmalloc(len + 1);
@@ -418,7 +424,7 @@ size_t table_decode_entity(const char *s, size_t n, char out[static 8], size_t *
 bool table_tag_breaks(const char *name, size_t n)
 {
         static const char *const tags[] = {"br", "p",  "div", "li", "ul", "ol", "dt", "dd",
-                                           "h1", "h2", "h3",  "h4", "h5", "h6", "hr", "tr"};
+                                           "h1", "h2", "h3",  "h4", "h5", "h6", "hr"};
         for (size_t i = 0; i < ELEMENTSOF(tags); i++)
                 if (strlen(tags[i]) == n && strncasecmp(tags[i], name, n) == 0)
                         return true;
@@ -658,6 +664,14 @@ int table_reader_header(TableReader *r, char *const *cells, size_t n, size_t off
         return 1;
 }
 
+bool table_reader_wants(const TableReader *r, size_t col)
+{
+        for (size_t c = 0; r->in_table && c < r->cols->n; c++)
+                if (r->index[c] == col)
+                        return true;
+        return false;
+}
+
 static const char *row_cell(TableReader *r, char *const *cells, TableField f)
 {
         int c = r->field_col[f];
@@ -801,7 +815,11 @@ int table_reader_row(TableReader *r, char *const *cells, size_t n, size_t offset
         const char *name_cell = row_cell(r, cells, TABLE_FIELD_NAME);
         model = first_item(model_cell);
         name = first_item(name_cell);
-        preview |= strip_preview(model) | strip_preview(name);
+        /* Both run: each strips its own marker. */
+        if (strip_preview(model))
+                preview = true;
+        if (strip_preview(name))
+                preview = true;
         preview |= has_preview_item(model_cell) || has_preview_item(name_cell);
         if (model && !model[0])
                 model = mfree_str(model);

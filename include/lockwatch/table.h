@@ -16,7 +16,9 @@
 #define TABLE_MAX_CELLS      256           /* cells per table row, after colspan */
 #define TABLE_MAX_CELL_LEN   (64u * 1024u) /* bytes of one cell's text; the rest is dropped */
 #define TABLE_MAX_SPAN       1000          /* colspan/rowspan values are clamped to this */
-#define TABLE_MAX_TREE_DEPTH 256           /* HTML element nesting; deeper pages fail */
+/* HTML element nesting; deeper pages fail. Below libxml2's own limit of 256 open
+ * elements, where it silently stops parsing: ours must fire first, with a clear error. */
+#define TABLE_MAX_TREE_DEPTH 192
 
 /* Cell texts separate list items (from <br>, block elements) with this byte. */
 #define TABLE_ITEM_SEP '\n'
@@ -97,6 +99,8 @@ void table_reader_free(TableReader *r);
 DEFINE_FREEP(TableReader, table_reader_free)
 /* Offer a table's header cells; 1 if the table is chosen (feed its rows), 0 if not. */
 int table_reader_header(TableReader *r, char *const *cells, size_t n, size_t offset, unsigned line);
+/* True if cell col of the chosen table's rows feeds a configured column (others may be ""). */
+bool table_reader_wants(const TableReader *r, size_t col);
 /* Feed one body row of the chosen table; negative only on a fatal error (row cap). */
 int table_reader_row(TableReader *r, char *const *cells, size_t n, size_t offset, unsigned line);
 /* End the chosen table; fails if more than half of its rows were malformed. */
