@@ -747,7 +747,9 @@ static void add_regions(Observation *o, const char *text)
                 size_t l = strcspn(p, "\n,;");
                 _cleanup_free_ char *region = trim_copy(p, l);
 
-                if (region[0] && !is_placeholder(region))
+                size_t rl = strlen(region);
+                bool note = rl >= 2 && region[0] == '(' && region[rl - 1] == ')';
+                if (region[0] && !note && !is_placeholder(region))
                         observation_add_region(o, region);
                 p += l;
                 if (*p)
@@ -795,58 +797,78 @@ static char *mfree_str(char *s)
         return NULL;
 }
 
-int table_reader_row(TableReader *r, char *const *cells, size_t n, size_t offset, unsigned line)
+/* The n-th non-empty list item of a cell, or NULL. Items wholly in parentheses,
+ * such as "(Preview)" or "(legacy name)", annotate the id above them: they are
+ * not ids. */
+static char *nth_id_item(const char *text, size_t nth)
 {
-        _cleanup_free_ char *model = NULL, *name = NULL, *provider = NULL, *vendor = NULL;
+        if (!text)
+                return NULL;
+        for (const char *p = text; *p;) {
+                size_t l = strcspn(p, "\n");
+                if (l > 0) {
+                        _cleanup_free_ char *item = xstrndup(p, l);
+                        _cleanup_free_ char *t = trim_copy(item, strlen(item));
+                        size_t tl = strlen(t);
+                        bool note = tl >= 2 && t[0] == '(' && t[tl - 1] == ')';
+                        if (!note && t[0] && nth-- == 0)
+                                return TAKE_PTR(t);
+                }
+                p += l;
+                if (*p)
+                        p++;
+        }
+        return NULL;
+}
+
+/* One observation for one model id of a row; the other columns are shared. */
+static int row_add(TableReader *r, char *const *cells, char *model, char *name, bool preview,
+                   size_t offset, unsigned line)
+{
+        _cleanup_free_ char *provider = NULL, *vendor = NULL;
         size_t max_rows = r->opts->max_rows ? r->opts->max_rows : ADAPTER_MAX_ROWS_DEFAULT;
-        bool preview = false;
         Observation *o;
         int k;
 
-        if (!r->in_table)
-                return 0;
-        r->rows++;
-        if (n != r->n_cells) {
-                r->malformed++;
-                return 0;
-        }
-
-        const char *model_cell = row_cell(r, cells, TABLE_FIELD_MODEL);
-        const char *name_cell = row_cell(r, cells, TABLE_FIELD_NAME);
-        model = first_item(model_cell);
-        name = first_item(name_cell);
         /* Both run: each strips its own marker. */
         if (strip_preview(model))
                 preview = true;
         if (strip_preview(name))
                 preview = true;
-        preview |= has_preview_item(model_cell) || has_preview_item(name_cell);
-        if (model && !model[0])
-                model = mfree_str(model);
         if (name && !name[0])
                 name = mfree_str(name);
+        if (model && !model[0])
+                model = mfree_str(model);
         if (!model && name)
                 model = xstrdup(name);
-        if (!model || strlen(model) > ADAPTER_MAX_ID_LEN)
+        if (!model || strlen(model) > ADAPTER_MAX_ID_LEN) {
+                free(model);
+                free(name);
                 return 0;
+        }
 
         provider = first_item(row_cell(r, cells, TABLE_FIELD_PROVIDER));
         if (!provider)
                 provider = xstrdup(r->opts->provider);
-        if (provider && strlen(provider) > ADAPTER_MAX_ID_LEN)
+        if (provider && strlen(provider) > ADAPTER_MAX_ID_LEN) {
+                free(model);
+                free(name);
                 return 0;
+        }
         vendor = first_item(row_cell(r, cells, TABLE_FIELD_VENDOR));
         if (!vendor)
                 vendor = xstrdup(r->opts->vendor);
 
         k = observation_list_add(r->out, max_rows, &o);
         if (k < 0) {
+                free(model);
+                free(name);
                 adapter_error(r->err, offset, "more than %zu rows", max_rows);
                 r->err->line = line;
                 return k;
         }
-        o->model = TAKE_PTR(model);
-        o->name = TAKE_PTR(name);
+        o->model = model;
+        o->name = name;
         o->provider = TAKE_PTR(provider);
         o->vendor = TAKE_PTR(vendor);
         o->lifecycle = parse_lifecycle(row_cell(r, cells, TABLE_FIELD_LIFECYCLE));
@@ -862,6 +884,38 @@ int table_reader_row(TableReader *r, char *const *cells, size_t n, size_t offset
                 int64_t t;
                 if (item && table_parse_date(item, &t) >= 0)
                         o->eol = t;
+        }
+        return 0;
+}
+
+int table_reader_row(TableReader *r, char *const *cells, size_t n, size_t offset, unsigned line)
+{
+        if (!r->in_table)
+                return 0;
+        r->rows++;
+        if (n != r->n_cells) {
+                r->malformed++;
+                return 0;
+        }
+
+        const char *model_cell = row_cell(r, cells, TABLE_FIELD_MODEL);
+        const char *name_cell = row_cell(r, cells, TABLE_FIELD_NAME);
+        bool preview = has_preview_item(model_cell) || has_preview_item(name_cell);
+        /* A docs cell may list several models ("Phi-4-reasoning <br> Phi-4-mini-reasoning"):
+         * each is a row of its own. Names pair with ids by position when both list
+         * several; otherwise the first name serves them all. */
+        const char *id_cell = model_cell ? model_cell : name_cell;
+        for (size_t i = 0; i < TABLE_MAX_ITEMS_PER_CELL; i++) {
+                char *id = nth_id_item(id_cell, i);
+                if (!id)
+                        break;
+                char *model = model_cell ? id : NULL;
+                char *name = model_cell ? nth_id_item(name_cell, i) : id;
+                if (model_cell && !name && i > 0)
+                        name = nth_id_item(name_cell, 0);
+                int k = row_add(r, cells, model, name, preview, offset, line);
+                if (k < 0)
+                        return k;
         }
         return 0;
 }

@@ -16,6 +16,7 @@
 #define TABLE_MAX_CELLS      256           /* cells per table row, after colspan */
 #define TABLE_MAX_CELL_LEN   (64u * 1024u) /* bytes of one cell's text; the rest is dropped */
 #define TABLE_MAX_SPAN       1000          /* colspan/rowspan values are clamped to this */
+#define TABLE_MAX_ITEMS_PER_CELL 16    /* models listed in one cell (<br>-separated) */
 /* HTML element nesting; deeper pages fail. Below libxml2's own limit of 256 open
  * elements, where it silently stops parsing: ours must fire first, with a clear error. */
 #define TABLE_MAX_TREE_DEPTH 192
