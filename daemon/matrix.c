@@ -921,7 +921,7 @@ int matrix_to_state_json(const Matrix *m, json_t **ret)
                         goto fail;
         }
         for (size_t i = 0; i < m->n_models; i++) {
-                json_t *mj;
+                json_t *mj = NULL;
                 r = matrix_model_to_json(m->models[i], &mj);
                 if (r < 0)
                         goto fail;

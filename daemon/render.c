@@ -148,8 +148,18 @@ static int render_flush(FILE *f, RenderLine *l)
 typedef struct RenderLayout {
         size_t model_width;
         size_t *widths; /* per provider column */
-        size_t group_start[_PROVIDER_KIND_MAX], group_len[_PROVIDER_KIND_MAX];
+        size_t *cols;   /* provider indices shown, in column order */
+        size_t group_start[_PROVIDER_KIND_MAX], group_len[_PROVIDER_KIND_MAX]; /* into cols */
 } RenderLayout;
+
+static size_t render_group_span(const RenderLayout *lay, int g)
+{
+        size_t span = lay->group_len[g] - 1;
+
+        for (size_t i = 0; i < lay->group_len[g]; i++)
+                span += lay->widths[lay->cols[lay->group_start[g] + i]];
+        return span;
+}
 
 static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout *lay)
 {
@@ -165,37 +175,41 @@ static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout 
         for (size_t i = 0; i < m->n_providers; i++)
                 lay->widths[i] = MAX(render_width(m->providers[i].id), (size_t)1);
 
+        /* A column no selected row has evidence in is all unknown: leave it out, or real
+         * catalogues with dozens of providers make the grid unreadable. The clouds count
+         * still covers every column. */
+        lay->cols = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
+        size_t n_cols = 0;
+        for (size_t i = 0; i < m->n_providers; i++) {
+                bool shown = false;
+                for (size_t r = 0; r < m->n_models && !shown; r++)
+                        shown = matrix_cell(m->models[r], i)->n_evidence > 0 &&
+                                render_model_selected(o, m->models[r]->id);
+                if (shown)
+                        lay->cols[n_cols++] = i;
+        }
+
         /* Columns are ordered by kind, so each group is one contiguous run. */
         for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
                 size_t span, label;
 
-                lay->group_start[g] = m->n_providers;
+                lay->group_start[g] = n_cols;
                 lay->group_len[g] = 0;
-                for (size_t i = 0; i < m->n_providers; i++) {
-                        if (m->providers[i].kind != (ProviderKind)g)
+                for (size_t k = 0; k < n_cols; k++) {
+                        if (m->providers[lay->cols[k]].kind != (ProviderKind)g)
                                 continue;
                         if (lay->group_len[g] == 0)
-                                lay->group_start[g] = i;
+                                lay->group_start[g] = k;
                         lay->group_len[g]++;
                 }
                 if (lay->group_len[g] == 0)
                         continue;
-                span = lay->group_len[g] - 1;
-                for (size_t i = 0; i < lay->group_len[g]; i++)
-                        span += lay->widths[lay->group_start[g] + i];
+                span = render_group_span(lay, g);
                 label = strlen(render_group_labels[g]);
                 if (label > span)
-                        lay->widths[lay->group_start[g] + lay->group_len[g] - 1] += label - span;
+                        lay->widths[lay->cols[lay->group_start[g] + lay->group_len[g] - 1]] +=
+                            label - span;
         }
-}
-
-static size_t render_group_span(const RenderLayout *lay, int g)
-{
-        size_t span = lay->group_len[g] - 1;
-
-        for (size_t i = 0; i < lay->group_len[g]; i++)
-                span += lay->widths[lay->group_start[g] + i];
-        return span;
 }
 
 static void render_group_sep(RenderLine *l, bool first)
@@ -209,15 +223,18 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
         bool color = o && o->color, ascii = o && o->ascii;
         RenderLayout lay = {0};
         RenderLine l = {0};
-        bool first;
+        bool first, any_column;
         int r;
 
         if (!f || !m)
                 return -EINVAL;
         render_layout(m, o, &lay);
 
-        /* Line 1: group labels over their columns. */
-        render_spaces(&l, lay.model_width);
+        /* Line 1: group labels over their columns (none without columns). */
+        r = 0;
+        any_column = lay.group_len[0] || lay.group_len[1] || lay.group_len[2];
+        if (any_column)
+                render_spaces(&l, lay.model_width);
         first = true;
         for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
                 if (lay.group_len[g] == 0)
@@ -227,7 +244,8 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
                 render_puts(&l, render_group_labels[g]);
                 render_spaces(&l, render_group_span(&lay, g) - strlen(render_group_labels[g]));
         }
-        r = render_flush(f, &l);
+        if (any_column)
+                r = render_flush(f, &l);
 
         /* Line 2: provider ids. */
         if (r >= 0) {
@@ -240,7 +258,7 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
                         render_group_sep(&l, first);
                         first = false;
                         for (size_t k = 0; k < lay.group_len[g]; k++) {
-                                size_t i = lay.group_start[g] + k, w;
+                                size_t i = lay.cols[lay.group_start[g] + k], w;
 
                                 if (k > 0)
                                         render_spaces(&l, 1);
@@ -268,7 +286,7 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
                         render_group_sep(&l, first);
                         first = false;
                         for (size_t k = 0; k < lay.group_len[g]; k++) {
-                                size_t i = lay.group_start[g] + k, w = lay.widths[i];
+                                size_t i = lay.cols[lay.group_start[g] + k], w = lay.widths[i];
                                 size_t left = (w - 1) / 2;
 
                                 if (k > 0)
@@ -303,6 +321,7 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
         }
         free(l.buf);
         free(lay.widths);
+        free(lay.cols);
         if (r >= 0 && fflush(f) != 0)
                 r = -EIO;
         return r;
@@ -415,7 +434,7 @@ static int render_model(const Matrix *m, const MatrixModel *mm, json_t **ret)
         /* A cell without evidence is left out: readers take an absent provider as unknown. */
         for (size_t i = 0; i < m->n_providers; i++) {
                 const Cell *c = matrix_cell(mm, i);
-                json_t *cj;
+                json_t *cj = NULL;
 
                 if (c->n_evidence == 0)
                         continue;
@@ -467,7 +486,7 @@ int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret)
                         goto fail;
         }
         for (size_t i = 0; i < m->n_models; i++) {
-                json_t *mj;
+                json_t *mj = NULL;
                 if (!render_model_selected(o, m->models[i]->id))
                         continue;
                 r = render_model(m, m->models[i], &mj);
