@@ -35,7 +35,7 @@ static const char *arg_socket;
 static const char *arg_providers;
 static const char *arg_aliases;
 static const char *arg_model;
-static bool arg_once, arg_fetch_only, arg_json, arg_check, arg_ascii;
+static bool arg_once, arg_fetch_only, arg_json, arg_check, arg_ascii, arg_wide;
 static int arg_log_level = LOG_INFO;
 
 static void help(void)
@@ -62,6 +62,8 @@ static void help(void)
                "      --json             with --once: print one JSON document\n"
                "      --model GLOB       with --once: show only models whose id matches GLOB\n"
                "      --ascii            with --once: plain ASCII marks in the grid\n"
+               "      --wide             with --once: a column for every provider, not only\n"
+               "                         the clouds with direct and aggregator summaries\n"
                "      --log-level LEVEL  err, warning, notice, info (default) or debug\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n");
@@ -78,6 +80,7 @@ enum {
         OPT_MODEL,
         OPT_CHECK,
         OPT_ASCII,
+        OPT_WIDE,
         OPT_LOG_LEVEL,
         OPT_VERSION,
 };
@@ -96,6 +99,7 @@ static int parse_argv(int argc, char **argv)
                 {"model", required_argument, NULL, OPT_MODEL},
                 {"check-config", no_argument, NULL, OPT_CHECK},
                 {"ascii", no_argument, NULL, OPT_ASCII},
+                {"wide", no_argument, NULL, OPT_WIDE},
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
@@ -143,6 +147,9 @@ static int parse_argv(int argc, char **argv)
                 case OPT_ASCII:
                         arg_ascii = true;
                         break;
+                case OPT_WIDE:
+                        arg_wide = true;
+                        break;
                 case OPT_LOG_LEVEL: {
                         bool found = false;
                         for (size_t i = 0; i < ELEMENTSOF(levels); i++)
@@ -172,9 +179,9 @@ static int parse_argv(int argc, char **argv)
                         argv[optind]);
                 return -EINVAL;
         }
-        if ((arg_fetch_only || arg_json || arg_model || arg_ascii) && !arg_once) {
-                fprintf(stderr, "lockwatchd: --fetch-only, --json, --model and --ascii need "
-                                "--once\n");
+        if ((arg_fetch_only || arg_json || arg_model || arg_ascii || arg_wide) && !arg_once) {
+                fprintf(stderr, "lockwatchd: --fetch-only, --json, --model, --ascii and --wide "
+                                "need --once\n");
                 return -EINVAL;
         }
         if (arg_once && arg_check) {
@@ -290,7 +297,10 @@ static int print_once(const Poller *p)
 {
         const Config *c = poller_config(p);
         const State *st = poller_state(p);
-        RenderOptions ro = {.model_glob = arg_model, .color = false, .ascii = arg_ascii};
+        RenderOptions ro = {.model_glob = arg_model,
+                            .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
+                            .ascii = arg_ascii,
+                            .compact = !arg_wide};
         bool all_ok = true;
         json_t *sources = json_array();
         int r;

@@ -217,8 +217,125 @@ static void render_group_sep(RenderLine *l, bool first)
         render_puts(l, first ? "  " : " | ");
 }
 
+/* The merged state of a model over every provider of one kind: available if any is,
+ * else unavailable if any is, else unknown. */
+static CellState render_kind_state(const Matrix *m, const MatrixModel *mm, ProviderKind k)
+{
+        if (matrix_count_providers(m, mm, (int)k, CELL_AVAILABLE) > 0)
+                return CELL_AVAILABLE;
+        if (matrix_count_providers(m, mm, (int)k, CELL_UNAVAILABLE) > 0)
+                return CELL_UNAVAILABLE;
+        return CELL_UNKNOWN;
+}
+
+/* The compact grid: real catalogues name dozens of direct APIs and resellers, but the
+ * question the grid answers is "on which clouds, and is there any other way in". */
+static int render_matrix_compact(FILE *f, const Matrix *m, const RenderOptions *o)
+{
+        const RenderMarks *mk = o->ascii ? &render_ascii : &render_utf8;
+        static const char direct_label[] = "direct", aggr_label[] = "aggregators";
+        RenderLayout lay = {0};
+        RenderLine l = {0};
+        int r;
+
+        render_layout(m, o, &lay);
+        size_t cloud_span = lay.group_len[PROVIDER_CLOUD] ? render_group_span(&lay, PROVIDER_CLOUD)
+                                                          : 0;
+
+        /* Line 1: the group label over the cloud columns. */
+        render_spaces(&l, lay.model_width);
+        render_puts(&l, "  ");
+        if (lay.group_len[PROVIDER_CLOUD])
+                render_puts(&l, render_group_labels[PROVIDER_CLOUD]);
+        r = render_flush(f, &l);
+
+        /* Line 2: cloud ids, then the two summary columns. */
+        if (r >= 0) {
+                render_puts(&l, "model");
+                render_spaces(&l, lay.model_width - strlen("model"));
+                render_puts(&l, "  ");
+                for (size_t k = 0; k < lay.group_len[PROVIDER_CLOUD]; k++) {
+                        size_t i = lay.cols[lay.group_start[PROVIDER_CLOUD] + k];
+                        if (k > 0)
+                                render_spaces(&l, 1);
+                        size_t w = render_text(&l, m->providers[i].id, SIZE_MAX, mk, o->ascii);
+                        render_spaces(&l, lay.widths[i] - w);
+                }
+                if (cloud_span < strlen(render_group_labels[PROVIDER_CLOUD]) &&
+                    lay.group_len[PROVIDER_CLOUD])
+                        render_spaces(&l, strlen(render_group_labels[PROVIDER_CLOUD]) - cloud_span);
+                render_puts(&l, " | ");
+                render_puts(&l, direct_label);
+                render_puts(&l, " | ");
+                render_puts(&l, aggr_label);
+                render_puts(&l, "  clouds");
+                r = render_flush(f, &l);
+        }
+
+        for (size_t row = 0; r >= 0 && row < m->n_models; row++) {
+                const MatrixModel *mm = m->models[row];
+                char num[32];
+
+                if (!render_model_selected(o, mm->id))
+                        continue;
+                render_spaces(&l, lay.model_width -
+                                      render_text(&l, mm->id, lay.model_width, mk, o->ascii));
+                render_puts(&l, "  ");
+                for (size_t k = 0; k < lay.group_len[PROVIDER_CLOUD]; k++) {
+                        size_t i = lay.cols[lay.group_start[PROVIDER_CLOUD] + k], w = lay.widths[i];
+                        size_t left = (w - 1) / 2;
+                        if (k > 0)
+                                render_spaces(&l, 1);
+                        render_spaces(&l, left);
+                        render_mark(&l, matrix_cell(mm, i)->state, mk, o->color);
+                        render_spaces(&l, w - 1 - left);
+                }
+                if (cloud_span < strlen(render_group_labels[PROVIDER_CLOUD]) &&
+                    lay.group_len[PROVIDER_CLOUD])
+                        render_spaces(&l, strlen(render_group_labels[PROVIDER_CLOUD]) - cloud_span);
+                render_puts(&l, " | ");
+                render_spaces(&l, (sizeof(direct_label) - 2) / 2);
+                render_mark(&l, render_kind_state(m, mm, PROVIDER_DIRECT), mk, o->color);
+                render_spaces(&l, sizeof(direct_label) - 2 - (sizeof(direct_label) - 2) / 2);
+                snprintf(num, sizeof(num), " | %*zu", (int)(sizeof(aggr_label) - 1),
+                         matrix_count_providers(m, mm, PROVIDER_AGGREGATOR, CELL_AVAILABLE));
+                render_puts(&l, num);
+                size_t clouds = matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE);
+                snprintf(num, sizeof(num), "%8zu", clouds);
+                if (o->color && clouds == 1)
+                        render_puts(&l, ANSI_YELLOW);
+                render_puts(&l, num);
+                if (o->color && clouds == 1)
+                        render_puts(&l, ANSI_RESET);
+                if (!mm->mapped)
+                        render_puts(&l, " ?");
+                r = render_flush(f, &l);
+        }
+
+        if (r >= 0) {
+                render_puts(&l, "legend: ");
+                render_mark(&l, CELL_AVAILABLE, mk, o->color);
+                render_puts(&l, " available  ");
+                render_mark(&l, CELL_UNAVAILABLE, mk, o->color);
+                render_puts(&l, " unavailable  ");
+                render_mark(&l, CELL_UNKNOWN, mk, o->color);
+                render_puts(&l, " unknown  ? unmapped id; direct = any direct API (e.g. the "
+                                "vendor's own), aggregators = how many resell it, clouds = cloud "
+                                "providers available");
+                r = render_flush(f, &l);
+        }
+        free(l.buf);
+        free(lay.widths);
+        free(lay.cols);
+        if (r >= 0 && fflush(f) != 0)
+                r = -EIO;
+        return r;
+}
+
 int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
 {
+        if (o && o->compact && f && m)
+                return render_matrix_compact(f, m, o);
         const RenderMarks *mk = o && o->ascii ? &render_ascii : &render_utf8;
         bool color = o && o->color, ascii = o && o->ascii;
         RenderLayout lay = {0};

@@ -14,9 +14,12 @@ typedef struct RenderOptions {
         const char *model_glob; /* fnmatch(3) filter on canonical ids, NULL = all */
         bool color;             /* ANSI colours (only when writing to a terminal) */
         bool ascii;             /* marks in plain ASCII instead of UTF-8 symbols */
+        bool compact;           /* one column per cloud, then one "direct" summary column
+                                   and an aggregator count, instead of every provider */
 } RenderOptions;
 
-/* Print the grid: rows models, columns providers grouped clouds | direct | aggregators. */
+/* Print the grid: rows models, columns providers grouped clouds | direct | aggregators
+ * (or, with o->compact, clouds | a direct summary | an aggregator count). */
 int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o);
 /* Build the JSON document of the matrix (schema in docs/json-schema.md). */
 int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret);

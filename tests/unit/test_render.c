@@ -137,11 +137,13 @@ static void test_text_golden(void **state)
                 const char *golden;
                 RenderOptions o;
         } cases[] = {
-            {"grid-utf8.txt", {NULL, false, false}},
-            {"grid-ascii.txt", {NULL, false, true}},
-            {"grid-color.txt", {NULL, true, false}},
-            {"grid-filter-ascii.txt", {"ANTHROPIC/*", false, true}},
-            {"grid-none-selected.txt", {"nothing/*", false, true}},
+            {"grid-utf8.txt", {NULL, false, false, false}},
+            {"grid-ascii.txt", {NULL, false, true, false}},
+            {"grid-color.txt", {NULL, true, false, false}},
+            {"grid-filter-ascii.txt", {"ANTHROPIC/*", false, true, false}},
+            {"grid-none-selected.txt", {"nothing/*", false, true, false}},
+            {"grid-compact-utf8.txt", {NULL, false, false, true}},
+            {"grid-compact-ascii.txt", {"*/*", false, true, true}},
         };
         Matrix *m = sample_matrix();
 
@@ -203,8 +205,8 @@ static void test_json_golden(void **state)
                 const char *golden;
                 RenderOptions o;
         } cases[] = {
-            {"matrix.json", {NULL, false, false}},
-            {"matrix-filter.json", {"openai/*", false, false}},
+            {"matrix.json", {NULL, false, false, false}},
+            {"matrix-filter.json", {"openai/*", false, false, false}},
         };
         Matrix *m = sample_matrix();
 
