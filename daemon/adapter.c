@@ -1,5 +1,6 @@
 #include "lockwatch/adapter.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -162,4 +163,212 @@ Lifecycle lifecycle_from_string(const char *s)
                 if (strcasecmp(s, words[i].word) == 0)
                         return words[i].l;
         return LIFECYCLE_UNKNOWN;
+}
+
+/* jansson accepts 2048 levels; the cap is ours, checked on the raw bytes before any tree
+ * is built so a hostile page costs one linear scan. */
+int adapter_json_check_depth(const char *data, size_t len, unsigned flags, AdapterError *err)
+{
+        unsigned depth = 0;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = data[i];
+
+                if (c == '"') {
+                        /* Jump to the closing quote: one preceded by an even run of
+                         * backslashes. */
+                        for (;;) {
+                                const char *q = memchr(data + i + 1, '"', len - i - 1);
+                                size_t bs = 0;
+
+                                if (!q)
+                                        return 0; /* unterminated: jansson reports it */
+                                i = (size_t)(q - data);
+                                while (bs < i && data[i - 1 - bs] == '\\')
+                                        bs++;
+                                if (bs % 2 == 0)
+                                        break;
+                        }
+                } else if (c == '{' || c == '[') {
+                        if (++depth > ADAPTER_MAX_DEPTH) {
+                                unsigned line = 1, col = 1;
+
+                                for (size_t k = 0; k < i; k++) {
+                                        col++;
+                                        if (data[k] == '\n') {
+                                                line++;
+                                                col = 1;
+                                        }
+                                }
+                                adapter_error(err, i, "JSON nested deeper than %d levels",
+                                              ADAPTER_MAX_DEPTH);
+                                err->line = line;
+                                err->col = col;
+                                return flags & ADAPTER_JSON_DEPTH_EBADMSG ? -EBADMSG : -ELOOP;
+                        }
+                } else if ((c == '}' || c == ']') && depth > 0) {
+                        depth--;
+                }
+        }
+        return 0;
+}
+
+int adapter_json_load(const char *data, size_t len, unsigned flags, json_t **ret, AdapterError *err)
+{
+        json_error_t jerr;
+        json_t *root;
+        int r;
+
+        r = adapter_json_check_depth(data, len, flags, err);
+        if (r < 0)
+                return r;
+        root = json_loadb(data, len, flags & ADAPTER_JSON_INT_AS_REAL ? JSON_DECODE_INT_AS_REAL : 0,
+                          &jerr);
+        if (!root) {
+                r = adapter_error(err, jerr.position > 0 ? (size_t)jerr.position : 0,
+                                  "invalid JSON: %s", jerr.text);
+                err->line = jerr.line > 0 ? (unsigned)jerr.line : 0;
+                err->col = jerr.column > 0 ? (unsigned)jerr.column : 0;
+                return r;
+        }
+        *ret = root;
+        return 0;
+}
+
+void adapter_json_decrefp(json_t **p)
+{
+        json_decref(*p);
+}
+
+/* Howard Hinnant's civil arithmetic (eras of 400 years): no timegm(), no TZ, no locale. */
+int64_t adapter_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        unsigned yoe = (unsigned)(y - era * 400);
+        unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+        return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool adapter_digits(const char *s, size_t n, unsigned *ret)
+{
+        unsigned v = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (unsigned)(s[i] - '0');
+        }
+        *ret = v;
+        return true;
+}
+
+int adapter_parse_date(const char *s, unsigned flags, int64_t *ret)
+{
+        static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        unsigned y, m, d;
+
+        /* Each digit run stops at a NUL, so a short string is never read past its end. */
+        if (!s || !adapter_digits(s, 4, &y) || s[4] != '-' || !adapter_digits(s + 5, 2, &m) ||
+            s[7] != '-' || !adapter_digits(s + 8, 2, &d))
+                return -EINVAL;
+        /* The time of day is ignored: an end of life is a day, not an instant. */
+        if (s[10] != '\0' &&
+            !((flags & ADAPTER_DATE_TIME_SUFFIX) && (s[10] == 'T' || s[10] == ' ')))
+                return -EINVAL;
+        if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+                return -EINVAL;
+        if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+                return -EINVAL;
+        if ((flags & ADAPTER_DATE_FROM_EPOCH) && y < 1970)
+                return -EINVAL;
+        *ret = adapter_days_from_civil(y, m, d) * 86400;
+        return 0;
+}
+
+double adapter_price_per_mtok(double usd_per_token)
+{
+        double p = usd_per_token;
+
+        if (!isfinite(p) || p < 0)
+                return NAN;
+        p *= 1e6;
+        /* Drop binary noise (2.5e-05 * 1e6 is not exactly 25) so equal prices compare
+         * equal across sources; a millionth of a dollar per Mtok is far below any tariff. */
+        if (p < 1e6)
+                p = round(p * 1e6) / 1e6;
+        return p;
+}
+
+double adapter_json_price(json_t *v, unsigned flags)
+{
+        const char *s;
+        char *end;
+        double p;
+
+        if (json_is_number(v)) {
+                p = json_number_value(v);
+        } else if ((flags & ADAPTER_PRICE_STRING) && (s = json_string_value(v))) {
+                /* strtod skips leading blanks and accepts "inf"/"nan"/hex: only a plain
+                 * decimal is a price. */
+                if (!*s || strlen(s) > 64 || strspn(s, "0123456789.-+eE") != strlen(s))
+                        return NAN;
+                errno = 0;
+                p = strtod(s, &end);
+                if (errno != 0 || *end != '\0')
+                        return NAN;
+        } else {
+                return NAN;
+        }
+        if (flags & ADAPTER_PRICE_PER_TOKEN)
+                return adapter_price_per_mtok(p);
+        if (!isfinite(p) || p < 0)
+                return NAN;
+        return p;
+}
+
+const char *adapter_json_string(json_t *v, size_t min, size_t max)
+{
+        /* Without JSON_ALLOW_NUL jansson refuses "\u0000", so the length is strlen(). */
+        if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max)
+                return NULL;
+        return json_string_value(v);
+}
+
+json_t *adapter_json_field(json_t *obj, const char *const *names, unsigned field, uint64_t *seen)
+{
+        json_t *v = json_object_get(obj, names[field]);
+
+        if (v && field < 64)
+                *seen |= UINT64_C(1) << field;
+        return v;
+}
+
+const char *adapter_json_field_string(json_t *obj, const char *const *names, unsigned field,
+                                      size_t max, uint64_t *seen)
+{
+        return adapter_json_string(adapter_json_field(obj, names, field, seen), 1, max);
+}
+
+uint64_t adapter_fingerprint_fields(const char *shape, const char *const *names, size_t n,
+                                    uint64_t present)
+{
+        uint64_t h = util_fnv1a(UTIL_FNV_INIT, shape, strlen(shape) + 1);
+
+        for (size_t i = 0; i < n && i < 64; i++)
+                if (present & (UINT64_C(1) << i))
+                        h = util_fnv1a(h, names[i], strlen(names[i]) + 1);
+        return h;
+}
+
+int adapter_add_observation(ObservationList *out, const AdapterOptions *opts, AdapterError *err,
+                            Observation **ret)
+{
+        int r = observation_list_add(out, opts->max_rows, ret);
+
+        if (r == -E2BIG)
+                return adapter_error(err, 0, "more than %zu rows", opts->max_rows), r;
+        return r;
 }

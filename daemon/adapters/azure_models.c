@@ -1,9 +1,7 @@
 /* azure-models: `az cognitiveservices model list` output, a JSON array of
  * {kind, skuName, model:{format, name, version, lifecycleStatus, deprecation, capabilities,
  * skus}}. Versions of one model name merge into one observation. See docs/adapters-clouds.md. */
-#include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
 
 #include "lockwatch/adapter.h"
 #include "lockwatch/util.h"
@@ -46,11 +44,6 @@ typedef struct AzureModelsIndex {
         size_t n;
 } AzureModelsIndex;
 
-static void azure_models_decrefp(json_t **p)
-{
-        json_decref(*p);
-}
-
 static void azure_models_index_done(AzureModelsIndex *ix)
 {
         free(ix->slots);
@@ -81,96 +74,26 @@ static void azure_models_index_grow(AzureModelsIndex *ix, const ObservationList 
         free(old);
 }
 
-/* Reject deep nesting before jansson builds the tree, so the error carries an offset. */
-static int azure_models_check_depth(const char *data, size_t len, AdapterError *err)
+static json_t *azure_models_get(json_t *obj, int field, uint64_t *seen)
 {
-        unsigned depth = 0;
-        bool in_str = false, esc = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = data[i];
-
-                if (in_str) {
-                        if (esc)
-                                esc = false;
-                        else if (c == '\\')
-                                esc = true;
-                        else if (c == '"')
-                                in_str = false;
-                } else if (c == '"') {
-                        in_str = true;
-                } else if (c == '[' || c == '{') {
-                        if (++depth > ADAPTER_MAX_DEPTH)
-                                return adapter_error(err, i, "JSON nested deeper than %d levels",
-                                                     ADAPTER_MAX_DEPTH);
-                } else if ((c == ']' || c == '}') && depth > 0) {
-                        depth--;
-                }
-        }
-        return 0;
+        return adapter_json_field(obj, azure_models_fields, (unsigned)field, seen);
 }
 
-static json_t *azure_models_get(json_t *obj, int field, uint32_t *seen)
+static const char *azure_models_str(json_t *obj, int field, size_t max, uint64_t *seen)
 {
-        json_t *v = json_object_get(obj, azure_models_fields[field]);
-
-        if (v)
-                *seen |= UINT32_C(1) << field;
-        return v;
+        return adapter_json_field_string(obj, azure_models_fields, (unsigned)field, max, seen);
 }
 
-static const char *azure_models_str(json_t *obj, int field, size_t max, uint32_t *seen)
+/* "YYYY-MM-DD[T...]" to seconds since the epoch; the placeholder year gives 0 (no known
+ * end of life), as does a date that does not parse. */
+static int64_t azure_models_eol(const char *s)
 {
-        json_t *v = azure_models_get(obj, field, seen);
+        int64_t eol;
 
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
-                return NULL;
-        return json_string_value(v);
-}
-
-static bool azure_models_digits(const char *s, int n, int *ret)
-{
-        int v = 0;
-
-        for (int i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                v = v * 10 + (s[i] - '0');
-        }
-        *ret = v;
-        return true;
-}
-
-/* "YYYY-MM-DD[T...]" to seconds since the epoch at 00:00 UTC, without locale or clock;
- * the placeholder year gives 0 (no known end of life). */
-static int azure_models_date(const char *s, int64_t *ret)
-{
-        static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int y, m, d;
-        int64_t yy, era, yoe, doy, doe, days;
-
-        if (!s || strlen(s) < 10 || s[4] != '-' || s[7] != '-' || !azure_models_digits(s, 4, &y) ||
-            !azure_models_digits(s + 5, 2, &m) || !azure_models_digits(s + 8, 2, &d))
-                return -EINVAL;
-        if (s[10] != '\0' && s[10] != 'T' && s[10] != ' ')
-                return -EINVAL;
-        if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-                return -EINVAL;
-        if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-                return -EINVAL;
-        if (y >= AZURE_MODELS_PLACEHOLDER_YEAR) {
-                *ret = 0;
+        if (adapter_parse_date(s, ADAPTER_DATE_TIME_SUFFIX, &eol) < 0 ||
+            eol >= adapter_days_from_civil(AZURE_MODELS_PLACEHOLDER_YEAR, 1, 1) * 86400)
                 return 0;
-        }
-        /* Days from the civil date (proleptic Gregorian, eras of 400 years). */
-        yy = m <= 2 ? y - 1 : y;
-        era = (yy >= 0 ? yy : yy - 399) / 400;
-        yoe = yy - era * 400;
-        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        days = era * 146097 + doe - 719468;
-        *ret = days * 86400;
-        return 0;
+        return eol;
 }
 
 static bool azure_models_is_text(json_t *caps)
@@ -202,7 +125,7 @@ static bool azure_models_better(Lifecycle l, int64_t eol, const Observation *tha
 }
 
 static int azure_models_entry(json_t *entry, const AdapterOptions *opts, ObservationList *out,
-                              AzureModelsIndex *ix, AdapterError *err, uint32_t *seen)
+                              AzureModelsIndex *ix, AdapterError *err, uint64_t *seen)
 {
         const char *name, *vendor;
         json_t *model, *caps, *dep;
@@ -222,10 +145,9 @@ static int azure_models_entry(json_t *entry, const AdapterOptions *opts, Observa
         lifecycle = lifecycle_from_string(
             azure_models_str(model, AZURE_MODELS_F_LIFECYCLE_STATUS, AZURE_MODELS_MAX_TEXT, seen));
         dep = azure_models_get(model, AZURE_MODELS_F_DEPRECATION, seen);
-        if (json_is_object(dep) && azure_models_date(azure_models_str(dep, AZURE_MODELS_F_INFERENCE,
-                                                                      AZURE_MODELS_MAX_TEXT, seen),
-                                                     &eol) < 0)
-                eol = 0;
+        if (json_is_object(dep))
+                eol = azure_models_eol(
+                    azure_models_str(dep, AZURE_MODELS_F_INFERENCE, AZURE_MODELS_MAX_TEXT, seen));
 
         if (ix->cap == 0 || (ix->n + 1) * 2 > ix->cap)
                 azure_models_index_grow(ix, out);
@@ -236,8 +158,10 @@ static int azure_models_entry(json_t *entry, const AdapterOptions *opts, Observa
                         return 0;
                 free(o->vendor);
         } else {
-                if (observation_list_add(out, opts->max_rows, &o) < 0)
-                        return adapter_error(err, 0, "more than %zu rows", opts->max_rows), -E2BIG;
+                int r = adapter_add_observation(out, opts, err, &o);
+
+                if (r < 0)
+                        return r;
                 ix->slots[slot] = out->n - 1;
                 ix->n++;
                 o->provider =
@@ -251,39 +175,19 @@ static int azure_models_entry(json_t *entry, const AdapterOptions *opts, Observa
         return 0;
 }
 
-static uint64_t azure_models_fingerprint(uint32_t seen)
-{
-        static const char shape[] = "azure-models:array";
-        uint64_t h = util_fnv1a(UTIL_FNV_INIT, shape, sizeof(shape));
-
-        for (int f = 0; f < _AZURE_MODELS_F_MAX; f++)
-                if (seen & (UINT32_C(1) << f))
-                        h = util_fnv1a(h, azure_models_fields[f],
-                                       strlen(azure_models_fields[f]) + 1);
-        return h;
-}
-
 int adapter_azure_models_parse(const char *data, size_t len, const AdapterOptions *opts,
                                ObservationList *out, AdapterError *err)
 {
-        _cleanup_(azure_models_decrefp) json_t *root = NULL;
+        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
         _cleanup_(azure_models_index_done) AzureModelsIndex ix = {0};
-        json_error_t jerr;
         json_t *entry;
-        uint32_t seen = 0;
+        uint64_t seen = 0;
         size_t i;
         int r;
 
-        r = azure_models_check_depth(data, len, err);
+        r = adapter_json_load(data, len, ADAPTER_JSON_DEPTH_EBADMSG, &root, err);
         if (r < 0)
                 return r;
-        root = json_loadb(data, len, 0, &jerr);
-        if (!root) {
-                r = adapter_error(err, (size_t)jerr.position, "invalid JSON: %s", jerr.text);
-                err->line = jerr.line > 0 ? (unsigned)jerr.line : 0;
-                err->col = jerr.column > 0 ? (unsigned)jerr.column : 0;
-                return r;
-        }
         if (!json_is_array(root))
                 return adapter_error(err, 0, "expected a JSON array of models");
 
@@ -296,8 +200,9 @@ int adapter_azure_models_parse(const char *data, size_t len, const AdapterOption
                         return r;
         }
         /* Entries that all lack the model object mean the layout moved, not "no models". */
-        if (json_array_size(root) > 0 && !(seen & (UINT32_C(1) << AZURE_MODELS_F_MODEL)))
+        if (json_array_size(root) > 0 && !(seen & (UINT64_C(1) << AZURE_MODELS_F_MODEL)))
                 return adapter_error(err, 0, "no entry has a \"model\" object");
-        out->fingerprint = azure_models_fingerprint(seen);
+        out->fingerprint = adapter_fingerprint_fields("azure-models:array", azure_models_fields,
+                                                      _AZURE_MODELS_F_MAX, seen);
         return 0;
 }

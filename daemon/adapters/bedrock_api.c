@@ -3,7 +3,6 @@
  * apart by the top-level key. See docs/adapters-clouds.md. */
 #include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
 
 #include "lockwatch/adapter.h"
 #include "lockwatch/util.h"
@@ -49,97 +48,15 @@ static const char *const bedrock_api_fields[_BEDROCK_API_F_MAX] = {
     [BEDROCK_API_F_TYPE] = "type",
 };
 
-static void bedrock_api_decrefp(json_t **p)
+static json_t *bedrock_api_get(json_t *obj, int field, uint64_t *seen)
 {
-        json_decref(*p);
+        return adapter_json_field(obj, bedrock_api_fields, (unsigned)field, seen);
 }
 
-/* Reject deep nesting before jansson builds the tree, so the error carries an offset. */
-static int bedrock_api_check_depth(const char *data, size_t len, AdapterError *err)
+/* The string at field if it is one of 1..max bytes, else NULL. */
+static const char *bedrock_api_str(json_t *obj, int field, size_t max, uint64_t *seen)
 {
-        unsigned depth = 0;
-        bool in_str = false, esc = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = data[i];
-
-                if (in_str) {
-                        if (esc)
-                                esc = false;
-                        else if (c == '\\')
-                                esc = true;
-                        else if (c == '"')
-                                in_str = false;
-                } else if (c == '"') {
-                        in_str = true;
-                } else if (c == '[' || c == '{') {
-                        if (++depth > ADAPTER_MAX_DEPTH)
-                                return adapter_error(err, i, "JSON nested deeper than %d levels",
-                                                     ADAPTER_MAX_DEPTH);
-                } else if ((c == ']' || c == '}') && depth > 0) {
-                        depth--;
-                }
-        }
-        return 0;
-}
-
-static json_t *bedrock_api_get(json_t *obj, int field, uint32_t *seen)
-{
-        json_t *v = json_object_get(obj, bedrock_api_fields[field]);
-
-        if (v)
-                *seen |= UINT32_C(1) << field;
-        return v;
-}
-
-/* The string at field if it is one and at most max bytes long, else NULL. */
-static const char *bedrock_api_str(json_t *obj, int field, size_t max, uint32_t *seen)
-{
-        json_t *v = bedrock_api_get(obj, field, seen);
-
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
-                return NULL;
-        return json_string_value(v);
-}
-
-static bool bedrock_api_digits(const char *s, int n, int *ret)
-{
-        int v = 0;
-
-        for (int i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                v = v * 10 + (s[i] - '0');
-        }
-        *ret = v;
-        return true;
-}
-
-/* "YYYY-MM-DD[T...]" to seconds since the epoch at 00:00 UTC, without locale or clock. */
-static int bedrock_api_date(const char *s, int64_t *ret)
-{
-        static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int y, m, d;
-        int64_t yy, era, yoe, doy, doe, days;
-
-        if (!s || strlen(s) < 10 || s[4] != '-' || s[7] != '-' || !bedrock_api_digits(s, 4, &y) ||
-            !bedrock_api_digits(s + 5, 2, &m) || !bedrock_api_digits(s + 8, 2, &d))
-                return -EINVAL;
-        if (s[10] != '\0' && s[10] != 'T' && s[10] != ' ')
-                return -EINVAL;
-        if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-                return -EINVAL;
-        if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-                return -EINVAL;
-        /* Days from the civil date (proleptic Gregorian, eras of 400 years). */
-        yy = m <= 2 ? y - 1 : y;
-        era = (yy >= 0 ? yy : yy - 399) / 400;
-        yoe = yy - era * 400;
-        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        days = era * 146097 + doe - 719468;
-        *ret = days * 86400;
-        return 0;
+        return adapter_json_field_string(obj, bedrock_api_fields, (unsigned)field, max, seen);
 }
 
 /* Region field of "arn:PARTITION:bedrock:REGION:ACCOUNT:RESOURCE" into buf (may be empty). */
@@ -182,9 +99,11 @@ static int bedrock_api_new(ObservationList *out, const AdapterOptions *opts, con
                            AdapterError *err, Observation **ret)
 {
         Observation *o;
+        int r;
 
-        if (observation_list_add(out, opts->max_rows, &o) < 0)
-                return adapter_error(err, 0, "more than %zu rows", opts->max_rows), -E2BIG;
+        r = adapter_add_observation(out, opts, err, &o);
+        if (r < 0)
+                return r;
         o->provider = xstrdup(opts->provider ? opts->provider : BEDROCK_API_DEFAULT_PROVIDER);
         o->model = xstrdup(model);
         *ret = o;
@@ -192,7 +111,7 @@ static int bedrock_api_new(ObservationList *out, const AdapterOptions *opts, con
 }
 
 static int bedrock_api_foundation_model(json_t *m, const AdapterOptions *opts, ObservationList *out,
-                                        AdapterError *err, uint32_t *seen)
+                                        AdapterError *err, uint64_t *seen)
 {
         const char *id, *vendor;
         json_t *life;
@@ -218,9 +137,9 @@ static int bedrock_api_foundation_model(json_t *m, const AdapterOptions *opts, O
                 o->lifecycle = lifecycle_from_string(
                     bedrock_api_str(life, BEDROCK_API_F_STATUS, BEDROCK_API_MAX_TEXT, seen));
                 /* Optional in the API; its presence depends on the model, so it stays out
-                 * of the fingerprint. */
-                if (json_is_string(eol) && json_string_length(eol) <= BEDROCK_API_MAX_TEXT &&
-                    bedrock_api_date(json_string_value(eol), &o->eol) < 0)
+                 * of the fingerprint. An unreadable date leaves the end of life unknown. */
+                if (adapter_parse_date(adapter_json_string(eol, 0, BEDROCK_API_MAX_TEXT),
+                                       ADAPTER_DATE_TIME_SUFFIX, &o->eol) < 0)
                         o->eol = 0;
         }
         if (o->lifecycle == LIFECYCLE_RETIRED)
@@ -229,7 +148,7 @@ static int bedrock_api_foundation_model(json_t *m, const AdapterOptions *opts, O
 }
 
 static int bedrock_api_profile(json_t *p, const AdapterOptions *opts, ObservationList *out,
-                               AdapterError *err, uint32_t *seen)
+                               AdapterError *err, uint64_t *seen)
 {
         const char *id, *type;
         json_t *members, *member;
@@ -270,38 +189,19 @@ static int bedrock_api_profile(json_t *p, const AdapterOptions *opts, Observatio
         return 0;
 }
 
-static uint64_t bedrock_api_fingerprint(uint32_t seen)
-{
-        static const char shape[] = "bedrock-api:object";
-        uint64_t h = util_fnv1a(UTIL_FNV_INIT, shape, sizeof(shape));
-
-        for (int f = 0; f < _BEDROCK_API_F_MAX; f++)
-                if (seen & (UINT32_C(1) << f))
-                        h = util_fnv1a(h, bedrock_api_fields[f], strlen(bedrock_api_fields[f]) + 1);
-        return h;
-}
-
 int adapter_bedrock_api_parse(const char *data, size_t len, const AdapterOptions *opts,
                               ObservationList *out, AdapterError *err)
 {
-        _cleanup_(bedrock_api_decrefp) json_t *root = NULL;
-        json_error_t jerr;
+        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
         json_t *list, *item;
         bool profiles = false;
-        uint32_t seen = 0;
+        uint64_t seen = 0;
         size_t i;
         int r;
 
-        r = bedrock_api_check_depth(data, len, err);
+        r = adapter_json_load(data, len, ADAPTER_JSON_DEPTH_EBADMSG, &root, err);
         if (r < 0)
                 return r;
-        root = json_loadb(data, len, 0, &jerr);
-        if (!root) {
-                r = adapter_error(err, (size_t)jerr.position, "invalid JSON: %s", jerr.text);
-                err->line = jerr.line > 0 ? (unsigned)jerr.line : 0;
-                err->col = jerr.column > 0 ? (unsigned)jerr.column : 0;
-                return r;
-        }
         if (!json_is_object(root))
                 return adapter_error(err, 0, BEDROCK_API_SHAPE_ERROR);
         list = bedrock_api_get(root, BEDROCK_API_F_MODEL_SUMMARIES, &seen);
@@ -324,10 +224,11 @@ int adapter_bedrock_api_parse(const char *data, size_t len, const AdapterOptions
         /* Entries that all lack the id field mean the layout moved, not "no models". */
         if (json_array_size(list) > 0 &&
             !(seen &
-              (UINT32_C(1) << (profiles ? BEDROCK_API_F_PROFILE_ID : BEDROCK_API_F_MODEL_ID))))
+              (UINT64_C(1) << (profiles ? BEDROCK_API_F_PROFILE_ID : BEDROCK_API_F_MODEL_ID))))
                 return adapter_error(err, 0, "no entry has a \"%s\"",
                                      bedrock_api_fields[profiles ? BEDROCK_API_F_PROFILE_ID
                                                                  : BEDROCK_API_F_MODEL_ID]);
-        out->fingerprint = bedrock_api_fingerprint(seen);
+        out->fingerprint = adapter_fingerprint_fields("bedrock-api:object", bedrock_api_fields,
+                                                      _BEDROCK_API_F_MAX, seen);
         return 0;
 }

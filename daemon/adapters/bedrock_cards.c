@@ -1,8 +1,6 @@
 /* bedrock-model-cards: the nightly scrape of the AWS Bedrock model cards,
  * {source, generatedAt, modelCount, models:[card...]}. See docs/adapters-clouds.md. */
-#include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
 
 #include "lockwatch/adapter.h"
 #include "lockwatch/util.h"
@@ -44,60 +42,15 @@ static const char *const bedrock_cards_fields[_BEDROCK_CARDS_F_MAX] = {
     [BEDROCK_CARDS_F_REGIONS] = "regions",
 };
 
-static void bedrock_cards_decrefp(json_t **p)
+/* The string at field if it is one of 1..max bytes, else NULL; marks the field seen. */
+static const char *bedrock_cards_str(json_t *obj, int field, size_t max, uint64_t *seen)
 {
-        json_decref(*p);
+        return adapter_json_field_string(obj, bedrock_cards_fields, (unsigned)field, max, seen);
 }
 
-/* Reject deep nesting before jansson builds the tree, so the error carries an offset. */
-static int bedrock_cards_check_depth(const char *data, size_t len, AdapterError *err)
+static bool bedrock_cards_flag(json_t *obj, int field, uint64_t *seen)
 {
-        unsigned depth = 0;
-        bool in_str = false, esc = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = data[i];
-
-                if (in_str) {
-                        if (esc)
-                                esc = false;
-                        else if (c == '\\')
-                                esc = true;
-                        else if (c == '"')
-                                in_str = false;
-                } else if (c == '"') {
-                        in_str = true;
-                } else if (c == '[' || c == '{') {
-                        if (++depth > ADAPTER_MAX_DEPTH)
-                                return adapter_error(err, i, "JSON nested deeper than %d levels",
-                                                     ADAPTER_MAX_DEPTH);
-                } else if ((c == ']' || c == '}') && depth > 0) {
-                        depth--;
-                }
-        }
-        return 0;
-}
-
-/* The string at key if it is one and at most max bytes long, else NULL; marks the field seen. */
-static const char *bedrock_cards_str(json_t *obj, int field, size_t max, uint32_t *seen)
-{
-        json_t *v = json_object_get(obj, bedrock_cards_fields[field]);
-
-        if (!v)
-                return NULL;
-        *seen |= UINT32_C(1) << field;
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
-                return NULL;
-        return json_string_value(v);
-}
-
-static bool bedrock_cards_flag(json_t *obj, int field, uint32_t *seen)
-{
-        json_t *v = json_object_get(obj, bedrock_cards_fields[field]);
-
-        if (v)
-                *seen |= UINT32_C(1) << field;
-        return json_is_true(v);
+        return json_is_true(adapter_json_field(obj, bedrock_cards_fields, (unsigned)field, seen));
 }
 
 /* Cards say "Legacy (certain regions)": the leading word is the state. */
@@ -129,7 +82,7 @@ static bool bedrock_cards_region_ok(const char *r)
 }
 
 /* Every region the card marks callable by some means: in-region, geo or global profile. */
-static void bedrock_cards_regions(json_t *regions, Observation *o, uint32_t *seen)
+static void bedrock_cards_regions(json_t *regions, Observation *o, uint64_t *seen)
 {
         const char *key;
         json_t *v;
@@ -156,16 +109,13 @@ static void bedrock_cards_regions(json_t *regions, Observation *o, uint32_t *see
 }
 
 /* Distinct base model ids of a card, one per endpoint, in card order. */
-static size_t bedrock_cards_ids(json_t *card, const char **ids, uint32_t *seen)
+static size_t bedrock_cards_ids(json_t *card, const char **ids, uint64_t *seen)
 {
-        json_t *access =
-            json_object_get(card, bedrock_cards_fields[BEDROCK_CARDS_F_PROGRAMMATIC_ACCESS]);
+        json_t *access = adapter_json_field(card, bedrock_cards_fields,
+                                            BEDROCK_CARDS_F_PROGRAMMATIC_ACCESS, seen);
         json_t *entry;
         size_t i, n = 0;
 
-        if (!access)
-                return 0;
-        *seen |= UINT32_C(1) << BEDROCK_CARDS_F_PROGRAMMATIC_ACCESS;
         if (!json_is_array(access))
                 return 0;
         json_array_foreach(access, i, entry)
@@ -189,7 +139,7 @@ static size_t bedrock_cards_ids(json_t *card, const char **ids, uint32_t *seen)
 }
 
 static int bedrock_cards_card(json_t *card, const AdapterOptions *opts, ObservationList *out,
-                              AdapterError *err, uint32_t *seen)
+                              AdapterError *err, uint64_t *seen)
 {
         const char *ids[BEDROCK_CARDS_MAX_IDS];
         const char *vendor, *name, *lifecycle;
@@ -203,15 +153,15 @@ static int bedrock_cards_card(json_t *card, const AdapterOptions *opts, Observat
         name = bedrock_cards_str(card, BEDROCK_CARDS_F_MODEL_NAME, BEDROCK_CARDS_MAX_TEXT, seen);
         lifecycle =
             bedrock_cards_str(card, BEDROCK_CARDS_F_MODEL_LIFECYCLE, BEDROCK_CARDS_MAX_TEXT, seen);
-        regions = json_object_get(card, bedrock_cards_fields[BEDROCK_CARDS_F_REGIONS]);
-        if (regions)
-                *seen |= UINT32_C(1) << BEDROCK_CARDS_F_REGIONS;
+        regions = adapter_json_field(card, bedrock_cards_fields, BEDROCK_CARDS_F_REGIONS, seen);
 
         for (size_t k = 0; k < n_ids; k++) {
                 Observation *o;
 
-                if (observation_list_add(out, opts->max_rows, &o) < 0)
-                        return adapter_error(err, 0, "more than %zu rows", opts->max_rows), -E2BIG;
+                int r = adapter_add_observation(out, opts, err, &o);
+
+                if (r < 0)
+                        return r;
                 o->provider =
                     xstrdup(opts->provider ? opts->provider : BEDROCK_CARDS_DEFAULT_PROVIDER);
                 o->model = xstrdup(ids[k]);
@@ -224,8 +174,8 @@ static int bedrock_cards_card(json_t *card, const AdapterOptions *opts, Observat
                 } else {
                         const Observation *f = &out->items[first];
 
-                        for (size_t r = 0; r < f->n_regions; r++)
-                                observation_add_region(o, f->regions[r]);
+                        for (size_t j = 0; j < f->n_regions; j++)
+                                observation_add_region(o, f->regions[j]);
                 }
                 /* A card that names regions but none callable is a positive "not offered". */
                 if ((json_is_object(regions) && o->n_regions == 0) ||
@@ -235,47 +185,27 @@ static int bedrock_cards_card(json_t *card, const AdapterOptions *opts, Observat
         return 0;
 }
 
-static uint64_t bedrock_cards_fingerprint(uint32_t seen)
-{
-        static const char shape[] = "bedrock-model-cards:object";
-        uint64_t h = util_fnv1a(UTIL_FNV_INIT, shape, sizeof(shape));
-
-        for (int f = 0; f < _BEDROCK_CARDS_F_MAX; f++)
-                if (seen & (UINT32_C(1) << f))
-                        h = util_fnv1a(h, bedrock_cards_fields[f],
-                                       strlen(bedrock_cards_fields[f]) + 1);
-        return h;
-}
-
 int adapter_bedrock_cards_parse(const char *data, size_t len, const AdapterOptions *opts,
                                 ObservationList *out, AdapterError *err)
 {
-        _cleanup_(bedrock_cards_decrefp) json_t *root = NULL;
-        json_error_t jerr;
+        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
         json_t *models, *count, *card;
-        uint32_t seen = 0;
+        uint64_t seen = 0;
         size_t i;
         int r;
 
-        r = bedrock_cards_check_depth(data, len, err);
+        /* Integers stay integers: modelCount must be one. */
+        r = adapter_json_load(data, len, ADAPTER_JSON_DEPTH_EBADMSG, &root, err);
         if (r < 0)
                 return r;
-        root = json_loadb(data, len, 0, &jerr);
-        if (!root) {
-                r = adapter_error(err, (size_t)jerr.position, "invalid JSON: %s", jerr.text);
-                err->line = jerr.line > 0 ? (unsigned)jerr.line : 0;
-                err->col = jerr.column > 0 ? (unsigned)jerr.column : 0;
-                return r;
-        }
         models = json_object_get(root, "models");
         if (!json_is_object(root) || !json_is_array(models))
                 return adapter_error(err, 0, "expected an object with a \"models\" array");
-        seen |= UINT32_C(1) << BEDROCK_CARDS_F_MODELS;
+        seen |= UINT64_C(1) << BEDROCK_CARDS_F_MODELS;
 
         /* A short models array under a larger count is a truncated scrape, not removals. */
-        count = json_object_get(root, "modelCount");
+        count = adapter_json_field(root, bedrock_cards_fields, BEDROCK_CARDS_F_MODEL_COUNT, &seen);
         if (count) {
-                seen |= UINT32_C(1) << BEDROCK_CARDS_F_MODEL_COUNT;
                 if (!json_is_integer(count))
                         return adapter_error(err, 0, "modelCount is not an integer");
                 if (json_integer_value(count) < 0 ||
@@ -294,8 +224,9 @@ int adapter_bedrock_cards_parse(const char *data, size_t len, const AdapterOptio
                         return r;
         }
         /* Cards that all lack the id field mean the layout moved, not "no models". */
-        if (json_array_size(models) > 0 && !(seen & (UINT32_C(1) << BEDROCK_CARDS_F_MODEL_ID)))
+        if (json_array_size(models) > 0 && !(seen & (UINT64_C(1) << BEDROCK_CARDS_F_MODEL_ID)))
                 return adapter_error(err, 0, "no card has a programmaticAccess modelId");
-        out->fingerprint = bedrock_cards_fingerprint(seen);
+        out->fingerprint = adapter_fingerprint_fields(
+            "bedrock-model-cards:object", bedrock_cards_fields, _BEDROCK_CARDS_F_MAX, seen);
         return 0;
 }

@@ -95,6 +95,56 @@ const char *lifecycle_name(Lifecycle l);
 /* Parse a lifecycle word as published (case-insensitive, e.g. "Active", "LEGACY"). */
 Lifecycle lifecycle_from_string(const char *s);
 
+/* Helpers shared by the JSON adapters. jansson's type is only named here so that this
+ * header does not pull jansson into every module that includes it. */
+struct json_t;
+
+/* Flags of adapter_json_check_depth() and adapter_json_load(). */
+enum {
+        ADAPTER_JSON_INT_AS_REAL = 1u << 0,   /* so a huge integer in an ignored field loads */
+        ADAPTER_JSON_DEPTH_EBADMSG = 1u << 1, /* too deep nesting is -EBADMSG, not -ELOOP */
+};
+/* Flags of adapter_parse_date(). */
+enum {
+        ADAPTER_DATE_TIME_SUFFIX = 1u << 0, /* accept "T..." or " ..." after the date */
+        ADAPTER_DATE_FROM_EPOCH = 1u << 1,  /* reject years before 1970 */
+};
+/* Flags of adapter_json_price(). */
+enum {
+        ADAPTER_PRICE_PER_TOKEN = 1u << 0, /* published per token: scale to per million */
+        ADAPTER_PRICE_STRING = 1u << 1,    /* a plain decimal string is a price too */
+};
+
+/* Fail (err with offset, line, col) if JSON data nests deeper than ADAPTER_MAX_DEPTH. */
+int adapter_json_check_depth(const char *data, size_t len, unsigned flags, AdapterError *err);
+/* Depth check, then parse data into *ret; jansson's errors fill err with line/col. */
+int adapter_json_load(const char *data, size_t len, unsigned flags, struct json_t **ret,
+                      AdapterError *err);
+/* Drop the reference in *p (for _cleanup_). */
+void adapter_json_decrefp(struct json_t **p);
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12, not checked). */
+int64_t adapter_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* "YYYY-MM-DD" to seconds since the epoch at 00:00 UTC; -EINVAL if not a real day. */
+int adapter_parse_date(const char *s, unsigned flags, int64_t *ret);
+/* USD per token to USD per million tokens; NAN if negative or not finite. */
+double adapter_price_per_mtok(double usd_per_token);
+/* A price as published in v, in USD per million tokens, or NAN when unknown. */
+double adapter_json_price(struct json_t *v, unsigned flags);
+/* v's text if v is a string of min..max bytes, else NULL. */
+const char *adapter_json_string(struct json_t *v, size_t min, size_t max);
+/* Member names[field] of obj, or NULL; when present sets bit field of *seen. */
+struct json_t *adapter_json_field(struct json_t *obj, const char *const *names, unsigned field,
+                                  uint64_t *seen);
+/* Member names[field] if a string of 1..max bytes, else NULL; sets *seen as above. */
+const char *adapter_json_field_string(struct json_t *obj, const char *const *names, unsigned field,
+                                      size_t max, uint64_t *seen);
+/* Structure hash: shape, then each names[i] (sorted) whose bit i is set in present. */
+uint64_t adapter_fingerprint_fields(const char *shape, const char *const *names, size_t n,
+                                    uint64_t present);
+/* observation_list_add() under opts->max_rows; past the cap err says "more than N rows". */
+int adapter_add_observation(ObservationList *out, const AdapterOptions *opts, AdapterError *err,
+                            Observation **ret);
+
 /* The adapters (each in daemon/adapters/<name>.c). */
 int adapter_litellm_parse(const char *data, size_t len, const AdapterOptions *opts,
                           ObservationList *out, AdapterError *err);
