@@ -90,7 +90,7 @@ static int64_t azure_models_eol(const char *s)
 {
         int64_t eol;
 
-        if (adapter_parse_date(s, ADAPTER_DATE_TIME_SUFFIX, &eol) < 0 ||
+        if (adapter_parse_date(s, ADAPTER_DATE_TIME_SUFFIX | ADAPTER_DATE_FROM_EPOCH, &eol) < 0 ||
             eol >= adapter_days_from_civil(AZURE_MODELS_PLACEHOLDER_YEAR, 1, 1) * 86400)
                 return 0;
         return eol;

@@ -139,7 +139,8 @@ static int bedrock_api_foundation_model(json_t *m, const AdapterOptions *opts, O
                 /* Optional in the API; its presence depends on the model, so it stays out
                  * of the fingerprint. An unreadable date leaves the end of life unknown. */
                 if (adapter_parse_date(adapter_json_string(eol, 0, BEDROCK_API_MAX_TEXT),
-                                       ADAPTER_DATE_TIME_SUFFIX, &o->eol) < 0)
+                                       ADAPTER_DATE_TIME_SUFFIX | ADAPTER_DATE_FROM_EPOCH,
+                                       &o->eol) < 0)
                         o->eol = 0;
         }
         if (o->lifecycle == LIFECYCLE_RETIRED)

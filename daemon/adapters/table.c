@@ -492,17 +492,6 @@ static const char *const month_names[12] = {
     "july",    "august",   "september", "october", "november", "december",
 };
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-        /* Count from 0000-03-01 so the leap day ends each year: one formula per 400-year era. */
-        y -= m <= 2;
-        int64_t era = (y >= 0 ? y : y - 399) / 400;
-        unsigned yoe = (unsigned)(y - era * 400);
-        unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t)doe - 719468;
-}
-
 static unsigned days_in_month(unsigned y, unsigned m)
 {
         static const unsigned dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -571,7 +560,7 @@ int table_parse_date(const char *s, int64_t *ret)
         }
         if (y < 1970 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
                 return -EINVAL;
-        *ret = days_from_civil(y, m, d) * 86400;
+        *ret = adapter_days_from_civil(y, m, d) * 86400;
         return 0;
 }
 

@@ -1,0 +1,168 @@
+#include "lockwatch/journal.h"
+
+#include <inttypes.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "lockwatch/log.h"
+#include "lockwatch/util.h"
+
+static JournalMode journal_mode = JOURNAL_MODE_LOG;
+static FILE *journal_stream;
+
+void journal_setup(JournalMode mode, FILE *stream)
+{
+        journal_mode = mode;
+        journal_stream = stream ? stream : stdout;
+}
+
+const char *journal_format_time(char *buf, size_t size, uint64_t usec)
+{
+        time_t t = (time_t)(usec / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, size, "@%" PRIu64, usec / USEC_PER_SEC);
+        return buf;
+}
+
+static void add_field(const char **fields, char **owned, size_t *n, const char *name,
+                      const char *value)
+{
+        if (!value)
+                return;
+        owned[*n] = xasprintf("%s=%s", name, value);
+        fields[*n] = owned[*n];
+        (*n)++;
+}
+
+static void emit_log(const JournalEvent *ev)
+{
+        const char *fields[12];
+        char *owned[12];
+        size_t n = 0;
+
+        add_field(fields, owned, &n, "MESSAGE_ID", ev->message_id);
+        add_field(fields, owned, &n, "LOCKWATCH_RULE", ev->rule);
+        add_field(fields, owned, &n, "LOCKWATCH_MODEL", ev->model);
+        add_field(fields, owned, &n, "LOCKWATCH_SOURCE", ev->source);
+        add_field(fields, owned, &n, "LOCKWATCH_STATE", ev->state);
+        add_field(fields, owned, &n, "LOCKWATCH_CLOUDS", ev->clouds);
+        add_field(fields, owned, &n, "LOCKWATCH_PREVIOUS_CLOUDS", ev->previous_clouds);
+        add_field(fields, owned, &n, "LOCKWATCH_RESULT", ev->result);
+        fields[n] = NULL;
+        log_fields(ev->priority, fields, "%s", ev->message);
+        for (size_t i = 0; i < n; i++)
+                free(owned[i]);
+}
+
+static void json_set_str(json_t *o, const char *key, const char *value)
+{
+        if (value)
+                json_object_set_new(o, key, json_string(value));
+}
+
+static void emit_json(const JournalEvent *ev)
+{
+        char when[64];
+        json_t *o = json_object();
+
+        if (!o)
+                util_oom();
+        json_set_str(o, "time", journal_format_time(when, sizeof(when), ev->time));
+        json_set_str(o, "message_id", ev->message_id);
+        json_object_set_new(o, "priority", json_integer(ev->priority));
+        json_set_str(o, "rule", ev->rule);
+        json_set_str(o, "model", ev->model);
+        json_set_str(o, "source", ev->source);
+        json_set_str(o, "state", ev->state);
+        json_set_str(o, "clouds", ev->clouds);
+        json_set_str(o, "previous_clouds", ev->previous_clouds);
+        json_set_str(o, "result", ev->result);
+        json_set_str(o, "message", ev->message);
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+        json_decref(o);
+        if (!line)
+                util_oom();
+        fprintf(journal_stream, "%s\n", line);
+        free(line);
+}
+
+void journal_emit(const JournalEvent *ev)
+{
+        char when[64];
+
+        switch (journal_mode) {
+        case JOURNAL_MODE_LOG:
+                emit_log(ev);
+                break;
+        case JOURNAL_MODE_REPLAY_TEXT:
+                fprintf(journal_stream, "%s %s\n", journal_format_time(when, sizeof(when), ev->time),
+                        ev->message);
+                break;
+        case JOURNAL_MODE_REPLAY_JSON:
+                emit_json(ev);
+                break;
+        }
+}
+
+void journal_rules_event(const RulesEvent *ev)
+{
+        const char *word = ev->event == ALERT_EVENT_RESOLVED ? "resolved"
+                           : ev->event == ALERT_EVENT_REPEAT ? "firing (repeat)"
+                                                             : "firing";
+        bool model = ev->rule->target == RULE_TARGET_MODEL;
+        _cleanup_free_ char *msg =
+                xasprintf("[%s] %s %s: %s", word, ev->rule->name, ev->key, ev->summary);
+        JournalEvent je = {
+                .message_id = ev->event == ALERT_EVENT_RESOLVED ? LW_MESSAGE_ALERT_RESOLVED
+                              : ev->event == ALERT_EVENT_REPEAT ? LW_MESSAGE_ALERT_REPEAT
+                                                                : LW_MESSAGE_ALERT_FIRING,
+                /* A resolution is good news: it never shouts. */
+                .priority = ev->event == ALERT_EVENT_RESOLVED
+                                    ? LOG_NOTICE
+                                    : rules_severity_priority(ev->rule->severity),
+                .rule = ev->rule->name,
+                .model = model ? ev->key : NULL,
+                .source = model ? NULL : ev->key,
+                .state = ev->event == ALERT_EVENT_RESOLVED ? "resolved" : "firing",
+                .clouds = model ? ev->clouds : NULL,
+                .previous_clouds = model ? ev->previous_clouds : NULL,
+                .time = ev->now,
+                .message = msg,
+        };
+        journal_emit(&je);
+}
+
+void journal_source_event(const char *source, SourceStatus status, const char *result,
+                          const char *detail, uint64_t failures, uint64_t now)
+{
+        _cleanup_free_ char *msg = NULL;
+        const char *id;
+        int prio;
+
+        if (status == SOURCE_OK) {
+                msg = xasprintf("[recovered] source %s after %" PRIu64 " failed poll(s): %s",
+                                source, failures, result);
+                id = LW_MESSAGE_SOURCE_RECOVERED;
+                prio = LOG_NOTICE;
+        } else {
+                msg = xasprintf("[%s] source %s: %s%s%s; its rows keep their last good state",
+                                source_status_name(status), source, result,
+                                detail && *detail ? ": " : "", detail && *detail ? detail : "");
+                id = status == SOURCE_SUSPECT ? LW_MESSAGE_SOURCE_SUSPECT
+                                              : LW_MESSAGE_SOURCE_DEGRADED;
+                prio = LOG_WARNING;
+        }
+        JournalEvent je = {
+                .message_id = id,
+                .priority = prio,
+                .source = source,
+                .state = source_status_name(status),
+                .result = result,
+                .time = now,
+                .message = msg,
+        };
+        journal_emit(&je);
+}
