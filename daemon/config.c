@@ -91,6 +91,10 @@ static const KeyDef keys[] = {
     DAEMON_KEY("removal_polls", KEY_UINT, 1, 100, 0, removal_polls),
     DAEMON_KEY("max_removal", KEY_PERCENT, 1, 100, 0, max_removal_percent),
     DAEMON_KEY("max_rows", KEY_UINT, 1, 10000000, 0, max_rows),
+    DAEMON_KEY("evaluation_interval", KEY_DURATION, 0, 365 * USEC_PER_DAY, 0,
+               evaluation_interval_usec),
+    DAEMON_KEY("repeat_interval", KEY_DURATION, 0, 365 * USEC_PER_DAY, 0,
+               repeat_interval_usec),
     DAEMON_KEY("user_agent_extra", KEY_TEXT, 0, UA_MAX, KF_EMPTY_OK, user_agent_extra),
     SOURCE_KEY("url", KEY_URL, url),
     SOURCE_KEY("format", KEY_FORMAT, format),
@@ -846,6 +850,7 @@ static Config *config_new_defaults(const char *path)
         c->removal_polls = 2;
         c->max_removal_percent = 20;
         c->max_rows = 100000;
+        c->repeat_interval_usec = USEC_PER_DAY;
         c->limits = (FetchLimits){
             .connect_timeout_usec = 10 * USEC_PER_SEC,
             .timeout_usec = 60 * USEC_PER_SEC,

@@ -107,14 +107,43 @@ void journal_emit(const JournalEvent *ev)
         }
 }
 
+/* "aws,gcp" as people read it: "aws, gcp". */
+static char *journal_list_text(const char *csv)
+{
+        size_t n = 0;
+        char *out;
+
+        if (!csv)
+                return xstrdup("");
+        out = xmalloc(strlen(csv) * 2 + 1);
+        for (const char *p = csv; *p; p++) {
+                out[n++] = *p;
+                if (*p == ',')
+                        out[n++] = ' ';
+        }
+        out[n] = '\0';
+        return out;
+}
+
 void journal_rules_event(const RulesEvent *ev)
 {
         const char *word = ev->event == ALERT_EVENT_RESOLVED ? "resolved"
                            : ev->event == ALERT_EVENT_REPEAT ? "firing (repeat)"
                                                              : "firing";
         bool model = ev->rule->target == RULE_TARGET_MODEL;
-        _cleanup_free_ char *msg =
-                xasprintf("[%s] %s %s: %s", word, ev->rule->name, ev->key, ev->summary);
+        _cleanup_free_ char *msg = NULL;
+        /* The summary speaks of the firing condition; rendered now it would describe a
+         * state that no longer holds, so a resolution says what is true instead. */
+        if (ev->event != ALERT_EVENT_RESOLVED)
+                msg = xasprintf("[%s] %s %s: %s", word, ev->rule->name, ev->key, ev->summary);
+        else if (model) {
+                _cleanup_free_ char *clouds = journal_list_text(ev->clouds);
+                msg = xasprintf("[%s] %s %s: the condition no longer holds; now on %s", word,
+                                ev->rule->name, ev->key, *clouds ? clouds : "no cloud");
+        }
+        else
+                msg = xasprintf("[%s] %s %s: the condition no longer holds", word, ev->rule->name,
+                                ev->key);
         JournalEvent je = {
                 .message_id = ev->event == ALERT_EVENT_RESOLVED ? LW_MESSAGE_ALERT_RESOLVED
                               : ev->event == ALERT_EVENT_REPEAT ? LW_MESSAGE_ALERT_REPEAT

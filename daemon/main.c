@@ -22,7 +22,12 @@
 #include "lockwatch/log.h"
 #include "lockwatch/normalize.h"
 #include "lockwatch/poller.h"
+#include "lockwatch/journal.h"
 #include "lockwatch/render.h"
+#include "lockwatch/replay.h"
+#include "lockwatch/ruleload.h"
+#include "lockwatch/rules_eval.h"
+#include "lockwatch/ruletest.h"
 #include "lockwatch/state.h"
 #include "lockwatch/util.h"
 
@@ -35,7 +40,11 @@ static const char *arg_socket;
 static const char *arg_providers;
 static const char *arg_aliases;
 static const char *arg_model;
-static bool arg_once, arg_fetch_only, arg_json, arg_check, arg_ascii, arg_wide;
+static const char *arg_replay;
+static const char *arg_rules_dir = LOCKWATCH_RULES_DIR;
+static char **arg_test_files;
+static size_t arg_n_test_files;
+static bool arg_once, arg_fetch_only, arg_json, arg_check, arg_ascii, arg_wide, arg_test;
 static int arg_log_level = LOG_INFO;
 
 static void help(void)
@@ -48,8 +57,13 @@ static void help(void)
                "      (default)          run as a daemon in the foreground (systemd Type=notify)\n"
                "      --once             poll every enabled source once, print the results and\n"
                "                         the matrix, exit 0 if every source was ok, 1 otherwise\n"
-               "      --check-config     validate the config, provider and alias tables; print\n"
-               "                         'configuration OK' and exit 0, or the errors and exit 1\n"
+               "      --check-config     validate the config, provider and alias tables and the\n"
+               "                         rules; print 'configuration OK' and exit 0, or the\n"
+               "                         errors and exit 1\n"
+               "      --replay DIR       feed DIR/<time>/<source>[.ext] snapshot sets through\n"
+               "                         the pipeline with a simulated clock; print every\n"
+               "                         transition as the journal would show it\n"
+               "      --test-rules FILE...  run rule unit tests; exit 1 on any mismatch\n"
                "\n"
                "Options:\n"
                "  -c, --config PATH      configuration file (default " DEFAULT_CONFIG ")\n"
@@ -58,8 +72,10 @@ static void help(void)
                "      --socket PATH      control socket path (overrides the config's socket)\n"
                "      --providers PATH   provider table (overrides the config's providers)\n"
                "      --aliases PATH     alias table (overrides the config's aliases)\n"
+               "      --rules-dir DIR    shipped rules (default " LOCKWATCH_RULES_DIR ")\n"
                "      --fetch-only       with --once: fetch and classify, do not parse\n"
-               "      --json             with --once: print one JSON document\n"
+               "      --json             with --once: print one JSON document; with --replay:\n"
+               "                         one JSON object per transition\n"
                "      --model GLOB       with --once: show only models whose id matches GLOB\n"
                "      --ascii            with --once: plain ASCII marks in the grid\n"
                "      --wide             with --once: a column for every provider, not only\n"
@@ -83,6 +99,9 @@ enum {
         OPT_WIDE,
         OPT_LOG_LEVEL,
         OPT_VERSION,
+        OPT_REPLAY,
+        OPT_TEST_RULES,
+        OPT_RULES_DIR,
 };
 
 static int parse_argv(int argc, char **argv)
@@ -103,6 +122,9 @@ static int parse_argv(int argc, char **argv)
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
+                {"replay", required_argument, NULL, OPT_REPLAY},
+                {"test-rules", no_argument, NULL, OPT_TEST_RULES},
+                {"rules-dir", required_argument, NULL, OPT_RULES_DIR},
                 {},
         };
         static const struct {
@@ -150,6 +172,15 @@ static int parse_argv(int argc, char **argv)
                 case OPT_WIDE:
                         arg_wide = true;
                         break;
+                case OPT_REPLAY:
+                        arg_replay = optarg;
+                        break;
+                case OPT_TEST_RULES:
+                        arg_test = true;
+                        break;
+                case OPT_RULES_DIR:
+                        arg_rules_dir = optarg;
+                        break;
                 case OPT_LOG_LEVEL: {
                         bool found = false;
                         for (size_t i = 0; i < ELEMENTSOF(levels); i++)
@@ -174,18 +205,30 @@ static int parse_argv(int argc, char **argv)
                         return -EINVAL;
                 }
         }
-        if (optind < argc) {
+        if (arg_test) {
+                if (optind >= argc) {
+                        fprintf(stderr, "lockwatchd: --test-rules needs at least one FILE\n");
+                        return -EINVAL;
+                }
+                arg_test_files = argv + optind;
+                arg_n_test_files = (size_t)(argc - optind);
+        } else if (optind < argc) {
                 fprintf(stderr, "lockwatchd: unexpected argument '%s'\nTry 'lockwatchd --help'.\n",
                         argv[optind]);
                 return -EINVAL;
         }
-        if ((arg_fetch_only || arg_json || arg_model || arg_ascii || arg_wide) && !arg_once) {
-                fprintf(stderr, "lockwatchd: --fetch-only, --json, --model, --ascii and --wide "
-                                "need --once\n");
+        if ((arg_fetch_only || arg_model || arg_ascii || arg_wide) && !arg_once) {
+                fprintf(stderr, "lockwatchd: --fetch-only, --model, --ascii and --wide need "
+                                "--once\n");
                 return -EINVAL;
         }
-        if (arg_once && arg_check) {
-                fprintf(stderr, "lockwatchd: --once and --check-config exclude each other\n");
+        if (arg_json && !arg_once && !arg_replay) {
+                fprintf(stderr, "lockwatchd: --json needs --once or --replay\n");
+                return -EINVAL;
+        }
+        if ((int)arg_once + (int)arg_check + (int)!!arg_replay + (int)arg_test > 1) {
+                fprintf(stderr, "lockwatchd: --once, --check-config, --replay and --test-rules "
+                                "exclude each other\n");
                 return -EINVAL;
         }
         return 1;
@@ -241,6 +284,13 @@ static int load_tables(PollerTables *t)
         free(text);
         if (r < 0) {
                 log_error("%s", nerr.message);
+                goto fail;
+        }
+
+        _cleanup_free_ char *rerr = NULL;
+        r = ruleload_files(arg_rules_dir, n.config->rules, &n.rules, NULL, &rerr);
+        if (r < 0) {
+                log_error("%s", rerr ? rerr : strerror(-r));
                 goto fail;
         }
         *t = n;
@@ -386,6 +436,38 @@ static int print_once(const Poller *p)
         return all_ok ? 0 : 1;
 }
 
+/* --replay: no loop, no network, a simulated clock; transitions on stdout. */
+static int run_replay(PollerTables *t)
+{
+        _cleanup_free_ char *error = NULL;
+        State *st = NULL;
+        size_t steps = 0;
+        int r;
+
+        r = load_state(arg_state_dir, &st);
+        if (r < 0)
+                return r;
+        rules_engine_set_repeat_interval(st->engine, t->config->repeat_interval_usec);
+        r = rules_engine_set_rules(st->engine, t->rules);
+        if (r >= 0) {
+                journal_setup(arg_json ? JOURNAL_MODE_REPLAY_JSON : JOURNAL_MODE_REPLAY_TEXT,
+                              stdout);
+                r = replay_run(t, st, arg_replay, &steps, &error);
+                fflush(stdout);
+        }
+        if (r < 0)
+                log_error("%s", error ? error : strerror(-r));
+        else
+                log_info("replayed %zu step(s) of %s", steps, arg_replay);
+        if (r >= 0 && arg_state_dir) {
+                r = state_save(arg_state_dir, st);
+                if (r < 0)
+                        log_errno(LOG_ERR, r, "cannot write state to %s", arg_state_dir);
+        }
+        state_free(st);
+        return r;
+}
+
 typedef struct Daemon {
         sd_event *event;
         Poller *poller;
@@ -449,6 +531,7 @@ static int run(PollerTables *tables)
         r = load_state(state_dir, &state);
         if (r < 0)
                 return r;
+        rules_engine_set_repeat_interval(state->engine, tables->config->repeat_interval_usec);
 
         r = sd_event_default(&event);
         if (r < 0)
@@ -538,7 +621,13 @@ int main(int argc, char **argv)
         if (r <= 0)
                 return r < 0 ? 2 : 0;
 
-        if (arg_once || arg_check)
+        if (arg_test)
+                return ruletest_run_files((const char *const *)arg_test_files, arg_n_test_files,
+                                          stdout) == 0
+                               ? 0
+                               : 1;
+
+        if (arg_once || arg_check || arg_replay)
                 log_setup(LOG_TARGET_STDERR, false, arg_log_level);
         else
                 log_setup(LOG_TARGET_AUTO, getenv("JOURNAL_STREAM") == NULL, arg_log_level);
@@ -560,7 +649,10 @@ int main(int argc, char **argv)
                 return 0;
         }
 
-        r = run(&tables);
+        if (arg_replay)
+                r = run_replay(&tables);
+        else
+                r = run(&tables);
         poller_tables_clear(&tables);
         if (r < 0)
                 return 1;

@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 
 #include "lockwatch/util.h"
 
@@ -10,6 +11,24 @@
 #define MISSING_TOUCHED UINT_MAX
 
 #define STATE_FORMAT "lockwatch.matrix-state/1"
+
+/* The narrow counters of Cell and Evidence rely on these caps. */
+_Static_assert(MATRIX_MAX_PROVIDERS - 1 <= UINT16_MAX, "Cell.provider is 16 bits");
+_Static_assert(MATRIX_MAX_PROVIDERS <= UINT16_MAX, "MatrixModel.n_cells is 16 bits");
+_Static_assert(MATRIX_MAX_REGIONS <= UINT16_MAX, "n_regions is 16 bits");
+_Static_assert(MATRIX_MAX_EVIDENCE <= UINT16_MAX, "Cell.n_evidence is 16 bits");
+_Static_assert(MATRIX_MAX_MISSING < UINT_MAX, "MISSING_TOUCHED must stay out of range");
+
+/* Sources and regions repeat across thousands of cells: each distinct text is stored once,
+ * with a count of the evidence that holds it, and freed with the last holder. */
+struct MatrixAtom {
+        struct MatrixAtom *next;
+        size_t refs;
+        uint32_t hash;
+        uint32_t len;
+        char text[];
+};
+typedef struct MatrixAtom MatrixAtom;
 
 static const Cell unknown_cell = {
     .state = CELL_UNKNOWN,
@@ -77,14 +96,9 @@ static bool matrix_is_control(unsigned char c)
 }
 
 /* Text the matrix stores and serializes: at most MATRIX_MAX_ID bytes of valid UTF-8 without
- * control characters (ids end up in JSON and on terminals). */
-static bool matrix_text_valid(const char *s, bool allow_empty)
+ * control characters (ids end up in JSON and on terminals). len excludes the NUL. */
+static bool matrix_text_valid_len(const char *s, size_t len, bool allow_empty)
 {
-        size_t len;
-
-        if (!s)
-                return false;
-        len = strlen(s);
         if (len > MATRIX_MAX_ID || (len == 0 && !allow_empty))
                 return false;
         for (size_t i = 0; i < len;) {
@@ -96,34 +110,42 @@ static bool matrix_text_valid(const char *s, bool allow_empty)
         return true;
 }
 
-/* Copy remote text into the stored form: invalid bytes and control characters become '?',
- * and the copy stops at MATRIX_MAX_ID bytes on a character boundary. */
-static char *matrix_text_clean(const char *s)
+static bool matrix_text_valid(const char *s, bool allow_empty)
+{
+        if (!s)
+                return false;
+        return matrix_text_valid_len(s, strnlen(s, MATRIX_MAX_ID + 1), allow_empty);
+}
+
+/* Copy remote text into the stored form in buf (MATRIX_MAX_ID + 1 bytes): invalid bytes and
+ * control characters become '?', and the copy stops at MATRIX_MAX_ID bytes on a character
+ * boundary. Returns the length. */
+static size_t matrix_text_clean(const char *s, char *buf)
 {
         size_t len, o = 0;
-        char *r;
 
-        if (!s)
-                return xstrdup("");
+        if (!s) {
+                buf[0] = '\0';
+                return 0;
+        }
         len = strnlen(s, MATRIX_MAX_ID * 4);
-        r = xmalloc(MIN(len, (size_t)MATRIX_MAX_ID) + 1);
         for (size_t i = 0; i < len;) {
                 size_t n = matrix_utf8_len((const unsigned char *)s + i, len - i);
                 if (n == 0 || matrix_is_control((unsigned char)s[i])) {
                         if (o + 1 > MATRIX_MAX_ID)
                                 break;
-                        r[o++] = '?';
+                        buf[o++] = '?';
                         i++;
                         continue;
                 }
                 if (o + n > MATRIX_MAX_ID)
                         break;
-                memcpy(r + o, s + i, n);
+                memcpy(buf + o, s + i, n);
                 o += n;
                 i += n;
         }
-        r[o] = '\0';
-        return r;
+        buf[o] = '\0';
+        return o;
 }
 
 static int matrix_provider_cmp(ProviderKind ka, const char *a, ProviderKind kb, const char *b)
@@ -133,50 +155,161 @@ static int matrix_provider_cmp(ProviderKind ka, const char *a, ProviderKind kb, 
         return strcmp(a, b);
 }
 
-static void matrix_strv_free(char **v, size_t n)
+/* ---- shared texts -------------------------------------------------------------------- */
+
+static MatrixAtom *matrix_atom_of(const char *text)
 {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
+        return (MatrixAtom *)(uintptr_t)(text - offsetof(MatrixAtom, text));
 }
 
-static void matrix_evidence_done(Evidence *e)
+static uint32_t matrix_atom_hash(const char *s, size_t len)
 {
-        free(e->source);
+        return (uint32_t)util_fnv1a(UTIL_FNV_INIT, s, len);
+}
+
+static MatrixAtom *matrix_atom_lookup(const Matrix *m, const char *s, size_t len, uint32_t h)
+{
+        if (m->n_atom_buckets == 0)
+                return NULL;
+        for (MatrixAtom *a = m->atoms[h & (m->n_atom_buckets - 1)]; a; a = a->next)
+                if (a->hash == h && a->len == len && memcmp(a->text, s, len) == 0)
+                        return a;
+        return NULL;
+}
+
+static void matrix_atoms_grow(Matrix *m)
+{
+        size_t n = m->n_atom_buckets ? m->n_atom_buckets * 2 : 64;
+        MatrixAtom **b = xcalloc(n, sizeof(*b));
+
+        for (size_t i = 0; i < m->n_atom_buckets; i++) {
+                MatrixAtom *a = m->atoms[i], *next;
+                for (; a; a = next) {
+                        next = a->next;
+                        a->next = b[a->hash & (n - 1)];
+                        b[a->hash & (n - 1)] = a;
+                }
+        }
+        free(m->atoms);
+        m->atoms = b;
+        m->n_atom_buckets = n;
+}
+
+/* A reference to the shared copy of the len bytes at s (valid stored text), made on first use. */
+static char *matrix_atom_get(Matrix *m, const char *s, size_t len)
+{
+        uint32_t h = matrix_atom_hash(s, len);
+        MatrixAtom *a = matrix_atom_lookup(m, s, len, h);
+
+        if (!a) {
+                if (m->n_atoms >= m->n_atom_buckets)
+                        matrix_atoms_grow(m);
+                a = xmalloc(offsetof(MatrixAtom, text) + len + 1);
+                a->refs = 0;
+                a->hash = h;
+                a->len = (uint32_t)len;
+                memcpy(a->text, s, len);
+                a->text[len] = '\0';
+                a->next = m->atoms[h & (m->n_atom_buckets - 1)];
+                m->atoms[h & (m->n_atom_buckets - 1)] = a;
+                m->n_atoms++;
+        }
+        a->refs++;
+        return a->text;
+}
+
+static char *matrix_atom_ref(char *text)
+{
+        matrix_atom_of(text)->refs++;
+        return text;
+}
+
+static void matrix_atom_put(Matrix *m, char *text)
+{
+        MatrixAtom *a, **p;
+
+        if (!text)
+                return;
+        a = matrix_atom_of(text);
+        if (--a->refs > 0)
+                return;
+        for (p = &m->atoms[a->hash & (m->n_atom_buckets - 1)]; *p != a; p = &(*p)->next)
+                ;
+        *p = a->next;
+        m->n_atoms--;
+        free(a);
+}
+
+/* The shared copy of s if any evidence holds it: then evidence compares by address. */
+static char *matrix_atom_find(const Matrix *m, const char *s)
+{
+        size_t len = strlen(s);
+        MatrixAtom *a = matrix_atom_lookup(m, s, len, matrix_atom_hash(s, len));
+
+        return a ? a->text : NULL;
+}
+
+static void matrix_atoms_free(Matrix *m)
+{
+        for (size_t i = 0; i < m->n_atom_buckets; i++) {
+                MatrixAtom *a = m->atoms[i], *next;
+                for (; a; a = next) {
+                        next = a->next;
+                        free(a);
+                }
+        }
+        free(m->atoms);
+        m->atoms = NULL;
+        m->n_atoms = m->n_atom_buckets = 0;
+}
+
+/* ---- rows and cells ------------------------------------------------------------------ */
+
+/* m NULL: the whole matrix is going away and its shared texts with it. */
+static void matrix_evidence_done(Matrix *m, Evidence *e)
+{
+        if (m) {
+                matrix_atom_put(m, e->source);
+                for (size_t i = 0; i < e->n_regions; i++)
+                        matrix_atom_put(m, e->regions[i]);
+        }
         free(e->raw_id);
-        matrix_strv_free(e->regions, e->n_regions);
+        free(e->regions);
         *e = (Evidence){0};
 }
 
-static void matrix_cell_done(Cell *c)
+static void matrix_cell_done(Matrix *m, Cell *c)
 {
         for (size_t i = 0; i < c->n_evidence; i++)
-                matrix_evidence_done(&c->evidence[i]);
+                matrix_evidence_done(m, &c->evidence[i]);
         free(c->evidence);
-        matrix_strv_free(c->regions, c->n_regions);
+        if (!c->regions_borrowed)
+                free(c->regions);
         *c = unknown_cell;
 }
 
-static void matrix_model_free(MatrixModel *mm)
+static void matrix_model_free(Matrix *m, MatrixModel *mm)
 {
         if (!mm)
                 return;
         for (size_t i = 0; i < mm->n_cells; i++)
-                matrix_cell_done(&mm->cells[i]);
+                matrix_cell_done(m, &mm->cells[i]);
         free(mm->cells);
-        free(mm->id);
-        free(mm->vendor);
         free(mm);
 }
 
+/* One allocation per row: the struct, then id, then vendor. */
 static MatrixModel *matrix_model_alloc(const char *id, bool mapped)
 {
-        MatrixModel *mm = xcalloc(1, sizeof(*mm));
         const char *slash = strchr(id, '/');
+        size_t len = strlen(id), vlen = slash ? (size_t)(slash - id) : 0;
+        MatrixModel *mm = xmalloc(sizeof(*mm) + len + 1 + vlen + 1);
+        char *text = (char *)(mm + 1);
 
-        mm->id = xstrdup(id);
-        mm->vendor = slash ? xstrndup(id, (size_t)(slash - id)) : xstrdup("");
-        mm->mapped = mapped;
+        memcpy(text, id, len + 1);
+        memcpy(text + len + 1, id, vlen);
+        text[len + 1 + vlen] = '\0';
+        *mm = (MatrixModel){.id = text, .vendor = text + len + 1, .mapped = mapped};
         return mm;
 }
 
@@ -193,11 +326,12 @@ void matrix_free(Matrix *m)
         if (!m)
                 return;
         for (size_t i = 0; i < m->n_models; i++)
-                matrix_model_free(m->models[i]);
+                matrix_model_free(NULL, m->models[i]);
         free(m->models);
         for (size_t i = 0; i < m->n_providers; i++)
                 free(m->providers[i].id);
         free(m->providers);
+        matrix_atoms_free(m);
         free(m);
 }
 
@@ -240,27 +374,63 @@ int matrix_provider_index(const Matrix *m, const char *provider)
         return -ENOENT;
 }
 
+/* Position in mm->cells of the cell at column i, or where it would go. */
+static size_t matrix_cell_lower_bound(const MatrixModel *mm, size_t i)
+{
+        size_t lo = 0, hi = mm->n_cells;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (mm->cells[mid].provider < i)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 const Cell *matrix_cell(const MatrixModel *mm, size_t i)
 {
-        if (!mm || i >= mm->n_cells)
+        size_t k;
+
+        if (!mm)
                 return &unknown_cell;
-        return &mm->cells[i];
+        k = matrix_cell_lower_bound(mm, i);
+        if (k < mm->n_cells && mm->cells[k].provider == i)
+                return &mm->cells[k];
+        return &unknown_cell;
 }
 
-/* The cell at column i for writing; a lagging row grows to the full width first. */
-static Cell *matrix_cell_mut(const Matrix *m, MatrixModel *mm, size_t i)
+/* The cell at column i for writing, made if the row has none there yet. Moves the row's
+ * other cells: pointers into mm->cells do not survive it. */
+static Cell *matrix_cell_mut(MatrixModel *mm, size_t i)
 {
-        if (i >= mm->n_cells) {
-                mm->cells = xreallocarray(mm->cells, m->n_providers, sizeof(Cell));
-                for (size_t k = mm->n_cells; k < m->n_providers; k++)
-                        mm->cells[k] = unknown_cell;
-                mm->n_cells = m->n_providers;
-        }
-        return &mm->cells[i];
+        size_t k = matrix_cell_lower_bound(mm, i);
+
+        if (k < mm->n_cells && mm->cells[k].provider == i)
+                return &mm->cells[k];
+        mm->cells = xreallocarray(mm->cells, (size_t)mm->n_cells + 1, sizeof(Cell));
+        memmove(&mm->cells[k + 1], &mm->cells[k], (mm->n_cells - k) * sizeof(Cell));
+        mm->cells[k] = unknown_cell;
+        mm->cells[k].provider = (uint16_t)i;
+        mm->n_cells++;
+        return &mm->cells[k];
 }
 
-/* Insert a provider column at its place in the order; rows that reach past it shift. */
-static size_t matrix_add_provider(Matrix *m, const char *id, ProviderKind kind)
+/* Drop the cell at position k of the row (its evidence is gone). */
+static void matrix_cell_remove(Matrix *m, MatrixModel *mm, size_t k)
+{
+        matrix_cell_done(m, &mm->cells[k]);
+        memmove(&mm->cells[k], &mm->cells[k + 1], (mm->n_cells - k - 1) * sizeof(Cell));
+        if (--mm->n_cells == 0) {
+                free(mm->cells);
+                mm->cells = NULL;
+        } else
+                mm->cells = xreallocarray(mm->cells, mm->n_cells, sizeof(Cell));
+}
+
+/* Insert a provider column at its place in the order; cells past it renumber. */
+static void matrix_add_provider(Matrix *m, const char *id, ProviderKind kind)
 {
         size_t pos = 0;
 
@@ -274,22 +444,22 @@ static size_t matrix_add_provider(Matrix *m, const char *id, ProviderKind kind)
         m->providers[pos] = (MatrixProvider){.id = xstrdup(id), .kind = kind};
         m->n_providers++;
 
+        if (pos + 1 == m->n_providers)
+                return;
         for (size_t r = 0; r < m->n_models; r++) {
                 MatrixModel *mm = m->models[r];
-                if (mm->n_cells <= pos)
-                        continue;
-                mm->cells = xreallocarray(mm->cells, mm->n_cells + 1, sizeof(Cell));
-                memmove(&mm->cells[pos + 1], &mm->cells[pos], (mm->n_cells - pos) * sizeof(Cell));
-                mm->cells[pos] = unknown_cell;
-                mm->n_cells++;
+                for (size_t k = matrix_cell_lower_bound(mm, pos); k < mm->n_cells; k++)
+                        mm->cells[k].provider++;
         }
-        return pos;
 }
 
+/* source is a shared text, so the match is by address. */
 static Evidence *matrix_cell_evidence(const Cell *c, const char *source)
 {
+        if (!source)
+                return NULL;
         for (size_t i = 0; i < c->n_evidence; i++)
-                if (streq(c->evidence[i].source, source))
+                if (c->evidence[i].source == source)
                         return &c->evidence[i];
         return NULL;
 }
@@ -299,8 +469,9 @@ static int matrix_strp_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sort and deduplicate v in place (pointers only; duplicates are freed if owned). */
-static size_t matrix_strv_uniq(char **v, size_t n, bool owned)
+/* Sort shared texts and drop repeats (equal text is the same address); with m, each dropped
+ * repeat gives its reference back. */
+static size_t matrix_atoms_uniq(Matrix *m, char **v, size_t n)
 {
         size_t o = 0;
 
@@ -308,9 +479,9 @@ static size_t matrix_strv_uniq(char **v, size_t n, bool owned)
                 return 0;
         qsort(v, n, sizeof(char *), matrix_strp_cmp);
         for (size_t i = 0; i < n; i++) {
-                if (o > 0 && streq(v[o - 1], v[i])) {
-                        if (owned)
-                                free(v[i]);
+                if (o > 0 && v[o - 1] == v[i]) {
+                        if (m)
+                                matrix_atom_put(m, v[i]);
                         continue;
                 }
                 v[o++] = v[i];
@@ -349,16 +520,21 @@ static Lifecycle matrix_lifecycle_worst(Lifecycle cur, Lifecycle l)
         return l > cur ? l : cur;
 }
 
-/* Recompute the merged fields of a cell from its evidence (docs/matrix.md). */
+/* Recompute the merged fields of a cell from its evidence (docs/matrix.md). The regions of a
+ * cell point at the texts its evidence holds; when one evidence alone contributes regions,
+ * its (sorted, unique, capped) array is the union and is borrowed rather than copied. */
 static void matrix_cell_merge(Cell *c)
 {
-        size_t n_regions = 0;
+        size_t n_regions = 0, n_sources = 0;
+        const Evidence *only = NULL;
         char **regions = NULL;
         bool avail = false, unavail = false;
 
-        matrix_strv_free(c->regions, c->n_regions);
+        if (!c->regions_borrowed)
+                free(c->regions);
         c->regions = NULL;
         c->n_regions = 0;
+        c->regions_borrowed = false;
         c->price_in = c->price_out = NAN;
         c->lifecycle = LIFECYCLE_UNKNOWN;
         c->eol = 0;
@@ -376,7 +552,11 @@ static void matrix_cell_merge(Cell *c)
                         continue;
                 }
                 avail = true;
-                n_regions += e->n_regions;
+                if (e->n_regions > 0) {
+                        n_regions += e->n_regions;
+                        n_sources++;
+                        only = e;
+                }
                 c->price_in = matrix_price_min(c->price_in, e->price_in);
                 c->price_out = matrix_price_min(c->price_out, e->price_out);
                 c->lifecycle = matrix_lifecycle_worst(c->lifecycle, e->lifecycle);
@@ -386,6 +566,12 @@ static void matrix_cell_merge(Cell *c)
 
         if (n_regions == 0)
                 return;
+        if (n_sources == 1) {
+                c->regions = only->regions;
+                c->n_regions = only->n_regions;
+                c->regions_borrowed = true;
+                return;
+        }
         regions = xcalloc(n_regions, sizeof(char *));
         n_regions = 0;
         for (size_t i = 0; i < c->n_evidence; i++) {
@@ -395,12 +581,10 @@ static void matrix_cell_merge(Cell *c)
                 for (size_t k = 0; k < e->n_regions; k++)
                         regions[n_regions++] = e->regions[k];
         }
-        n_regions = matrix_strv_uniq(regions, n_regions, false);
+        n_regions = matrix_atoms_uniq(NULL, regions, n_regions);
         n_regions = MIN(n_regions, (size_t)MATRIX_MAX_REGIONS);
-        for (size_t k = 0; k < n_regions; k++)
-                regions[k] = xstrdup(regions[k]);
-        c->regions = regions;
-        c->n_regions = n_regions;
+        c->regions = xreallocarray(regions, n_regions, sizeof(char *));
+        c->n_regions = (uint16_t)n_regions;
 }
 
 static void matrix_change_add(MatrixChanges *changes, const char *model, const char *provider,
@@ -430,14 +614,47 @@ void matrix_changes_clear(MatrixChanges *c)
 }
 
 /* Re-merge a cell and report it if its state moved. */
-static void matrix_cell_settle(const Matrix *m, const MatrixModel *mm, size_t i, Cell *c,
+static void matrix_cell_settle(const Matrix *m, const MatrixModel *mm, Cell *c,
                                MatrixChanges *changes)
 {
         CellState from = c->state;
 
         matrix_cell_merge(c);
         if (c->state != from)
-                matrix_change_add(changes, mm->id, m->providers[i].id, from, c->state);
+                matrix_change_add(changes, mm->id, m->providers[c->provider].id, from, c->state);
+}
+
+/* Provider ids to columns for one apply, which looks up a column per input. */
+#define MATRIX_COLUMN_SLOTS (2 * MATRIX_MAX_PROVIDERS)
+typedef struct MatrixColumns {
+        int16_t slots[MATRIX_COLUMN_SLOTS]; /* column index, or -1 */
+} MatrixColumns;
+
+static size_t matrix_column_hash(const char *id)
+{
+        return (size_t)util_fnv1a(UTIL_FNV_INIT, id, strlen(id)) & (MATRIX_COLUMN_SLOTS - 1);
+}
+
+static void matrix_columns_build(const Matrix *m, MatrixColumns *t)
+{
+        memset(t->slots, 0xff, sizeof(t->slots));
+        for (size_t i = 0; i < m->n_providers; i++) {
+                size_t h = matrix_column_hash(m->providers[i].id);
+                while (t->slots[h] >= 0)
+                        h = (h + 1) & (MATRIX_COLUMN_SLOTS - 1);
+                t->slots[h] = (int16_t)i;
+        }
+}
+
+static int matrix_columns_find(const Matrix *m, const MatrixColumns *t, const char *id)
+{
+        for (size_t h = matrix_column_hash(id);; h = (h + 1) & (MATRIX_COLUMN_SLOTS - 1)) {
+                int s = t->slots[h];
+                if (s < 0)
+                        return -ENOENT;
+                if (streq(m->providers[s].id, id))
+                        return s;
+        }
 }
 
 static bool matrix_input_valid(const MatrixInput *in)
@@ -464,15 +681,17 @@ static int matrix_input_cmp(const void *a, const void *b, void *userdata)
  * evidence: when any duplicate shows the model available, only those count. */
 typedef struct MatrixGroup {
         CellState said;
-        char **regions;
+        char **regions; /* shared texts, one reference each */
         size_t n_regions;
         double price_in, price_out;
         Lifecycle lifecycle;
         int64_t eol;
 } MatrixGroup;
 
-static void matrix_group_build(const MatrixInput *in, const size_t *idx, size_t n, MatrixGroup *g)
+static void matrix_group_build(Matrix *m, const MatrixInput *in, const size_t *idx, size_t n,
+                               MatrixGroup *g)
 {
+        char buf[MATRIX_MAX_ID + 1];
         size_t total = 0;
 
         *g = (MatrixGroup){.said = CELL_UNAVAILABLE, .price_in = NAN, .price_out = NAN};
@@ -497,26 +716,28 @@ static void matrix_group_build(const MatrixInput *in, const size_t *idx, size_t 
                 if (g->said == CELL_AVAILABLE && !o->available)
                         continue;
                 for (size_t r = 0; r < o->n_regions && r < MATRIX_MAX_REGIONS; r++) {
-                        char *s = matrix_text_clean(o->regions[r]);
-                        if (*s == '\0') {
-                                free(s);
-                                continue;
-                        }
-                        g->regions[g->n_regions++] = s;
+                        size_t len = matrix_text_clean(o->regions[r], buf);
+                        if (len > 0)
+                                g->regions[g->n_regions++] = matrix_atom_get(m, buf, len);
                 }
         }
-        g->n_regions = matrix_strv_uniq(g->regions, g->n_regions, true);
+        g->n_regions = matrix_atoms_uniq(m, g->regions, g->n_regions);
         while (g->n_regions > MATRIX_MAX_REGIONS)
-                free(g->regions[--g->n_regions]);
+                matrix_atom_put(m, g->regions[--g->n_regions]);
+        if (g->n_regions == 0) {
+                free(g->regions);
+                g->regions = NULL;
+        } else if (g->n_regions < total)
+                g->regions = xreallocarray(g->regions, g->n_regions, sizeof(char *));
 }
 
 /* Checks that need no change to m: an apply either merges completely or not at all. */
-static int matrix_apply_check(const Matrix *m, const char *source, const MatrixInput *in,
-                              const size_t *idx, size_t n)
+static int matrix_apply_check(const Matrix *m, const MatrixColumns *cols, const char *source,
+                              const MatrixInput *in, const size_t *idx, size_t n)
 {
         size_t new_models = 0, new_providers = 0;
         const char *new_provider_ids[MATRIX_MAX_PROVIDERS];
-
+        const char *src = matrix_atom_find(m, source);
         const MatrixModel *mm = NULL;
 
         for (size_t k = 0; k < n; k++) {
@@ -528,7 +749,7 @@ static int matrix_apply_check(const Matrix *m, const char *source, const MatrixI
                         if (!mm)
                                 new_models++;
                 }
-                p = matrix_provider_index(m, i->provider);
+                p = matrix_columns_find(m, cols, i->provider);
                 if (p < 0) {
                         bool seen = false;
                         for (size_t q = 0; q < new_providers; q++)
@@ -541,8 +762,7 @@ static int matrix_apply_check(const Matrix *m, const char *source, const MatrixI
                         }
                 } else if (mm) {
                         const Cell *c = matrix_cell(mm, (size_t)p);
-                        if (c->n_evidence >= MATRIX_MAX_EVIDENCE &&
-                            !matrix_cell_evidence(c, source))
+                        if (c->n_evidence >= MATRIX_MAX_EVIDENCE && !matrix_cell_evidence(c, src))
                                 return -E2BIG;
                 }
         }
@@ -555,7 +775,7 @@ static int matrix_apply_check(const Matrix *m, const char *source, const MatrixI
 static void matrix_add_models(Matrix *m, const MatrixInput *in, const size_t *idx, size_t n)
 {
         MatrixModel **add = NULL, **merged;
-        size_t n_add = 0, a = 0, b = 0, o = 0;
+        size_t n_add = 0, cap_add = 0, a = 0, b = 0, o = 0;
 
         for (size_t k = 0; k < n; k++) {
                 const MatrixInput *i = &in[idx[k]];
@@ -565,7 +785,7 @@ static void matrix_add_models(Matrix *m, const MatrixInput *in, const size_t *id
                 }
                 if (matrix_find_model(m, i->model))
                         continue;
-                add = xreallocarray(add, n_add + 1, sizeof(*add));
+                util_grow((void **)&add, &cap_add, n_add + 1, sizeof(*add));
                 add[n_add++] = matrix_model_alloc(i->model, i->mapped);
         }
         if (n_add == 0)
@@ -586,14 +806,34 @@ static void matrix_add_models(Matrix *m, const MatrixInput *in, const size_t *id
         m->cap_models = o;
 }
 
-static void matrix_evidence_take(Evidence *e, MatrixGroup *g, uint64_t now, bool fresh)
+static bool matrix_atoms_equal(char *const *a, size_t n_a, char *const *b, size_t n_b)
+{
+        if (n_a != n_b)
+                return false;
+        for (size_t i = 0; i < n_a; i++)
+                if (a[i] != b[i])
+                        return false;
+        return true;
+}
+
+static void matrix_evidence_take(Matrix *m, Evidence *e, MatrixGroup *g, uint64_t now, bool fresh)
 {
         if (fresh || e->said != g->said)
                 e->changed = now;
         e->said = g->said;
-        matrix_strv_free(e->regions, e->n_regions);
-        e->regions = TAKE_PTR(g->regions);
-        e->n_regions = g->n_regions;
+        /* Most parses repeat the regions: keep the array the cell may be borrowing. */
+        if (matrix_atoms_equal(e->regions, e->n_regions, g->regions, g->n_regions)) {
+                for (size_t i = 0; i < g->n_regions; i++)
+                        matrix_atom_put(m, g->regions[i]);
+                free(g->regions);
+        } else {
+                for (size_t i = 0; i < e->n_regions; i++)
+                        matrix_atom_put(m, e->regions[i]);
+                free(e->regions);
+                e->regions = g->regions;
+                e->n_regions = (uint16_t)g->n_regions;
+        }
+        g->regions = NULL;
         e->price_in = g->price_in;
         e->price_out = g->price_out;
         e->lifecycle = g->lifecycle;
@@ -606,6 +846,10 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                  unsigned removal_polls, MatrixChanges *changes)
 {
         _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ MatrixColumns *cols = NULL;
+        char buf[MATRIX_MAX_ID + 1];
+        MatrixModel *mm = NULL;
+        char *src;
         int r;
 
         if (!m || !matrix_text_valid(source, false) || (n > 0 && !in))
@@ -621,20 +865,26 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                 idx[k] = k;
         qsort_r(idx, n, sizeof(size_t), matrix_input_cmp, (void *)in);
 
-        r = matrix_apply_check(m, source, in, idx, n);
+        cols = xmalloc(sizeof(*cols));
+        matrix_columns_build(m, cols);
+        r = matrix_apply_check(m, cols, source, in, idx, n);
         if (r < 0)
                 return r;
 
         /* From here on nothing can fail. New columns first, so indices stay put below. */
         for (size_t k = 0; k < n; k++)
-                if (matrix_provider_index(m, in[k].provider) < 0)
+                if (matrix_columns_find(m, cols, in[k].provider) < 0) {
                         matrix_add_provider(m, in[k].provider, in[k].kind);
+                        matrix_columns_build(m, cols);
+                }
         matrix_add_models(m, in, idx, n);
+        /* Held to the end, so the pass below can match by address even if every piece of
+         * this source's evidence is gone. */
+        src = matrix_atom_get(m, source, strlen(source));
 
         for (size_t k = 0; k < n;) {
                 const MatrixInput *first = &in[idx[k]];
                 size_t end = k + 1;
-                MatrixModel *mm;
                 MatrixGroup g;
                 Evidence *e;
                 Cell *c;
@@ -644,34 +894,36 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                        streq(in[idx[end]].provider, first->provider))
                         end++;
 
-                mm = matrix_find_model(m, first->model);
+                if (!mm || !streq(mm->id, first->model))
+                        mm = matrix_find_model(m, first->model);
                 for (size_t q = k; q < end; q++)
                         mm->mapped |= in[idx[q]].mapped;
-                c = matrix_cell_mut(m, mm, (size_t)matrix_provider_index(m, first->provider));
-                e = matrix_cell_evidence(c, source);
+                c = matrix_cell_mut(mm, (size_t)matrix_columns_find(m, cols, first->provider));
+                e = matrix_cell_evidence(c, src);
                 if (!e) {
+                        size_t len = matrix_text_clean(first->obs->model, buf);
                         c->evidence =
-                            xreallocarray(c->evidence, c->n_evidence + 1, sizeof(Evidence));
+                            xreallocarray(c->evidence, (size_t)c->n_evidence + 1, sizeof(Evidence));
                         e = &c->evidence[c->n_evidence++];
                         *e = (Evidence){
-                            .source = xstrdup(source),
-                            .raw_id = matrix_text_clean(first->obs->model),
+                            .source = matrix_atom_ref(src),
+                            .raw_id = xstrndup(buf, len),
                             .first_seen = now,
                         };
                         fresh = true;
                 }
-                matrix_group_build(in, idx + k, end - k, &g);
-                matrix_evidence_take(e, &g, now, fresh);
+                matrix_group_build(m, in, idx + k, end - k, &g);
+                matrix_evidence_take(m, e, &g, now, fresh);
                 k = end;
         }
 
         /* DESIGN 6.2: evidence this parse did not touch counts a miss; only K misses in a
          * row turn it unavailable. Every cell holding this source's evidence is re-merged. */
         for (size_t r_ = 0; r_ < m->n_models; r_++) {
-                MatrixModel *mm = m->models[r_];
-                for (size_t i = 0; i < mm->n_cells; i++) {
-                        Cell *c = &mm->cells[i];
-                        Evidence *e = matrix_cell_evidence(c, source);
+                MatrixModel *row = m->models[r_];
+                for (size_t i = 0; i < row->n_cells; i++) {
+                        Cell *c = &row->cells[i];
+                        Evidence *e = matrix_cell_evidence(c, src);
                         if (!e)
                                 continue;
                         if (e->missing == MISSING_TOUCHED)
@@ -684,9 +936,10 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                                         e->changed = now;
                                 }
                         }
-                        matrix_cell_settle(m, mm, i, c, changes);
+                        matrix_cell_settle(m, row, c, changes);
                 }
         }
+        matrix_atom_put(m, src);
         return 0;
 }
 
@@ -716,33 +969,38 @@ int matrix_count_absent(const Matrix *m, const char *source, const MatrixInput *
                         size_t *ret_rows, size_t *ret_absent)
 {
         _cleanup_free_ const MatrixInput **slots = NULL;
-        MatrixPairSet set;
+        MatrixPairSet set = {0};
         size_t size = 16, rows = 0, absent = 0;
+        const char *src;
 
         if (!m || !source || (n > 0 && !in))
                 return -EINVAL;
-        while (size < 2 * n)
-                size *= 2;
-        slots = xcalloc(size, sizeof(*slots));
-        set = (MatrixPairSet){.slots = slots, .mask = size - 1};
-        for (size_t k = 0; k < n; k++) {
-                if (!in[k].model || !in[k].provider ||
-                    matrix_pair_set_has(&set, in[k].model, in[k].provider))
-                        continue;
-                size_t i = matrix_pair_hash(in[k].model, in[k].provider) & set.mask;
-                while (slots[i])
-                        i = (i + 1) & set.mask;
-                slots[i] = &in[k];
+        src = matrix_atom_find(m, source);
+        if (src) {
+                while (size < 2 * n)
+                        size *= 2;
+                slots = xcalloc(size, sizeof(*slots));
+                set = (MatrixPairSet){.slots = slots, .mask = size - 1};
+                for (size_t k = 0; k < n; k++) {
+                        if (!in[k].model || !in[k].provider ||
+                            matrix_pair_set_has(&set, in[k].model, in[k].provider))
+                                continue;
+                        size_t i = matrix_pair_hash(in[k].model, in[k].provider) & set.mask;
+                        while (slots[i])
+                                i = (i + 1) & set.mask;
+                        slots[i] = &in[k];
+                }
         }
 
-        for (size_t r = 0; r < m->n_models; r++) {
+        for (size_t r = 0; src && r < m->n_models; r++) {
                 const MatrixModel *mm = m->models[r];
                 for (size_t i = 0; i < mm->n_cells; i++) {
-                        const Evidence *e = matrix_cell_evidence(&mm->cells[i], source);
+                        const Cell *c = &mm->cells[i];
+                        const Evidence *e = matrix_cell_evidence(c, src);
                         if (!e || e->said != CELL_AVAILABLE)
                                 continue;
                         rows++;
-                        if (!matrix_pair_set_has(&set, mm->id, m->providers[i].id))
+                        if (!matrix_pair_set_has(&set, mm->id, m->providers[c->provider].id))
                                 absent++;
                 }
         }
@@ -755,14 +1013,21 @@ int matrix_count_absent(const Matrix *m, const char *source, const MatrixInput *
 
 size_t matrix_count_providers(const Matrix *m, const MatrixModel *mm, int kind, CellState st)
 {
-        size_t count = 0;
+        size_t count = 0, k = 0, n_cells = mm ? mm->n_cells : 0;
 
         if (!m)
                 return 0;
+        /* Columns and the row's cells are both in column order: one walk over each. */
         for (size_t i = 0; i < m->n_providers; i++) {
+                const Cell *c = &unknown_cell;
+
+                while (k < n_cells && mm->cells[k].provider < i)
+                        k++;
+                if (k < n_cells && mm->cells[k].provider == i)
+                        c = &mm->cells[k];
                 if (kind >= 0 && m->providers[i].kind != (ProviderKind)kind)
                         continue;
-                if (matrix_cell(mm, i)->state == st)
+                if (c->state == st)
                         count++;
         }
         return count;
@@ -770,74 +1035,232 @@ size_t matrix_count_providers(const Matrix *m, const MatrixModel *mm, int kind, 
 
 int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes)
 {
+        char *src;
+
         if (!m || !source)
                 return -EINVAL;
+        src = matrix_atom_find(m, source);
+        if (!src)
+                return 0;
+        /* The last piece of evidence going must not free the text compared against. */
+        matrix_atom_ref(src);
         for (size_t r = 0; r < m->n_models; r++) {
                 MatrixModel *mm = m->models[r];
-                for (size_t i = 0; i < mm->n_cells; i++) {
-                        Cell *c = &mm->cells[i];
-                        Evidence *e = matrix_cell_evidence(c, source);
+                for (size_t k = 0; k < mm->n_cells;) {
+                        Cell *c = &mm->cells[k];
+                        Evidence *e = matrix_cell_evidence(c, src);
                         size_t at;
 
-                        if (!e)
+                        if (!e) {
+                                k++;
                                 continue;
+                        }
                         at = (size_t)(e - c->evidence);
-                        matrix_evidence_done(e);
+                        matrix_evidence_done(m, e);
                         memmove(&c->evidence[at], &c->evidence[at + 1],
                                 (c->n_evidence - at - 1) * sizeof(Evidence));
                         if (--c->n_evidence == 0) {
                                 free(c->evidence);
                                 c->evidence = NULL;
-                        }
-                        matrix_cell_settle(m, mm, i, c, changes);
+                        } else
+                                c->evidence =
+                                    xreallocarray(c->evidence, c->n_evidence, sizeof(Evidence));
+                        matrix_cell_settle(m, mm, c, changes);
+                        if (c->n_evidence == 0)
+                                matrix_cell_remove(m, mm, k);
+                        else
+                                k++;
                 }
         }
+        matrix_atom_put(m, src);
         return 0;
 }
 
 /* ---- state file ---------------------------------------------------------------------- */
 
+/* Serializing: stored text is valid already (cleaned or checked on the way in), so it skips
+ * jansson's checks, and each shared text or name becomes one json_t that every node using it
+ * references. */
+#define MATRIX_WRITER_NUMBERS 1024u
+typedef struct MatrixWriter {
+        const char **keys; /* shared texts, open addressing by address */
+        json_t **values;
+        size_t mask;
+        json_t *said[_CELL_STATE_MAX];
+        json_t *lifecycle[_LIFECYCLE_MAX];
+        /* Times and prices repeat too (a parse stamps all its rows alike): a direct-mapped
+         * cache, where a collision just makes a value of its own. */
+        json_t *ints[MATRIX_WRITER_NUMBERS];
+        json_t *reals[MATRIX_WRITER_NUMBERS];
+} MatrixWriter;
+
+static void matrix_writer_init(MatrixWriter *w, const Matrix *m)
+{
+        size_t size = 16;
+
+        while (size < 2 * m->n_atoms)
+                size *= 2;
+        *w = (MatrixWriter){
+            .keys = xcalloc(size, sizeof(char *)),
+            .values = xcalloc(size, sizeof(json_t *)),
+            .mask = size - 1,
+        };
+}
+
+static void matrix_writer_done(MatrixWriter *w)
+{
+        for (size_t i = 0; i <= w->mask; i++)
+                json_decref(w->values[i]);
+        for (size_t i = 0; i < _CELL_STATE_MAX; i++)
+                json_decref(w->said[i]);
+        for (size_t i = 0; i < _LIFECYCLE_MAX; i++)
+                json_decref(w->lifecycle[i]);
+        for (size_t i = 0; i < MATRIX_WRITER_NUMBERS; i++) {
+                json_decref(w->ints[i]);
+                json_decref(w->reals[i]);
+        }
+        free(w->keys);
+        free(w->values);
+}
+
+/* The json_t of a shared text (borrowed from w), or NULL if out of memory. */
+static json_t *matrix_writer_text(MatrixWriter *w, const char *atom)
+{
+        size_t i = (size_t)(((uint64_t)(uintptr_t)atom * UINT64_C(0x9e3779b97f4a7c15)) >> 32);
+
+        for (i &= w->mask; w->keys[i]; i = (i + 1) & w->mask)
+                if (w->keys[i] == atom)
+                        return w->values[i];
+        w->values[i] = json_stringn_nocheck(atom, matrix_atom_of(atom)->len);
+        if (w->values[i])
+                w->keys[i] = atom;
+        return w->values[i];
+}
+
+static json_t *matrix_writer_said(MatrixWriter *w, CellState s)
+{
+        size_t i = s >= 0 && s < _CELL_STATE_MAX ? (size_t)s : CELL_UNKNOWN;
+
+        if (!w->said[i])
+                w->said[i] = json_string(cell_state_name(s));
+        return w->said[i];
+}
+
+static json_t *matrix_writer_lifecycle(MatrixWriter *w, Lifecycle l)
+{
+        size_t i = l >= 0 && l < _LIFECYCLE_MAX ? (size_t)l : LIFECYCLE_UNKNOWN;
+
+        if (!w->lifecycle[i])
+                w->lifecycle[i] = json_string(lifecycle_name((Lifecycle)i));
+        return w->lifecycle[i];
+}
+
+static size_t matrix_writer_slot(uint64_t x)
+{
+        return (size_t)((x * UINT64_C(0x9e3779b97f4a7c15)) >> 54) & (MATRIX_WRITER_NUMBERS - 1);
+}
+
+/* An integer to store (borrowed from w, or new with ret_owned set), NULL if out of memory. */
+static json_t *matrix_writer_int(MatrixWriter *w, json_int_t x, bool *ret_owned)
+{
+        json_t **slot = &w->ints[matrix_writer_slot((uint64_t)x)];
+
+        *ret_owned = false;
+        if (!*slot)
+                *slot = json_integer(x);
+        else if (json_integer_value(*slot) != x) {
+                *ret_owned = true;
+                return json_integer(x);
+        }
+        return *slot;
+}
+
+static json_t *matrix_writer_price(MatrixWriter *w, double p, bool *ret_owned)
+{
+        json_t **slot;
+        uint64_t bits;
+
+        *ret_owned = false;
+        if (!matrix_price_ok(p))
+                return json_null();
+        memcpy(&bits, &p, sizeof(bits));
+        slot = &w->reals[matrix_writer_slot(bits)];
+        if (!*slot)
+                *slot = json_real(p);
+        else if (memcmp(&(double){json_real_value(*slot)}, &p, sizeof(p)) != 0) {
+                *ret_owned = true;
+                return json_real(p);
+        }
+        return *slot;
+}
+
 static int matrix_put(json_t *o, const char *key, json_t *v)
 {
-        if (!v || json_object_set_new(o, key, v) < 0)
+        if (!v || json_object_set_new_nocheck(o, key, v) < 0)
                 return -ENOMEM;
         return 0;
 }
 
-static json_t *matrix_json_price(double p)
+/* Like matrix_put(), for a value the writer keeps a reference to. */
+static int matrix_put_shared(json_t *o, const char *key, json_t *v)
 {
-        return matrix_price_ok(p) ? json_real(p) : json_null();
+        if (!v || json_object_set_nocheck(o, key, v) < 0)
+                return -ENOMEM;
+        return 0;
 }
 
-static int matrix_json_time(json_t *o, const char *key, uint64_t t)
+static int matrix_put_number(json_t *o, const char *key, json_t *v, bool owned)
+{
+        return owned ? matrix_put(o, key, v) : matrix_put_shared(o, key, v);
+}
+
+static int matrix_put_int(MatrixWriter *w, json_t *o, const char *key, json_int_t x)
+{
+        bool owned;
+        json_t *v = matrix_writer_int(w, x, &owned);
+
+        return matrix_put_number(o, key, v, owned);
+}
+
+static int matrix_put_price(MatrixWriter *w, json_t *o, const char *key, double p)
+{
+        bool owned;
+        json_t *v = matrix_writer_price(w, p, &owned);
+
+        return matrix_put_number(o, key, v, owned);
+}
+
+static int matrix_put_time(MatrixWriter *w, json_t *o, const char *key, uint64_t t)
 {
         if (t > (uint64_t)INT64_MAX)
                 return -ERANGE;
-        return matrix_put(o, key, json_integer((json_int_t)t));
+        return matrix_put_int(w, o, key, (json_int_t)t);
 }
 
-static int matrix_evidence_to_json(const Evidence *e, json_t **ret)
+static int matrix_evidence_to_json(MatrixWriter *w, const Evidence *e, json_t **ret)
 {
         json_t *o = json_object(), *regions = json_array();
         int r = -ENOMEM;
 
         if (!o || !regions)
                 goto fail;
-        for (size_t i = 0; i < e->n_regions; i++)
-                if (json_array_append_new(regions, json_string(e->regions[i])) < 0)
+        for (size_t i = 0; i < e->n_regions; i++) {
+                json_t *v = matrix_writer_text(w, e->regions[i]);
+                if (!v || json_array_append(regions, v) < 0)
                         goto fail;
-        if ((r = matrix_put(o, "source", json_string(e->source))) < 0 ||
-            (r = matrix_put(o, "said", json_string(cell_state_name(e->said)))) < 0 ||
-            (r = matrix_put(o, "raw_id", json_string(e->raw_id ? e->raw_id : ""))) < 0 ||
+        }
+        if ((r = matrix_put_shared(o, "source", matrix_writer_text(w, e->source))) < 0 ||
+            (r = matrix_put_shared(o, "said", matrix_writer_said(w, e->said))) < 0 ||
+            (r = matrix_put(o, "raw_id", json_string_nocheck(e->raw_id ? e->raw_id : ""))) < 0 ||
             (r = matrix_put(o, "regions", TAKE_PTR(regions))) < 0 ||
-            (r = matrix_put(o, "price_in", matrix_json_price(e->price_in))) < 0 ||
-            (r = matrix_put(o, "price_out", matrix_json_price(e->price_out))) < 0 ||
-            (r = matrix_put(o, "lifecycle", json_string(lifecycle_name(e->lifecycle)))) < 0 ||
-            (r = matrix_put(o, "eol", json_integer(e->eol))) < 0 ||
-            (r = matrix_json_time(o, "first_seen", e->first_seen)) < 0 ||
-            (r = matrix_json_time(o, "last_seen", e->last_seen)) < 0 ||
-            (r = matrix_json_time(o, "changed", e->changed)) < 0 ||
-            (r = matrix_put(o, "missing", json_integer(e->missing))) < 0)
+            (r = matrix_put_price(w, o, "price_in", e->price_in)) < 0 ||
+            (r = matrix_put_price(w, o, "price_out", e->price_out)) < 0 ||
+            (r = matrix_put_shared(o, "lifecycle", matrix_writer_lifecycle(w, e->lifecycle))) < 0 ||
+            (r = matrix_put_int(w, o, "eol", e->eol)) < 0 ||
+            (r = matrix_put_time(w, o, "first_seen", e->first_seen)) < 0 ||
+            (r = matrix_put_time(w, o, "last_seen", e->last_seen)) < 0 ||
+            (r = matrix_put_time(w, o, "changed", e->changed)) < 0 ||
+            (r = matrix_put_int(w, o, "missing", e->missing)) < 0)
                 goto fail;
         *ret = o;
         return 0;
@@ -847,7 +1270,7 @@ fail:
         return r;
 }
 
-static int matrix_model_to_json(const MatrixModel *mm, json_t **ret)
+static int matrix_model_to_json(MatrixWriter *w, const MatrixModel *mm, json_t **ret)
 {
         json_t *o = json_object(), *cells = json_array();
         int r = -ENOMEM;
@@ -867,12 +1290,12 @@ static int matrix_model_to_json(const MatrixModel *mm, json_t **ret)
                         r = -ENOMEM;
                         goto fail;
                 }
-                if ((r = matrix_put(cell, "provider", json_integer((json_int_t)i))) < 0 ||
+                if ((r = matrix_put_int(w, cell, "provider", c->provider)) < 0 ||
                     (r = matrix_put(cell, "evidence", ev)) < 0)
                         goto fail;
                 for (size_t k = 0; k < c->n_evidence; k++) {
                         json_t *e;
-                        r = matrix_evidence_to_json(&c->evidence[k], &e);
+                        r = matrix_evidence_to_json(w, &c->evidence[k], &e);
                         if (r < 0)
                                 goto fail;
                         if (json_array_append_new(ev, e) < 0) {
@@ -881,7 +1304,7 @@ static int matrix_model_to_json(const MatrixModel *mm, json_t **ret)
                         }
                 }
         }
-        if ((r = matrix_put(o, "id", json_string(mm->id))) < 0 ||
+        if ((r = matrix_put(o, "id", json_string_nocheck(mm->id))) < 0 ||
             (r = matrix_put(o, "mapped", json_boolean(mm->mapped))) < 0 ||
             (r = matrix_put(o, "cells", TAKE_PTR(cells))) < 0)
                 goto fail;
@@ -896,6 +1319,7 @@ fail:
 int matrix_to_state_json(const Matrix *m, json_t **ret)
 {
         json_t *o, *providers, *models;
+        MatrixWriter w;
         int r;
 
         if (!m || !ret)
@@ -903,6 +1327,7 @@ int matrix_to_state_json(const Matrix *m, json_t **ret)
         o = json_object();
         if (!o)
                 return -ENOMEM;
+        matrix_writer_init(&w, m);
         providers = json_array();
         models = json_array();
         r = matrix_put(o, "format", json_string(STATE_FORMAT));
@@ -915,14 +1340,14 @@ int matrix_to_state_json(const Matrix *m, json_t **ret)
                         r = -ENOMEM;
                         goto fail;
                 }
-                if ((r = matrix_put(p, "id", json_string(m->providers[i].id))) < 0 ||
+                if ((r = matrix_put(p, "id", json_string_nocheck(m->providers[i].id))) < 0 ||
                     (r = matrix_put(p, "kind",
                                     json_string(matrix_kind_name(m->providers[i].kind)))) < 0)
                         goto fail;
         }
         for (size_t i = 0; i < m->n_models; i++) {
                 json_t *mj = NULL;
-                r = matrix_model_to_json(m->models[i], &mj);
+                r = matrix_model_to_json(&w, m->models[i], &mj);
                 if (r < 0)
                         goto fail;
                 if (json_array_append_new(models, mj) < 0) {
@@ -930,26 +1355,38 @@ int matrix_to_state_json(const Matrix *m, json_t **ret)
                         goto fail;
                 }
         }
+        matrix_writer_done(&w);
         *ret = o;
         return 0;
 fail:
+        matrix_writer_done(&w);
         json_decref(o);
         return r;
 }
 
-static const char *matrix_get_text(const json_t *o, const char *key, bool allow_empty)
+/* v's string if it is text the matrix may store (see matrix_text_valid()). */
+static const char *matrix_text_of(const json_t *v, bool allow_empty, size_t *ret_len)
 {
-        const char *s = json_string_value(json_object_get(o, key));
+        const char *s = json_string_value(v);
+        size_t len;
 
-        if (!s || strlen(s) != json_string_length(json_object_get(o, key)) ||
-            !matrix_text_valid(s, allow_empty))
+        if (!s)
                 return NULL;
+        len = json_string_length(v);
+        if (memchr(s, '\0', len) || !matrix_text_valid_len(s, len, allow_empty))
+                return NULL;
+        if (ret_len)
+                *ret_len = len;
         return s;
 }
 
-static int matrix_get_uint(const json_t *o, const char *key, uint64_t max, uint64_t *ret)
+static const char *matrix_get_text(const json_t *o, const char *key, bool allow_empty)
 {
-        const json_t *v = json_object_get(o, key);
+        return matrix_text_of(json_object_get(o, key), allow_empty, NULL);
+}
+
+static int matrix_uint_of(const json_t *v, uint64_t max, uint64_t *ret)
+{
         json_int_t x;
 
         if (!json_is_integer(v))
@@ -961,10 +1398,8 @@ static int matrix_get_uint(const json_t *o, const char *key, uint64_t max, uint6
         return 0;
 }
 
-static int matrix_get_price(const json_t *o, const char *key, double *ret)
+static int matrix_price_of(const json_t *v, double *ret)
 {
-        const json_t *v = json_object_get(o, key);
-
         if (json_is_null(v)) {
                 *ret = NAN;
                 return 0;
@@ -985,67 +1420,128 @@ static int matrix_name_index(const char *s, const char *const *names, size_t n)
         return -EBADMSG;
 }
 
+static int matrix_lifecycle_index(const char *s)
+{
+        if (!s)
+                return -EBADMSG;
+        for (int i = 0; i < _LIFECYCLE_MAX; i++)
+                if (streq(s, lifecycle_name((Lifecycle)i)))
+                        return i;
+        return -EBADMSG;
+}
+
+enum {
+        EVIDENCE_SOURCE,
+        EVIDENCE_SAID,
+        EVIDENCE_RAW_ID,
+        EVIDENCE_REGIONS,
+        EVIDENCE_PRICE_IN,
+        EVIDENCE_PRICE_OUT,
+        EVIDENCE_LIFECYCLE,
+        EVIDENCE_EOL,
+        EVIDENCE_FIRST_SEEN,
+        EVIDENCE_LAST_SEEN,
+        EVIDENCE_CHANGED,
+        EVIDENCE_MISSING,
+        _EVIDENCE_MAX,
+};
+
+/* In the order matrix_evidence_to_json() writes them. */
+static const char *const evidence_keys[_EVIDENCE_MAX] = {
+    [EVIDENCE_SOURCE] = "source",         [EVIDENCE_SAID] = "said",
+    [EVIDENCE_RAW_ID] = "raw_id",         [EVIDENCE_REGIONS] = "regions",
+    [EVIDENCE_PRICE_IN] = "price_in",     [EVIDENCE_PRICE_OUT] = "price_out",
+    [EVIDENCE_LIFECYCLE] = "lifecycle",   [EVIDENCE_EOL] = "eol",
+    [EVIDENCE_FIRST_SEEN] = "first_seen", [EVIDENCE_LAST_SEEN] = "last_seen",
+    [EVIDENCE_CHANGED] = "changed",       [EVIDENCE_MISSING] = "missing",
+};
+
+/* The members of an evidence object, in one walk over it: a loaded state file is far larger
+ * than the caches, and a walk touches each member once where a lookup per key would touch
+ * the buckets too. Unknown keys are ignored, missing ones stay NULL. */
+static bool matrix_key_is(const char *key, size_t len, const char *name)
+{
+        return strlen(name) == len && memcmp(key, name, len) == 0;
+}
+
+static void matrix_evidence_fields(const json_t *j, const json_t **f)
+{
+        json_t *o = (json_t *)(uintptr_t)j;
+        size_t next = 0;
+
+        for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+                const char *key = json_object_iter_key(it);
+                size_t len = json_object_iter_key_len(it), i = next;
+
+                if (i >= _EVIDENCE_MAX || !matrix_key_is(key, len, evidence_keys[i]))
+                        for (i = 0; i < _EVIDENCE_MAX && !matrix_key_is(key, len, evidence_keys[i]);
+                             i++)
+                                ;
+                if (i < _EVIDENCE_MAX)
+                        f[i] = json_object_iter_value(it);
+                next = i + 1;
+        }
+}
+
 /* Fill e (zeroed by the caller, freed by the caller's cleanup on failure) from j. */
-static int matrix_evidence_from_json(const json_t *j, Evidence *e)
+static int matrix_evidence_from_json(Matrix *m, const json_t *j, Evidence *e)
 {
         static const char *const said_names[] = {"available", "unavailable"};
-        const char *lifecycle_names[_LIFECYCLE_MAX];
-        const json_t *regions;
+        const json_t *f[_EVIDENCE_MAX] = {0}, *regions;
         const char *s;
+        size_t len, n;
         uint64_t u;
         int r;
 
         if (!json_is_object(j))
                 return -EBADMSG;
-        if (!(s = matrix_get_text(j, "source", false)))
+        matrix_evidence_fields(j, f);
+        if (!(s = matrix_text_of(f[EVIDENCE_SOURCE], false, &len)))
                 return -EBADMSG;
-        e->source = xstrdup(s);
-        r = matrix_name_index(json_string_value(json_object_get(j, "said")), said_names, 2);
+        e->source = matrix_atom_get(m, s, len);
+        r = matrix_name_index(json_string_value(f[EVIDENCE_SAID]), said_names, 2);
         if (r < 0)
                 return r;
         e->said = r == 0 ? CELL_AVAILABLE : CELL_UNAVAILABLE;
-        if (!(s = matrix_get_text(j, "raw_id", true)))
+        if (!(s = matrix_text_of(f[EVIDENCE_RAW_ID], true, &len)))
                 return -EBADMSG;
-        e->raw_id = xstrdup(s);
+        e->raw_id = xstrndup(s, len);
 
-        regions = json_object_get(j, "regions");
+        regions = f[EVIDENCE_REGIONS];
         if (!json_is_array(regions) || json_array_size(regions) > MATRIX_MAX_REGIONS)
                 return -EBADMSG;
-        e->regions = xcalloc(MAX(json_array_size(regions), (size_t)1), sizeof(char *));
-        for (size_t i = 0; i < json_array_size(regions); i++) {
-                const json_t *v = json_array_get(regions, i);
-                s = json_string_value(v);
-                if (!s || strlen(s) != json_string_length(v) || !matrix_text_valid(s, false))
+        n = json_array_size(regions);
+        if (n > 0)
+                e->regions = xcalloc(n, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                if (!(s = matrix_text_of(json_array_get(regions, i), false, &len)))
                         return -EBADMSG;
                 /* Stored sorted and unique, so anything else was not written by us. */
                 if (i > 0 && strcmp(e->regions[i - 1], s) >= 0)
                         return -EBADMSG;
-                e->regions[e->n_regions++] = xstrdup(s);
+                e->regions[e->n_regions++] = matrix_atom_get(m, s, len);
         }
 
-        if (matrix_get_price(j, "price_in", &e->price_in) < 0 ||
-            matrix_get_price(j, "price_out", &e->price_out) < 0)
+        if (matrix_price_of(f[EVIDENCE_PRICE_IN], &e->price_in) < 0 ||
+            matrix_price_of(f[EVIDENCE_PRICE_OUT], &e->price_out) < 0)
                 return -EBADMSG;
-        for (size_t i = 0; i < _LIFECYCLE_MAX; i++)
-                lifecycle_names[i] = lifecycle_name((Lifecycle)i);
-        r = matrix_name_index(json_string_value(json_object_get(j, "lifecycle")), lifecycle_names,
-                              _LIFECYCLE_MAX);
+        r = matrix_lifecycle_index(json_string_value(f[EVIDENCE_LIFECYCLE]));
         if (r < 0)
                 return r;
         e->lifecycle = (Lifecycle)r;
-        if (matrix_get_uint(j, "eol", INT64_MAX, &u) < 0)
+        if (matrix_uint_of(f[EVIDENCE_EOL], INT64_MAX, &u) < 0)
                 return -EBADMSG;
         e->eol = (int64_t)u;
-        if (matrix_get_uint(j, "first_seen", INT64_MAX, &e->first_seen) < 0 ||
-            matrix_get_uint(j, "last_seen", INT64_MAX, &e->last_seen) < 0 ||
-            matrix_get_uint(j, "changed", INT64_MAX, &e->changed) < 0 ||
-            matrix_get_uint(j, "missing", MATRIX_MAX_MISSING, &u) < 0)
+        if (matrix_uint_of(f[EVIDENCE_FIRST_SEEN], INT64_MAX, &e->first_seen) < 0 ||
+            matrix_uint_of(f[EVIDENCE_LAST_SEEN], INT64_MAX, &e->last_seen) < 0 ||
+            matrix_uint_of(f[EVIDENCE_CHANGED], INT64_MAX, &e->changed) < 0 ||
+            matrix_uint_of(f[EVIDENCE_MISSING], MATRIX_MAX_MISSING, &u) < 0)
                 return -EBADMSG;
         e->missing = (unsigned)u;
         return 0;
 }
 
-static int matrix_cell_from_json(const json_t *j, Cell *c)
+static int matrix_cell_from_json(Matrix *m, const json_t *j, Cell *c)
 {
         const json_t *ev = json_object_get(j, "evidence");
         size_t n;
@@ -1060,27 +1556,32 @@ static int matrix_cell_from_json(const json_t *j, Cell *c)
                 int r;
                 /* Counted before filling, so the caller's cleanup frees a half-built one. */
                 c->n_evidence++;
-                r = matrix_evidence_from_json(json_array_get(ev, k), &c->evidence[k]);
+                r = matrix_evidence_from_json(m, json_array_get(ev, k), &c->evidence[k]);
                 if (r < 0)
                         return r;
                 for (size_t q = 0; q < k; q++)
-                        if (streq(c->evidence[q].source, c->evidence[k].source))
+                        if (c->evidence[q].source == c->evidence[k].source)
                                 return -EBADMSG;
         }
         matrix_cell_merge(c);
         return 0;
 }
 
-static int matrix_model_from_json(const Matrix *m, const json_t *j, MatrixModel *mm)
+static int matrix_model_from_json(Matrix *m, const json_t *j, MatrixModel *mm)
 {
         const json_t *cells = json_object_get(j, "cells");
         int64_t prev = -1;
+        size_t n;
 
         if (!json_is_array(cells) || json_array_size(cells) > m->n_providers)
                 return -EBADMSG;
-        for (size_t k = 0; k < json_array_size(cells); k++) {
+        n = json_array_size(cells);
+        if (n > 0)
+                mm->cells = xcalloc(n, sizeof(Cell));
+        for (size_t k = 0; k < n; k++) {
                 const json_t *cj = json_array_get(cells, k), *pj;
                 json_int_t p;
+                Cell *c;
                 int r;
 
                 if (!json_is_object(cj))
@@ -1092,7 +1593,12 @@ static int matrix_model_from_json(const Matrix *m, const json_t *j, MatrixModel 
                 if (p <= prev || p < 0 || (uint64_t)p >= m->n_providers)
                         return -EBADMSG;
                 prev = p;
-                r = matrix_cell_from_json(cj, matrix_cell_mut(m, mm, (size_t)p));
+                /* Columns come in order, so the row is built by appending. Counted before
+                 * filling, so the caller's cleanup frees a half-built cell. */
+                c = &mm->cells[mm->n_cells++];
+                *c = unknown_cell;
+                c->provider = (uint16_t)p;
+                r = matrix_cell_from_json(m, cj, c);
                 if (r < 0)
                         return r;
         }

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lockwatch/journal.h"
 #include "lockwatch/log.h"
+#include "lockwatch/rules_eval.h"
 #include "lockwatch/util.h"
 
 /* After a failed poll the next one comes sooner than the interval, backing off
@@ -31,6 +33,9 @@ struct Poller {
         PollerSource *sources;
         size_t n_sources;
         size_t in_flight;
+        bool first_round_done;
+        sd_event_source *evaluate_timer;
+        uint64_t evaluate_every;
 };
 
 static void outcome_clear(PollOutcome *o)
@@ -45,6 +50,7 @@ void poller_tables_clear(PollerTables *t)
         config_free(t->config);
         provider_map_free(t->providers);
         alias_table_free(t->aliases);
+        rules_set_free(t->rules);
         *t = (PollerTables){0};
 }
 
@@ -83,6 +89,7 @@ int poller_new(sd_event *event, Fetcher *fetcher, PollerTables *tables, State *s
         *tables = (PollerTables){0};
         p->state = state;
         p->opts = *opts;
+        (void)rules_engine_set_rules(state->engine, p->tables.rules);
         p->state_dir = xstrdup(opts->state_dir);
         p->opts.state_dir = p->state_dir;
         sources_setup(p);
@@ -95,6 +102,7 @@ void poller_free(Poller *p)
         if (!p)
                 return;
         sources_free(p);
+        sd_event_source_disable_unref(p->evaluate_timer);
         poller_tables_clear(&p->tables);
         state_free(p->state);
         free(p->state_dir);
@@ -158,6 +166,37 @@ static int schedule(PollerSource *ps, uint64_t delay_usec)
         return sd_event_source_set_enabled(ps->timer, SD_EVENT_ONESHOT);
 }
 
+static void on_rules_event(const RulesEvent *ev, void *userdata)
+{
+        journal_rules_event(ev);
+}
+
+static bool all_polled(const Poller *p)
+{
+        for (size_t i = 0; i < p->n_sources; i++)
+                if (p->tables.config->sources[i].enabled && !p->sources[i].outcome.done)
+                        return false;
+        return true;
+}
+
+static void save_state(Poller *p);
+
+static void evaluate_round(Poller *p, uint64_t now)
+{
+        int r = poller_evaluate(p->state, p->tables.config, now);
+        if (r < 0)
+                log_errno(LOG_ERR, r, "rule evaluation failed");
+        save_state(p);
+}
+
+static int on_evaluate_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Poller *p = userdata;
+        evaluate_round(p, util_now_real());
+        p->first_round_done = true;
+        return sd_event_source_set_time_relative(s, p->evaluate_every);
+}
+
 static void save_state(Poller *p)
 {
         if (!p->state_dir)
@@ -173,46 +212,26 @@ static void set_str(char **dst, const char *src)
         *dst = xstrdup(src);
 }
 
-static void poll_failed(PollerSource *ps, SourceState *ss, SourceStatus status, const char *result,
-                        const char *detail)
+static void poll_failed(SourceState *ss, const char *name, SourceStatus status,
+                        const char *result, const char *detail, uint64_t now)
 {
-        const SourceConfig *sc = source_cfg(ps);
         bool transition = ss->status != status;
 
         ss->consecutive_failures++;
         set_str(&ss->last_result, result);
         set_str(&ss->last_error, detail && *detail ? detail : NULL);
         ss->status = status;
-        if (!transition)
-                return;
-
-        /* Logged once per transition: a source failing every poll for a week is one
-         * message, not hundreds. */
-        _cleanup_free_ char *f_src = xasprintf("LOCKWATCH_SOURCE=%s", sc->name);
-        _cleanup_free_ char *f_state = xasprintf("LOCKWATCH_STATE=%s", source_status_name(status));
-        _cleanup_free_ char *f_res = xasprintf("LOCKWATCH_RESULT=%s", result);
-        const char *fields[] = {
-                status == SOURCE_SUSPECT ? "MESSAGE_ID=" LW_MESSAGE_SOURCE_SUSPECT
-                                         : "MESSAGE_ID=" LW_MESSAGE_SOURCE_DEGRADED,
-                f_src, f_state, f_res, NULL,
-        };
-        log_fields(LOG_WARNING, fields, "source %s %s: %s%s%s; its rows keep their last good state",
-                   sc->name, source_status_name(status), result, detail && *detail ? ": " : "",
-                   detail && *detail ? detail : "");
+        /* Announced once per transition: a source failing every poll for a week is one
+         * event, not hundreds. */
+        if (transition)
+                journal_source_event(name, status, result, detail, ss->consecutive_failures, now);
 }
 
-static void poll_succeeded(PollerSource *ps, SourceState *ss, const char *result, uint64_t now)
+static void poll_succeeded(SourceState *ss, const char *name, const char *result, uint64_t now)
 {
-        const SourceConfig *sc = source_cfg(ps);
-
-        if (ss->status == SOURCE_DEGRADED || ss->status == SOURCE_SUSPECT) {
-                _cleanup_free_ char *f_src = xasprintf("LOCKWATCH_SOURCE=%s", sc->name);
-                const char *fields[] = {"MESSAGE_ID=" LW_MESSAGE_SOURCE_RECOVERED, f_src,
-                                        "LOCKWATCH_STATE=ok", NULL};
-                log_fields(LOG_NOTICE, fields,
-                           "source %s recovered after %" PRIu64 " failed poll(s): %s", sc->name,
-                           ss->consecutive_failures, result);
-        }
+        if (ss->status == SOURCE_DEGRADED || ss->status == SOURCE_SUSPECT)
+                journal_source_event(name, SOURCE_OK, result, NULL, ss->consecutive_failures,
+                                     now);
         ss->status = SOURCE_OK;
         ss->consecutive_failures = 0;
         ss->last_ok = now;
@@ -220,30 +239,28 @@ static void poll_succeeded(PollerSource *ps, SourceState *ss, const char *result
         set_str(&ss->last_error, NULL);
 }
 
-static void ingest_fetched(PollerSource *ps, SourceState *ss, FetchResult *res, uint64_t now)
+static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig *sc,
+                           SourceState *ss, const FetchResult *res, uint64_t now, PollOutcome *o)
 {
-        Poller *p = ps->poller;
-        const Config *c = p->tables.config;
-        const SourceConfig *sc = source_cfg(ps);
-        PollOutcome *o = &ps->outcome;
+        const Config *c = t->config;
         MatrixChanges changes = {0};
         IngestMemory mem = {.has_previous = ss->has_previous, .fingerprint = ss->fingerprint};
         IngestParams params = {
                 .source = sc,
-                .providers = p->tables.providers,
-                .aliases = p->tables.aliases,
+                .providers = t->providers,
+                .aliases = t->aliases,
                 .now = now,
                 .removal_polls = (unsigned)c->removal_polls,
                 .max_removal_percent = (unsigned)c->max_removal_percent,
                 .max_rows = (size_t)c->max_rows,
         };
 
-        int r = ingest_body(p->state->matrix, &params, &mem, res->body, res->body_len, &changes,
+        int r = ingest_body(st->matrix, &params, &mem, res->body, res->body_len, &changes,
                             &o->report);
         if (r < 0) {
                 snprintf(o->result, sizeof(o->result), "internal-error");
                 snprintf(o->error, sizeof(o->error), "ingest: %s", strerror(-r));
-                poll_failed(ps, ss, SOURCE_DEGRADED, o->result, o->error);
+                poll_failed(ss, sc->name, SOURCE_DEGRADED, o->result, o->error, now);
                 return;
         }
         o->ingested = true;
@@ -258,14 +275,14 @@ static void ingest_fetched(PollerSource *ps, SourceState *ss, FetchResult *res, 
                 else
                         snprintf(o->error, sizeof(o->error), "%s: offset %zu: %s", sc->name,
                                  e->offset, e->message);
-                poll_failed(ps, ss, SOURCE_DEGRADED, o->result, o->error);
+                poll_failed(ss, sc->name, SOURCE_DEGRADED, o->result, o->error, now);
                 break;
         }
         case INGEST_SUSPECT:
                 snprintf(o->result, sizeof(o->result), "%s",
                          guard_verdict_name(o->report.verdict));
                 snprintf(o->error, sizeof(o->error), "%s", o->report.detail);
-                poll_failed(ps, ss, SOURCE_SUSPECT, o->result, o->error);
+                poll_failed(ss, sc->name, SOURCE_SUSPECT, o->result, o->error, now);
                 break;
         case INGEST_APPLIED:
                 snprintf(o->result, sizeof(o->result), "ok");
@@ -274,38 +291,45 @@ static void ingest_fetched(PollerSource *ps, SourceState *ss, FetchResult *res, 
                 fetch_validators_clear(&ss->validators);
                 fetch_validators_copy(&ss->validators, &res->validators);
                 ss->validators_parsed = true;
-                poll_succeeded(ps, ss, o->result, now);
+                poll_succeeded(ss, sc->name, o->result, now);
                 /* A source's first parse fills the matrix: that is not news worth a line
                  * per cell. Later changes are. */
                 for (size_t i = 0; i < changes.n; i++)
-                        log_msg(mem.has_previous ? LOG_INFO : LOG_DEBUG, "%s on %s: %s -> %s (source %s)", changes.items[i].model,
-                                 changes.items[i].provider,
-                                 cell_state_name(changes.items[i].from),
-                                 cell_state_name(changes.items[i].to), sc->name);
+                        log_msg(mem.has_previous ? LOG_INFO : LOG_DEBUG,
+                                "%s on %s: %s -> %s (source %s)", changes.items[i].model,
+                                changes.items[i].provider, cell_state_name(changes.items[i].from),
+                                cell_state_name(changes.items[i].to), sc->name);
                 if (o->report.n_unmapped > 0) {
-                        _cleanup_free_ char *f_src = xasprintf("LOCKWATCH_SOURCE=%s", sc->name);
-                        const char *fields[] = {"MESSAGE_ID=" LW_MESSAGE_UNMAPPED_ID, f_src, NULL};
-                        log_fields(LOG_NOTICE, fields,
-                                   "source %s: %zu model id(s) that no rule or alias maps, "
-                                   "e.g. %s",
-                                   sc->name, o->report.n_unmapped, o->report.unmapped[0]);
+                        _cleanup_free_ char *msg = xasprintf(
+                                "source %s: %zu model id(s) that no rule or alias maps, e.g. %s",
+                                sc->name, o->report.n_unmapped, o->report.unmapped[0]);
+                        JournalEvent je = {
+                                .message_id = LW_MESSAGE_UNMAPPED_ID,
+                                .priority = LOG_NOTICE,
+                                .source = sc->name,
+                                .time = now,
+                                .message = msg,
+                        };
+                        /* Interesting once per change, not once per poll. */
+                        if (mem.has_previous ? o->report.n_unmapped != ss->unmapped : true)
+                                journal_emit(&je);
                 }
+                ss->unmapped = o->report.n_unmapped;
                 break;
         }
         matrix_changes_clear(&changes);
 }
 
-static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
+void poller_outcome_clear(PollOutcome *o)
 {
-        PollerSource *ps = userdata;
-        Poller *p = ps->poller;
-        const SourceConfig *sc = source_cfg(ps);
-        SourceState *ss = state_source(p->state, sc->name);
-        PollOutcome *o = &ps->outcome;
-        uint64_t now = util_now_real();
+        outcome_clear(o);
+}
 
-        ps->job = NULL;
-        p->in_flight--;
+int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const FetchResult *res,
+                 bool fetch_only, uint64_t now, PollOutcome *o)
+{
+        SourceState *ss = state_source(st, sc->name);
+
         outcome_clear(o);
         o->done = true;
         o->klass = res->klass;
@@ -319,13 +343,8 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
         ss->last_attempt = now;
         ss->polls++;
 
-        if (res->klass == FETCH_OK && !p->opts.fetch_only) {
-                ingest_fetched(ps, ss, res, now);
-                /* A parse can take tens of MiB that glibc would otherwise keep: give it
-                 * back, so the steady state stays a few MiB. */
-                free(res->body);
-                res->body = NULL;
-                malloc_trim(0);
+        if (res->klass == FETCH_OK && !fetch_only) {
+                ingest_fetched(st, t, sc, ss, res, now, o);
         } else if (res->klass == FETCH_OK || res->klass == FETCH_NOT_MODIFIED) {
                 /* In fetch-only mode validators are kept for the next fetch-only run, but
                  * marked as not backed by a parse, so a real poll never trusts a 304
@@ -335,10 +354,60 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
                         fetch_validators_copy(&ss->validators, &res->validators);
                         ss->validators_parsed = false;
                 }
-                poll_succeeded(ps, ss, o->result, now);
+                poll_succeeded(ss, sc->name, o->result, now);
         } else {
-                poll_failed(ps, ss, SOURCE_DEGRADED, o->result, o->error);
+                poll_failed(ss, sc->name, SOURCE_DEGRADED, o->result, o->error, now);
         }
+        return 0;
+}
+
+int poller_evaluate(State *st, const Config *c, uint64_t now)
+{
+        RulesSourceView *views = xcalloc(c->n_sources ? c->n_sources : 1, sizeof(*views));
+        size_t n = 0;
+
+        for (size_t i = 0; i < c->n_sources; i++) {
+                const SourceConfig *sc = &c->sources[i];
+                if (!sc->enabled)
+                        continue;
+                const SourceState *ss = state_source(st, sc->name);
+                views[n++] = (RulesSourceView){
+                        .name = sc->name,
+                        .status = ss->status,
+                        .last_ok = ss->last_ok,
+                        .consecutive_failures = ss->consecutive_failures,
+                };
+        }
+        int r = rules_engine_evaluate(st->engine, st->matrix, views, n, now, on_rules_event, NULL);
+        free(views);
+        return r;
+}
+
+static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
+{
+        PollerSource *ps = userdata;
+        Poller *p = ps->poller;
+        const SourceConfig *sc = source_cfg(ps);
+        uint64_t now = util_now_real();
+
+        ps->job = NULL;
+        p->in_flight--;
+        (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, now, &ps->outcome);
+        if (res->klass == FETCH_OK) {
+                /* A parse can take tens of MiB that glibc would otherwise keep: give it
+                 * back, so the steady state stays a few MiB. */
+                free(res->body);
+                res->body = NULL;
+                malloc_trim(0);
+        }
+        /* Rules are evaluated once per poll round (see evaluate_round), so that
+         * `for N polls` means N rounds however many sources there are. The first round
+         * is due as soon as every source has answered once. */
+        if (!p->opts.fetch_only && !p->first_round_done && all_polled(p)) {
+                p->first_round_done = true;
+                evaluate_round(p, now);
+        }
+        SourceState *ss = state_source(p->state, sc->name);
         save_state(p);
 
         uint64_t next = jittered(sc->interval_usec, p->tables.config->jitter_percent);
@@ -395,6 +464,24 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 int poller_start(Poller *p)
 {
         uint64_t now = util_now_real();
+        const Config *c = p->tables.config;
+        int r;
+
+        if (!p->opts.once && !p->opts.fetch_only) {
+                uint64_t every = c->evaluation_interval_usec ? c->evaluation_interval_usec
+                                                             : c->interval_usec;
+                p->evaluate_every = every;
+                sd_event_source_disable_unref(p->evaluate_timer);
+                p->evaluate_timer = NULL;
+                r = sd_event_add_time_relative(p->event, &p->evaluate_timer, CLOCK_MONOTONIC,
+                                               every, USEC_PER_SEC, on_evaluate_timer, p);
+                if (r < 0)
+                        return r;
+                (void)sd_event_source_set_description(p->evaluate_timer, "evaluate-rules");
+                r = sd_event_source_set_enabled(p->evaluate_timer, SD_EVENT_ON);
+                if (r < 0)
+                        return r;
+        }
 
         for (size_t i = 0; i < p->n_sources; i++) {
                 PollerSource *ps = &p->sources[i];
@@ -409,7 +496,7 @@ int poller_start(Poller *p)
                     now - ss->last_attempt < sc->interval_usec)
                         delay = sc->interval_usec - (now - ss->last_attempt);
                 delay += (uint64_t)random() % (5 * USEC_PER_SEC);
-                int r = schedule(ps, delay);
+                r = schedule(ps, delay);
                 if (r < 0)
                         return r;
         }
@@ -445,6 +532,13 @@ int poller_reload(Poller *p, PollerTables *tables)
 
         for (size_t i = 0; i < c->n_sources; i++)
                 keep[i] = c->sources[i].name;
+        /* The engine borrows the rule set: hand it the new one before the old is freed.
+         * Alerts of rules that kept their name keep their state. */
+        r = rules_engine_set_rules(p->state->engine, tables->rules);
+        if (r < 0) {
+                free(keep);
+                return r;
+        }
         sources_free(p);
         poller_tables_clear(&p->tables);
         p->tables = *tables;

@@ -236,7 +236,9 @@ typedef struct RowCache {
         ProvSet by[N_KINDS][N_STATES];
         ProvSet geo[MAX_GEOS][N_STATES];
         double age;
-        double lo[2], hi[2]; /* min/max price over available cells: input, output */
+        /* min/max price over available cells, per provider kind and over all kinds
+         * (index _PROVIDER_KIND_MAX); [side] is input, output */
+        double lo[_PROVIDER_KIND_MAX + 1][2], hi[_PROVIDER_KIND_MAX + 1][2];
 } RowCache;
 
 typedef struct Ctx {
@@ -333,8 +335,8 @@ static double row_age(Ctx *c)
 
         if (rc->age_done)
                 return rc->age;
-        for (size_t i = 0; c->mm && i < c->mm->n_cells; i++) {
-                uint64_t fs = c->mm->cells[i].first_seen;
+        for (size_t i = 0; c->mm && i < c->m->n_providers; i++) {
+                uint64_t fs = matrix_cell(c->mm, i)->first_seen;
                 if (fs && (!first || fs < first))
                         first = fs;
         }
@@ -349,20 +351,25 @@ static void row_prices(Ctx *c)
 
         if (rc->price_done)
                 return;
-        for (int side = 0; side < 2; side++)
-                rc->lo[side] = rc->hi[side] = NAN;
-        for (size_t i = 0; c->mm && i < c->mm->n_cells; i++) {
-                const Cell *cell = &c->mm->cells[i];
+        for (int k = 0; k <= _PROVIDER_KIND_MAX; k++)
+                for (int side = 0; side < 2; side++)
+                        rc->lo[k][side] = rc->hi[k][side] = NAN;
+        for (size_t i = 0; c->mm && i < c->m->n_providers; i++) {
+                const Cell *cell = matrix_cell(c->mm, i);
+                int kind = (int)c->m->providers[i].kind;
                 if (cell->state != CELL_AVAILABLE)
                         continue;
                 for (int side = 0; side < 2; side++) {
                         double p = side ? cell->price_out : cell->price_in;
                         if (isnan(p))
                                 continue;
-                        if (isnan(rc->lo[side]) || p < rc->lo[side])
-                                rc->lo[side] = p;
-                        if (isnan(rc->hi[side]) || p > rc->hi[side])
-                                rc->hi[side] = p;
+                        for (int k = 0; k < 2; k++) {
+                                int slot = k ? _PROVIDER_KIND_MAX : kind;
+                                if (isnan(rc->lo[slot][side]) || p < rc->lo[slot][side])
+                                        rc->lo[slot][side] = p;
+                                if (isnan(rc->hi[slot][side]) || p > rc->hi[slot][side])
+                                        rc->hi[slot][side] = p;
+                        }
                 }
         }
         rc->price_done = true;
@@ -769,8 +776,14 @@ static void eval_call(Ctx *c, const Expr *x, Value *out)
         case RULES_FN_MIN_PRICE:
         case RULES_FN_MAX_PRICE: {
                 int side = streq(arg_string(c, a[0]), "output");
+                int kind = _PROVIDER_KIND_MAX;
+                if (x->kwargs[0]) {
+                        Value kv;
+                        eval(c, x->kwargs[0], &kv);
+                        kind = kv.word;
+                }
                 row_prices(c);
-                out->num = f == RULES_FN_MIN_PRICE ? c->rc->lo[side] : c->rc->hi[side];
+                out->num = f == RULES_FN_MIN_PRICE ? c->rc->lo[kind][side] : c->rc->hi[kind][side];
                 break;
         }
         case RULES_FN_PREVIOUS:
@@ -1543,8 +1556,9 @@ static void step_orphan(RulesEngine *e, const RuleState *rs, Alert *a, const Mat
         Ctx c = {.e = e, .m = m, .key = a->key, .rc = &rc, .rs = rs, .now = now};
         AlertEvent ev;
 
-        for (int side = 0; side < 2; side++)
-                rc.lo[side] = rc.hi[side] = NAN;
+        for (int k = 0; k <= _PROVIDER_KIND_MAX; k++)
+                for (int side = 0; side < 2; side++)
+                        rc.lo[k][side] = rc.hi[k][side] = NAN;
         memset(e->computed, 0, MAX(rs->n_slots, 1u));
         ev = alert_step(a, &rs->timing, false, now);
         announce(&c, a, ev, cb, userdata);

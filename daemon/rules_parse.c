@@ -142,11 +142,12 @@ static const RulesFunction functions[_RULES_FN_MAX] = {
             .max_args = 1,
             .args = {K(STRING)},
             .choices = {price_sides},
+            .kwargs = {{"kind", K(PROVIDER_KIND), NULL}},
             .result = RULES_KIND_NUMBER,
             .result_elem = RULES_KIND_NONE,
             .targets = T_MODEL,
-            .signature = "min_price(\"input\"|\"output\")",
-            .doc = "lowest price over available providers",
+            .signature = "min_price(\"input\"|\"output\"[, kind=KIND])",
+            .doc = "lowest price over available providers (of one kind)",
         },
     [RULES_FN_MAX_PRICE] =
         {
@@ -156,11 +157,12 @@ static const RulesFunction functions[_RULES_FN_MAX] = {
             .max_args = 1,
             .args = {K(STRING)},
             .choices = {price_sides},
+            .kwargs = {{"kind", K(PROVIDER_KIND), NULL}},
             .result = RULES_KIND_NUMBER,
             .result_elem = RULES_KIND_NONE,
             .targets = T_MODEL,
-            .signature = "max_price(\"input\"|\"output\")",
-            .doc = "highest price over available providers",
+            .signature = "max_price(\"input\"|\"output\"[, kind=KIND])",
+            .doc = "highest price over available providers (of one kind)",
         },
     [RULES_FN_PREVIOUS] =
         {

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "lockwatch/rules_eval.h"
 #include "lockwatch/util.h"
 
 #define STATE_VERSION 1
@@ -38,8 +39,10 @@ int state_new(State **ret)
 {
         State *s = xcalloc(1, sizeof(State));
         int r = matrix_new(&s->matrix);
+        if (r >= 0)
+                r = rules_engine_new(NULL, 0, &s->engine);
         if (r < 0) {
-                free(s);
+                state_free(s);
                 return r;
         }
         *ret = s;
@@ -62,6 +65,7 @@ void state_free(State *s)
                 source_state_clear(&s->sources[i]);
         free(s->sources);
         matrix_free(s->matrix);
+        rules_engine_free(s->engine);
         free(s);
 }
 
@@ -155,6 +159,7 @@ int state_save(const char *dir, const State *s)
                                       u64_json(ss->polls));
                 if (!o)
                         util_oom();
+                json_object_set_new(o, "unmapped", u64_json(ss->unmapped));
                 json_object_set_new(sources, ss->name, o);
         }
         json_object_set_new(root, "sources", sources);
@@ -164,6 +169,13 @@ int state_save(const char *dir, const State *s)
                 return r;
         }
         json_object_set_new(root, "matrix", mj);
+        json_t *rj = NULL;
+        r = rules_engine_to_json(s->engine, &rj);
+        if (r < 0) {
+                json_decref(root);
+                return r;
+        }
+        json_object_set_new(root, "alerts", rj);
 
         char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(root);
@@ -206,7 +218,8 @@ static int source_from_json(State *s, const char *name, const json_t *o)
             (r = u64_from_json(json_object_get(o, "last_ok"), &ss->last_ok)) < 0 ||
             (r = u64_from_json(json_object_get(o, "consecutive_failures"),
                                &ss->consecutive_failures)) < 0 ||
-            (r = u64_from_json(json_object_get(o, "polls"), &ss->polls)) < 0)
+            (r = u64_from_json(json_object_get(o, "polls"), &ss->polls)) < 0 ||
+            (r = u64_from_json(json_object_get(o, "unmapped"), &ss->unmapped)) < 0)
                 return r;
         return 0;
 }
@@ -239,6 +252,16 @@ static int state_parse(const char *text, size_t len, State **ret, char **ret_err
         }
         s = xcalloc(1, sizeof(State));
         s->matrix = m;
+        r = rules_engine_new(NULL, 0, &s->engine);
+        if (r < 0)
+                goto out;
+        json_t *alerts = json_object_get(root, "alerts");
+        r = alerts ? rules_engine_from_json(s->engine, alerts) : -EBADMSG;
+        if (r < 0) {
+                *ret_error = xstrdup("the alert states in the state file are inconsistent");
+                r = -EBADMSG;
+                goto out;
+        }
         json_t *sources = json_object_get(root, "sources");
         if (!json_is_object(sources) || json_object_size(sources) > 4096) {
                 *ret_error = xstrdup("the sources table in the state file is malformed");

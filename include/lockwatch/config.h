@@ -53,6 +53,8 @@ typedef struct Config {
         uint64_t removal_polls;   /* removal_polls (K of DESIGN 6.2), default 2 */
         uint64_t max_removal_percent; /* max_removal (DESIGN 6.3), default 20 */
         uint64_t max_rows;        /* max_rows per source parse, default 100000 */
+        uint64_t evaluation_interval_usec; /* evaluation_interval: one rule round; 0 = interval */
+        uint64_t repeat_interval_usec; /* repeat_interval for firing alerts, default 1d; 0 = never */
         char *user_agent_extra;   /* user_agent_extra: appended to the User-Agent */
         FetchLimits limits;
 

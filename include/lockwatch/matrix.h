@@ -26,32 +26,36 @@ typedef enum CellState {
         _CELL_STATE_MAX,
 } CellState;
 
-/* What one source says about one cell. */
+/* What one source says about one cell. Counters are as narrow as their caps allow: the daemon
+ * keeps one of these per source per cell for as long as it runs. */
 typedef struct Evidence {
-        char *source;
-        CellState said;   /* CELL_AVAILABLE or CELL_UNAVAILABLE */
-        char *raw_id;     /* the upstream id as published (first one seen) */
-        char **regions;
-        size_t n_regions;
+        char *source;   /* the matrix's shared copy of the source name: read, never free */
+        char *raw_id;   /* the upstream id as published (first one seen) */
+        char **regions; /* sorted; the texts are the matrix's shared copies */
         double price_in, price_out; /* USD per Mtok, NAN if unknown */
-        Lifecycle lifecycle;
         int64_t eol;                /* seconds since the epoch, 0 if unknown */
         uint64_t first_seen;        /* realtime usec the source first showed it */
         uint64_t last_seen;         /* realtime usec of the last parse that showed it */
         uint64_t changed;           /* realtime usec `said` last changed */
         unsigned missing;           /* consecutive good parses of the source without it */
+        CellState said;             /* CELL_AVAILABLE or CELL_UNAVAILABLE */
+        Lifecycle lifecycle;
+        uint16_t n_regions; /* at most MATRIX_MAX_REGIONS */
 } Evidence;
 
+/* A cell exists only where some source spoke; matrix_cell() answers for the others. */
 typedef struct Cell {
-        CellState state;  /* merged over evidence, see docs/matrix.md */
-        char **regions;   /* union over evidence that says available, sorted */
-        size_t n_regions;
-        double price_in, price_out; /* lowest over evidence that says available, NAN if none */
+        CellState state;            /* merged over evidence, see docs/matrix.md */
         Lifecycle lifecycle;        /* most severe over available evidence */
+        char **regions;             /* union over evidence that says available, sorted */
+        double price_in, price_out; /* lowest over evidence that says available, NAN if none */
         int64_t eol;                /* earliest known over available evidence, 0 if none */
         uint64_t first_seen, last_seen;
         Evidence *evidence;
-        size_t n_evidence;
+        uint16_t n_regions;    /* at most MATRIX_MAX_REGIONS */
+        uint16_t n_evidence;   /* at most MATRIX_MAX_EVIDENCE */
+        uint16_t provider;     /* column index in Matrix.providers */
+        bool regions_borrowed; /* regions is the array of the one evidence that has any */
 } Cell;
 
 typedef struct MatrixProvider {
@@ -60,27 +64,32 @@ typedef struct MatrixProvider {
 } MatrixProvider;
 
 typedef struct MatrixModel {
-        char *id;     /* canonical "vendor/model" */
+        char *id;     /* canonical "vendor/model"; id and vendor share the row's allocation */
         char *vendor; /* "anthropic" */
-        bool mapped;  /* false: no built-in step or alias knew it (reported as unmapped) */
-        Cell *cells;  /* indexed like Matrix.providers; n_cells may lag n_providers */
-        size_t n_cells;
+        Cell *cells;  /* only the cells that have evidence, sorted by Cell.provider */
+        uint16_t n_cells;
+        bool mapped; /* false: no built-in step or alias knew it (reported as unmapped) */
 } MatrixModel;
+
+/* One shared, reference-counted text (a source name or a region), private to matrix.c. */
+struct MatrixAtom;
 
 typedef struct Matrix {
         MatrixProvider *providers; /* in order: clouds, then direct, then aggregators; by id */
         size_t n_providers;
-        MatrixModel **models;      /* sorted by id */
+        MatrixModel **models; /* sorted by id */
         size_t n_models;
         size_t cap_models;
         size_t cap_providers;
+        struct MatrixAtom **atoms; /* hash buckets of the shared texts */
+        size_t n_atoms, n_atom_buckets;
 } Matrix;
 
 /* One normalized observation, ready to merge. */
 typedef struct MatrixInput {
         const char *provider; /* mapped provider id */
         ProviderKind kind;
-        const char *model;    /* canonical id */
+        const char *model; /* canonical id */
         bool mapped;
         const Observation *obs; /* availability, regions, prices, lifecycle, raw id */
 } MatrixInput;
@@ -124,7 +133,8 @@ size_t matrix_count_providers(const Matrix *m, const MatrixModel *mm, int kind, 
 int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes);
 /* Free the items of changes and reset it. */
 void matrix_changes_clear(MatrixChanges *c);
-/* Serialize every field (evidence, counters, times) for the state file. */
+/* Serialize every field (evidence, counters, times) for the state file. Repeated strings
+ * share one json_t: treat the result as read-only (replace nodes, do not edit them). */
 int matrix_to_state_json(const Matrix *m, json_t **ret);
 /* Rebuild a matrix from matrix_to_state_json() output; -EBADMSG on any inconsistency. */
 int matrix_from_state_json(const json_t *j, Matrix **ret);

@@ -12,6 +12,7 @@
 #include "lockwatch/fetch.h"
 #include "lockwatch/ingest.h"
 #include "lockwatch/normalize.h"
+#include "lockwatch/rules.h"
 #include "lockwatch/state.h"
 
 typedef struct Poller Poller;
@@ -41,6 +42,7 @@ typedef struct PollerTables {
         Config *config;
         ProviderMap *providers;
         AliasTable *aliases;
+        RuleSet *rules;
 } PollerTables;
 
 /* Create a poller on event using fetcher; takes ownership of tables and state. */
@@ -64,3 +66,12 @@ const PollOutcome *poller_outcome(const Poller *p, size_t i);
 void poller_status_line(const Poller *p, char *buf, size_t size);
 /* Free PollerTables contents (NULL members are fine). */
 void poller_tables_clear(PollerTables *t);
+
+/* Record one poll of source sc that ended in res at now into st (status, validators,
+ * matrix through ingest), announcing source transitions; shared with replays. */
+int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const FetchResult *res,
+                 bool fetch_only, uint64_t now, PollOutcome *o);
+/* Evaluate every rule at now over st, announcing alert transitions. */
+int poller_evaluate(State *st, const Config *c, uint64_t now);
+/* Free what an outcome holds and reset it. */
+void poller_outcome_clear(PollOutcome *o);

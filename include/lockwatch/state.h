@@ -1,5 +1,6 @@
-/* The state file: per-source memory (validators, fingerprint, counters) and the
- * matrix, written atomically and restored at start (DESIGN 6.5). */
+/* The state file: per-source memory (validators, fingerprint, counters), the
+ * matrix, and the alert states with their look-back history, written atomically
+ * and restored at start (DESIGN 6.5). */
 #pragma once
 
 #include <stdbool.h>
@@ -7,6 +8,8 @@
 
 #include "lockwatch/fetch.h"
 #include "lockwatch/matrix.h"
+
+typedef struct RulesEngine RulesEngine;
 
 #define STATE_FILE_NAME "state.json"
 #define STATE_MAX_BYTES (256u * 1024u * 1024u)
@@ -32,12 +35,14 @@ typedef struct SourceState {
         uint64_t last_ok;           /* realtime usec of the last good poll (0 = never) */
         uint64_t consecutive_failures;
         uint64_t polls;
+        uint64_t unmapped;          /* distinct unmapped ids in the last applied parse */
 } SourceState;
 
 typedef struct State {
         SourceState *sources;
         size_t n_sources;
         Matrix *matrix;
+        RulesEngine *engine; /* alert states and look-back history; rules set by the caller */
 } State;
 
 /* Create an empty state with an empty matrix. */
