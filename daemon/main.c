@@ -343,6 +343,30 @@ static json_t *str_or_null(const char *s)
         return s ? json_string(s) : json_null();
 }
 
+/* The alerts after this evaluation: firing ones with their summary, pending ones
+ * (waiting out their `for`) by name. */
+static void print_alerts(const AlertTable *at)
+{
+        size_t firing = 0, pending = 0;
+
+        for (size_t i = 0; at && i < at->n; i++) {
+                firing += at->alerts[i]->phase == ALERT_FIRING;
+                pending += at->alerts[i]->phase == ALERT_PENDING;
+        }
+        printf("\nalerts: %zu firing, %zu pending\n", firing, pending);
+        for (size_t i = 0; at && i < at->n; i++) {
+                const Alert *a = at->alerts[i];
+                if (a->phase == ALERT_FIRING)
+                        printf("  firing   %s %s: %s\n", a->rule, a->key,
+                               a->summary ? a->summary : "");
+        }
+        for (size_t i = 0; at && i < at->n; i++) {
+                const Alert *a = at->alerts[i];
+                if (a->phase == ALERT_PENDING)
+                        printf("  pending  %s %s\n", a->rule, a->key);
+        }
+}
+
 static int print_once(const Poller *p)
 {
         const Config *c = poller_config(p);
@@ -409,14 +433,26 @@ static int print_once(const Poller *p)
                 printf("\n");
         }
 
+        const AlertTable *at = rules_engine_alerts(st->engine);
         if (arg_json) {
                 json_t *root = json_pack("{s:o}", "sources", sources);
                 if (!arg_fetch_only) {
-                        json_t *mj;
+                        json_t *mj, *aj = json_array();
                         r = render_matrix_json(st->matrix, &ro, &mj);
                         if (r < 0)
                                 return r;
                         json_object_set_new(root, "matrix", mj);
+                        for (size_t i = 0; at && i < at->n; i++) {
+                                const Alert *a = at->alerts[i];
+                                if (a->phase != ALERT_FIRING && a->phase != ALERT_PENDING)
+                                        continue;
+                                json_array_append_new(
+                                        aj, json_pack("{s:s, s:s, s:s, s:o}", "rule", a->rule,
+                                                      "key", a->key, "state",
+                                                      alert_phase_name(a->phase), "summary",
+                                                      str_or_null(a->summary)));
+                        }
+                        json_object_set_new(root, "alerts", aj);
                 }
                 r = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 json_decref(root);
@@ -430,6 +466,7 @@ static int print_once(const Poller *p)
                         r = render_matrix_text(stdout, st->matrix, &ro);
                         if (r < 0)
                                 return r;
+                        print_alerts(at);
                 }
         }
         fflush(stdout);
