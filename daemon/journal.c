@@ -11,6 +11,29 @@
 static JournalMode journal_mode = JOURNAL_MODE_LOG;
 static FILE *journal_stream;
 
+static struct {
+        journal_observer_fn fn;
+        void *userdata;
+} observers[JOURNAL_MAX_OBSERVERS];
+
+int journal_add_observer(journal_observer_fn fn, void *userdata)
+{
+        for (size_t i = 0; i < JOURNAL_MAX_OBSERVERS; i++)
+                if (!observers[i].fn) {
+                        observers[i].fn = fn;
+                        observers[i].userdata = userdata;
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+void journal_remove_observer(journal_observer_fn fn, void *userdata)
+{
+        for (size_t i = 0; i < JOURNAL_MAX_OBSERVERS; i++)
+                if (observers[i].fn == fn && observers[i].userdata == userdata)
+                        observers[i].fn = NULL;
+}
+
 void journal_setup(JournalMode mode, FILE *stream)
 {
         journal_mode = mode;
@@ -39,15 +62,17 @@ static void add_field(const char **fields, char **owned, size_t *n, const char *
 
 static void emit_log(const JournalEvent *ev)
 {
-        const char *fields[12];
-        char *owned[12];
+        const char *fields[16];
+        char *owned[16];
         size_t n = 0;
 
         add_field(fields, owned, &n, "MESSAGE_ID", ev->message_id);
         add_field(fields, owned, &n, "LOCKWATCH_RULE", ev->rule);
         add_field(fields, owned, &n, "LOCKWATCH_MODEL", ev->model);
         add_field(fields, owned, &n, "LOCKWATCH_SOURCE", ev->source);
+        add_field(fields, owned, &n, "LOCKWATCH_PROVIDER", ev->provider);
         add_field(fields, owned, &n, "LOCKWATCH_STATE", ev->state);
+        add_field(fields, owned, &n, "LOCKWATCH_PREVIOUS_STATE", ev->previous_state);
         add_field(fields, owned, &n, "LOCKWATCH_CLOUDS", ev->clouds);
         add_field(fields, owned, &n, "LOCKWATCH_PREVIOUS_CLOUDS", ev->previous_clouds);
         add_field(fields, owned, &n, "LOCKWATCH_RESULT", ev->result);
@@ -76,7 +101,9 @@ static void emit_json(const JournalEvent *ev)
         json_set_str(o, "rule", ev->rule);
         json_set_str(o, "model", ev->model);
         json_set_str(o, "source", ev->source);
+        json_set_str(o, "provider", ev->provider);
         json_set_str(o, "state", ev->state);
+        json_set_str(o, "previous_state", ev->previous_state);
         json_set_str(o, "clouds", ev->clouds);
         json_set_str(o, "previous_clouds", ev->previous_clouds);
         json_set_str(o, "result", ev->result);
@@ -92,6 +119,16 @@ static void emit_json(const JournalEvent *ev)
 void journal_emit(const JournalEvent *ev)
 {
         char when[64];
+
+        if (ev->priority <= LOG_INFO)
+                for (size_t i = 0; i < JOURNAL_MAX_OBSERVERS; i++)
+                        if (observers[i].fn)
+                                observers[i].fn(ev, observers[i].userdata);
+
+        /* A replay prints what an operator would read: not the debug detail of a
+         * source's first parse filling the matrix. */
+        if (journal_mode != JOURNAL_MODE_LOG && ev->priority > LOG_INFO)
+                return;
 
         switch (journal_mode) {
         case JOURNAL_MODE_LOG:
@@ -159,6 +196,25 @@ void journal_rules_event(const RulesEvent *ev)
                 .clouds = model ? ev->clouds : NULL,
                 .previous_clouds = model ? ev->previous_clouds : NULL,
                 .time = ev->now,
+                .message = msg,
+        };
+        journal_emit(&je);
+}
+
+void journal_cell_event(const char *model, const char *provider, const char *from, const char *to,
+                        const char *source, int priority, uint64_t now)
+{
+        _cleanup_free_ char *msg = xasprintf("[cell] %s on %s: %s -> %s (source %s)", model,
+                                              provider, from, to, source);
+        JournalEvent je = {
+                .message_id = LW_MESSAGE_CELL_CHANGED,
+                .priority = priority,
+                .model = model,
+                .provider = provider,
+                .source = source,
+                .state = to,
+                .previous_state = from,
+                .time = now,
                 .message = msg,
         };
         journal_emit(&je);

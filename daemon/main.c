@@ -489,7 +489,9 @@ static int run_replay(PollerTables *t)
         if (r >= 0) {
                 journal_setup(arg_json ? JOURNAL_MODE_REPLAY_JSON : JOURNAL_MODE_REPLAY_TEXT,
                               stdout);
+                poller_record_history(st, true);
                 r = replay_run(t, st, arg_replay, &steps, &error);
+                poller_record_history(st, false);
                 fflush(stdout);
         }
         if (r < 0)

@@ -92,6 +92,7 @@ int poller_new(sd_event *event, Fetcher *fetcher, PollerTables *tables, State *s
         (void)rules_engine_set_rules(state->engine, p->tables.rules);
         p->state_dir = xstrdup(opts->state_dir);
         p->opts.state_dir = p->state_dir;
+        poller_record_history(p->state, true);
         sources_setup(p);
         *ret = p;
         return 0;
@@ -102,6 +103,7 @@ void poller_free(Poller *p)
         if (!p)
                 return;
         sources_free(p);
+        poller_record_history(p->state, false);
         sd_event_source_disable_unref(p->evaluate_timer);
         poller_tables_clear(&p->tables);
         state_free(p->state);
@@ -164,6 +166,36 @@ static int schedule(PollerSource *ps, uint64_t delay_usec)
         if (r < 0)
                 return r;
         return sd_event_source_set_enabled(ps->timer, SD_EVENT_ONESHOT);
+}
+
+/* Every announced transition also goes into the state's history (GetHistory). */
+static void on_journal_event(const JournalEvent *je, void *userdata)
+{
+        State *st = userdata;
+        const char *kind = streq(je->message_id, LW_MESSAGE_CELL_CHANGED)  ? "cell"
+                           : streq(je->message_id, LW_MESSAGE_UNMAPPED_ID) ? "unmapped"
+                           : je->rule                                     ? "alert"
+                                                                           : "source";
+        StateEvent ev = {
+                .time = je->time,
+                .kind = (char *)kind,
+                .rule = (char *)je->rule,
+                .model = (char *)je->model,
+                .provider = (char *)je->provider,
+                .source = (char *)je->source,
+                .state = (char *)je->state,
+                .previous_state = (char *)je->previous_state,
+                .message = (char *)je->message,
+        };
+        state_record(st, &ev);
+}
+
+void poller_record_history(State *st, bool on)
+{
+        if (on)
+                (void)journal_add_observer(on_journal_event, st);
+        else
+                journal_remove_observer(on_journal_event, st);
 }
 
 static void on_rules_event(const RulesEvent *ev, void *userdata)
@@ -295,10 +327,10 @@ static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig 
                 /* A source's first parse fills the matrix: that is not news worth a line
                  * per cell. Later changes are. */
                 for (size_t i = 0; i < changes.n; i++)
-                        log_msg(mem.has_previous ? LOG_INFO : LOG_DEBUG,
-                                "%s on %s: %s -> %s (source %s)", changes.items[i].model,
-                                changes.items[i].provider, cell_state_name(changes.items[i].from),
-                                cell_state_name(changes.items[i].to), sc->name);
+                        journal_cell_event(changes.items[i].model, changes.items[i].provider,
+                                           cell_state_name(changes.items[i].from),
+                                           cell_state_name(changes.items[i].to), sc->name,
+                                           mem.has_previous ? LOG_INFO : LOG_DEBUG, now);
                 if (o->report.n_unmapped > 0) {
                         _cleanup_free_ char *msg = xasprintf(
                                 "source %s: %zu model id(s) that no rule or alias maps, e.g. %s",

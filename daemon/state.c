@@ -57,10 +57,60 @@ static void source_state_clear(SourceState *ss)
         fetch_validators_clear(&ss->validators);
 }
 
+static void state_event_clear(StateEvent *e)
+{
+        free(e->kind);
+        free(e->rule);
+        free(e->model);
+        free(e->provider);
+        free(e->source);
+        free(e->state);
+        free(e->previous_state);
+        free(e->message);
+        *e = (StateEvent){0};
+}
+
+void state_record(State *s, const StateEvent *ev)
+{
+        StateEvent *slot;
+
+        if (!s->history)
+                s->history = xcalloc(STATE_HISTORY_MAX, sizeof(StateEvent));
+        if (s->n_history < STATE_HISTORY_MAX) {
+                slot = &s->history[(s->history_head + s->n_history) % STATE_HISTORY_MAX];
+                s->n_history++;
+        } else {
+                slot = &s->history[s->history_head];
+                state_event_clear(slot);
+                s->history_head = (s->history_head + 1) % STATE_HISTORY_MAX;
+        }
+        *slot = (StateEvent){
+                .time = ev->time,
+                .kind = xstrdup(ev->kind),
+                .rule = xstrdup(ev->rule),
+                .model = xstrdup(ev->model),
+                .provider = xstrdup(ev->provider),
+                .source = xstrdup(ev->source),
+                .state = xstrdup(ev->state),
+                .previous_state = xstrdup(ev->previous_state),
+                .message = xstrdup(ev->message),
+        };
+}
+
+const StateEvent *state_history_at(const State *s, size_t i)
+{
+        if (i >= s->n_history)
+                return NULL;
+        return &s->history[(s->history_head + i) % STATE_HISTORY_MAX];
+}
+
 void state_free(State *s)
 {
         if (!s)
                 return;
+        for (size_t i = 0; s->history && i < STATE_HISTORY_MAX; i++)
+                state_event_clear(&s->history[i]);
+        free(s->history);
         for (size_t i = 0; i < s->n_sources; i++)
                 source_state_clear(&s->sources[i]);
         free(s->sources);
@@ -176,6 +226,23 @@ int state_save(const char *dir, const State *s)
                 return r;
         }
         json_object_set_new(root, "alerts", rj);
+        json_t *hist = json_array();
+        if (!hist)
+                util_oom();
+        for (size_t i = 0; i < s->n_history; i++) {
+                const StateEvent *e = state_history_at(s, i);
+                json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time",
+                                      u64_json(e->time), "kind", str_or_null(e->kind), "rule",
+                                      str_or_null(e->rule), "model", str_or_null(e->model),
+                                      "provider", str_or_null(e->provider), "source",
+                                      str_or_null(e->source), "state", str_or_null(e->state),
+                                      "previous_state", str_or_null(e->previous_state),
+                                      "message", str_or_null(e->message));
+                if (!o)
+                        util_oom();
+                json_array_append_new(hist, o);
+        }
+        json_object_set_new(root, "history", hist);
 
         char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(root);
@@ -261,6 +328,42 @@ static int state_parse(const char *text, size_t len, State **ret, char **ret_err
                 *ret_error = xstrdup("the alert states in the state file are inconsistent");
                 r = -EBADMSG;
                 goto out;
+        }
+        json_t *hist = json_object_get(root, "history"), *ev;
+        size_t hi;
+        if (hist && (!json_is_array(hist) || json_array_size(hist) > STATE_HISTORY_MAX)) {
+                *ret_error = xstrdup("the history in the state file is malformed");
+                r = -EBADMSG;
+                goto out;
+        }
+        json_array_foreach(hist, hi, ev)
+        {
+                StateEvent e = {0};
+                char *fields[8] = {0};
+                static const char *const names[8] = {"kind",   "rule",  "model",
+                                                     "provider", "source", "state",
+                                                     "previous_state", "message"};
+                r = u64_from_json(json_object_get(ev, "time"), &e.time);
+                for (size_t k = 0; r >= 0 && k < 8; k++)
+                        r = opt_str_from_json(json_object_get(ev, names[k]), &fields[k]);
+                if (r >= 0) {
+                        e.kind = fields[0];
+                        e.rule = fields[1];
+                        e.model = fields[2];
+                        e.provider = fields[3];
+                        e.source = fields[4];
+                        e.state = fields[5];
+                        e.previous_state = fields[6];
+                        e.message = fields[7];
+                        state_record(s, &e);
+                }
+                for (size_t k = 0; k < 8; k++)
+                        free(fields[k]);
+                if (r < 0) {
+                        *ret_error = xstrdup("an event in the state file's history is malformed");
+                        r = -EBADMSG;
+                        goto out;
+                }
         }
         json_t *sources = json_object_get(root, "sources");
         if (!json_is_object(sources) || json_object_size(sources) > 4096) {

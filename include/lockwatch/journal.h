@@ -11,6 +11,8 @@
 #include "lockwatch/rules_eval.h"
 #include "lockwatch/state.h"
 
+#define JOURNAL_MAX_OBSERVERS 8
+
 typedef enum JournalMode {
         JOURNAL_MODE_LOG,         /* through log.h: journal, syslog, stderr */
         JOURNAL_MODE_REPLAY_TEXT, /* one line per event on a stream, with event time */
@@ -23,7 +25,9 @@ typedef struct JournalEvent {
         const char *rule;       /* alert events */
         const char *model;      /* model alerts */
         const char *source;     /* source events and source alerts */
-        const char *state;      /* firing, resolved, degraded, ok, suspect, ... */
+        const char *provider;   /* cell changes */
+        const char *state;      /* firing, resolved, degraded, ok, suspect, available, ... */
+        const char *previous_state; /* cell changes: the state before */
         const char *clouds;     /* "aws,gcp" */
         const char *previous_clouds;
         const char *result;     /* source events: the poll result */
@@ -31,12 +35,22 @@ typedef struct JournalEvent {
         const char *message;    /* the human line */
 } JournalEvent;
 
+typedef void (*journal_observer_fn)(const JournalEvent *ev, void *userdata);
+
 /* Where events go; stream is used by the replay modes. */
 void journal_setup(JournalMode mode, FILE *stream);
+/* Also hand every event (of priority info or more urgent) to fn: the state's history,
+ * the control socket's subscribers. At most JOURNAL_MAX_OBSERVERS. */
+int journal_add_observer(journal_observer_fn fn, void *userdata);
+/* Stop handing events to fn with userdata. */
+void journal_remove_observer(journal_observer_fn fn, void *userdata);
 /* Emit one event. */
 void journal_emit(const JournalEvent *ev);
 /* Emit the journal event for one alert transition of the rule engine. */
 void journal_rules_event(const RulesEvent *ev);
+/* Emit a cell change of the matrix (priority info, or debug for a source's first parse). */
+void journal_cell_event(const char *model, const char *provider, const char *from, const char *to,
+                        const char *source, int priority, uint64_t now);
 /* Emit a source transition (degraded, suspect, recovered) of source at time now. */
 void journal_source_event(const char *source, SourceStatus status, const char *result,
                           const char *detail, uint64_t failures, uint64_t now);

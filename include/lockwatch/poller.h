@@ -73,5 +73,7 @@ int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const
                  bool fetch_only, uint64_t now, PollOutcome *o);
 /* Evaluate every rule at now over st, announcing alert transitions. */
 int poller_evaluate(State *st, const Config *c, uint64_t now);
+/* Record (on) or stop recording (off) every announced transition in st's history. */
+void poller_record_history(State *st, bool on);
 /* Free what an outcome holds and reset it. */
 void poller_outcome_clear(PollOutcome *o);

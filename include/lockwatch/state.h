@@ -38,11 +38,28 @@ typedef struct SourceState {
         uint64_t unmapped;          /* distinct unmapped ids in the last applied parse */
 } SourceState;
 
+#define STATE_HISTORY_MAX 2000 /* transitions kept (oldest dropped first) */
+
+/* One transition, as announced: an alert, a source, or a matrix cell. */
+typedef struct StateEvent {
+        uint64_t time;
+        char *kind;    /* "alert", "source", "cell", "unmapped" */
+        char *rule;    /* alerts */
+        char *model;   /* model alerts, cells */
+        char *provider; /* cells */
+        char *source;  /* source events, source alerts, cells */
+        char *state;   /* firing, resolved, degraded, ok, suspect, available, ... */
+        char *previous_state; /* cells */
+        char *message;
+} StateEvent;
+
 typedef struct State {
         SourceState *sources;
         size_t n_sources;
         Matrix *matrix;
         RulesEngine *engine; /* alert states and look-back history; rules set by the caller */
+        StateEvent *history; /* a ring of STATE_HISTORY_MAX */
+        size_t n_history, history_head;
 } State;
 
 /* Create an empty state with an empty matrix. */
@@ -58,5 +75,9 @@ int state_save(const char *dir, const State *s);
 SourceState *state_source(State *s, const char *name);
 /* Drop sources not named in keep (a NULL-terminated list), and their evidence. */
 int state_prune(State *s, const char *const *keep);
+/* Append a transition to the history ring (strings copied; NULL allowed). */
+void state_record(State *s, const StateEvent *ev);
+/* The i-th transition kept, oldest first, or NULL past the end. */
+const StateEvent *state_history_at(const State *s, size_t i);
 /* Name of a status: new, ok, degraded, suspect. */
 const char *source_status_name(SourceStatus st);
