@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lockwatch/adapter.h"
+#include "lockwatch/table.h"
 #include "lockwatch/util.h"
 
 /* Longest token echoed into a message: the message buffer is 512 bytes. */
@@ -543,6 +544,16 @@ static int apply_value(Parser *p, const KeyDef *k, const char *v, unsigned line,
                 if (k->max > 0 && strlen(v) > k->max)
                         return fail(p, -EINVAL, line, col, "'%s' is longer than %llu bytes",
                                     k->name, (unsigned long long)k->max);
+                if (streq(k->name, "columns")) {
+                        /* A bad column spec is a config error, found now, not at the first
+                         * poll hours later. */
+                        TableColumns *tc = NULL;
+                        AdapterError aerr = {0};
+                        if (table_columns_parse(v, &tc, &aerr) < 0)
+                                return fail(p, -EINVAL, line, col, "invalid columns: %s",
+                                            aerr.message);
+                        table_columns_free(tc);
+                }
                 set_string(base, off, xstrdup(v));
                 return 0;
         case KEY_PATH:

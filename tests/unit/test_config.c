@@ -550,6 +550,15 @@ static const BadCase bad_cases[] = {
     {NULL, "[source a]\nurl = https://x/\nformat = xml\n", 0, -EINVAL,
      "lockwatch.conf:3:10: unknown format 'xml' (known: litellm, models-dev, openrouter, "
      "bedrock-model-cards, bedrock-api, azure-models, html-table, markdown-table)"},
+    {NULL, "[source t]\nurl = https://x/\nformat = html-table\nprovider = azure\ncolumns = Model\n",
+     0, -EINVAL,
+     "lockwatch.conf:5:11: invalid columns: column 1 (\"Model\") has no ':' between header and "
+     "field"},
+    {NULL,
+     "[source t]\nurl = https://x/\nformat = html-table\nprovider = azure\n"
+     "columns = Model:modle\n",
+     0, -EINVAL, "lockwatch.conf:5:11: invalid columns: column 1 (\"Model\"): unknown field \"modle\" (did "
+     "you mean model?)"},
     {NULL, "[source a]\nformat = litellm\n", 0, -EINVAL,
      "lockwatch.conf:1:1: [source a]: missing required key 'url'"},
     {NULL,
