@@ -1003,6 +1003,9 @@ static bool normalize_strip_suffix(char *s, const char *suffix)
 static const char *normalize_family_only(const char *s)
 {
         for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                /* The first byte rules out nearly every entry without a call. */
+                if (families[i].name[0] != s[0])
+                        continue;
                 const char *rest = startswith(s, families[i].name);
                 if (rest && (*rest == '\0' || *rest == '-' || normalize_is_digit(*rest)))
                         return families[i].vendor;
@@ -1020,9 +1023,11 @@ static void normalize_strip_lead(char *model, char *vendor, size_t size)
                 bool host = i >= ELEMENTSOF(publishers);
                 const char *word =
                     host ? host_words[i - ELEMENTSOF(publishers)] : publishers[i].name;
-                const char *rest = startswith(model, word);
-                const char *fv;
+                const char *rest, *fv;
 
+                if (word[0] != model[0])
+                        continue;
+                rest = startswith(model, word);
                 if (!rest || rest[0] != '-' || rest[1] == '\0')
                         continue;
                 fv = host ? normalize_family(rest + 1) : normalize_family_only(rest + 1);

@@ -1088,6 +1088,307 @@ static void test_state_corrupt(void **state)
         json_decref(base);
 }
 
+/* Every row holds only the cells that have evidence, in column order, whatever order the
+ * columns arrived in; the other columns read as the unknown cell. */
+static void assert_rows_sparse(const Matrix *m)
+{
+        for (size_t r = 0; r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                size_t k = 0;
+
+                for (size_t i = 0; i < mm->n_cells; i++) {
+                        assert_true(mm->cells[i].n_evidence > 0);
+                        assert_true(mm->cells[i].provider < m->n_providers);
+                        if (i > 0)
+                                assert_true(mm->cells[i - 1].provider < mm->cells[i].provider);
+                }
+                for (size_t i = 0; i < m->n_providers; i++) {
+                        const Cell *c = matrix_cell(mm, i);
+                        if (c->n_evidence == 0) {
+                                assert_int_equal(c->state, CELL_UNKNOWN);
+                                continue;
+                        }
+                        assert_int_equal(c->provider, i);
+                        k++;
+                }
+                assert_int_equal(k, mm->n_cells);
+                assert_int_equal(matrix_cell(mm, m->n_providers)->n_evidence, 0);
+        }
+}
+
+static void test_sparse_rows(void **state)
+{
+        /* Parses in an order that inserts columns before, between and after existing ones. */
+        static const struct {
+                const char *source;
+                Row row;
+        } steps[] = {
+            {"s1", {"openrouter", PROVIDER_AGGREGATOR, "v/a", NP}},
+            {"s1", {"gcp", PROVIDER_CLOUD, "v/a", .gone = true, NP}},
+            {"s2", {"aws", PROVIDER_CLOUD, "v/b", NP}},
+            {"s3", {"anthropic", PROVIDER_DIRECT, "v/a", NP}},
+            {"s3", {"zeta", PROVIDER_AGGREGATOR, "v/c", NP}},
+            {"s4", {"azure", PROVIDER_CLOUD, "v/a", NP}},
+            {"s4", {"aws", PROVIDER_CLOUD, "v/a", NP}},
+        };
+        static const struct {
+                const char *model, *provider;
+                CellState want;
+        } cells[] = {
+            {"v/a", "aws", CELL_AVAILABLE},        {"v/a", "azure", CELL_AVAILABLE},
+            {"v/a", "gcp", CELL_UNAVAILABLE},      {"v/a", "anthropic", CELL_AVAILABLE},
+            {"v/a", "openrouter", CELL_AVAILABLE}, {"v/a", "zeta", CELL_UNKNOWN},
+            {"v/b", "aws", CELL_AVAILABLE},        {"v/b", "gcp", CELL_UNKNOWN},
+            {"v/b", "openrouter", CELL_UNKNOWN},   {"v/c", "zeta", CELL_AVAILABLE},
+            {"v/c", "aws", CELL_UNKNOWN},
+        };
+        static const struct {
+                const char *model;
+                size_t n_cells;
+        } widths[] = {{"v/a", 5}, {"v/b", 1}, {"v/c", 1}};
+        Matrix *m = NULL, *back = NULL;
+        json_t *j = NULL;
+
+        assert_int_equal(matrix_new(&m), 0);
+        /* Each step is its own parse of its source, and sources repeat what they said. */
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                Row rows[ELEMENTSOF(steps)];
+                size_t n = 0;
+                for (size_t k = 0; k <= i; k++)
+                        if (streq(steps[k].source, steps[i].source))
+                                rows[n++] = steps[k].row;
+                assert_int_equal(apply_rows(m, steps[i].source, rows, n, T0 + i, 2, NULL), 0);
+                assert_rows_sparse(m);
+        }
+        for (size_t t = 0; t < ELEMENTSOF(cells); t++)
+                assert_int_equal(cell_of(m, cells[t].model, cells[t].provider)->state,
+                                 cells[t].want);
+        for (size_t t = 0; t < ELEMENTSOF(widths); t++)
+                assert_int_equal(matrix_find_model(m, widths[t].model)->n_cells, widths[t].n_cells);
+        assert_int_equal(
+            matrix_count_providers(m, matrix_find_model(m, "v/a"), PROVIDER_CLOUD, CELL_AVAILABLE),
+            2);
+        assert_int_equal(matrix_count_providers(m, matrix_find_model(m, "v/a"), -1, CELL_UNKNOWN),
+                         1);
+        assert_int_equal(matrix_count_providers(m, NULL, -1, CELL_UNKNOWN), m->n_providers);
+
+        /* A loaded row is sparse the same way. */
+        assert_int_equal(matrix_to_state_json(m, &j), 0);
+        assert_int_equal(matrix_from_state_json(j, &back), 0);
+        assert_rows_sparse(back);
+        assert_matrix_equal(m, back);
+        json_decref(j);
+        matrix_free(back);
+        matrix_free(m);
+}
+
+static void test_forget_drops_cells(void **state)
+{
+        const Row one[] = {
+            {"aws", PROVIDER_CLOUD, "v/a", .regions = {"us-east-1"}, NP},
+            {"gcp", PROVIDER_CLOUD, "v/a", NP},
+            {"gcp", PROVIDER_CLOUD, "v/b", NP},
+        };
+        const Row two[] = {
+            {"gcp", PROVIDER_CLOUD, "v/a", .regions = {"europe-west4"}, NP},
+        };
+        Matrix *m = NULL;
+        json_t *j = NULL;
+
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(apply_rows(m, "one", one, ELEMENTSOF(one), T0, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "two", two, ELEMENTSOF(two), T0, 2, NULL), 0);
+        assert_int_equal(matrix_forget_source(m, "one", NULL), 0);
+        assert_rows_sparse(m);
+        /* The row keeps its id but no cell where only the forgotten source spoke. */
+        assert_int_equal(matrix_find_model(m, "v/a")->n_cells, 1);
+        assert_int_equal(matrix_find_model(m, "v/b")->n_cells, 0);
+        assert_int_equal(cell_of(m, "v/a", "aws")->n_evidence, 0);
+        assert_regions(cell_of(m, "v/a", "gcp")->regions, cell_of(m, "v/a", "gcp")->n_regions,
+                       (const char *const[]){"europe-west4", NULL});
+        assert_int_equal(matrix_to_state_json(m, &j), 0);
+        assert_int_equal(json_array_size(json_object_get(
+                             json_array_get(json_object_get(j, "models"), 1), "cells")),
+                         0);
+        json_decref(j);
+        assert_int_equal(matrix_forget_source(m, "two", NULL), 0);
+        assert_int_equal(matrix_find_model(m, "v/a")->n_cells, 0);
+        /* Nothing holds a source name or a region any more. */
+        assert_int_equal(m->n_atoms, 0);
+        matrix_free(m);
+}
+
+/* Source names and regions are stored once however many cells repeat them, and let go of
+ * when nothing holds them. */
+static void test_shared_texts(void **state)
+{
+        const Row wide[] = {
+            {"aws", PROVIDER_CLOUD, "v/a", .regions = {"us-east-1", "eu-west-1"}, NP},
+            {"aws", PROVIDER_CLOUD, "v/b", .regions = {"eu-west-1", "us-east-1"}, NP},
+            {"gcp", PROVIDER_CLOUD, "v/b", .regions = {"us-east-1"}, NP},
+        };
+        const Row narrow[] = {
+            {"aws", PROVIDER_CLOUD, "v/a", .regions = {"us-east-1"}, NP},
+            {"aws", PROVIDER_CLOUD, "v/b", .regions = {"us-east-1"}, NP},
+            {"gcp", PROVIDER_CLOUD, "v/b", .regions = {"us-east-1"}, NP},
+        };
+        const Evidence *a, *b, *g;
+        Matrix *m = NULL;
+
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(apply_rows(m, "cards", wide, ELEMENTSOF(wide), T0, 2, NULL), 0);
+        a = evidence_of(m, "v/a", "aws", "cards");
+        b = evidence_of(m, "v/b", "aws", "cards");
+        g = evidence_of(m, "v/b", "gcp", "cards");
+        assert_ptr_equal(a->source, b->source);
+        assert_ptr_equal(a->source, g->source);
+        assert_regions(a->regions, a->n_regions,
+                       (const char *const[]){"eu-west-1", "us-east-1", NULL});
+        assert_ptr_equal(a->regions[0], b->regions[0]);
+        assert_ptr_equal(a->regions[1], b->regions[1]);
+        assert_ptr_equal(a->regions[1], g->regions[0]);
+        /* The cell shows its one source's regions. */
+        assert_regions(cell_of(m, "v/a", "aws")->regions, cell_of(m, "v/a", "aws")->n_regions,
+                       (const char *const[]){"eu-west-1", "us-east-1", NULL});
+        assert_int_equal(m->n_atoms, 3); /* "cards", "eu-west-1", "us-east-1" */
+
+        assert_int_equal(apply_rows(m, "cards", narrow, ELEMENTSOF(narrow), T0 + STEP, 2, NULL), 0);
+        assert_int_equal(m->n_atoms, 2);
+        assert_regions(cell_of(m, "v/b", "aws")->regions, cell_of(m, "v/b", "aws")->n_regions,
+                       (const char *const[]){"us-east-1", NULL});
+        /* A second source naming the same region shares it too. */
+        assert_int_equal(apply_rows(m, "cli", narrow, 1, T0 + STEP, 2, NULL), 0);
+        assert_int_equal(m->n_atoms, 3);
+        assert_ptr_equal(evidence_of(m, "v/a", "aws", "cli")->regions[0],
+                         evidence_of(m, "v/a", "aws", "cards")->regions[0]);
+        assert_int_equal(matrix_forget_source(m, "cards", NULL), 0);
+        assert_int_equal(m->n_atoms, 2);
+        assert_int_equal(matrix_forget_source(m, "cli", NULL), 0);
+        assert_int_equal(m->n_atoms, 0);
+        matrix_free(m);
+}
+
+/* A cell's regions follow its evidence through every change of who says what. */
+static void test_cell_regions_follow_evidence(void **state)
+{
+        static const struct {
+                const char *source;
+                Row row;
+                const char *forget;
+                const char *want[6];
+        } steps[] = {
+            {"a", {"aws", PROVIDER_CLOUD, "v/m", .regions = {"r2", "r1"}, NP}, NULL, {"r1", "r2"}},
+            {"b", {"aws", PROVIDER_CLOUD, "v/m", NP}, NULL, {"r1", "r2"}},
+            {"b",
+             {"aws", PROVIDER_CLOUD, "v/m", .regions = {"r3", "r1"}, NP},
+             NULL,
+             {"r1", "r2", "r3"}},
+            {"a",
+             {"aws", PROVIDER_CLOUD, "v/m", .gone = true, .regions = {"r9"}, NP},
+             NULL,
+             {"r1", "r3"}},
+            {"a", {"aws", PROVIDER_CLOUD, "v/m", .regions = {"r4"}, NP}, NULL, {"r1", "r3", "r4"}},
+            {NULL, {0}, "b", {"r4"}},
+            {"a", {"aws", PROVIDER_CLOUD, "v/m", NP}, NULL, {NULL}},
+            {"c", {"aws", PROVIDER_CLOUD, "v/m", .regions = {"r5"}, NP}, NULL, {"r5"}},
+            {NULL, {0}, "a", {"r5"}},
+        };
+        Matrix *m = NULL;
+
+        assert_int_equal(matrix_new(&m), 0);
+        for (size_t t = 0; t < ELEMENTSOF(steps); t++) {
+                Matrix *back = NULL;
+                json_t *j = NULL;
+                const Cell *c;
+
+                if (steps[t].forget)
+                        assert_int_equal(matrix_forget_source(m, steps[t].forget, NULL), 0);
+                else
+                        assert_int_equal(
+                            apply_rows(m, steps[t].source, &steps[t].row, 1, T0 + t, 2, NULL), 0);
+                c = cell_of(m, "v/m", "aws");
+                assert_regions(c->regions, c->n_regions, steps[t].want);
+                assert_int_equal(matrix_to_state_json(m, &j), 0);
+                assert_int_equal(matrix_from_state_json(j, &back), 0);
+                assert_matrix_equal(m, back);
+                json_decref(j);
+                matrix_free(back);
+        }
+        matrix_free(m);
+}
+
+/* Loading the state file and writing it again gives the same document. */
+static void test_state_file_identical(void **state)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        json_t *doc, *out = NULL;
+        Matrix *m = NULL;
+        size_t len;
+
+        path = xasprintf("%s/matrix/state-valid.json", LW_TEST_DATA);
+        assert_int_equal(util_read_file(path, 1 << 20, &text, &len), 0);
+        doc = json_loadb(text, len, 0, NULL);
+        assert_non_null(doc);
+        assert_int_equal(matrix_from_state_json(doc, &m), 0);
+        assert_int_equal(matrix_to_state_json(m, &out), 0);
+        assert_true(json_equal(doc, out));
+        json_decref(out);
+        json_decref(doc);
+        matrix_free(m);
+}
+
+/* Many distinct prices and times: the serializer's sharing of repeated values must never
+ * hand one value's node to another. */
+static void test_state_many_values(void **state)
+{
+        enum { N = 3000 };
+        Row *rows = xcalloc(N, sizeof(Row));
+        char **ids = xcalloc(N, sizeof(char *));
+        Matrix *m = NULL, *back = NULL;
+        json_t *j = NULL, *j2 = NULL;
+        char *a, *b;
+
+        for (size_t i = 0; i < N; i++) {
+                ids[i] = xasprintf("v/m%05zu", i);
+                rows[i] = (Row){i % 2 ? "aws" : "gcp",
+                                PROVIDER_CLOUD,
+                                ids[i],
+                                .pin = 0.125 * (double)i,
+                                .pout = 1e-3 * (double)(i % 97),
+                                .eol = 1780272000 + (int64_t)i * 7};
+        }
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(apply_rows(m, "s", rows, N, T0, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "s", rows, N / 3, T0 + 1, 5, NULL), 0);
+        assert_int_equal(matrix_to_state_json(m, &j), 0);
+        assert_int_equal(matrix_from_state_json(j, &back), 0);
+        assert_matrix_equal(m, back);
+        for (size_t i = 0; i < N; i++) {
+                const Evidence *e = evidence_of(back, ids[i], rows[i].provider, "s");
+                assert_price(e->price_in, rows[i].pin);
+                assert_price(e->price_out, rows[i].pout);
+                assert_int_equal(e->eol, rows[i].eol);
+                assert_int_equal(e->last_seen, i < N / 3 ? T0 + 1 : T0);
+                assert_int_equal(e->missing, i < N / 3 ? 0 : 1);
+        }
+        assert_int_equal(matrix_to_state_json(back, &j2), 0);
+        a = json_dumps(j, JSON_COMPACT);
+        b = json_dumps(j2, JSON_COMPACT);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        json_decref(j);
+        json_decref(j2);
+        matrix_free(back);
+        matrix_free(m);
+        for (size_t i = 0; i < N; i++)
+                free(ids[i]);
+        free(ids);
+        free(rows);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1109,6 +1410,12 @@ int main(void)
             cmocka_unit_test(test_many_rows),
             cmocka_unit_test(test_state_round_trip),
             cmocka_unit_test(test_state_corrupt),
+            cmocka_unit_test(test_sparse_rows),
+            cmocka_unit_test(test_forget_drops_cells),
+            cmocka_unit_test(test_shared_texts),
+            cmocka_unit_test(test_cell_regions_follow_evidence),
+            cmocka_unit_test(test_state_file_identical),
+            cmocka_unit_test(test_state_many_values),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
