@@ -218,7 +218,6 @@ static void evaluate_round(Poller *p, uint64_t now)
         int r = poller_evaluate(p->state, p->tables.config, now);
         if (r < 0)
                 log_errno(LOG_ERR, r, "rule evaluation failed");
-        save_state(p);
 }
 
 static int on_evaluate_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -226,6 +225,8 @@ static int on_evaluate_timer(sd_event_source *s, uint64_t usec, void *userdata)
         Poller *p = userdata;
         evaluate_round(p, util_now_real());
         p->first_round_done = true;
+        save_state(p);
+        malloc_trim(0);
         return sd_event_source_set_time_relative(s, p->evaluate_every);
 }
 
@@ -426,11 +427,9 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
         p->in_flight--;
         (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, now, &ps->outcome);
         if (res->klass == FETCH_OK) {
-                /* A parse can take tens of MiB that glibc would otherwise keep: give it
-                 * back, so the steady state stays a few MiB. */
+                /* Nothing needs the body past the parse: free it before the save. */
                 free(res->body);
                 res->body = NULL;
-                malloc_trim(0);
         }
         /* Rules are evaluated once per poll round (see evaluate_round), so that
          * `for N polls` means N rounds however many sources there are. The first round
@@ -441,6 +440,9 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
         }
         SourceState *ss = state_source(p->state, sc->name);
         save_state(p);
+        /* Parsing and saving take tens of MiB that glibc would otherwise keep: give them
+         * back, so the steady state stays a few MiB. */
+        malloc_trim(0);
 
         uint64_t next = jittered(sc->interval_usec, p->tables.config->jitter_percent);
         if (ss->status != SOURCE_OK) {

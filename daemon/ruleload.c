@@ -80,7 +80,8 @@ int ruleload_files(const char *shipped_dir, const char *patterns, RuleSet **ret,
         }
         if (r < 0)
                 goto out;
-        qsort(files, n, sizeof(RuleFile), cmp_base);
+        if (n > 1)
+                qsort(files, n, sizeof(RuleFile), cmp_base);
 
         r = rules_set_new(&set);
         if (r < 0)

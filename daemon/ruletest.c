@@ -159,6 +159,7 @@ static void step_clear(Runner *r)
                 free(r->canon[i]);
                 Observation *o = &r->obs[i];
                 free(o->model);
+                free(o->name);
                 for (size_t k = 0; k < o->n_regions; k++)
                         free(o->regions[k]);
                 free(o->regions);
@@ -268,7 +269,6 @@ static int parse_cell(Runner *r, const Tok *t, unsigned line, const char *model)
         /* The normalizer's convention: an id it could not map lives under "unmapped/". */
         r->in[r->n_in] = (MatrixInput){.kind = provider_kind(r, copy),
                                        .mapped = !startswith(model, "unmapped/")};
-        /* The provider id must outlive this token: keep it in canon's companion. */
         size_t idx = r->n_in++;
 
         for (char *a = strtok_r(NULL, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
@@ -305,9 +305,9 @@ static int parse_cell(Runner *r, const Tok *t, unsigned line, const char *model)
                                        a);
                 }
         }
-        /* Stash the provider id in the model slot's neighbour: MatrixInput borrows. */
+        /* MatrixInput only borrows its strings: the observation's name field keeps the
+         * provider id alive until step_run() points the input at it. */
         r->in[idx].provider = NULL;
-        free(o->name);
         o->name = xstrdup(copy);
         return 0;
 }

@@ -244,7 +244,7 @@ int state_save(const char *dir, const State *s)
         }
         json_object_set_new(root, "history", hist);
 
-        char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+        char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
         if (!text)
                 util_oom();
