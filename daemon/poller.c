@@ -1,7 +1,6 @@
 #include "lockwatch/poller.h"
 
 #include <inttypes.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +225,7 @@ static int on_evaluate_timer(sd_event_source *s, uint64_t usec, void *userdata)
         evaluate_round(p, util_now_real());
         p->first_round_done = true;
         save_state(p);
-        malloc_trim(0);
+        util_memory_release();
         return sd_event_source_set_time_relative(s, p->evaluate_every);
 }
 
@@ -442,7 +441,7 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
         save_state(p);
         /* Parsing and saving take tens of MiB that glibc would otherwise keep: give them
          * back, so the steady state stays a few MiB. */
-        malloc_trim(0);
+        util_memory_release();
 
         uint64_t next = jittered(sc->interval_usec, p->tables.config->jitter_percent);
         if (ss->status != SOURCE_OK) {

@@ -109,5 +109,11 @@ int util_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write data to path atomically: temp file, fsync, rename, fsync of the directory. */
 int util_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
+/* Tune malloc for the daemon's pattern: a burst of parse garbage per poll, then an
+ * explicit malloc_trim() at a quiet point instead of trimming inside free(). */
+void util_memory_setup(void);
+/* Give freed memory back to the system (after a poll, a save). */
+void util_memory_release(void);
+
 /* Levenshtein distance between a and b, capped at cap (for "did you mean" hints). */
 unsigned util_edit_distance(const char *a, const char *b, unsigned cap);

@@ -132,6 +132,8 @@ int main(int argc, char **argv)
 
         if (repeat < 1 || repeat > 100)
                 repeat = 7;
+        /* As the daemon does: trim at quiet points, not inside free(). */
+        util_memory_setup();
         if (load_table(LW_SOURCE_DIR "/data/providers.conf", true, (void **)&pm) < 0 ||
             load_table(LW_SOURCE_DIR "/data/aliases.conf", false, (void **)&at) < 0)
                 return 1;
@@ -180,12 +182,12 @@ int main(int argc, char **argv)
                 IngestReport rep;
                 ingest_body(all, &p, NULL, body, len, NULL, &rep);
                 ingest_report_clear(&rep);
-                malloc_trim(0);
+                util_memory_release();
         }
         printf("worst ingest/bare ratio (JSON and HTML): %.2f (budget 1.5)\n", worst);
         printf("matrix after all fixtures: %zu models x %zu providers\n", all->n_models,
                all->n_providers);
-        malloc_trim(0);
+        util_memory_release();
         printf("steady RSS after ingesting all fixtures: %.1f MiB (budget 16)\n",
                (double)status_kib("VmRSS") / 1024.0);
         printf("peak RSS (VmHWM) during the run: %.1f MiB (budget 64)\n",
