@@ -324,13 +324,16 @@ static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig 
                 fetch_validators_copy(&ss->validators, &res->validators);
                 ss->validators_parsed = true;
                 poll_succeeded(ss, sc->name, o->result, now);
-                /* A source's first parse fills the matrix: that is not news worth a line
-                 * per cell. Later changes are. */
-                for (size_t i = 0; i < changes.n; i++)
-                        journal_cell_event(changes.items[i].model, changes.items[i].provider,
-                                           cell_state_name(changes.items[i].from),
-                                           cell_state_name(changes.items[i].to), sc->name,
-                                           mem.has_previous ? LOG_INFO : LOG_DEBUG, now);
+                /* A source's first parse fills the matrix, and catalogues list new models
+                 * every week: neither is news worth a line per cell (the rules speak of new
+                 * models). A cell that turns unavailable, or comes back, is. */
+                for (size_t i = 0; i < changes.n; i++) {
+                        const MatrixChange *ch = &changes.items[i];
+                        bool news = mem.has_previous && ch->from != CELL_UNKNOWN;
+                        journal_cell_event(ch->model, ch->provider, cell_state_name(ch->from),
+                                           cell_state_name(ch->to), sc->name,
+                                           news ? LOG_INFO : LOG_DEBUG, now);
+                }
                 if (o->report.n_unmapped > 0) {
                         _cleanup_free_ char *msg = xasprintf(
                                 "source %s: %zu model id(s) that no rule or alias maps, e.g. %s",
