@@ -43,6 +43,19 @@ static void load_tables(void)
         free(text);
 }
 
+/* The count of models available per provider, as the matrix now has it. */
+static void print_provider_counts(const Matrix *m, const char *what)
+{
+        printf("  models available per provider after %s:", what);
+        for (size_t i = 0; i < m->n_providers; i++) {
+                size_t n = 0;
+                for (size_t k = 0; k < m->n_models; k++)
+                        n += matrix_cell(m->models[k], i)->state == CELL_AVAILABLE;
+                printf(" %s=%zu", m->providers[i].id, n);
+        }
+        printf("\n");
+}
+
 /* Ingest one fixture file as source `name` of `format` into m. */
 static void ingest_file(Matrix *m, const char *name, const char *format, const char *provider,
                         const char *columns, const char *rel)
@@ -75,6 +88,7 @@ static void ingest_file(Matrix *m, const char *name, const char *format, const c
                          rep.parse_error.message, rep.detail);
         printf("%-60s %6zu observations, %6zu applied, %5zu unlisted, %4zu unmapped\n", rel,
                rep.observations, rep.applied, rep.unlisted, rep.n_unmapped);
+        print_provider_counts(m, rel);
         ingest_report_clear(&rep);
 }
 
