@@ -319,14 +319,14 @@ static const char *state_dir_for(const Config *c)
         return c->state_dir;
 }
 
-static int load_state(const char *dir, State **ret)
+static int load_state(const char *dir, const RuleSet *rules, State **ret)
 {
         _cleanup_free_ char *error = NULL;
         int r;
 
         if (!dir)
                 return state_new(ret);
-        r = state_load(dir, ret, &error);
+        r = state_load(dir, rules, ret, &error);
         if (r == -EBADMSG) {
                 const char *fields[] = {"MESSAGE_ID=" LW_MESSAGE_STATE_CORRUPT, NULL};
                 log_fields(LOG_ERR, fields,
@@ -481,7 +481,7 @@ static int run_replay(PollerTables *t)
         size_t steps = 0;
         int r;
 
-        r = load_state(arg_state_dir, &st);
+        r = load_state(arg_state_dir, t->rules, &st);
         if (r < 0)
                 return r;
         rules_engine_set_repeat_interval(st->engine, t->config->repeat_interval_usec);
@@ -567,7 +567,7 @@ static int run(PollerTables *tables)
         const char *state_dir = state_dir_for(tables->config);
         int r;
 
-        r = load_state(state_dir, &state);
+        r = load_state(state_dir, tables->rules, &state);
         if (r < 0)
                 return r;
         rules_engine_set_repeat_interval(state->engine, tables->config->repeat_interval_usec);
@@ -671,6 +671,7 @@ int main(int argc, char **argv)
         else
                 log_setup(LOG_TARGET_AUTO, getenv("JOURNAL_STREAM") == NULL, arg_log_level);
 
+        util_memory_setup();
         if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
                 seed = (unsigned)(util_now_mono() ^ (uint64_t)getpid());
         srandom(seed);

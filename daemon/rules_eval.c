@@ -206,6 +206,7 @@ struct RulesEngine {
         size_t n_rs;
         size_t total_slots, max_slots;
         uint64_t repeat_interval;
+        uint64_t first_eval; /* realtime usec of the first evaluation ever (persisted) */
         AlertTable alerts;
         Registry reg;
         KeyEntry **keys; /* in matrix row order (sorted by id) */
@@ -630,6 +631,14 @@ static void eval_ident(Ctx *c, const Expr *x, Value *out)
         case RULES_ID_MAPPED:
                 out->b = c->mm && c->mm->mapped;
                 break;
+        case RULES_ID_NEW: {
+                /* Launched while lockwatch watched: what was there at the first evaluation
+                 * was not "new", however recently lockwatch was installed. */
+                double age = row_age(c);
+                out->b = !isnan(age) && c->e->first_eval &&
+                         (double)c->now - age > (double)c->e->first_eval;
+                break;
+        }
         case RULES_ID_SOURCE:
                 out->str = c->src && c->src->name ? c->src->name : c->key ? c->key : "";
                 break;
@@ -1713,6 +1722,8 @@ int rules_engine_evaluate(RulesEngine *e, const Matrix *m, const RulesSourceView
                 if (!sources[i].name || strnlen(sources[i].name, MAX_NAME + 1) > MAX_NAME)
                         return -EINVAL;
 
+        if (!e->first_eval)
+                e->first_eval = now;
         map_providers(e, m);
         sync_keys(e, m);
         sync_sources(e, sources, n_sources, now);
@@ -1926,8 +1937,9 @@ int rules_engine_to_json(const RulesEngine *e, json_t **ret)
                 json_object_set_new(o, "history", hist);
                 json_array_append_new(models, o);
         }
-        root = oom_check(json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", 1, "alerts", alerts,
-                                   "providers", providers, "sources", sources, "models", models));
+        root = oom_check(json_pack("{s:i, s:o, s:o, s:o, s:o, s:o}", "version", 1, "alerts", alerts,
+                                   "providers", providers, "sources", sources, "models", models,
+                                   "first_evaluation", u64_to_json(e->first_eval)));
         *ret = root;
         return 0;
 }
@@ -2188,7 +2200,13 @@ int rules_engine_from_json(RulesEngine *e, const json_t *j)
                 if (streq(keys[i - 1]->id, keys[i]->id))
                         goto fail;
 
+        uint64_t first_eval = 0;
+        const json_t *fej = json_object_get(j, "first_evaluation");
+        if (fej && u64_from_json(fej, &first_eval) < 0)
+                goto fail;
+
         prune_alerts(&alerts, e->rs, e->n_rs);
+        e->first_eval = first_eval;
         keys_free(e->keys, e->n_keys, e->total_slots);
         sources_free(e->srcs, e->n_srcs);
         alert_table_clear(&e->alerts);

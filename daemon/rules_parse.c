@@ -30,6 +30,8 @@ static const RulesIdentifier identifiers[_RULES_ID_MAX] = {
                       "time since the model was first seen by any source"},
     [RULES_ID_MAPPED] = {"mapped", RULES_ID_MAPPED, RULES_KIND_BOOL, T_MODEL, false,
                          "false if no normalization step or alias knew the id"},
+    [RULES_ID_NEW] = {"new", RULES_ID_NEW, RULES_KIND_BOOL, T_MODEL, false,
+                      "true if the model was first seen after lockwatch's first evaluation"},
     [RULES_ID_SOURCE] = {"source", RULES_ID_SOURCE, RULES_KIND_STRING, T_SOURCE, false,
                          "the source's name from the configuration"},
     [RULES_ID_STATE] = {"state", RULES_ID_STATE, RULES_KIND_SOURCE_STATE, T_SOURCE, false,

@@ -291,7 +291,8 @@ static int source_from_json(State *s, const char *name, const json_t *o)
         return 0;
 }
 
-static int state_parse(const char *text, size_t len, State **ret, char **ret_error)
+static int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret,
+                       char **ret_error)
 {
         json_error_t jerr;
         State *s = NULL;
@@ -319,7 +320,9 @@ static int state_parse(const char *text, size_t len, State **ret, char **ret_err
         }
         s = xcalloc(1, sizeof(State));
         s->matrix = m;
-        r = rules_engine_new(NULL, 0, &s->engine);
+        /* The engine must know the rules before it reads their alert states back: it
+         * keeps only the states of rules it knows. */
+        r = rules_engine_new(rules, 0, &s->engine);
         if (r < 0)
                 goto out;
         json_t *alerts = json_object_get(root, "alerts");
@@ -388,7 +391,7 @@ out:
         return r;
 }
 
-int state_load(const char *dir, State **ret, char **ret_error)
+int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
         _cleanup_free_ char *text = NULL;
@@ -397,13 +400,17 @@ int state_load(const char *dir, State **ret, char **ret_error)
         int r;
 
         r = util_read_file(path, STATE_MAX_BYTES, &text, &len);
-        if (r == -ENOENT)
-                return state_new(ret);
+        if (r == -ENOENT) {
+                r = state_new(ret);
+                if (r >= 0)
+                        r = rules_engine_set_rules((*ret)->engine, rules);
+                return r;
+        }
         if (r < 0) {
                 *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
                 return r;
         }
-        r = state_parse(text, len, ret, &error);
+        r = state_parse(text, len, rules, ret, &error);
         if (r >= 0)
                 return 0;
 

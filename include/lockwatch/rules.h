@@ -80,6 +80,7 @@ typedef enum RulesIdent {
         RULES_ID_VENDOR,               /* model: vendor part of the id */
         RULES_ID_AGE,                  /* model: now - first_seen */
         RULES_ID_MAPPED,               /* model: id known to normalization */
+        RULES_ID_NEW,                  /* model: first seen after the first evaluation */
         RULES_ID_SOURCE,               /* source: name */
         RULES_ID_STATE,                /* source: ok, degraded or suspect */
         RULES_ID_STALE_FOR,            /* source: now - last good poll */

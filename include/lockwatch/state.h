@@ -10,6 +10,7 @@
 #include "lockwatch/matrix.h"
 
 typedef struct RulesEngine RulesEngine;
+typedef struct RuleSet RuleSet;
 
 #define STATE_FILE_NAME "state.json"
 #define STATE_MAX_BYTES (256u * 1024u * 1024u)
@@ -66,9 +67,10 @@ typedef struct State {
 int state_new(State **ret);
 /* Free a state; NULL is fine. */
 void state_free(State *s);
-/* Load dir/state.json; a missing file gives an empty state. A corrupt file is renamed
+/* Load dir/state.json, restoring alert states for rules (which the rule engine keeps
+ * borrowing; NULL: none); a missing file gives an empty state. A corrupt file is renamed
  * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set. */
-int state_load(const char *dir, State **ret, char **ret_error);
+int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error);
 /* Write dir/state.json atomically. */
 int state_save(const char *dir, const State *s);
 /* Find the named source's state, creating it if absent. */
