@@ -1,2 +1,1125 @@
-/* placeholder until the module lands */
+/* The control socket: a Varlink server on sd-event. Every socket is non-blocking; a
+ * client's replies queue in its own bounded buffer, and a client whose queue passes the
+ * bound is dropped, so a slow or hostile reader can never stall the loop. Clients are
+ * only marked dead where they fail and freed from a deferred event, so no callback ever
+ * runs on a freed client. Protocol and methods: docs/control.md. */
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "lockwatch/control.h"
+#include "lockwatch/journal.h"
+#include "lockwatch/log.h"
+#include "lockwatch/render.h"
+#include "lockwatch/rules_eval.h"
 #include "lockwatch/util.h"
+#include "lockwatch/varlink.h"
+
+#define CONTROL_READ_CHUNK        (64u * 1024u)
+#define CONTROL_READS_PER_EVENT   4u /* then other clients get their turn */
+#define CONTROL_ACCEPTS_PER_EVENT 64u
+#define CONTROL_URL               "https://github.com/lockwatch/lockwatch"
+
+typedef struct ControlClient ControlClient;
+
+struct ControlClient {
+        ControlServer *server;
+        ControlClient *next;
+        int fd;
+        sd_event_source *io;
+        VarlinkBuffer in;
+        char *out;
+        size_t out_start, out_len, out_cap;
+        uid_t uid;
+        bool privileged;
+        bool subscribed;
+        bool read_eof; /* the peer closed its sending side */
+        bool closing;  /* write what is queued, then close */
+        bool dead;
+};
+
+struct ControlServer {
+        sd_event *event;
+        Poller *poller;
+        ControlOptions opts;
+        int listen_fd;
+        char *bound_path; /* the socket we bound ourselves, unlinked at the end */
+        sd_event_source *listen_src;
+        sd_event_source *reap_src;
+        ControlClient *clients;
+        size_t n_clients;
+        uint64_t start_time;
+        char *read_buf;
+};
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static json_t *control_str(const char *s)
+{
+        return s ? json_string(s) : json_null();
+}
+
+static json_t *control_time(uint64_t usec)
+{
+        return usec ? json_integer((json_int_t)MIN(usec, (uint64_t)INT64_MAX)) : json_null();
+}
+
+static json_t *control_price(double p)
+{
+        return isfinite(p) ? json_real(p) : json_null();
+}
+
+static json_t *control_date(int64_t sec)
+{
+        time_t t = (time_t)sec;
+        struct tm tm;
+        char buf[32];
+
+        if (sec <= 0 || !gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d", &tm) == 0)
+                return json_null();
+        return json_string(buf);
+}
+
+static void control_set(json_t *o, const char *key, json_t *v)
+{
+        if (!v || json_object_set_new(o, key, v) < 0)
+                util_oom();
+}
+
+static void control_append(json_t *a, json_t *v)
+{
+        if (!v || json_array_append_new(a, v) < 0)
+                util_oom();
+}
+
+static json_t *control_object(void)
+{
+        json_t *o = json_object();
+        if (!o)
+                util_oom();
+        return o;
+}
+
+static json_t *control_array(void)
+{
+        json_t *a = json_array();
+        if (!a)
+                util_oom();
+        return a;
+}
+
+/* ---- client life cycle ---------------------------------------------------------------- */
+
+static void control_client_kill(ControlClient *c)
+{
+        if (c->dead)
+                return;
+        c->dead = true;
+        (void)sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+        c->server->n_clients--;
+        (void)sd_event_source_set_enabled(c->server->reap_src, SD_EVENT_ONESHOT);
+}
+
+static void control_client_free(ControlClient *c)
+{
+        sd_event_source_disable_unref(c->io);
+        if (c->fd >= 0)
+                close(c->fd);
+        varlink_buffer_clear(&c->in);
+        free(c->out);
+        free(c);
+}
+
+static int control_on_reap(sd_event_source *src, void *userdata)
+{
+        ControlServer *s = userdata;
+        ControlClient **pp = &s->clients;
+
+        while (*pp) {
+                ControlClient *c = *pp;
+                if (c->dead) {
+                        *pp = c->next;
+                        control_client_free(c);
+                } else
+                        pp = &c->next;
+        }
+        return 0;
+}
+
+static void control_client_update_events(ControlClient *c)
+{
+        uint32_t ev = 0;
+
+        if (c->dead)
+                return;
+        if (c->out_len > c->out_start)
+                ev |= EPOLLOUT;
+        else if (c->closing || c->read_eof) {
+                control_client_kill(c);
+                return;
+        }
+        if (!c->closing && !c->read_eof)
+                ev |= EPOLLIN;
+        /* Edge-triggered: sd-event dispatches one source per iteration, and level-triggered
+         * fds still waiting their turn would be reported again by every epoll_wait. Setting
+         * the mask always re-registers an EPOLLET source, which re-arms it when a read stopped
+         * at its per-event cap before EAGAIN. */
+        if (sd_event_source_set_io_events(c->io, ev | EPOLLET) < 0)
+                control_client_kill(c);
+}
+
+static void control_client_flush(ControlClient *c)
+{
+        while (!c->dead && c->out_len > c->out_start) {
+                ssize_t n = send(c->fd, c->out + c->out_start, c->out_len - c->out_start,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                control_client_kill(c);
+                        break;
+                }
+                c->out_start += (size_t)n;
+        }
+        if (c->out_start == c->out_len)
+                c->out_start = c->out_len = 0;
+}
+
+/* Queue one encoded message (NUL included), taking ownership of buf. */
+static void control_client_queue(ControlClient *c, char *buf, size_t len)
+{
+        size_t pending = c->out_len - c->out_start;
+
+        if (c->dead) {
+                free(buf);
+                return;
+        }
+        if (len > c->server->opts.max_output || pending > c->server->opts.max_output - len) {
+                log_debug("control: dropping a client (uid %u) that does not read its replies",
+                          (unsigned)c->uid);
+                free(buf);
+                control_client_kill(c);
+                return;
+        }
+        if (c->out_start > 0 && c->out_start >= c->out_cap / 2) {
+                memmove(c->out, c->out + c->out_start, pending);
+                c->out_start = 0;
+                c->out_len = pending;
+        }
+        util_grow((void **)&c->out, &c->out_cap, c->out_len + len, 1);
+        memcpy(c->out + c->out_len, buf, len);
+        c->out_len += len;
+        free(buf);
+}
+
+static void control_reply(ControlClient *c, const VarlinkRequest *rq, json_t *params,
+                          bool continues)
+{
+        char *buf;
+        size_t len;
+
+        if (!(rq && (rq->flags & VARLINK_ONEWAY)) &&
+            varlink_reply_encode(params, continues, &buf, &len) >= 0)
+                control_client_queue(c, buf, len);
+        json_decref(params);
+}
+
+static void control_error(ControlClient *c, const VarlinkRequest *rq, const char *error,
+                          json_t *params)
+{
+        char *buf;
+        size_t len;
+
+        if (!(rq && (rq->flags & VARLINK_ONEWAY)) &&
+            varlink_error_encode(error, params, &buf, &len) >= 0)
+                control_client_queue(c, buf, len);
+        json_decref(params);
+}
+
+static void control_invalid(ControlClient *c, const VarlinkRequest *rq, const char *parameter)
+{
+        control_error(c, rq, VARLINK_ERROR_INVALID_PARAMETER,
+                      json_pack("{s:s}", "parameter", parameter));
+}
+
+/* An error the connection does not survive: reply if possible, then close. */
+static void control_protocol_error(ControlClient *c, const char *reason)
+{
+        control_error(c, NULL, VARLINK_ERROR_PROTOCOL, json_pack("{s:s}", "reason", reason));
+        c->closing = true;
+}
+
+/* ---- methods ------------------------------------------------------------------------- */
+
+static bool control_glob(const char *glob, const char *s)
+{
+        return !glob || (s && fnmatch(glob, s, 0) == 0);
+}
+
+static const SourceState *control_source_state(const State *st, const char *name)
+{
+        for (size_t i = 0; i < st->n_sources; i++)
+                if (streq(st->sources[i].name, name))
+                        return &st->sources[i];
+        return NULL;
+}
+
+static void control_get_info(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        control_reply(c, rq,
+                      json_pack("{s:s, s:s, s:s, s:s, s:[s, s]}", "vendor", "lockwatch", "product",
+                                "lockwatchd", "version", LOCKWATCH_VERSION, "url", CONTROL_URL,
+                                "interfaces", VARLINK_INTERFACE_SERVICE,
+                                VARLINK_INTERFACE_LOCKWATCH),
+                      false);
+}
+
+static void control_get_interface_description(ControlServer *s, ControlClient *c,
+                                              const VarlinkRequest *rq)
+{
+        const char *iface, *text;
+
+        if (varlink_param_string(rq->parameters, "interface", true, &iface) < 0)
+                return control_invalid(c, rq, "interface");
+        text = varlink_interface_description(iface);
+        if (!text)
+                return control_error(c, rq, VARLINK_ERROR_INTERFACE_NOT_FOUND,
+                                     json_pack("{s:s}", "interface", iface));
+        control_reply(c, rq, json_pack("{s:s}", "description", text), false);
+}
+
+static void control_get_status(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        const State *st = poller_state(s->poller);
+        const Config *cfg = poller_config(s->poller);
+        const Matrix *m = st->matrix;
+        const AlertTable *at = rules_engine_alerts(st->engine);
+        size_t single = 0, degraded = 0, firing = 0, pending = 0;
+        json_t *sources = control_array(), *o = control_object();
+        char line[256];
+
+        for (size_t i = 0; i < m->n_models; i++)
+                if (matrix_count_providers(m, m->models[i], PROVIDER_CLOUD, CELL_AVAILABLE) == 1)
+                        single++;
+        for (size_t i = 0; i < st->n_sources; i++)
+                if (st->sources[i].status == SOURCE_DEGRADED ||
+                    st->sources[i].status == SOURCE_SUSPECT)
+                        degraded++;
+        for (size_t i = 0; at && i < at->n; i++) {
+                firing += at->alerts[i]->phase == ALERT_FIRING;
+                pending += at->alerts[i]->phase == ALERT_PENDING;
+        }
+        for (size_t i = 0; i < cfg->n_sources; i++) {
+                const SourceConfig *sc = &cfg->sources[i];
+                const SourceState *ss = control_source_state(st, sc->name);
+                const PollOutcome *po = poller_outcome(s->poller, i);
+                json_t *j = control_object();
+
+                control_set(j, "name", json_string(sc->name));
+                control_set(j, "enabled", json_boolean(sc->enabled));
+                control_set(j, "status",
+                            json_string(source_status_name(ss ? ss->status : SOURCE_NEW)));
+                control_set(j, "last_result", control_str(ss ? ss->last_result : NULL));
+                control_set(j, "last_error", control_str(ss ? ss->last_error : NULL));
+                control_set(j, "last_attempt", control_time(ss ? ss->last_attempt : 0));
+                control_set(j, "last_ok", control_time(ss ? ss->last_ok : 0));
+                control_set(j, "consecutive_failures",
+                            json_integer(ss ? (json_int_t)ss->consecutive_failures : 0));
+                control_set(j, "polls", json_integer(ss ? (json_int_t)ss->polls : 0));
+                control_set(j, "rows",
+                            po && po->ingested ? json_integer((json_int_t)po->report.applied)
+                                               : json_null());
+                control_append(sources, j);
+        }
+        poller_status_line(s->poller, line, sizeof(line));
+        control_set(o, "version", json_string(LOCKWATCH_VERSION));
+        control_set(o, "start_time", control_time(s->start_time));
+        control_set(o, "models", json_integer((json_int_t)m->n_models));
+        control_set(o, "single_cloud", json_integer((json_int_t)single));
+        control_set(o, "sources_degraded", json_integer((json_int_t)degraded));
+        control_set(o, "alerts_firing", json_integer((json_int_t)firing));
+        control_set(o, "alerts_pending", json_integer((json_int_t)pending));
+        control_set(o, "status", json_string(line));
+        control_set(o, "sources", sources);
+        control_reply(c, rq, json_pack("{s:o}", "status", o), false);
+}
+
+/* A copy of m holding only the rows of matching vendors and the cells of matching
+ * providers, rebuilt through the state format so every merged field stays exact. */
+static int control_filter_matrix(const Matrix *m, const char *vendor, const char *provider,
+                                 Matrix **ret)
+{
+        json_t *full = NULL, *copy, *models;
+        const json_t *providers, *mj;
+        size_t i;
+        int r;
+
+        r = matrix_to_state_json(m, &full);
+        if (r < 0)
+                return r;
+        providers = json_object_get(full, "providers");
+        copy = control_object();
+        models = control_array();
+        control_set(copy, "format", json_incref(json_object_get(full, "format")));
+        control_set(copy, "providers", json_incref((json_t *)providers));
+        json_array_foreach(json_object_get(full, "models"), i, mj)
+        {
+                const char *id = json_string_value(json_object_get(mj, "id"));
+                const char *slash = id ? strchr(id, '/') : NULL;
+                _cleanup_free_ char *v =
+                    id ? xstrndup(id, slash ? (size_t)(slash - id) : strlen(id)) : NULL;
+                const json_t *cells = json_object_get(mj, "cells"), *cj;
+                json_t *kept = control_array(), *row;
+                size_t k;
+
+                if (!control_glob(vendor, v)) {
+                        json_decref(kept);
+                        continue;
+                }
+                json_array_foreach(cells, k, cj)
+                {
+                        json_int_t pi = json_integer_value(json_object_get(cj, "provider"));
+                        const char *pid = json_string_value(
+                            json_object_get(json_array_get(providers, (size_t)pi), "id"));
+                        if (control_glob(provider, pid))
+                                control_append(kept, json_incref((json_t *)cj));
+                }
+                if (provider && json_array_size(kept) == 0) {
+                        json_decref(kept);
+                        continue;
+                }
+                row = control_object();
+                control_set(row, "id", json_incref(json_object_get(mj, "id")));
+                control_set(row, "mapped", json_incref(json_object_get(mj, "mapped")));
+                control_set(row, "cells", kept);
+                control_append(models, row);
+        }
+        control_set(copy, "models", models);
+        r = matrix_from_state_json(copy, ret);
+        json_decref(copy);
+        json_decref(full);
+        return r;
+}
+
+static char *control_render_text(const Matrix *m, const RenderOptions *ro)
+{
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        int r;
+
+        if (!f)
+                util_oom();
+        r = render_matrix_text(f, m, ro);
+        if (fclose(f) != 0 || r < 0) {
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
+static void control_get_matrix(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {"model", "vendor", "provider", "text",
+                                              "ascii", "wide",   NULL};
+        const Matrix *m = poller_state(s->poller)->matrix;
+        Matrix *filtered = NULL;
+        const char *model, *vendor, *provider, *bad;
+        bool text = false, ascii = false, wide = false;
+        json_t *doc = NULL;
+        int r;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (varlink_param_string(rq->parameters, "model", false, &model) < 0)
+                return control_invalid(c, rq, "model");
+        if (varlink_param_string(rq->parameters, "vendor", false, &vendor) < 0)
+                return control_invalid(c, rq, "vendor");
+        if (varlink_param_string(rq->parameters, "provider", false, &provider) < 0)
+                return control_invalid(c, rq, "provider");
+        if (varlink_param_bool(rq->parameters, "text", &text) < 0)
+                return control_invalid(c, rq, "text");
+        if (varlink_param_bool(rq->parameters, "ascii", &ascii) < 0)
+                return control_invalid(c, rq, "ascii");
+        if (varlink_param_bool(rq->parameters, "wide", &wide) < 0)
+                return control_invalid(c, rq, "wide");
+
+        RenderOptions ro = {.model_glob = model, .ascii = ascii, .compact = !wide};
+        if (text) {
+                if (vendor || provider) {
+                        r = control_filter_matrix(m, vendor, provider, &filtered);
+                        if (r < 0)
+                                return control_invalid(c, rq, "provider");
+                }
+                _cleanup_free_ char *t = control_render_text(filtered ? filtered : m, &ro);
+                matrix_free(filtered);
+                if (!t)
+                        util_oom();
+                return control_reply(c, rq, json_pack("{s:s}", "text", t), false);
+        }
+
+        r = render_matrix_json(m, &ro, &doc);
+        if (r < 0)
+                util_oom();
+        if (vendor || provider) {
+                json_t *models = json_object_get(doc, "models"), *keep = control_array();
+                json_t *providers = json_object_get(doc, "providers"), *pkeep = control_array();
+                json_t *mj, *pj;
+                size_t i;
+
+                json_array_foreach(
+                    providers, i,
+                    pj) if (control_glob(provider, json_string_value(json_object_get(pj, "id"))))
+                    control_append(pkeep, json_incref(pj));
+                json_array_foreach(models, i, mj)
+                {
+                        json_t *cells = json_object_get(mj, "cells"), *cj;
+                        const char *key;
+                        void *tmp;
+
+                        if (!control_glob(vendor, json_string_value(json_object_get(mj, "vendor"))))
+                                continue;
+                        json_object_foreach_safe(cells, tmp, key,
+                                                 cj) if (!control_glob(provider, key))
+                            json_object_del(cells, key);
+                        if (provider && json_object_size(cells) == 0)
+                                continue;
+                        control_append(keep, json_incref(mj));
+                }
+                control_set(doc, "providers", pkeep);
+                control_set(doc, "models", keep);
+        }
+        control_reply(c, rq, json_pack("{s:o}", "matrix", doc), false);
+}
+
+static json_t *control_alert_json(const Alert *a)
+{
+        json_t *o = control_object();
+
+        control_set(o, "rule", json_string(a->rule));
+        control_set(o, "key", json_string(a->key));
+        control_set(o, "state", json_string(alert_phase_name(a->phase)));
+        control_set(o, "pending_since", control_time(a->pending_since));
+        control_set(o, "fired_at", control_time(a->fired_at));
+        control_set(o, "last_notified", control_time(a->last_notified));
+        control_set(o, "resolved_at", control_time(a->resolved_at));
+        control_set(o, "summary", control_str(a->summary));
+        control_set(o, "clouds", control_str(a->clouds));
+        return o;
+}
+
+static void control_list_alerts(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {"state", NULL};
+        const AlertTable *at = rules_engine_alerts(poller_state(s->poller)->engine);
+        const char *want, *bad;
+        int phase = -1;
+        json_t *alerts;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (varlink_param_string(rq->parameters, "state", false, &want) < 0)
+                return control_invalid(c, rq, "state");
+        if (want) {
+                for (int p = 0; p < _ALERT_PHASE_MAX; p++)
+                        if (streq(want, alert_phase_name((AlertPhase)p)))
+                                phase = p;
+                if (phase < 0)
+                        return control_invalid(c, rq, "state");
+        }
+        alerts = control_array();
+        for (size_t i = 0; at && i < at->n; i++) {
+                const Alert *a = at->alerts[i];
+                if (phase >= 0 ? (int)a->phase != phase : a->phase == ALERT_INACTIVE)
+                        continue;
+                control_append(alerts, control_alert_json(a));
+        }
+        control_reply(c, rq, json_pack("{s:o}", "alerts", alerts), false);
+}
+
+static json_t *control_regions(char *const *regions, size_t n)
+{
+        json_t *a = control_array();
+
+        for (size_t i = 0; i < n; i++)
+                control_append(a, json_string(regions[i]));
+        return a;
+}
+
+static json_t *control_evidence_json(const Evidence *e)
+{
+        json_t *o = control_object();
+
+        control_set(o, "source", json_string(e->source));
+        control_set(o, "said", json_string(cell_state_name(e->said)));
+        control_set(o, "raw_id", json_string(e->raw_id ? e->raw_id : ""));
+        control_set(o, "regions", control_regions(e->regions, e->n_regions));
+        control_set(o, "price_in", control_price(e->price_in));
+        control_set(o, "price_out", control_price(e->price_out));
+        control_set(o, "lifecycle", json_string(lifecycle_name(e->lifecycle)));
+        control_set(o, "eol", control_date(e->eol));
+        control_set(o, "first_seen", control_time(e->first_seen));
+        control_set(o, "last_seen", control_time(e->last_seen));
+        control_set(o, "changed", control_time(e->changed));
+        control_set(o, "missing", json_integer(e->missing));
+        return o;
+}
+
+static void control_explain(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {"model", NULL};
+        const Matrix *m = poller_state(s->poller)->matrix;
+        const MatrixModel *mm;
+        const char *id, *bad;
+        json_t *o, *cells;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (varlink_param_string(rq->parameters, "model", true, &id) < 0)
+                return control_invalid(c, rq, "model");
+        mm = matrix_find_model(m, id);
+        if (!mm)
+                return control_error(c, rq, VARLINK_ERROR_NO_SUCH_MODEL,
+                                     json_pack("{s:s}", "model", id));
+        cells = control_array();
+        for (size_t i = 0; i < m->n_providers; i++) {
+                const Cell *cell = matrix_cell(mm, i);
+                json_t *cj, *ev;
+
+                if (cell->n_evidence == 0)
+                        continue;
+                cj = control_object();
+                ev = control_array();
+                /* By source name: the matrix keeps them in the order sources first spoke,
+                 * which depends on poll timing. */
+                const Evidence *sorted[MATRIX_MAX_EVIDENCE];
+                size_t ne = MIN((size_t)cell->n_evidence, ELEMENTSOF(sorted));
+                for (size_t k = 0; k < ne; k++) {
+                        size_t j = k;
+                        while (j > 0 &&
+                               strcmp(sorted[j - 1]->source, cell->evidence[k].source) > 0) {
+                                sorted[j] = sorted[j - 1];
+                                j--;
+                        }
+                        sorted[j] = &cell->evidence[k];
+                }
+                for (size_t k = 0; k < ne; k++)
+                        control_append(ev, control_evidence_json(sorted[k]));
+                control_set(cj, "provider", json_string(m->providers[i].id));
+                control_set(cj, "kind", json_string(provider_kind_name(m->providers[i].kind)));
+                control_set(cj, "state", json_string(cell_state_name(cell->state)));
+                control_set(cj, "lifecycle", json_string(lifecycle_name(cell->lifecycle)));
+                control_set(cj, "regions", control_regions(cell->regions, cell->n_regions));
+                control_set(cj, "price_in", control_price(cell->price_in));
+                control_set(cj, "price_out", control_price(cell->price_out));
+                control_set(cj, "eol", control_date(cell->eol));
+                control_set(cj, "first_seen", control_time(cell->first_seen));
+                control_set(cj, "last_seen", control_time(cell->last_seen));
+                control_set(cj, "evidence", ev);
+                control_append(cells, cj);
+        }
+        o = control_object();
+        control_set(o, "id", json_string(mm->id));
+        control_set(o, "vendor", json_string(mm->vendor ? mm->vendor : ""));
+        control_set(o, "mapped", json_boolean(mm->mapped));
+        control_set(o, "clouds_available",
+                    json_integer(
+                        (json_int_t)matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE)));
+        control_set(o, "cells", cells);
+        control_reply(c, rq, json_pack("{s:o}", "model", o), false);
+}
+
+static json_t *control_event_json(uint64_t time, const char *kind, const char *rule,
+                                  const char *model, const char *provider, const char *source,
+                                  const char *state, const char *previous, const char *message)
+{
+        json_t *o = control_object();
+
+        control_set(o, "time", json_integer((json_int_t)MIN(time, (uint64_t)INT64_MAX)));
+        control_set(o, "kind", json_string(kind ? kind : "unknown"));
+        control_set(o, "rule", control_str(rule));
+        control_set(o, "model", control_str(model));
+        control_set(o, "provider", control_str(provider));
+        control_set(o, "source", control_str(source));
+        control_set(o, "state", control_str(state));
+        control_set(o, "previous_state", control_str(previous));
+        control_set(o, "message", control_str(message));
+        return o;
+}
+
+static bool control_event_selected(const StateEvent *ev, uint64_t since, const char *model)
+{
+        return ev->time >= since && control_glob(model, ev->model);
+}
+
+static void control_get_history(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {"since", "model", "limit", NULL};
+        const State *st = poller_state(s->poller);
+        long long since = 0, limit = CONTROL_MAX_HISTORY;
+        const char *model, *bad;
+        const StateEvent *ev;
+        size_t matching = 0, skip;
+        json_t *events;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (varlink_param_int(rq->parameters, "since", &since) < 0 || since < 0)
+                return control_invalid(c, rq, "since");
+        if (varlink_param_int(rq->parameters, "limit", &limit) < 0 || limit < 0)
+                return control_invalid(c, rq, "limit");
+        if (varlink_param_string(rq->parameters, "model", false, &model) < 0)
+                return control_invalid(c, rq, "model");
+        limit = MIN(limit, (long long)CONTROL_MAX_HISTORY);
+
+        for (size_t i = 0; (ev = state_history_at(st, i)); i++)
+                matching += control_event_selected(ev, (uint64_t)since, model);
+        /* The newest `limit` of them, still oldest first. */
+        skip = matching > (size_t)limit ? matching - (size_t)limit : 0;
+        events = control_array();
+        for (size_t i = 0; (ev = state_history_at(st, i)); i++) {
+                if (!control_event_selected(ev, (uint64_t)since, model))
+                        continue;
+                if (skip > 0) {
+                        skip--;
+                        continue;
+                }
+                control_append(events, control_event_json(ev->time, ev->kind, ev->rule, ev->model,
+                                                          ev->provider, ev->source, ev->state,
+                                                          ev->previous_state, ev->message));
+        }
+        control_reply(c, rq, json_pack("{s:o}", "events", events), false);
+}
+
+static void control_subscribe(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        if (rq->flags & VARLINK_ONEWAY)
+                return;
+        if (!(rq->flags & VARLINK_MORE))
+                return control_error(c, rq, VARLINK_ERROR_EXPECTED_MORE, NULL);
+        /* No reply until something happens: each event is one reply with "continues". */
+        c->subscribed = true;
+}
+
+static void control_poll(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {"source", NULL};
+        const char *source, *bad;
+        int r;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (varlink_param_string(rq->parameters, "source", false, &source) < 0)
+                return control_invalid(c, rq, "source");
+        if (source && !config_find_source(poller_config(s->poller), source))
+                return control_error(c, rq, VARLINK_ERROR_NO_SUCH_SOURCE,
+                                     json_pack("{s:s}", "source", source));
+        r = poller_poll_now(s->poller, source);
+        if (r == -ENOENT)
+                return control_error(c, rq, VARLINK_ERROR_NO_SUCH_SOURCE,
+                                     json_pack("{s:s}", "source", source ? source : ""));
+        if (r < 0)
+                return control_error(c, rq, VARLINK_ERROR_POLL_FAILED,
+                                     json_pack("{s:s}", "message", strerror(-r)));
+        control_reply(c, rq, NULL, false);
+}
+
+static void control_reload(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {NULL};
+        const char *bad;
+        int r;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (!s->opts.reload)
+                return control_error(c, rq, VARLINK_ERROR_RELOAD_FAILED,
+                                     json_pack("{s:s}", "message", "reload is not available"));
+        r = s->opts.reload(s->opts.userdata);
+        if (r < 0) {
+                _cleanup_free_ char *msg = xasprintf(
+                    "the configuration did not load (%s); the previous one keeps running, "
+                    "details are in the daemon's log",
+                    strerror(-r));
+                return control_error(c, rq, VARLINK_ERROR_RELOAD_FAILED,
+                                     json_pack("{s:s}", "message", msg));
+        }
+        control_reply(c, rq, NULL, false);
+}
+
+typedef void (*control_method_fn)(ControlServer *s, ControlClient *c, const VarlinkRequest *rq);
+
+static const struct {
+        const char *interface;
+        const char *name;
+        control_method_fn fn;
+        bool privileged;
+        bool no_params; /* refuse any parameter */
+} control_methods[] = {
+    {VARLINK_INTERFACE_SERVICE, "GetInfo", control_get_info, false, true},
+    {VARLINK_INTERFACE_SERVICE, "GetInterfaceDescription", control_get_interface_description, false,
+     false},
+    {VARLINK_INTERFACE_LOCKWATCH, "GetStatus", control_get_status, false, true},
+    {VARLINK_INTERFACE_LOCKWATCH, "GetMatrix", control_get_matrix, false, false},
+    {VARLINK_INTERFACE_LOCKWATCH, "ListAlerts", control_list_alerts, false, false},
+    {VARLINK_INTERFACE_LOCKWATCH, "Explain", control_explain, false, false},
+    {VARLINK_INTERFACE_LOCKWATCH, "GetHistory", control_get_history, false, false},
+    {VARLINK_INTERFACE_LOCKWATCH, "Subscribe", control_subscribe, false, true},
+    {VARLINK_INTERFACE_LOCKWATCH, "Poll", control_poll, true, false},
+    {VARLINK_INTERFACE_LOCKWATCH, "Reload", control_reload, true, false},
+};
+
+static void control_dispatch(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        bool known_iface = streq(rq->interface, VARLINK_INTERFACE_SERVICE) ||
+                           streq(rq->interface, VARLINK_INTERFACE_LOCKWATCH);
+
+        if (!known_iface)
+                return control_error(c, rq, VARLINK_ERROR_INTERFACE_NOT_FOUND,
+                                     json_pack("{s:s}", "interface", rq->interface));
+        for (size_t i = 0; i < ELEMENTSOF(control_methods); i++) {
+                if (!streq(rq->interface, control_methods[i].interface) ||
+                    !streq(rq->name, control_methods[i].name))
+                        continue;
+                if (rq->flags & VARLINK_UPGRADE)
+                        return control_invalid(c, rq, "upgrade");
+                if (control_methods[i].no_params && json_object_size(rq->parameters) > 0) {
+                        const char *bad = "";
+                        (void)varlink_params_only(rq->parameters, NULL, &bad);
+                        return control_invalid(c, rq, bad);
+                }
+                if (control_methods[i].privileged && !c->privileged)
+                        return control_error(c, rq, VARLINK_ERROR_PERMISSION_DENIED, NULL);
+                return control_methods[i].fn(s, c, rq);
+        }
+        control_error(c, rq, VARLINK_ERROR_METHOD_NOT_FOUND,
+                      json_pack("{s:s}", "method", rq->method));
+}
+
+/* ---- I/O ------------------------------------------------------------------------------ */
+
+static void control_client_process(ControlClient *c)
+{
+        const char *msg;
+        size_t len;
+        int r;
+
+        while (!c->dead && !c->closing) {
+                VarlinkRequest rq = {0};
+                const char *reason = NULL;
+
+                r = varlink_buffer_next(&c->in, &msg, &len);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        control_protocol_error(c, "message too long");
+                        break;
+                }
+                r = varlink_request_parse(msg, len, &rq, &reason);
+                if (r < 0) {
+                        control_protocol_error(c, reason ? reason : "not a Varlink call");
+                        break;
+                }
+                control_dispatch(c->server, c, &rq);
+                varlink_request_clear(&rq);
+        }
+}
+
+static void control_client_read(ControlClient *c)
+{
+        ControlServer *s = c->server;
+
+        for (unsigned k = 0; k < CONTROL_READS_PER_EVENT && !c->dead && !c->closing; k++) {
+                ssize_t n = recv(c->fd, s->read_buf, CONTROL_READ_CHUNK, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                control_client_kill(c);
+                        return;
+                }
+                if (n == 0) {
+                        c->read_eof = true;
+                        return;
+                }
+                if (varlink_buffer_append(&c->in, s->read_buf, (size_t)n) < 0) {
+                        control_protocol_error(c, "message too long");
+                        return;
+                }
+                control_client_process(c);
+        }
+}
+
+static int control_on_client(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        ControlClient *c = userdata;
+
+        if (c->dead)
+                return 0;
+        if (revents & EPOLLIN)
+                control_client_read(c);
+        if (!c->dead && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN)) {
+                control_client_kill(c);
+                return 0;
+        }
+        control_client_flush(c);
+        control_client_update_events(c);
+        return 0;
+}
+
+static void control_accept_one(ControlServer *s, int fd)
+{
+        ControlClient *c;
+        struct ucred cred = {0};
+        socklen_t sl = sizeof(cred);
+
+        if (s->n_clients >= s->opts.max_clients) {
+                close(fd);
+                return;
+        }
+        c = xcalloc(1, sizeof(*c));
+        c->server = s;
+        c->fd = fd;
+        c->uid = (uid_t)-1;
+        varlink_buffer_init(&c->in, s->opts.max_message);
+        /* Credentials as of connect(): a peer cannot gain rights by changing uid later. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) == 0) {
+                c->uid = cred.uid;
+                c->privileged = cred.uid == 0 || cred.uid == geteuid();
+        }
+        if (sd_event_add_io(s->event, &c->io, fd, EPOLLIN | EPOLLET, control_on_client, c) < 0) {
+                control_client_free(c);
+                return;
+        }
+        (void)sd_event_source_set_description(c->io, "control-client");
+        c->next = s->clients;
+        s->clients = c;
+        s->n_clients++;
+}
+
+static int control_on_listen(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        ControlServer *s = userdata;
+
+        for (unsigned k = 0; k < CONTROL_ACCEPTS_PER_EVENT; k++) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                log_debug("control: accept failed: %m");
+                        break;
+                }
+                control_accept_one(s, cfd);
+        }
+        return 0;
+}
+
+/* Every subscriber gets each transition as one reply that "continues". */
+static void control_on_journal(const JournalEvent *je, void *userdata)
+{
+        ControlServer *s = userdata;
+        const char *kind = streq(je->message_id, LW_MESSAGE_CELL_CHANGED)  ? "cell"
+                           : streq(je->message_id, LW_MESSAGE_UNMAPPED_ID) ? "unmapped"
+                           : je->rule                                      ? "alert"
+                                                                           : "source";
+        json_t *params = NULL;
+        char *buf = NULL;
+        size_t len = 0;
+
+        for (ControlClient *c = s->clients; c; c = c->next) {
+                if (c->dead || !c->subscribed)
+                        continue;
+                if (!buf) {
+                        params = json_pack("{s:o}", "event",
+                                           control_event_json(je->time, kind, je->rule, je->model,
+                                                              je->provider, je->source, je->state,
+                                                              je->previous_state, je->message));
+                        if (!params || varlink_reply_encode(params, true, &buf, &len) < 0)
+                                util_oom();
+                        json_decref(params);
+                }
+                control_client_queue(c, xstrndup(buf, len), len);
+                control_client_flush(c);
+                control_client_update_events(c);
+        }
+        free(buf);
+}
+
+static int control_mkdir_parents(const char *path)
+{
+        _cleanup_free_ char *copy = xstrdup(path);
+        char *dir = dirname(copy);
+
+        for (char *p = dir + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* A socket file left by a daemon that died is removed; one a live daemon answers on is not. */
+static int control_remove_stale(const char *path, const struct sockaddr_un *sa, socklen_t salen)
+{
+        struct stat st;
+        int fd, r;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -EEXIST;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        r = connect(fd, (const struct sockaddr *)sa, salen);
+        close(fd);
+        if (r == 0 || errno == EAGAIN)
+                return -EADDRINUSE;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int control_bind(ControlServer *s, const char *path)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        socklen_t salen;
+        mode_t old;
+        int fd, r;
+
+        if (!path || path[0] != '/' || strlen(path) >= sizeof(sa.sun_path))
+                return -EINVAL;
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+
+        r = control_mkdir_parents(path);
+        if (r < 0)
+                return r;
+        r = control_remove_stale(path, &sa, salen);
+        if (r < 0)
+                return r;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        /* Created 0660 from the start: no window in which others could connect. */
+        old = umask(0117);
+        r = bind(fd, (const struct sockaddr *)&sa, salen);
+        umask(old);
+        if (r < 0 || chmod(path, 0660) < 0 || listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        s->listen_fd = fd;
+        s->bound_path = xstrdup(path);
+        return 0;
+}
+
+static int control_listen(ControlServer *s)
+{
+        int n = sd_listen_fds(true);
+
+        if (n < 0)
+                return n;
+        if (n >= 1) {
+                int fd = SD_LISTEN_FDS_START;
+                if (n > 1 || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+                        return -EINVAL;
+                int fl = fcntl(fd, F_GETFL);
+                if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                        return -errno;
+                s->listen_fd = fd;
+                return 0;
+        }
+        return control_bind(s, s->opts.socket_path);
+}
+
+int control_new(sd_event *event, Poller *poller, const ControlOptions *o, ControlServer **ret)
+{
+        ControlServer *s;
+        int r;
+
+        if (!event || !poller || !o || !ret)
+                return -EINVAL;
+        s = xcalloc(1, sizeof(*s));
+        s->event = sd_event_ref(event);
+        s->poller = poller;
+        s->opts = *o;
+        s->opts.socket_path = NULL;
+        s->listen_fd = -1;
+        if (!s->opts.max_clients)
+                s->opts.max_clients = CONTROL_MAX_CLIENTS;
+        if (!s->opts.max_output)
+                s->opts.max_output = CONTROL_MAX_OUTPUT;
+        if (!s->opts.max_message)
+                s->opts.max_message = VARLINK_MAX_MESSAGE;
+        s->start_time = util_now_real();
+        s->read_buf = xmalloc(CONTROL_READ_CHUNK);
+
+        s->opts.socket_path = o->socket_path;
+        r = control_listen(s);
+        s->opts.socket_path = NULL;
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_io(event, &s->listen_src, s->listen_fd, EPOLLIN, control_on_listen, s);
+        if (r < 0)
+                goto fail;
+        (void)sd_event_source_set_description(s->listen_src, "control-listen");
+        r = sd_event_add_defer(event, &s->reap_src, control_on_reap, s);
+        if (r < 0)
+                goto fail;
+        (void)sd_event_source_set_enabled(s->reap_src, SD_EVENT_OFF);
+        (void)sd_event_source_set_description(s->reap_src, "control-reap");
+        r = journal_add_observer(control_on_journal, s);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        control_free(s);
+        return r;
+}
+
+void control_free(ControlServer *s)
+{
+        if (!s)
+                return;
+        journal_remove_observer(control_on_journal, s);
+        while (s->clients) {
+                ControlClient *c = s->clients;
+                s->clients = c->next;
+                control_client_free(c);
+        }
+        sd_event_source_disable_unref(s->listen_src);
+        sd_event_source_disable_unref(s->reap_src);
+        if (s->listen_fd >= 0)
+                close(s->listen_fd);
+        if (s->bound_path)
+                (void)unlink(s->bound_path);
+        free(s->bound_path);
+        free(s->read_buf);
+        sd_event_unref(s->event);
+        free(s);
+}
+
+size_t control_clients(const ControlServer *s)
+{
+        return s ? s->n_clients : 0;
+}

@@ -1,7 +1,756 @@
+/* lockwatchctl: ask a running lockwatchd over its Varlink control socket. Human tables by
+ * default, --json for scripts, and exit codes a script can rely on (see help()). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-int main(void)
+#include <jansson.h>
+
+#include "lockwatch/journal.h"
+#include "lockwatch/util.h"
+#include "lockwatch/varlink.h"
+
+#define DEFAULT_SOCKET "/run/lockwatch/io.lockwatch"
+
+enum {
+        EXIT_OK = 0,
+        EXIT_FIRING = 1,
+        EXIT_USAGE = 2,
+        EXIT_CONNECT = 3,
+        EXIT_DAEMON = 4,
+        EXIT_DENIED = 5,
+};
+
+static const char *arg_socket;
+static bool arg_json, arg_ascii, arg_wide, arg_exit_status;
+static const char *arg_model, *arg_vendor, *arg_provider, *arg_state;
+static long long arg_limit = -1;
+
+static void help(void)
 {
-        fprintf(stderr, "lockwatchctl: not built yet\n");
+        printf("Usage: lockwatchctl [OPTIONS] COMMAND [ARGS]\n"
+               "\n"
+               "Ask a running lockwatchd over its control socket.\n"
+               "\n"
+               "Commands:\n"
+               "  status                 the daemon at a glance and a table of its sources\n"
+               "  matrix [GLOB]          the provider-by-model grid (models matching GLOB)\n"
+               "  alerts                 alerts that are pending, firing or resolved\n"
+               "  explain MODEL          every cell of MODEL with what each source said, when\n"
+               "  history                recorded transitions, oldest first\n"
+               "  watch                  print every transition as it happens (until ^C)\n"
+               "  poll [SOURCE]          poll SOURCE, or every enabled source, now (*)\n"
+               "  reload                 reload the configuration and tables (*)\n"
+               "  (*) root or the daemon's own user only\n"
+               "\n"
+               "Options:\n"
+               "      --socket PATH      control socket (default $LOCKWATCH_SOCKET, then\n"
+               "                         " DEFAULT_SOCKET ")\n"
+               "      --json             print the reply as JSON (matrix: the\n"
+               "                         lockwatch.matrix/1 document; watch: one object a line)\n"
+               "      --ascii            matrix: plain ASCII marks\n"
+               "      --wide             matrix: a column for every provider\n"
+               "      --vendor GLOB      matrix: only models of vendors matching GLOB\n"
+               "      --provider GLOB    matrix: only cells of providers matching GLOB\n"
+               "      --exit-status      alerts: exit 1 if any alert is firing\n"
+               "      --state STATE      alerts: only pending, firing, resolved or inactive\n"
+               "      --model GLOB       history: only events of models matching GLOB\n"
+               "      --limit N          history: only the last N events\n"
+               "  -h, --help             show this help\n"
+               "      --version          show the version\n"
+               "\n"
+               "Exit status:\n"
+               "  0  success\n"
+               "  1  alerts --exit-status: at least one alert is firing\n"
+               "  2  usage error\n"
+               "  3  cannot connect to the daemon, or the connection broke\n"
+               "  4  the daemon answered with an error (e.g. no such model)\n"
+               "  5  permission denied (poll and reload)\n");
+}
+
+/* ---- the connection ------------------------------------------------------------------ */
+
+typedef struct CtlConn {
+        int fd;
+        VarlinkBuffer in;
+} CtlConn;
+
+static int ctl_connect(const char *path, CtlConn *ret)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                fprintf(stderr, "lockwatchctl: socket path too long: %s\n", path);
+                return -ENAMETOOLONG;
+        }
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int r = -errno;
+                fprintf(stderr, "lockwatchctl: cannot connect to %s: %s\n", path, strerror(-r));
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        ret->fd = fd;
+        varlink_buffer_init(&ret->in, VARLINK_MAX_REPLY);
+        return 0;
+}
+
+static void ctl_close(CtlConn *c)
+{
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+        varlink_buffer_clear(&c->in);
+}
+
+static int ctl_send(CtlConn *c, const char *method, const json_t *params, unsigned flags)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len, off = 0;
+        int r = varlink_request_encode(method, params, flags, &buf, &len);
+
+        if (r < 0)
+                return r;
+        while (off < len) {
+                ssize_t n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                off += (size_t)n;
+        }
+        return 0;
+}
+
+/* The next reply: 0, or -ECONNRESET when the daemon closed the connection. */
+static int ctl_receive(CtlConn *c, VarlinkReply *ret)
+{
+        char buf[65536];
+        const char *msg;
+        size_t len;
+        int r;
+
+        for (;;) {
+                r = varlink_buffer_next(&c->in, &msg, &len);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return varlink_reply_parse(msg, len, ret);
+                ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -ECONNRESET;
+                r = varlink_buffer_append(&c->in, buf, (size_t)n);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int ctl_report_error(const char *method, const VarlinkReply *rp)
+{
+        const json_t *p = rp->parameters;
+        const char *v;
+
+        if (streq(rp->error, VARLINK_ERROR_PERMISSION_DENIED)) {
+                fprintf(stderr,
+                        "lockwatchctl: permission denied: %s needs root or the daemon's "
+                        "user\n",
+                        method);
+                return EXIT_DENIED;
+        }
+        if (streq(rp->error, VARLINK_ERROR_NO_SUCH_MODEL) &&
+            (v = json_string_value(json_object_get(p, "model"))))
+                fprintf(stderr, "lockwatchctl: no such model: %s\n", v);
+        else if (streq(rp->error, VARLINK_ERROR_NO_SUCH_SOURCE) &&
+                 (v = json_string_value(json_object_get(p, "source"))))
+                fprintf(stderr, "lockwatchctl: no such source: %s\n", v);
+        else if (streq(rp->error, VARLINK_ERROR_RELOAD_FAILED) &&
+                 (v = json_string_value(json_object_get(p, "message"))))
+                fprintf(stderr, "lockwatchctl: reload failed: %s\n", v);
+        else {
+                _cleanup_free_ char *s = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                fprintf(stderr, "lockwatchctl: %s failed: %s %s\n", method, rp->error, s ? s : "");
+        }
+        return EXIT_DAEMON;
+}
+
+/* One call, one reply: 0 and ret (the reply parameters), or an exit code. */
+static int ctl_call(const char *method, json_t *params, json_t **ret)
+{
+        CtlConn c = {.fd = -1};
+        VarlinkReply rp = {0};
+        int r, code;
+
+        if (ctl_connect(arg_socket, &c) < 0) {
+                json_decref(params);
+                return EXIT_CONNECT;
+        }
+        r = ctl_send(&c, method, params, 0);
+        json_decref(params);
+        if (r >= 0)
+                r = ctl_receive(&c, &rp);
+        ctl_close(&c);
+        if (r < 0) {
+                fprintf(stderr, "lockwatchctl: %s: %s\n", method,
+                        r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
+                return EXIT_CONNECT;
+        }
+        if (rp.error) {
+                code = ctl_report_error(method, &rp);
+                varlink_reply_clear(&rp);
+                return code;
+        }
+        *ret = json_incref(rp.parameters);
+        varlink_reply_clear(&rp);
+        return 0;
+}
+
+static int ctl_print_json(const json_t *j)
+{
+        if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) <
+            0)
+                return EXIT_CONNECT;
+        printf("\n");
+        return EXIT_OK;
+}
+
+/* ---- formatting ------------------------------------------------------------------------ */
+
+static const char *ctl_str(const json_t *o, const char *key, const char *fallback)
+{
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : fallback;
+}
+
+static long long ctl_int(const json_t *o, const char *key)
+{
+        return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static const char *ctl_time(char *buf, size_t size, const json_t *o, const char *key)
+{
+        const json_t *v = json_object_get(o, key);
+
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+                return "-";
+        return journal_format_time(buf, size, (uint64_t)json_integer_value(v));
+}
+
+/* A table: rows of cells, every column as wide as its widest cell, the last unpadded. */
+typedef struct CtlTable {
+        char **cells;
+        size_t n_cols, n_cells, cap;
+} CtlTable;
+
+static void ctl_table_add(CtlTable *t, const char *s)
+{
+        util_grow((void **)&t->cells, &t->cap, t->n_cells + 1, sizeof(char *));
+        t->cells[t->n_cells++] = xstrdup(s ? s : "-");
+}
+
+static void ctl_table_print(CtlTable *t)
+{
+        size_t *w = xcalloc(t->n_cols, sizeof(size_t));
+
+        for (size_t i = 0; i < t->n_cells; i++)
+                w[i % t->n_cols] = MAX(w[i % t->n_cols], strlen(t->cells[i]));
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t col = i % t->n_cols;
+                if (col + 1 == t->n_cols)
+                        printf("%s\n", t->cells[i]);
+                else
+                        printf("%-*s  ", (int)w[col], t->cells[i]);
+        }
+        for (size_t i = 0; i < t->n_cells; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        free(w);
+}
+
+static const char *ctl_price(char *buf, size_t size, const json_t *o, const char *key)
+{
+        const json_t *v = json_object_get(o, key);
+
+        if (!json_is_number(v))
+                return "-";
+        snprintf(buf, size, "%g", json_number_value(v));
+        return buf;
+}
+
+static void ctl_print_regions(const json_t *a)
+{
+        size_t i;
+        const json_t *v;
+
+        if (json_array_size(a) == 0) {
+                printf("-");
+                return;
+        }
+        json_array_foreach(a, i, v) printf("%s%s", i ? " " : "", json_string_value(v));
+}
+
+/* ---- commands --------------------------------------------------------------------------- */
+
+static int cmd_status(char **args, size_t n)
+{
+        json_t *rp = NULL, *st;
+        CtlTable t = {.n_cols = 8};
+        const json_t *src;
+        char when[64];
+        size_t i;
+        int r;
+
+        if (n != 0) {
+                fprintf(stderr, "lockwatchctl: status takes no arguments\n");
+                return EXIT_USAGE;
+        }
+        r = ctl_call("io.lockwatch.GetStatus", NULL, &rp);
+        if (r != 0)
+                return r;
+        if (arg_json) {
+                r = ctl_print_json(rp);
+                json_decref(rp);
+                return r;
+        }
+        st = json_object_get(rp, "status");
+        printf("lockwatchd %s, running since %s\n", ctl_str(st, "version", "?"),
+               ctl_time(when, sizeof(when), st, "start_time"));
+        printf("models:        %lld\n", ctl_int(st, "models"));
+        printf("single-cloud:  %lld\n", ctl_int(st, "single_cloud"));
+        printf("degraded:      %lld source%s\n", ctl_int(st, "sources_degraded"),
+               ctl_int(st, "sources_degraded") == 1 ? "" : "s");
+        printf("alerts:        %lld firing, %lld pending\n", ctl_int(st, "alerts_firing"),
+               ctl_int(st, "alerts_pending"));
+        printf("\n");
+        for (const char *const *h =
+                 (const char *const[]){"SOURCE", "STATUS", "RESULT", "LAST OK", "FAILURES", "POLLS",
+                                       "ROWS", "ERROR", NULL};
+             *h; h++)
+                ctl_table_add(&t, *h);
+        json_array_foreach(json_object_get(st, "sources"), i, src)
+        {
+                char num[3][32];
+                const json_t *rows = json_object_get(src, "rows");
+                bool enabled = json_is_true(json_object_get(src, "enabled"));
+
+                snprintf(num[0], sizeof(num[0]), "%lld", ctl_int(src, "consecutive_failures"));
+                snprintf(num[1], sizeof(num[1]), "%lld", ctl_int(src, "polls"));
+                if (json_is_integer(rows))
+                        snprintf(num[2], sizeof(num[2]), "%lld", ctl_int(src, "rows"));
+                else
+                        snprintf(num[2], sizeof(num[2]), "-");
+                ctl_table_add(&t, ctl_str(src, "name", "?"));
+                ctl_table_add(&t, enabled ? ctl_str(src, "status", "?") : "disabled");
+                ctl_table_add(&t, ctl_str(src, "last_result", "-"));
+                ctl_table_add(&t, ctl_time(when, sizeof(when), src, "last_ok"));
+                ctl_table_add(&t, num[0]);
+                ctl_table_add(&t, num[1]);
+                ctl_table_add(&t, num[2]);
+                ctl_table_add(&t, ctl_str(src, "last_error", "-"));
+        }
+        ctl_table_print(&t);
+        json_decref(rp);
+        return EXIT_OK;
+}
+
+static int cmd_matrix(char **args, size_t n)
+{
+        json_t *params = json_object(), *rp = NULL;
+        int r;
+
+        if (n > 1) {
+                fprintf(stderr, "lockwatchctl: matrix takes at most one GLOB\n");
+                json_decref(params);
+                return EXIT_USAGE;
+        }
+        if (n == 1)
+                json_object_set_new(params, "model", json_string(args[0]));
+        if (arg_vendor)
+                json_object_set_new(params, "vendor", json_string(arg_vendor));
+        if (arg_provider)
+                json_object_set_new(params, "provider", json_string(arg_provider));
+        if (!arg_json) {
+                json_object_set_new(params, "text", json_true());
+                if (arg_ascii)
+                        json_object_set_new(params, "ascii", json_true());
+                if (arg_wide)
+                        json_object_set_new(params, "wide", json_true());
+        }
+        r = ctl_call("io.lockwatch.GetMatrix", params, &rp);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                r = ctl_print_json(json_object_get(rp, "matrix"));
+        else
+                fputs(ctl_str(rp, "text", ""), stdout);
+        json_decref(rp);
+        return r;
+}
+
+static const char *ctl_alert_since(const json_t *a)
+{
+        const char *state = ctl_str(a, "state", "");
+
+        if (streq(state, "firing"))
+                return "fired_at";
+        if (streq(state, "resolved"))
+                return "resolved_at";
+        return "pending_since";
+}
+
+static int cmd_alerts(char **args, size_t n)
+{
+        json_t *params = json_object(), *rp = NULL;
+        CtlTable t = {.n_cols = 5};
+        const json_t *a;
+        bool firing = false;
+        char when[64];
+        size_t i;
+        int r;
+
+        if (n != 0) {
+                fprintf(stderr, "lockwatchctl: alerts takes no arguments\n");
+                json_decref(params);
+                return EXIT_USAGE;
+        }
+        if (arg_state)
+                json_object_set_new(params, "state", json_string(arg_state));
+        r = ctl_call("io.lockwatch.ListAlerts", params, &rp);
+        if (r != 0)
+                return r;
+        json_array_foreach(json_object_get(rp, "alerts"), i, a) firing =
+            firing || streq(ctl_str(a, "state", ""), "firing");
+        if (arg_json)
+                r = ctl_print_json(rp);
+        else if (json_array_size(json_object_get(rp, "alerts")) == 0)
+                printf("no alerts\n");
+        else {
+                for (const char *const *h =
+                         (const char *const[]){"STATE", "RULE", "KEY", "SINCE", "SUMMARY", NULL};
+                     *h; h++)
+                        ctl_table_add(&t, *h);
+                json_array_foreach(json_object_get(rp, "alerts"), i, a)
+                {
+                        ctl_table_add(&t, ctl_str(a, "state", "?"));
+                        ctl_table_add(&t, ctl_str(a, "rule", "?"));
+                        ctl_table_add(&t, ctl_str(a, "key", "?"));
+                        ctl_table_add(&t, ctl_time(when, sizeof(when), a, ctl_alert_since(a)));
+                        ctl_table_add(&t, ctl_str(a, "summary", "-"));
+                }
+                ctl_table_print(&t);
+        }
+        json_decref(rp);
+        if (r == 0 && arg_exit_status && firing)
+                return EXIT_FIRING;
+        return r;
+}
+
+static int cmd_explain(char **args, size_t n)
+{
+        json_t *rp = NULL, *m;
+        const json_t *cell, *ev;
+        char t1[64], t2[64], p1[32], p2[32];
+        size_t i, k;
+        int r;
+
+        if (n != 1) {
+                fprintf(stderr, "lockwatchctl: explain needs exactly one MODEL\n");
+                return EXIT_USAGE;
+        }
+        r = ctl_call("io.lockwatch.Explain", json_pack("{s:s}", "model", args[0]), &rp);
+        if (r != 0)
+                return r;
+        if (arg_json) {
+                r = ctl_print_json(rp);
+                json_decref(rp);
+                return r;
+        }
+        m = json_object_get(rp, "model");
+        printf("%s: available on %lld cloud%s%s\n", ctl_str(m, "id", "?"),
+               ctl_int(m, "clouds_available"), ctl_int(m, "clouds_available") == 1 ? "" : "s",
+               json_is_false(json_object_get(m, "mapped")) ? " (unmapped id)" : "");
+        json_array_foreach(json_object_get(m, "cells"), i, cell)
+        {
+                printf("\n%s (%s): %s", ctl_str(cell, "provider", "?"), ctl_str(cell, "kind", "?"),
+                       ctl_str(cell, "state", "?"));
+                printf(", lifecycle %s, regions ", ctl_str(cell, "lifecycle", "?"));
+                ctl_print_regions(json_object_get(cell, "regions"));
+                printf(", price %s / %s USD per Mtok", ctl_price(p1, sizeof(p1), cell, "price_in"),
+                       ctl_price(p2, sizeof(p2), cell, "price_out"));
+                if (json_is_string(json_object_get(cell, "eol")))
+                        printf(", end of life %s", ctl_str(cell, "eol", ""));
+                printf("\n");
+                json_array_foreach(json_object_get(cell, "evidence"), k, ev)
+                {
+                        printf("  %s said %s as %s: regions ", ctl_str(ev, "source", "?"),
+                               ctl_str(ev, "said", "?"), ctl_str(ev, "raw_id", "?"));
+                        ctl_print_regions(json_object_get(ev, "regions"));
+                        printf("; price %s / %s; lifecycle %s; seen %s .. %s",
+                               ctl_price(p1, sizeof(p1), ev, "price_in"),
+                               ctl_price(p2, sizeof(p2), ev, "price_out"),
+                               ctl_str(ev, "lifecycle", "?"),
+                               ctl_time(t1, sizeof(t1), ev, "first_seen"),
+                               ctl_time(t2, sizeof(t2), ev, "last_seen"));
+                        if (ctl_int(ev, "missing") > 0)
+                                printf("; missing from %lld parse%s", ctl_int(ev, "missing"),
+                                       ctl_int(ev, "missing") == 1 ? "" : "s");
+                        printf("\n");
+                }
+        }
+        json_decref(rp);
+        return EXIT_OK;
+}
+
+static void ctl_print_event(const json_t *ev)
+{
+        char when[64];
+        const char *msg = ctl_str(ev, "message", NULL);
+
+        printf("%s  %-8s  ", ctl_time(when, sizeof(when), ev, "time"), ctl_str(ev, "kind", "?"));
+        if (msg)
+                printf("%s\n", msg);
+        else
+                printf("%s %s %s\n", ctl_str(ev, "model", ctl_str(ev, "source", "-")),
+                       ctl_str(ev, "provider", ""), ctl_str(ev, "state", "-"));
+}
+
+static int cmd_history(char **args, size_t n)
+{
+        json_t *params = json_object(), *rp = NULL;
+        const json_t *ev;
+        size_t i;
+        int r;
+
+        if (n != 0) {
+                fprintf(stderr, "lockwatchctl: history takes no arguments (use --model)\n");
+                json_decref(params);
+                return EXIT_USAGE;
+        }
+        if (arg_model)
+                json_object_set_new(params, "model", json_string(arg_model));
+        if (arg_limit >= 0)
+                json_object_set_new(params, "limit", json_integer(arg_limit));
+        r = ctl_call("io.lockwatch.GetHistory", params, &rp);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                r = ctl_print_json(rp);
+        else if (json_array_size(json_object_get(rp, "events")) == 0)
+                printf("no events\n");
+        else
+                json_array_foreach(json_object_get(rp, "events"), i, ev) ctl_print_event(ev);
+        json_decref(rp);
+        return r;
+}
+
+static int cmd_watch(char **args, size_t n)
+{
+        CtlConn c = {.fd = -1};
+        VarlinkReply rp = {0};
+        int r;
+
+        if (n != 0) {
+                fprintf(stderr, "lockwatchctl: watch takes no arguments\n");
+                return EXIT_USAGE;
+        }
+        if (ctl_connect(arg_socket, &c) < 0)
+                return EXIT_CONNECT;
+        r = ctl_send(&c, "io.lockwatch.Subscribe", NULL, VARLINK_MORE);
+        while (r >= 0) {
+                r = ctl_receive(&c, &rp);
+                if (r < 0)
+                        break;
+                if (rp.error) {
+                        int code = ctl_report_error("io.lockwatch.Subscribe", &rp);
+                        varlink_reply_clear(&rp);
+                        ctl_close(&c);
+                        return code;
+                }
+                const json_t *ev = json_object_get(rp.parameters, "event");
+                if (arg_json) {
+                        _cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                        printf("%s\n", s ? s : "{}");
+                } else
+                        ctl_print_event(ev);
+                fflush(stdout);
+                bool more = rp.continues;
+                varlink_reply_clear(&rp);
+                if (!more)
+                        break;
+        }
+        ctl_close(&c);
+        if (r == -ECONNRESET) {
+                fprintf(stderr, "lockwatchctl: the daemon closed the connection\n");
+                return EXIT_CONNECT;
+        }
+        if (r < 0) {
+                fprintf(stderr, "lockwatchctl: watch: %s\n", strerror(-r));
+                return EXIT_CONNECT;
+        }
+        return EXIT_OK;
+}
+
+static int cmd_poll(char **args, size_t n)
+{
+        json_t *rp = NULL;
+        int r;
+
+        if (n > 1) {
+                fprintf(stderr, "lockwatchctl: poll takes at most one SOURCE\n");
+                return EXIT_USAGE;
+        }
+        r = ctl_call("io.lockwatch.Poll", n ? json_pack("{s:s}", "source", args[0]) : NULL, &rp);
+        if (r == 0 && arg_json)
+                r = ctl_print_json(rp);
+        json_decref(rp);
+        return r;
+}
+
+static int cmd_reload(char **args, size_t n)
+{
+        json_t *rp = NULL;
+        int r;
+
+        if (n != 0) {
+                fprintf(stderr, "lockwatchctl: reload takes no arguments\n");
+                return EXIT_USAGE;
+        }
+        r = ctl_call("io.lockwatch.Reload", NULL, &rp);
+        if (r == 0 && arg_json)
+                r = ctl_print_json(rp);
+        json_decref(rp);
+        return r;
+}
+
+static const struct {
+        const char *name;
+        int (*fn)(char **args, size_t n);
+} commands[] = {
+    {"status", cmd_status},   {"matrix", cmd_matrix},   {"alerts", cmd_alerts},
+    {"explain", cmd_explain}, {"history", cmd_history}, {"watch", cmd_watch},
+    {"poll", cmd_poll},       {"reload", cmd_reload},
+};
+
+enum {
+        OPT_SOCKET = 0x100,
+        OPT_JSON,
+        OPT_ASCII,
+        OPT_WIDE,
+        OPT_EXIT_STATUS,
+        OPT_MODEL,
+        OPT_LIMIT,
+        OPT_VENDOR,
+        OPT_PROVIDER,
+        OPT_STATE,
+        OPT_VERSION,
+};
+
+static int parse_argv(int argc, char **argv)
+{
+        static const struct option options[] = {
+            {"socket", required_argument, NULL, OPT_SOCKET},
+            {"json", no_argument, NULL, OPT_JSON},
+            {"ascii", no_argument, NULL, OPT_ASCII},
+            {"wide", no_argument, NULL, OPT_WIDE},
+            {"exit-status", no_argument, NULL, OPT_EXIT_STATUS},
+            {"model", required_argument, NULL, OPT_MODEL},
+            {"limit", required_argument, NULL, OPT_LIMIT},
+            {"vendor", required_argument, NULL, OPT_VENDOR},
+            {"provider", required_argument, NULL, OPT_PROVIDER},
+            {"state", required_argument, NULL, OPT_STATE},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, OPT_VERSION},
+            {},
+        };
+        uint64_t v;
+        int c;
+
+        /* Options may follow the command ("lockwatchctl alerts --exit-status"). */
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case OPT_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case OPT_ASCII:
+                        arg_ascii = true;
+                        break;
+                case OPT_WIDE:
+                        arg_wide = true;
+                        break;
+                case OPT_EXIT_STATUS:
+                        arg_exit_status = true;
+                        break;
+                case OPT_MODEL:
+                        arg_model = optarg;
+                        break;
+                case OPT_VENDOR:
+                        arg_vendor = optarg;
+                        break;
+                case OPT_PROVIDER:
+                        arg_provider = optarg;
+                        break;
+                case OPT_STATE:
+                        arg_state = optarg;
+                        break;
+                case OPT_LIMIT:
+                        if (util_parse_uint(optarg, &v) < 0 || v > INT32_MAX) {
+                                fprintf(stderr, "lockwatchctl: invalid --limit '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_limit = (long long)v;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("lockwatchctl " LOCKWATCH_VERSION "\n");
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'lockwatchctl --help'.\n");
+                        return -EINVAL;
+                }
+        }
+        if (!arg_socket)
+                arg_socket = getenv("LOCKWATCH_SOCKET");
+        if (!arg_socket || !*arg_socket)
+                arg_socket = DEFAULT_SOCKET;
         return 1;
+}
+
+int main(int argc, char **argv)
+{
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_OK;
+        if (optind >= argc) {
+                fprintf(stderr, "lockwatchctl: no command given\nTry 'lockwatchctl --help'.\n");
+                return EXIT_USAGE;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(argv[optind], commands[i].name)) {
+                        r = commands[i].fn(argv + optind + 1, (size_t)(argc - optind - 1));
+                        fflush(stdout);
+                        return r;
+                }
+        fprintf(stderr, "lockwatchctl: unknown command '%s'\nTry 'lockwatchctl --help'.\n",
+                argv[optind]);
+        return EXIT_USAGE;
 }

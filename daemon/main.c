@@ -4,7 +4,8 @@
  *   2. the watchdog (sd_event_set_watchdog), when systemd asks for one
  *   3. the fetcher's sockets and timer (created by fetch_new, driven by curl)
  *   4. one poll timer per source (poller_start)
- *   5. a post source that keeps sd_notify STATUS= current
+ *   5. the control socket (control_new): its listening socket and clients
+ *   6. a post source that keeps sd_notify STATUS= current
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include <systemd/sd-event.h>
 
 #include "lockwatch/config.h"
+#include "lockwatch/control.h"
 #include "lockwatch/fetch.h"
 #include "lockwatch/log.h"
 #include "lockwatch/normalize.h"
@@ -510,6 +512,7 @@ static int run_replay(PollerTables *t)
 typedef struct Daemon {
         sd_event *event;
         Poller *poller;
+        ControlServer *control;
         char status[256];
 } Daemon;
 
@@ -521,7 +524,8 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return sd_event_exit(d->event, 0);
 }
 
-static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+/* SIGHUP and the control socket's Reload(): < 0 when the previous configuration stays. */
+static int reload(void *userdata)
 {
         Daemon *d = userdata;
         PollerTables t = {0};
@@ -541,6 +545,12 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
                                  poller_config(d->poller)->n_sources);
         }
         (void)sd_notify(false, "READY=1");
+        return r;
+}
+
+static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        (void)reload(userdata);
         return 0;
 }
 
@@ -631,7 +641,17 @@ static int run(PollerTables *tables)
         } else {
                 r = poller_start(d.poller);
                 if (r >= 0) {
-                        /* 5. STATUS= kept current after every dispatched event */
+                        /* 5. the control socket */
+                        ControlOptions co = {.socket_path = poller_config(d.poller)->socket_path,
+                                             .reload = reload,
+                                             .userdata = &d};
+                        r = control_new(event, d.poller, &co, &d.control);
+                        if (r < 0)
+                                log_errno(LOG_ERR, r, "cannot listen on %s",
+                                          poller_config(d.poller)->socket_path);
+                }
+                if (r >= 0) {
+                        /* 6. STATUS= kept current after every dispatched event */
                         r = sd_event_add_post(event, &src, on_post, &d);
                         if (r >= 0)
                                 (void)sd_event_source_set_description(src, "notify-status");
@@ -645,6 +665,7 @@ static int run(PollerTables *tables)
                         r = sd_event_loop(event);
                 }
         }
+        control_free(d.control);
         poller_free(d.poller);
         fetch_free(fetcher);
         return r;

@@ -1,0 +1,36 @@
+/* The control socket: a Varlink server (org.varlink.service and io.lockwatch) on the
+ * event loop. Socket activation or a socket it binds itself; bounded messages, clients and
+ * per-client output; nothing ever blocks the loop. Protocol and methods: docs/control.md. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "lockwatch/poller.h"
+
+#define CONTROL_MAX_CLIENTS 256u                 /* more are accepted and closed at once */
+#define CONTROL_MAX_OUTPUT  (4u * 1024u * 1024u) /* queued reply bytes before a drop */
+#define CONTROL_MAX_HISTORY 2000u                /* events in one GetHistory reply */
+
+typedef struct ControlServer ControlServer;
+
+/* Reload configuration and tables as SIGHUP does; < 0 when the old ones keep running. */
+typedef int (*control_reload_fn)(void *userdata);
+
+typedef struct ControlOptions {
+        const char *socket_path;  /* used when no socket is passed in by systemd */
+        control_reload_fn reload; /* Reload(); NULL refuses it */
+        void *userdata;           /* for reload */
+        size_t max_clients;       /* 0: CONTROL_MAX_CLIENTS */
+        size_t max_output;        /* 0: CONTROL_MAX_OUTPUT */
+        size_t max_message;       /* 0: VARLINK_MAX_MESSAGE */
+} ControlOptions;
+
+/* Listen (sd_listen_fds() first, else bind o->socket_path) and serve poller's state on event. */
+int control_new(sd_event *event, Poller *poller, const ControlOptions *o, ControlServer **ret);
+/* Close every connection and the socket (unlinking a socket it bound); NULL is fine. */
+void control_free(ControlServer *s);
+/* Connections open now. */
+size_t control_clients(const ControlServer *s);
