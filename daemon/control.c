@@ -28,7 +28,7 @@
 #define CONTROL_READ_CHUNK        (64u * 1024u)
 #define CONTROL_READS_PER_EVENT   4u /* then other clients get their turn */
 #define CONTROL_ACCEPTS_PER_EVENT 64u
-#define CONTROL_URL               "https://github.com/lockwatch/lockwatch"
+#define CONTROL_URL               "file://" LOCKWATCH_DOCDIR "/control.md"
 
 typedef struct ControlClient ControlClient;
 
@@ -746,12 +746,12 @@ static void control_reload(ControlServer *s, ControlClient *c, const VarlinkRequ
         if (!s->opts.reload)
                 return control_error(c, rq, VARLINK_ERROR_RELOAD_FAILED,
                                      json_pack("{s:s}", "message", "reload is not available"));
-        r = s->opts.reload(s->opts.userdata);
+        _cleanup_free_ char *why = NULL;
+        r = s->opts.reload(s->opts.userdata, &why);
         if (r < 0) {
-                _cleanup_free_ char *msg = xasprintf(
-                    "the configuration did not load (%s); the previous one keeps running, "
-                    "details are in the daemon's log",
-                    strerror(-r));
+                _cleanup_free_ char *msg =
+                    xasprintf("%s; the previous configuration keeps running",
+                              why ? why : strerror(-r));
                 return control_error(c, rq, VARLINK_ERROR_RELOAD_FAILED,
                                      json_pack("{s:s}", "message", msg));
         }

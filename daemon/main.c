@@ -245,6 +245,15 @@ static char *resolve_path(const char *config_path, const char *p)
         return xasprintf("%s/%s", dirname(copy), p);
 }
 
+/* The last error load_tables() reported, for a Reload() over the control socket. */
+static char load_error[1024];
+
+static void load_failed(const char *msg)
+{
+        log_error("%s", msg);
+        snprintf(load_error, sizeof(load_error), "%s", msg);
+}
+
 /* Load config and both tables into t; every error is printed as file:line:col. */
 static int load_tables(PollerTables *t)
 {
@@ -258,7 +267,7 @@ static int load_tables(PollerTables *t)
 
         r = config_load(arg_config, &n.config, &cerr);
         if (r < 0) {
-                log_error("%s", cerr.message);
+                load_failed(cerr.message);
                 return r;
         }
 
@@ -266,33 +275,37 @@ static int load_tables(PollerTables *t)
                               : resolve_path(arg_config, n.config->providers_path);
         r = util_read_file(ppath, TABLE_MAX_BYTES, &text, &len);
         if (r < 0) {
-                log_errno(LOG_ERR, r, "%s: cannot read the provider table", ppath);
+                _cleanup_free_ char *m = xasprintf("%s: cannot read the provider table: %s",
+                                                    ppath, strerror(-r));
+                load_failed(m);
                 goto fail;
         }
         r = provider_map_parse(ppath, text, len, &n.providers, &nerr);
         free(text);
         if (r < 0) {
-                log_error("%s", nerr.message);
+                load_failed(nerr.message);
                 goto fail;
         }
 
         apath = arg_aliases ? xstrdup(arg_aliases) : resolve_path(arg_config, n.config->aliases_path);
         r = util_read_file(apath, TABLE_MAX_BYTES, &text, &len);
         if (r < 0) {
-                log_errno(LOG_ERR, r, "%s: cannot read the alias table", apath);
+                _cleanup_free_ char *m = xasprintf("%s: cannot read the alias table: %s", apath,
+                                                    strerror(-r));
+                load_failed(m);
                 goto fail;
         }
         r = alias_table_parse(apath, text, len, &n.aliases, &nerr);
         free(text);
         if (r < 0) {
-                log_error("%s", nerr.message);
+                load_failed(nerr.message);
                 goto fail;
         }
 
         _cleanup_free_ char *rerr = NULL;
         r = ruleload_files(arg_rules_dir, n.config->rules, &n.rules, NULL, &rerr);
         if (r < 0) {
-                log_error("%s", rerr ? rerr : strerror(-r));
+                load_failed(rerr ? rerr : strerror(-r));
                 goto fail;
         }
         *t = n;
@@ -525,17 +538,20 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 }
 
 /* SIGHUP and the control socket's Reload(): < 0 when the previous configuration stays. */
-static int reload(void *userdata)
+static int reload(void *userdata, char **ret_error)
 {
         Daemon *d = userdata;
         PollerTables t = {0};
         int r;
 
+        load_error[0] = '\0';
         (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, util_now_mono());
         log_info("reloading %s", arg_config);
         r = load_tables(&t);
         if (r < 0) {
                 log_error("reload failed; the previous configuration keeps running");
+                if (ret_error && load_error[0])
+                        *ret_error = xstrdup(load_error);
         } else {
                 r = poller_reload(d->poller, &t);
                 if (r < 0)
@@ -550,7 +566,7 @@ static int reload(void *userdata)
 
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-        (void)reload(userdata);
+        (void)reload(userdata, NULL);
         return 0;
 }
 

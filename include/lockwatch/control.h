@@ -17,7 +17,8 @@
 typedef struct ControlServer ControlServer;
 
 /* Reload configuration and tables as SIGHUP does; < 0 when the old ones keep running. */
-typedef int (*control_reload_fn)(void *userdata);
+/* Reload the configuration; on failure *ret_error (may stay NULL) gets the reason. */
+typedef int (*control_reload_fn)(void *userdata, char **ret_error);
 
 typedef struct ControlOptions {
         const char *socket_path;  /* used when no socket is passed in by systemd */

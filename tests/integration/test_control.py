@@ -191,7 +191,7 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(p["vendor"], "lockwatch")
         self.assertEqual(p["product"], "lockwatchd")
         self.assertRegex(p["version"], r"^\d+\.\d+\.\d+")
-        self.assertTrue(p["url"].startswith("https://"))
+        self.assertRegex(p["url"], r"^file:///.*/control\.md$")
         self.assertEqual(p["interfaces"], ["org.varlink.service", "io.lockwatch"])
 
     def test_interface_description(self):
@@ -518,6 +518,26 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(self.call("io.lockwatch.Poll", {"source": "openrouter"}), {"parameters": {}})
         self.assertError(self.call("io.lockwatch.Poll", {"source": "nope"}),
                          "io.lockwatch.NoSuchSource", {"source": "nope"})
+        self.assertEqual(self.call("io.lockwatch.Reload", {}), {"parameters": {}})
+
+    def test_reload_failure_names_the_place(self):
+        if os.geteuid() != 0:
+            self.skipTest("not root")
+        with open(self.config) as f:
+            good = f.read()
+        try:
+            with open(self.config, "w") as f:
+                f.write(good.replace("interval = 15m", "interval = soon"))
+            r = self.call("io.lockwatch.Reload", {})
+            self.assertEqual(r.get("error"), "io.lockwatch.ReloadFailed", r)
+            self.assertRegex(r["parameters"]["message"],
+                             r"lockwatch\.conf:\d+:\d+: invalid duration 'soon' for 'interval'.*"
+                             r"the previous configuration keeps running")
+            # The old configuration still answers.
+            self.assertIn("status", self.call("io.lockwatch.GetStatus", {})["parameters"])
+        finally:
+            with open(self.config, "w") as f:
+                f.write(good)
         self.assertEqual(self.call("io.lockwatch.Reload", {}), {"parameters": {}})
 
     # ---- Subscribe ------------------------------------------------------------------------
