@@ -60,6 +60,9 @@ struct ControlServer {
         size_t n_clients;
         uint64_t start_time;
         char *read_buf;
+        char *status_reply; /* the last GetStatus reply, encoded */
+        size_t status_reply_len;
+        uint64_t status_generation;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -301,6 +304,17 @@ static void control_get_interface_description(ControlServer *s, ControlClient *c
 
 static void control_get_status(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
 {
+        /* Monitoring polls GetStatus far more often than the state changes: answer from
+         * the last encoding while the poller's generation is the same. */
+        if (s->status_reply && s->status_generation == poller_generation(s->poller)) {
+                if (!(rq->flags & VARLINK_ONEWAY)) {
+                        char *copy = xmalloc(s->status_reply_len);
+                        memcpy(copy, s->status_reply, s->status_reply_len);
+                        control_client_queue(c, copy, s->status_reply_len);
+                }
+                return;
+        }
+
         const State *st = poller_state(s->poller);
         const Config *cfg = poller_config(s->poller);
         const Matrix *m = st->matrix;
@@ -352,7 +366,22 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
         control_set(o, "alerts_pending", json_integer((json_int_t)pending));
         control_set(o, "status", json_string(line));
         control_set(o, "sources", sources);
-        control_reply(c, rq, json_pack("{s:o}", "status", o), false);
+
+        json_t *params = json_pack("{s:o}", "status", o);
+        char *buf;
+        size_t len;
+        if (varlink_reply_encode(params, false, &buf, &len) >= 0) {
+                free(s->status_reply);
+                s->status_reply = xmalloc(len);
+                memcpy(s->status_reply, buf, len);
+                s->status_reply_len = len;
+                s->status_generation = poller_generation(s->poller);
+                if (!(rq->flags & VARLINK_ONEWAY))
+                        control_client_queue(c, buf, len);
+                else
+                        free(buf);
+        }
+        json_decref(params);
 }
 
 /* A copy of m holding only the rows of matching vendors and the cells of matching
@@ -1115,6 +1144,7 @@ void control_free(ControlServer *s)
                 (void)unlink(s->bound_path);
         free(s->bound_path);
         free(s->read_buf);
+        free(s->status_reply);
         sd_event_unref(s->event);
         free(s);
 }

@@ -35,6 +35,7 @@ struct Poller {
         bool first_round_done;
         sd_event_source *evaluate_timer;
         uint64_t evaluate_every;
+        uint64_t generation; /* bumped whenever anything a status query shows may change */
 };
 
 static void outcome_clear(PollOutcome *o)
@@ -109,6 +110,11 @@ void poller_free(Poller *p)
         free(p->state_dir);
         sd_event_unref(p->event);
         free(p);
+}
+
+uint64_t poller_generation(const Poller *p)
+{
+        return p->generation;
 }
 
 const State *poller_state(const Poller *p)
@@ -222,6 +228,7 @@ static void evaluate_round(Poller *p, uint64_t now)
 static int on_evaluate_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Poller *p = userdata;
+        p->generation++;
         evaluate_round(p, util_now_real());
         p->first_round_done = true;
         save_state(p);
@@ -427,6 +434,7 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
 
         ps->job = NULL;
         p->in_flight--;
+        p->generation++;
         (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, now, &ps->outcome);
         if (res->klass == FETCH_OK) {
                 /* Nothing needs the body past the parse: free it before the save. */
@@ -576,6 +584,7 @@ int poller_reload(Poller *p, PollerTables *tables)
                 return r;
         }
         sources_free(p);
+        p->generation++;
         poller_tables_clear(&p->tables);
         p->tables = *tables;
         *tables = (PollerTables){0};

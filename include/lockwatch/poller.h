@@ -56,6 +56,8 @@ int poller_start(Poller *p);
 int poller_poll_now(Poller *p, const char *name);
 /* Replace config and tables (already validated); the old ones are freed. */
 int poller_reload(Poller *p, PollerTables *tables);
+/* A counter that changes whenever what poller_state() shows may have changed. */
+uint64_t poller_generation(const Poller *p);
 /* The current state (matrix, per-source memory). */
 const State *poller_state(const Poller *p);
 /* The current config. */
