@@ -337,3 +337,72 @@ def main():
     if res.testsRun and len(res.skipped) == res.testsRun:
         sys.exit(SKIP)
     sys.exit(0)
+
+
+def wait_until(predicate, timeout, step=0.02):
+    """Poll predicate() until it returns a true value (returned) or timeout seconds pass
+    (None is returned). The bound is on a real condition, not a guess at how long it takes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(step)
+
+
+def read_json(path):
+    """The parsed JSON document at path, or None when the file does not exist. A file that
+    exists but does not parse raises ValueError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return json.loads(text)
+
+
+class NotifySocket:
+    """An sd_notify receiver: a datagram socket whose path goes into NOTIFY_SOCKET."""
+
+    def __init__(self, tmp, name="notify"):
+        import socket as _socket
+        self._socket = _socket
+        self.path = tmp.join(name)
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def drain(self):
+        """Collect whatever has arrived, without waiting."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.messages.append(self.sock.recv(65536).decode())
+        except (BlockingIOError, InterruptedError):
+            pass
+        finally:
+            self.sock.setblocking(True)
+
+    def wait_for(self, predicate, timeout, start=0):
+        """The first message from index start on that satisfies predicate, waiting up to
+        timeout seconds; None if none came."""
+        deadline = time.monotonic() + timeout
+        seen = start
+        while True:
+            for m in self.messages[seen:]:
+                if predicate(m):
+                    return m
+            seen = max(seen, len(self.messages))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                self.messages.append(self.sock.recv(65536).decode())
+            except self._socket.timeout:
+                return None
+
+    def close(self):
+        self.sock.close()
