@@ -743,18 +743,22 @@ static void control_subscribe(ControlServer *s, ControlClient *c, const VarlinkR
 
 static void control_poll(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
 {
-        static const char *const allowed[] = {"source", NULL};
+        static const char *const allowed[] = {"source", "accept", NULL};
         const char *source, *bad;
+        bool accept = false;
         int r;
 
         if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
                 return control_invalid(c, rq, bad);
         if (varlink_param_string(rq->parameters, "source", false, &source) < 0)
                 return control_invalid(c, rq, "source");
+        /* Vouching for a page is about one page: accept needs a source. */
+        if (varlink_param_bool(rq->parameters, "accept", &accept) < 0 || (accept && !source))
+                return control_invalid(c, rq, "accept");
         if (source && !config_find_source(poller_config(s->poller), source))
                 return control_error(c, rq, VARLINK_ERROR_NO_SUCH_SOURCE,
                                      json_pack("{s:s}", "source", source));
-        r = poller_poll_now(s->poller, source);
+        r = poller_poll_now(s->poller, source, accept);
         if (r == -ENOENT)
                 return control_error(c, rq, VARLINK_ERROR_NO_SUCH_SOURCE,
                                      json_pack("{s:s}", "source", source ? source : ""));

@@ -26,7 +26,7 @@ enum {
 };
 
 static const char *arg_socket;
-static bool arg_json, arg_ascii, arg_wide, arg_exit_status;
+static bool arg_json, arg_ascii, arg_wide, arg_exit_status, arg_accept;
 static const char *arg_model, *arg_vendor, *arg_provider, *arg_state;
 static long long arg_limit = -1;
 
@@ -57,6 +57,8 @@ static void help(void)
                "      --vendor GLOB      matrix: only models of vendors matching GLOB\n"
                "      --provider GLOB    matrix: only cells of providers matching GLOB\n"
                "      --exit-status      alerts: exit 1 if any alert is firing\n"
+               "      --accept           poll SOURCE: fetch afresh and apply the page even if\n"
+               "                         the guard finds it suspect (you have checked it)\n"
                "      --state STATE      alerts: only pending, firing, resolved or inactive\n"
                "      --model GLOB       history: only events of models matching GLOB\n"
                "      --limit N          history: only the last N events\n"
@@ -611,7 +613,13 @@ static int cmd_poll(char **args, size_t n)
                 fprintf(stderr, "lockwatchctl: poll takes at most one SOURCE\n");
                 return EXIT_USAGE;
         }
-        r = ctl_call("io.lockwatch.Poll", n ? json_pack("{s:s}", "source", args[0]) : NULL, &rp);
+        if (arg_accept && n != 1) {
+                fprintf(stderr, "lockwatchctl: poll --accept needs a SOURCE\n");
+                return EXIT_USAGE;
+        }
+        r = ctl_call("io.lockwatch.Poll",
+                     n ? json_pack("{s:s, s:b}", "source", args[0], "accept", arg_accept) : NULL,
+                     &rp);
         if (r == 0 && arg_json)
                 r = ctl_print_json(rp);
         json_decref(rp);
@@ -649,6 +657,7 @@ enum {
         OPT_ASCII,
         OPT_WIDE,
         OPT_EXIT_STATUS,
+        OPT_ACCEPT,
         OPT_MODEL,
         OPT_LIMIT,
         OPT_VENDOR,
@@ -665,6 +674,7 @@ static int parse_argv(int argc, char **argv)
             {"ascii", no_argument, NULL, OPT_ASCII},
             {"wide", no_argument, NULL, OPT_WIDE},
             {"exit-status", no_argument, NULL, OPT_EXIT_STATUS},
+            {"accept", no_argument, NULL, OPT_ACCEPT},
             {"model", required_argument, NULL, OPT_MODEL},
             {"limit", required_argument, NULL, OPT_LIMIT},
             {"vendor", required_argument, NULL, OPT_VENDOR},
@@ -691,6 +701,9 @@ static int parse_argv(int argc, char **argv)
                         break;
                 case OPT_WIDE:
                         arg_wide = true;
+                        break;
+                case OPT_ACCEPT:
+                        arg_accept = true;
                         break;
                 case OPT_EXIT_STATUS:
                         arg_exit_status = true;

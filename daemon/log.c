@@ -6,6 +6,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* The entry's own fields say where it comes from; the C location would always be
+ * this file. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #define LOG_FIELDS_MAX 32

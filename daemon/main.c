@@ -12,7 +12,11 @@
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -522,6 +526,37 @@ static int run_replay(PollerTables *t)
         return r;
 }
 
+/* sd_notify() with a non-blocking send: libsystemd's blocks when the receiver's queue
+ * is full, and nothing may block the loop. A message that does not fit is dropped:
+ * STATUS= is refreshed at the next change anyway. */
+static void notify(const char *fmt, ...) _printf_(1, 2);
+
+static void notify(const char *fmt, ...)
+{
+        const char *path = getenv("NOTIFY_SOCKET");
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        char msg[512];
+        va_list ap;
+
+        if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+                return;
+        va_start(ap, fmt);
+        int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t)n >= sizeof(msg))
+                return;
+        size_t plen = strlen(path);
+        memcpy(sa.sun_path, path, plen);
+        if (path[0] == '@')
+                sa.sun_path[0] = '\0'; /* an abstract socket */
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return;
+        (void)sendto(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
+        close(fd);
+}
+
 typedef struct Daemon {
         sd_event *event;
         Poller *poller;
@@ -533,7 +568,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 {
         Daemon *d = userdata;
         log_info("received %s, stopping", strsignal((int)si->ssi_signo));
-        (void)sd_notify(false, "STOPPING=1");
+        notify("STOPPING=1");
         return sd_event_exit(d->event, 0);
 }
 
@@ -545,7 +580,7 @@ static int reload(void *userdata, char **ret_error)
         int r;
 
         load_error[0] = '\0';
-        (void)sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, util_now_mono());
+        notify("RELOADING=1\nMONOTONIC_USEC=%" PRIu64, util_now_mono());
         log_info("reloading %s", arg_config);
         r = load_tables(&t);
         if (r < 0) {
@@ -560,7 +595,7 @@ static int reload(void *userdata, char **ret_error)
                         log_info("configuration reloaded: %zu source(s)",
                                  poller_config(d->poller)->n_sources);
         }
-        (void)sd_notify(false, "READY=1");
+        notify("READY=1");
         return r;
 }
 
@@ -578,7 +613,7 @@ static int on_post(sd_event_source *s, void *userdata)
         poller_status_line(d->poller, line, sizeof(line));
         if (!streq(line, d->status)) {
                 snprintf(d->status, sizeof(d->status), "%s", line);
-                (void)sd_notifyf(false, "STATUS=%s", line);
+                notify("STATUS=%s", line);
         }
         return 0;
 }
@@ -649,7 +684,7 @@ static int run(PollerTables *tables)
         }
 
         if (arg_once) {
-                r = poller_poll_now(d.poller, NULL);
+                r = poller_poll_now(d.poller, NULL, false);
                 if (r >= 0)
                         r = sd_event_loop(event);
                 if (r >= 0)
@@ -677,7 +712,7 @@ static int run(PollerTables *tables)
                         log_info("started with %zu source(s); state in %s",
                                  poller_config(d.poller)->n_sources,
                                  state_dir ? state_dir : "(none)");
-                        (void)sd_notify(false, "READY=1");
+                        notify("READY=1");
                         r = sd_event_loop(event);
                 }
         }

@@ -1000,7 +1000,10 @@ int matrix_count_absent(const Matrix *m, const char *source, const MatrixInput *
                         if (!e || e->said != CELL_AVAILABLE)
                                 continue;
                         rows++;
-                        if (!matrix_pair_set_has(&set, mm->id, m->providers[c->provider].id))
+                        /* A row already on its way out (missed by an applied parse) was
+                         * judged then; only new absences count against this parse. */
+                        if (e->missing == 0 &&
+                            !matrix_pair_set_has(&set, mm->id, m->providers[c->provider].id))
                                 absent++;
                 }
         }

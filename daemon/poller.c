@@ -20,6 +20,8 @@ typedef struct PollerSource {
         sd_event_source *timer;
         FetchJob *job;
         PollOutcome outcome;
+        bool accept_next; /* the operator vouches for the next body (poller_poll_now) */
+        bool accepting;   /* the poll under way is such a one */
 } PollerSource;
 
 struct Poller {
@@ -228,6 +230,11 @@ static void evaluate_round(Poller *p, uint64_t now)
 static int on_evaluate_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Poller *p = userdata;
+        /* The first round waits for every source's first answer (on_fetch_done): a
+         * round on half a matrix would see models "narrowed" to the sources that
+         * happened to answer first. */
+        if (!p->first_round_done && !all_polled(p))
+                return sd_event_source_set_time_relative(s, p->evaluate_every);
         p->generation++;
         evaluate_round(p, util_now_real());
         p->first_round_done = true;
@@ -279,7 +286,8 @@ static void poll_succeeded(SourceState *ss, const char *name, const char *result
 }
 
 static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig *sc,
-                           SourceState *ss, const FetchResult *res, uint64_t now, PollOutcome *o)
+                           SourceState *ss, const FetchResult *res, bool accept, uint64_t now,
+                           PollOutcome *o)
 {
         const Config *c = t->config;
         MatrixChanges changes = {0};
@@ -292,6 +300,7 @@ static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig 
                 .removal_polls = (unsigned)c->removal_polls,
                 .max_removal_percent = (unsigned)c->max_removal_percent,
                 .max_rows = (size_t)c->max_rows,
+                .force = accept,
         };
 
         int r = ingest_body(st->matrix, &params, &mem, res->body, res->body_len, &changes,
@@ -368,7 +377,7 @@ void poller_outcome_clear(PollOutcome *o)
 }
 
 int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const FetchResult *res,
-                 bool fetch_only, uint64_t now, PollOutcome *o)
+                 bool fetch_only, bool accept, uint64_t now, PollOutcome *o)
 {
         SourceState *ss = state_source(st, sc->name);
 
@@ -386,7 +395,12 @@ int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const
         ss->polls++;
 
         if (res->klass == FETCH_OK && !fetch_only) {
-                ingest_fetched(st, t, sc, ss, res, now, o);
+                ingest_fetched(st, t, sc, ss, res, accept, now, o);
+                if (accept && o->ingested && o->report.verdict != GUARD_APPLY &&
+                    o->report.status == INGEST_APPLIED)
+                        log_notice("source %s: applied a parse the guard found suspect (%s), "
+                                   "as the operator asked",
+                                   sc->name, o->report.detail);
         } else if (res->klass == FETCH_OK || res->klass == FETCH_NOT_MODIFIED) {
                 /* In fetch-only mode validators are kept for the next fetch-only run, but
                  * marked as not backed by a parse, so a real poll never trusts a 304
@@ -435,7 +449,9 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
         ps->job = NULL;
         p->in_flight--;
         p->generation++;
-        (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, now, &ps->outcome);
+        (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, ps->accepting, now,
+                           &ps->outcome);
+        ps->accepting = false;
         if (res->klass == FETCH_OK) {
                 /* Nothing needs the body past the parse: free it before the save. */
                 free(res->body);
@@ -481,9 +497,10 @@ static int submit(PollerSource *ps)
         if (ps->job)
                 return 0; /* a poll is already under way */
 
-        /* Conditional GET only when the matrix holds what that body said. */
+        /* Conditional GET only when the matrix holds what that body said, and never when
+         * the operator asked for this body to be looked at again. */
         const FetchValidators *v = NULL;
-        if (p->opts.fetch_only || ss->validators_parsed)
+        if ((p->opts.fetch_only || ss->validators_parsed) && !ps->accept_next)
                 v = &ss->validators;
         FetchRequest req = {
                 .url = sc->url,
@@ -494,6 +511,8 @@ static int submit(PollerSource *ps)
         int r = fetch_submit(p->fetcher, &req, on_fetch_done, ps, &ps->job);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "cannot start a poll of %s", sc->name);
+        ps->accepting = ps->accept_next;
+        ps->accept_next = false;
         p->in_flight++;
         return 0;
 }
@@ -547,16 +566,21 @@ int poller_start(Poller *p)
         return 0;
 }
 
-int poller_poll_now(Poller *p, const char *name)
+int poller_poll_now(Poller *p, const char *name, bool accept)
 {
         bool found = false;
 
+        if (accept && !name)
+                return -EINVAL;
         for (size_t i = 0; i < p->n_sources; i++) {
                 PollerSource *ps = &p->sources[i];
                 const SourceConfig *sc = source_cfg(ps);
                 if (name ? !streq(name, sc->name) : !sc->enabled)
                         continue;
                 found = true;
+                /* With a poll already under way the next one carries the acceptance. */
+                if (accept)
+                        ps->accept_next = true;
                 int r = submit(ps);
                 if (r < 0)
                         return r;

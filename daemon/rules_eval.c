@@ -1186,7 +1186,10 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
                     .summary = a->summary,
                     .description = rule->description ? buf_str(&description) : NULL,
                     .clouds = model ? buf_str(&clouds) : NULL,
-                    .previous_clouds = model ? buf_str(&previous) : NULL,
+                    /* No previous evaluation, no previous clouds. */
+                    .previous_clouds = model && c->entry && c->entry->has_prev
+                                           ? buf_str(&previous)
+                                           : NULL,
                     .now = c->now,
                 };
                 cb(&re, userdata);

@@ -417,10 +417,11 @@ static int step_run(Runner *r)
 
         if (!ok) {
                 char when[64];
-                fprintf(r->out, "%s:%u: FAIL \"%s\" at %s (%s):\n", r->path, r->step_line,
+                fprintf(r->out, "%s:%u: FAIL \"%s\" %s (%s):\n", r->path, r->step_line,
                         r->name ? r->name : "(unnamed)", r->step_text,
                         journal_format_time(when, sizeof(when), r->now));
-                qsort(got.items, got.n, sizeof(Got), cmp_got);
+                if (got.n > 1)
+                        qsort(got.items, got.n, sizeof(Got), cmp_got);
                 for (size_t e = 0; e < r->n_expects; e++)
                         if (!r->expects[e].matched)
                                 fprintf(r->out, "  - expected (line %u): %s %s %s%s%s%s\n",

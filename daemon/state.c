@@ -1,6 +1,8 @@
 #include "lockwatch/state.h"
 
+#include <glob.h>
 #include <inttypes.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -391,6 +393,19 @@ out:
         return r;
 }
 
+/* A kill between writing the temporary file and renaming it leaves the temporary
+ * behind: it was never the state, so it goes. */
+static void state_remove_temporaries(const char *dir)
+{
+        _cleanup_free_ char *pattern = xasprintf("%s/" STATE_FILE_NAME ".tmp??????", dir);
+        glob_t g = {0};
+
+        if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                        (void)unlink(g.gl_pathv[i]);
+        globfree(&g);
+}
+
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
@@ -399,6 +414,7 @@ int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_er
         size_t len;
         int r;
 
+        state_remove_temporaries(dir);
         r = util_read_file(path, STATE_MAX_BYTES, &text, &len);
         if (r == -ENOENT) {
                 r = state_new(ret);

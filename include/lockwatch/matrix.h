@@ -123,8 +123,9 @@ const Cell *matrix_cell(const MatrixModel *mm, size_t i);
  * (may be NULL). Duplicate inputs for one cell are merged (regions united). */
 int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n, uint64_t now,
                  unsigned removal_polls, MatrixChanges *changes);
-/* For the guard: how many cells this source now shows available (ret_rows), and
- * how many of them are absent from in (ret_absent). Does not change m. */
+/* For the guard: how many cells this source now shows available (ret_rows), and how
+ * many of them, not already missed by an earlier parse, are absent from in (ret_absent).
+ * Does not change m. */
 int matrix_count_absent(const Matrix *m, const char *source, const MatrixInput *in, size_t n,
                         size_t *ret_rows, size_t *ret_absent);
 /* Count providers of kind (or all kinds if kind < 0) whose cell has state st. */

@@ -52,8 +52,10 @@ int poller_new(sd_event *event, Fetcher *fetcher, PollerTables *tables, State *s
 void poller_free(Poller *p);
 /* Arm one timer per enabled source (first poll due from the saved state). */
 int poller_start(Poller *p);
-/* Submit a poll of one source (name) or of every enabled source (NULL) now. */
-int poller_poll_now(Poller *p, const char *name);
+/* Submit a poll of one source (name) or of every enabled source (NULL) now. With accept
+ * (one source only), the body is fetched unconditionally and applied even if the guard
+ * finds it suspect: the operator has looked at the page and vouches for it. */
+int poller_poll_now(Poller *p, const char *name, bool accept);
 /* Replace config and tables (already validated); the old ones are freed. */
 int poller_reload(Poller *p, PollerTables *tables);
 /* A counter that changes whenever what poller_state() shows may have changed. */
@@ -72,7 +74,7 @@ void poller_tables_clear(PollerTables *t);
 /* Record one poll of source sc that ended in res at now into st (status, validators,
  * matrix through ingest), announcing source transitions; shared with replays. */
 int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const FetchResult *res,
-                 bool fetch_only, uint64_t now, PollOutcome *o);
+                 bool fetch_only, bool accept, uint64_t now, PollOutcome *o);
 /* Evaluate every rule at now over st, announcing alert transitions. */
 int poller_evaluate(State *st, const Config *c, uint64_t now);
 /* Record (on) or stop recording (off) every announced transition in st's history. */

@@ -205,7 +205,7 @@ class ControlTest(unittest.TestCase):
                      "method Explain(model: string) -> (model: Model)",
                      "method GetHistory(since: ?int, model: ?string, limit: ?int) -> (events: []Event)",
                      "method Subscribe() -> (event: Event)",
-                     "method Poll(source: ?string) -> ()", "method Reload() -> ()",
+                     "method Poll(source: ?string, accept: ?bool) -> ()", "method Reload() -> ()",
                      "error NoSuchModel (model: string)", "error NoSuchSource (source: string)",
                      "error PermissionDenied ()", "error ReloadFailed (message: string)"):
             self.assertIn(decl, d)
@@ -540,6 +540,46 @@ class ControlTest(unittest.TestCase):
                 f.write(good)
         self.assertEqual(self.call("io.lockwatch.Reload", {}), {"parameters": {}})
 
+    def test_suspect_source_held_until_accepted(self):
+        if os.geteuid() != 0:
+            self.skipTest("not root")
+        self.assertError(self.call("io.lockwatch.Poll", {"accept": True}),
+                         "org.varlink.service.InvalidParameter", {"parameter": "accept"})
+        path = os.path.join(self.tmp, "snapshots", "openrouter.json")
+        with open(path) as f:
+            original = f.read()
+        doc = json.loads(original)
+        gone = [m["id"] for m in doc["data"][:2]]  # half the rows: over max_removal
+        doc["data"] = doc["data"][2:]
+
+        def cell(model):
+            m = self.call("io.lockwatch.Explain", {"model": model})["parameters"]["model"]
+            return [c for c in m["cells"] if c["provider"] == "openrouter"][0]
+        try:
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            for _ in range(2):  # the breaker holds, poll after poll
+                self.poll_and_wait("openrouter")
+                st = self.source_status("openrouter")
+                self.assertEqual(st["status"], "suspect", st)
+                self.assertEqual(st["last_result"], "suspect-removal", st)
+                self.assertEqual(cell("anthropic/claude-opus-4-7")["state"], "available")
+            # The operator vouches for the page: applied, one miss counted.
+            self.poll_and_wait("openrouter", accept=True)
+            self.assertEqual(self.source_status("openrouter")["status"], "ok")
+            self.assertEqual(cell("anthropic/claude-opus-4-7")["state"], "available")
+            # The next ordinary parse completes the removal (removal_polls = 2) instead of
+            # tripping the breaker again on rows already judged.
+            self.poll_and_wait("openrouter")
+            self.assertEqual(self.source_status("openrouter")["status"], "ok")
+            self.assertEqual(cell("anthropic/claude-opus-4-7")["state"], "unavailable")
+            self.assertTrue(gone[0].startswith("anthropic/claude-opus-4"), gone)
+        finally:
+            with open(path, "w") as f:
+                f.write(original)
+            self.poll_and_wait("openrouter")
+        self.assertEqual(cell("anthropic/claude-opus-4-7")["state"], "available")
+
     # ---- Subscribe ------------------------------------------------------------------------
 
     def test_subscribe_streams_a_cell_change(self):
@@ -588,13 +628,17 @@ class ControlTest(unittest.TestCase):
                 f.write(original)
             self.poll_and_wait("litellm")
 
-    def poll_and_wait(self, source):
+    def source_status(self, source):
+        st = self.call("io.lockwatch.GetStatus")["parameters"]["status"]
+        return [s for s in st["sources"] if s["name"] == source][0]
+
+    def poll_and_wait(self, source, accept=False):
         """Poll source and wait until that poll has been recorded."""
         def polls():
-            st = self.call("io.lockwatch.GetStatus")["parameters"]["status"]
-            return [s["polls"] for s in st["sources"] if s["name"] == source][0]
+            return self.source_status(source)["polls"]
         before = polls()
-        self.assertEqual(self.call("io.lockwatch.Poll", {"source": source}), {"parameters": {}})
+        params = {"source": source, "accept": True} if accept else {"source": source}
+        self.assertEqual(self.call("io.lockwatch.Poll", params), {"parameters": {}})
         deadline = time.monotonic() + WAIT
         while polls() == before:
             self.assertLess(time.monotonic(), deadline, "the poll of %s never finished" % source)

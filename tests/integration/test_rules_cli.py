@@ -120,7 +120,7 @@ class RulesCliTest(unittest.TestCase):
         f = os.path.join(RULETEST, "wrong-expectation.test")
         run = self.run_lw("--test-rules", f)
         self.assertEqual(run.returncode, 1, run.describe())
-        header = re.compile(r'^%s:(\d+): FAIL "([^"]*)" at (?:at )?(\S+) \(([^)]*)\):$'
+        header = re.compile(r'^%s:(\d+): FAIL "([^"]*)" at (\S+) \(([^)]*)\):$'
                             % re.escape(f))
         got = []
         for line in run.stdout.splitlines():
@@ -138,10 +138,8 @@ class RulesCliTest(unittest.TestCase):
             "rule tests: 1 passed, 2 failed",
         ], run.describe())
 
-    @unittest.expectedFailure
     def test_fail_line_names_the_step_once(self):
-        # The header should read `at 0h`, not `at at 0h`: the step text already starts
-        # with the keyword.
+        # The header reads `at 0h`, not `at at 0h`.
         f = os.path.join(RULETEST, "wrong-expectation.test")
         run = self.run_lw("--test-rules", f)
         self.assertIn('%s:7: FAIL "OneCloud needs two rounds, not one" at 0h '

@@ -311,7 +311,7 @@ static void test_interface_description(void **state)
                                            "method GetHistory(since: ?int, model: "
                                            "?string, limit: ?int) -> (events: []Event)",
                                            "method Subscribe() -> (event: Event)",
-                                           "method Poll(source: ?string) -> ()",
+                                           "method Poll(source: ?string, accept: ?bool) -> ()",
                                            "method Reload() -> ()",
                                            "error NoSuchModel (model: string)",
                                            "error NoSuchSource (source: string)",
