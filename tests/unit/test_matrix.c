@@ -548,6 +548,23 @@ static void test_count_absent(void **state)
                 assert_int_equal(got_rows, cases[t].rows);
                 assert_int_equal(got_absent, cases[t].absent);
         }
+        /* An applied parse that misses rows 0 and 1 (a/1 and a/2 on aws): they stay
+         * available (K = 2) but were judged then, so the next parse that lacks them again
+         * counts only what is newly absent. */
+        {
+                Observation obs = {.available = true, .price_in = NAN, .price_out = NAN};
+                MatrixInput in[] = {
+                        {"gcp", PROVIDER_CLOUD, "a/2", true, &obs},
+                        {"gcp", PROVIDER_CLOUD, "a/4", true, &obs},
+                };
+                size_t got_rows = 99, got_absent = 99;
+                assert_int_equal(matrix_apply(m, "s", in, 2, T0 + STEP, 2, NULL), 0);
+                assert_int_equal(matrix_count_absent(m, "s", in, 2, &got_rows, &got_absent), 0);
+                assert_int_equal(got_rows, 4);
+                assert_int_equal(got_absent, 0);
+                assert_int_equal(matrix_count_absent(m, "s", in, 1, &got_rows, &got_absent), 0);
+                assert_int_equal(got_absent, 1); /* a/4 on gcp, newly absent */
+        }
         size_t rws = 99, abs = 99;
         assert_int_equal(matrix_count_absent(m, "other", NULL, 0, &rws, &abs), 0);
         assert_int_equal(rws, 0);

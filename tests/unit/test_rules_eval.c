@@ -73,6 +73,13 @@ static const Case cases[] = {
       {3 * HOUR, "anthropic/opus aws\ngoogle/gemini aws\nmeta/llama aws\nmeta/llama gcp", NULL,
        "firing SingleCloud anthropic/opus: anthropic/opus is callable only on aws; "
        "resolved SingleCloud meta/llama: meta/llama is callable only on aws, gcp"}}},
+    {"new: only models first seen after the first evaluation",
+     "alert NewOnOneCloud { when new and clouds(available) == 1 }\n",
+     0,
+     0,
+     {{0, "a/old aws", NULL, ""},
+      {HOUR, "a/old aws\na/fresh aws", NULL, "firing NewOnOneCloud a/fresh"},
+      {2 * HOUR, "a/old aws\na/fresh aws\na/fresh gcp", NULL, "resolved NewOnOneCloud a/fresh"}}},
     {"AvailabilityNarrowed: a one-poll disappearance does not fire with for 2 polls",
      "alert AvailabilityNarrowed {\n"
      "    when clouds(available) < previous(clouds(available))\n"
