@@ -32,6 +32,7 @@ typedef struct AliasEntry {
         char *key; /* lower-cased */
         char *canonical;
         unsigned line;
+        size_t literal; /* globs: length of the key's prefix before its first wildcard */
 } AliasEntry;
 
 struct AliasTable {
@@ -86,6 +87,20 @@ static int normalize_error(NormalizeError *err, const char *path, unsigned line,
                  col, msg);
         return -EINVAL;
 }
+
+/* snprintf(dst, size, "%s", src) without the formatting machinery: this runs a dozen
+ * times per model id on the ingest path. */
+static void normalize_copy(char *dst, size_t size, const char *src)
+{
+        size_t n = strlen(src);
+        if (size == 0)
+                return;
+        if (n >= size)
+                n = size - 1;
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+}
+
 
 static bool normalize_is_space(char c)
 {
@@ -420,7 +435,9 @@ static int alias_table_line(void *userdata, const char *path, unsigned lineno, c
 
         if (normalize_is_glob(key)) {
                 util_grow((void **)&t->globs, &t->cap_globs, t->n_globs + 1, sizeof(*t->globs));
-                t->globs[t->n_globs++] = (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno};
+                size_t literal = strcspn(key, "*?[\\");
+                t->globs[t->n_globs++] =
+                    (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno, literal};
                 return 0;
         }
         /* Tables are small and capped; a linear duplicate check keeps file order simple. */
@@ -433,7 +450,7 @@ static int alias_table_line(void *userdata, const char *path, unsigned lineno, c
                                                t->exact[i].canonical, t->exact[i].line);
                 }
         util_grow((void **)&t->exact, &t->cap_exact, t->n_exact + 1, sizeof(*t->exact));
-        t->exact[t->n_exact++] = (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno};
+        t->exact[t->n_exact++] = (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno, 0};
         return 0;
 }
 
@@ -486,10 +503,14 @@ static const char *alias_table_find(const AliasTable *t, const char *stem, const
         if (derived && (c = alias_table_exact(t, derived)))
                 return c;
         for (size_t i = 0; i < t->n_globs; i++) {
-                if (fnmatch(t->globs[i].key, stem, 0) == 0)
-                        return t->globs[i].canonical;
-                if (derived && fnmatch(t->globs[i].key, derived, 0) == 0)
-                        return t->globs[i].canonical;
+                const AliasEntry *g = &t->globs[i];
+                /* The literal prefix rules out nearly every glob without fnmatch(). */
+                size_t l = g->literal;
+                if (strncmp(g->key, stem, l) == 0 && fnmatch(g->key, stem, 0) == 0)
+                        return g->canonical;
+                if (derived && strncmp(g->key, derived, l) == 0 &&
+                    fnmatch(g->key, derived, 0) == 0)
+                        return g->canonical;
         }
         return NULL;
 }
@@ -817,7 +838,7 @@ static bool normalize_vendor_word(const char *in, size_t n, char *ret, size_t si
         if (o == 0 || !normalize_is_lower_alnum(out[0]))
                 return false;
         mapped = normalize_publisher(out);
-        snprintf(ret, size, "%s", mapped ? mapped : out);
+        normalize_copy(ret, size, mapped ? mapped : out);
         return true;
 }
 
@@ -986,7 +1007,7 @@ static void normalize_llama(char *s, size_t size)
                 out[o++] = *p++;
         }
         out[o] = '\0';
-        snprintf(s, size, "%s", out);
+        normalize_copy(s, size, out);
 }
 
 static bool normalize_strip_suffix(char *s, const char *suffix)
@@ -1038,7 +1059,7 @@ static void normalize_strip_lead(char *model, char *vendor, size_t size)
                 if (vendor[0] && !streq(vendor, fv))
                         continue;
                 if (!vendor[0])
-                        snprintf(vendor, size, "%s", fv);
+                        normalize_copy(vendor, size, fv);
                 memmove(model, rest + 1, strlen(rest + 1) + 1);
                 return;
         }
@@ -1126,7 +1147,7 @@ int normalize_model(const AliasTable *aliases, const char *provider, const char 
 
         /* 4. vendor prefix "anthropic.", "meta.", ... (only known publishers: "gpt-5.5"
          * has a dot too). */
-        snprintf(model, sizeof(model), "%s", last);
+        normalize_copy(model, sizeof(model), last);
         {
                 const char *dot = strchr(model, '.');
                 if (dot && dot != model && (size_t)(dot - model) <= NORMALIZE_MAX_VENDOR) {
@@ -1136,7 +1157,7 @@ int normalize_model(const AliasTable *aliases, const char *provider, const char 
                         const char *pv = normalize_publisher(word);
                         if (pv) {
                                 if (!path_vendor[0])
-                                        snprintf(path_vendor, sizeof(path_vendor), "%s", pv);
+                                        normalize_copy(path_vendor, sizeof(path_vendor), pv);
                                 memmove(model, dot + 1, strlen(dot + 1) + 1);
                         }
                 }
@@ -1165,17 +1186,17 @@ int normalize_model(const AliasTable *aliases, const char *provider, const char 
 
         /* 7. vendor: prefix in the id, hint, family, then a provider named after a vendor. */
         if (path_vendor[0])
-                snprintf(vendor, sizeof(vendor), "%s", path_vendor);
+                normalize_copy(vendor, sizeof(vendor), path_vendor);
         if (!vendor[0] && vendor_hint)
                 normalize_vendor_word(vendor_hint, strlen(vendor_hint), vendor, sizeof(vendor));
         if (!vendor[0] && (v = normalize_family(model)))
-                snprintf(vendor, sizeof(vendor), "%s", v);
+                normalize_copy(vendor, sizeof(vendor), v);
 
         /* Twice: "databricks-meta-llama-3-1-8b" carries a host and a publisher. */
         normalize_strip_lead(model, vendor, sizeof(vendor));
         normalize_strip_lead(model, vendor, sizeof(vendor));
         if (!vendor[0] && provider && (v = normalize_publisher(provider)))
-                snprintf(vendor, sizeof(vendor), "%s", v);
+                normalize_copy(vendor, sizeof(vendor), v);
 
         snprintf(derived, sizeof(derived), "%s/%s", vendor[0] ? vendor : "unmapped", model);
         alias = alias_table_find(aliases, stem, derived);
