@@ -262,7 +262,7 @@ static void load_failed(const char *msg)
 static int load_tables(PollerTables *t)
 {
         PollerTables n = {0};
-        _cleanup_free_ char *ppath = NULL, *apath = NULL;
+        _cleanup_free_ char *ppath = NULL, *apath = NULL, *rerr = NULL;
         ConfigError cerr;
         NormalizeError nerr;
         char *text;
@@ -306,7 +306,6 @@ static int load_tables(PollerTables *t)
                 goto fail;
         }
 
-        _cleanup_free_ char *rerr = NULL;
         r = ruleload_files(arg_rules_dir, n.config->rules, &n.rules, NULL, &rerr);
         if (r < 0) {
                 load_failed(rerr ? rerr : strerror(-r));

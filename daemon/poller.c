@@ -352,7 +352,7 @@ static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig 
                 }
                 if (o->report.n_unmapped > 0) {
                         _cleanup_free_ char *msg = xasprintf(
-                                "source %s: %zu model id(s) that no rule or alias maps, e.g. %s",
+                                "[unmapped] source %s: %zu model id(s) that no rule or alias maps, e.g. %s",
                                 sc->name, o->report.n_unmapped, o->report.unmapped[0]);
                         JournalEvent je = {
                                 .message_id = LW_MESSAGE_UNMAPPED_ID,

@@ -45,8 +45,8 @@ static const char *const conditions[] = {
     "gained(clouds) != lost(clouds)",
     "price(\"openrouter\", \"output\") > price(\"anthropic\", \"output\") * 1.2",
     "min_price(\"input\") * 2 < max_price(\"input\")",
-    "count(clouds(available, geo=\"us\")) >= 2 and count(clouds(available, geo=\"apac\")) "
-    "== 0",
+    ("count(clouds(available, geo=\"us\")) >= 2 and count(clouds(available, geo=\"apac\")) "
+     "== 0"),
     "changed(regions(\"gcp\"))",
     "clouds(unavailable) > 0 and age > 1h",
 };

@@ -308,8 +308,8 @@ static void test_interface_description(void **state)
                                            "method GetMatrix(",
                                            "method ListAlerts(state: ?string) -> (alerts: []Alert)",
                                            "method Explain(model: string) -> (",
-                                           "method GetHistory(since: ?int, model: "
-                                           "?string, limit: ?int) -> (events: []Event)",
+                                           ("method GetHistory(since: ?int, model: "
+                                            "?string, limit: ?int) -> (events: []Event)"),
                                            "method Subscribe() -> (event: Event)",
                                            "method Poll(source: ?string, accept: ?bool) -> ()",
                                            "method Reload() -> ()",
