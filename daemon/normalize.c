@@ -1198,7 +1198,10 @@ int normalize_model(const AliasTable *aliases, const char *provider, const char 
         if (!vendor[0] && provider && (v = normalize_publisher(provider)))
                 normalize_copy(vendor, sizeof(vendor), v);
 
-        snprintf(derived, sizeof(derived), "%s/%s", vendor[0] ? vendor : "unmapped", model);
+        int dn = snprintf(derived, sizeof(derived), "%s/%s", vendor[0] ? vendor : "unmapped",
+                          model);
+        if (dn < 0 || (size_t)dn >= sizeof(derived))
+                return -EINVAL;
         alias = alias_table_find(aliases, stem, derived);
         if (alias) {
                 *ret_canonical = xstrdup(alias);
