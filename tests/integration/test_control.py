@@ -447,7 +447,9 @@ class ControlTest(unittest.TestCase):
             r = self.call("io.lockwatch.GetStatus", {})
             worst = max(worst, time.monotonic() - t0)
             self.assertIn("status", r["parameters"])
-        self.assertLess(worst, 1.0)
+        # A loop that waited on the flooder would stall for good; the bound leaves room for
+        # a sanitizer build sharing two cores with other tests.
+        self.assertLess(worst, 5.0)
         # The flooder was dropped: its stream ends before the thousandth reply.
         flood.sock.setblocking(True)
         flood.sock.settimeout(WAIT)
