@@ -231,6 +231,12 @@ class RestartTest(unittest.TestCase):
             d = self.start()
             log = d.stderr()
             self.assertNotIn("corrupt", log, "seed %d, kill %d" % (seed, i))
+            if i % 2 == 0:
+                # Every other kill waits for a state write first (a slow sanitizer build may
+                # not reach one within the random delay), so the test always has some.
+                self.assertTrue(lwtest.wait_until(
+                    lambda: self.state() not in (None, previous), WAIT),
+                    "seed %d, kill %d: no state write\n%s" % (seed, i, d.stderr()))
             time.sleep(rnd.uniform(0.2, 3.5))  # the kill moment itself is the random input
             d.kill9()
             try:
