@@ -217,6 +217,37 @@ static void render_group_sep(RenderLine *l, bool first)
         render_puts(l, first ? "  " : " | ");
 }
 
+/* The last columns of a row: the count of clouds available (in width, highlighted when
+ * it is the one cloud this tool watches for), and the unmapped marker. */
+static void render_row_end(RenderLine *l, const Matrix *m, const MatrixModel *mm, int width,
+                           bool color)
+{
+        size_t clouds = matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE);
+        char num[32];
+
+        snprintf(num, sizeof(num), "%*zu", width, clouds);
+        if (color && clouds == 1)
+                render_puts(l, ANSI_YELLOW);
+        render_puts(l, num);
+        if (color && clouds == 1)
+                render_puts(l, ANSI_RESET);
+        if (!mm->mapped)
+                render_puts(l, " ?");
+}
+
+/* The legend line: the three marks, then what the summary columns mean. */
+static void render_legend(RenderLine *l, const RenderMarks *mk, bool color, const char *columns)
+{
+        render_puts(l, "legend: ");
+        render_mark(l, CELL_AVAILABLE, mk, color);
+        render_puts(l, " available  ");
+        render_mark(l, CELL_UNAVAILABLE, mk, color);
+        render_puts(l, " unavailable  ");
+        render_mark(l, CELL_UNKNOWN, mk, color);
+        render_puts(l, " unknown  ? unmapped id");
+        render_puts(l, columns);
+}
+
 /* The merged state of a model over every provider of one kind: available if any is,
  * else unavailable if any is, else unknown. */
 static CellState render_kind_state(const Matrix *m, const MatrixModel *mm, ProviderKind k)
@@ -239,8 +270,8 @@ static int render_matrix_compact(FILE *f, const Matrix *m, const RenderOptions *
         int r;
 
         render_layout(m, o, &lay);
-        size_t cloud_span = lay.group_len[PROVIDER_CLOUD] ? render_group_span(&lay, PROVIDER_CLOUD)
-                                                          : 0;
+        size_t cloud_span =
+            lay.group_len[PROVIDER_CLOUD] ? render_group_span(&lay, PROVIDER_CLOUD) : 0;
 
         /* Line 1: the group label over the cloud columns. */
         render_spaces(&l, lay.model_width);
@@ -300,28 +331,14 @@ static int render_matrix_compact(FILE *f, const Matrix *m, const RenderOptions *
                 snprintf(num, sizeof(num), " | %*zu", (int)(sizeof(aggr_label) - 1),
                          matrix_count_providers(m, mm, PROVIDER_AGGREGATOR, CELL_AVAILABLE));
                 render_puts(&l, num);
-                size_t clouds = matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE);
-                snprintf(num, sizeof(num), "%8zu", clouds);
-                if (o->color && clouds == 1)
-                        render_puts(&l, ANSI_YELLOW);
-                render_puts(&l, num);
-                if (o->color && clouds == 1)
-                        render_puts(&l, ANSI_RESET);
-                if (!mm->mapped)
-                        render_puts(&l, " ?");
+                render_row_end(&l, m, mm, 8, o->color);
                 r = render_flush(f, &l);
         }
 
         if (r >= 0) {
-                render_puts(&l, "legend: ");
-                render_mark(&l, CELL_AVAILABLE, mk, o->color);
-                render_puts(&l, " available  ");
-                render_mark(&l, CELL_UNAVAILABLE, mk, o->color);
-                render_puts(&l, " unavailable  ");
-                render_mark(&l, CELL_UNKNOWN, mk, o->color);
-                render_puts(&l, " unknown  ? unmapped id; direct = any direct API (e.g. the "
-                                "vendor's own), aggregators = how many resell it, clouds = cloud "
-                                "providers available");
+                render_legend(&l, mk, o->color,
+                              "; direct = any direct API (e.g. the vendor's own), aggregators = "
+                              "how many resell it, clouds = cloud providers available");
                 r = render_flush(f, &l);
         }
         free(l.buf);
@@ -389,8 +406,6 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
 
         for (size_t row = 0; r >= 0 && row < m->n_models; row++) {
                 const MatrixModel *mm = m->models[row];
-                size_t clouds;
-                char num[32];
 
                 if (!render_model_selected(o, mm->id))
                         continue;
@@ -413,27 +428,13 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
                                 render_spaces(&l, w - 1 - left);
                         }
                 }
-                clouds = matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE);
-                snprintf(num, sizeof(num), "%6zu", clouds);
                 render_puts(&l, "  ");
-                if (color && clouds == 1)
-                        render_puts(&l, ANSI_YELLOW);
-                render_puts(&l, num);
-                if (color && clouds == 1)
-                        render_puts(&l, ANSI_RESET);
-                if (!mm->mapped)
-                        render_puts(&l, " ?");
+                render_row_end(&l, m, mm, 6, color);
                 r = render_flush(f, &l);
         }
 
         if (r >= 0) {
-                render_puts(&l, "legend: ");
-                render_mark(&l, CELL_AVAILABLE, mk, color);
-                render_puts(&l, " available  ");
-                render_mark(&l, CELL_UNAVAILABLE, mk, color);
-                render_puts(&l, " unavailable  ");
-                render_mark(&l, CELL_UNKNOWN, mk, color);
-                render_puts(&l, " unknown  ? unmapped id  clouds = cloud providers available");
+                render_legend(&l, mk, color, "  clouds = cloud providers available");
                 r = render_flush(f, &l);
         }
         free(l.buf);
