@@ -200,27 +200,45 @@ class Container:
         if not self.leader:
             self.stop()
             raise RuntimeError("the container did not start; see %s" % log_path)
-        state = ""
+        state, err = "", ""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            state = self.run("systemctl", "is-system-running", check=False).stdout.strip()
+            r = self.run("systemctl", "is-system-running", check=False)
+            state, err = r.stdout.strip(), r.stderr.strip()
             if state in ("running", "degraded"):
                 break
             time.sleep(0.1)
         else:
             self.stop()
-            raise RuntimeError("the container did not finish booting (%r)" % state)
+            with open(log_path, errors="replace") as f:
+                console = f.read()[-4000:]
+            raise RuntimeError("the container did not finish booting (state %r, %r); "
+                               "console:\n%s" % (state, err, console))
         self.boot_state = state
 
     def _find_leader(self):
-        """The container's PID 1: the child of systemd-nspawn (unshare and sh exec it, so
-        it has the pid Popen started)."""
-        try:
-            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
-                children = [int(x) for x in f.read().split()]
-        except OSError:
-            return None
-        return children[0] if children else None
+        """The container's PID 1: the descendant of systemd-nspawn that is pid 1 in its own
+        pid namespace. nspawn forks an intermediate child first, which exits once the
+        container's init is started, so "the first child" is not good enough."""
+        todo, seen = [self.proc.pid], set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    for line in f:
+                        if line.startswith("NSpid:"):
+                            ids = line.split()[1:]
+                            if len(ids) >= 2 and ids[-1] == "1":
+                                return pid
+                for tid in os.listdir("/proc/%d/task" % pid):
+                    with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                        todo.extend(int(x) for x in f.read().split())
+            except (OSError, ValueError):
+                continue
+        return None
 
     def run(self, *argv, input=None, check=True, timeout=60, user=None):
         """Run argv inside the container (as root, or as user=(uid, [gids]))."""
