@@ -344,6 +344,11 @@ static int load_state(const char *dir, const RuleSet *rules, State **ret)
 
         if (!dir)
                 return state_new(ret);
+        r = state_dir_prepare(dir, &error);
+        if (r < 0) {
+                log_error("%s", error);
+                return r;
+        }
         r = state_load(dir, rules, ret, &error);
         if (r == -EBADMSG) {
                 const char *fields[] = {"MESSAGE_ID=" LW_MESSAGE_STATE_CORRUPT, NULL};

@@ -406,6 +406,37 @@ static void state_remove_temporaries(const char *dir)
         globfree(&g);
 }
 
+int state_dir_prepare(const char *dir, char **ret_error)
+{
+        struct stat st;
+
+        /* Only the last component is created: a missing parent is more likely a typo
+         * than a wish, and systemd's StateDirectory= makes the usual one. */
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                int e = errno;
+                *ret_error = xasprintf("cannot create the state directory %s: %s", dir,
+                                       strerror(e));
+                return -e;
+        }
+        if (stat(dir, &st) < 0) {
+                int e = errno;
+                *ret_error = xasprintf("state directory %s: %s", dir, strerror(e));
+                return -e;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                *ret_error = xasprintf("state directory %s: %s", dir, strerror(ENOTDIR));
+                return -ENOTDIR;
+        }
+        /* Found now rather than at the first write, minutes into the run. */
+        if (access(dir, W_OK | X_OK) < 0) {
+                int e = errno;
+                *ret_error = xasprintf("state directory %s is not writable: %s", dir,
+                                       strerror(e));
+                return -e;
+        }
+        return 0;
+}
+
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);

@@ -67,6 +67,9 @@ typedef struct State {
 int state_new(State **ret);
 /* Free a state; NULL is fine. */
 void state_free(State *s);
+/* Make sure dir exists (created 0700 if missing) and is a directory this process can
+ * write; on failure *ret_error says what is wrong. */
+int state_dir_prepare(const char *dir, char **ret_error);
 /* Load dir/state.json, restoring alert states for rules (which the rule engine keeps
  * borrowing; NULL: none); a missing file gives an empty state. A corrupt file is renamed
  * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set. */

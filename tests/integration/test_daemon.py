@@ -124,6 +124,29 @@ class DaemonTest(unittest.TestCase):
         self.assertTrue(ids)
         self.assertTrue(all(i.startswith("openai/") for i in ids), ids)
 
+    def test_state_dir_created_or_refused_at_start(self):
+        conf = demo_config(self.tmp)
+        fresh = os.path.join(self.tmp, "fresh")
+        r = self.run_lw("--once", "--config", conf, "--state-dir", fresh)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(fresh).st_mode & 0o777, 0o700)
+        self.assertTrue(os.path.isfile(os.path.join(fresh, "state.json")))
+
+        # A missing parent is a typo, not a wish: refused before any polling.
+        deep = os.path.join(self.tmp, "no", "such")
+        r = self.run_lw("--once", "--config", conf, "--state-dir", deep)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("cannot create the state directory %s: No such file or directory" % deep,
+                      r.stderr)
+        self.assertFalse(os.path.exists(os.path.dirname(deep)))
+
+        plain = os.path.join(self.tmp, "plain")
+        open(plain, "w").close()
+        r = self.run_lw("--once", "--config", conf, "--state-dir", plain)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("state directory %s: Not a directory" % plain, r.stderr)
+
     def test_daemon_life_cycle(self):
         conf = demo_config(self.tmp)
         state = os.path.join(self.tmp, "state")
