@@ -218,6 +218,37 @@ class ControlTest(unittest.TestCase):
         self.assertError(self.call("org.varlink.service.GetInterfaceDescription", {}),
                          "org.varlink.service.InvalidParameter", {"parameter": "interface"})
 
+    def test_interface_description_parses_with_an_independent_parser(self):
+        """The IDL text as served, read by the Varlink project's own Go parser (Debian's
+        varlink-go): it generates bindings only from a description it accepts."""
+        gen = shutil.which("varlink-go-interface-generator")
+        if not gen:
+            self.skipTest("varlink-go-interface-generator not found (apt-get install varlink-go)")
+        d = self.call("org.varlink.service.GetInterfaceDescription",
+                      {"interface": "io.lockwatch"})["parameters"]["description"]
+        work = tempfile.mkdtemp(prefix="lw-idl-")
+        try:
+            def generate(name, text):
+                path = os.path.join(work, name)
+                with open(path, "w") as f:
+                    f.write(text)
+                return subprocess.run([gen, path], capture_output=True, text=True, timeout=60,
+                                      cwd=work)
+
+            r = generate("io.lockwatch.varlink", d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(work, "iolockwatch.go")) as f:
+                go = f.read()
+            for name in ("GetStatus", "GetMatrix", "ListAlerts", "Explain", "GetHistory",
+                         "Subscribe", "Poll", "Reload", "NoSuchModel", "PermissionDenied"):
+                self.assertIn(name, go)
+            # The parser bites: the same text with one method's output cut off is refused.
+            broken = d.replace("method Reload() -> ()", "method Reload() ->", 1)
+            self.assertNotEqual(broken, d)
+            self.assertNotEqual(generate("broken.varlink", broken).returncode, 0)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     # ---- each method's reply -------------------------------------------------------------
 
     def test_get_status(self):
