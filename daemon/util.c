@@ -404,6 +404,10 @@ void util_memory_setup(void)
          * inside free(): a third of an ingest went to brk(). The daemon trims once,
          * after each poll, instead. */
         (void)mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+        /* Without fastbins a freed parse tree goes back through tcache and the ordinary
+         * bins; with them, the next large request walks and merges a million parked chunks
+         * (malloc_consolidate was a quarter of an ingest of models.dev). */
+        (void)mallopt(M_MXFAST, 0);
 }
 
 void util_memory_release(void)

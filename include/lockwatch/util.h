@@ -110,7 +110,8 @@ int util_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 int util_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
 /* Tune malloc for the daemon's pattern: a burst of parse garbage per poll, then an
- * explicit malloc_trim() at a quiet point instead of trimming inside free(). */
+ * explicit malloc_trim() at a quiet point instead of trimming inside free(), and no
+ * fastbins, whose consolidation after a freed tree costs more than it saves. */
 void util_memory_setup(void);
 /* Give freed memory back to the system (after a poll, a save). */
 void util_memory_release(void);
