@@ -76,8 +76,15 @@ void state_record(State *s, const StateEvent *ev)
 {
         StateEvent *slot;
 
-        if (!s->history)
-                s->history = xcalloc(STATE_HISTORY_MAX, sizeof(StateEvent));
+        /* The ring grows to its cap on demand: most daemons record far fewer transitions.
+         * Until it is full the head stays at 0, so growing moves nothing. */
+        if (s->n_history == s->history_cap && s->history_cap < STATE_HISTORY_MAX) {
+                size_t cap = MIN((size_t)STATE_HISTORY_MAX, MAX((size_t)64, s->history_cap * 2));
+                s->history = xreallocarray(s->history, cap, sizeof(StateEvent));
+                memset(s->history + s->history_cap, 0,
+                       (cap - s->history_cap) * sizeof(StateEvent));
+                s->history_cap = cap;
+        }
         if (s->n_history < STATE_HISTORY_MAX) {
                 slot = &s->history[(s->history_head + s->n_history) % STATE_HISTORY_MAX];
                 s->n_history++;
@@ -110,7 +117,7 @@ void state_free(State *s)
 {
         if (!s)
                 return;
-        for (size_t i = 0; s->history && i < STATE_HISTORY_MAX; i++)
+        for (size_t i = 0; s->history && i < s->history_cap; i++)
                 state_event_clear(&s->history[i]);
         free(s->history);
         for (size_t i = 0; i < s->n_sources; i++)

@@ -59,8 +59,8 @@ typedef struct State {
         size_t n_sources;
         Matrix *matrix;
         RulesEngine *engine; /* alert states and look-back history; rules set by the caller */
-        StateEvent *history; /* a ring of STATE_HISTORY_MAX */
-        size_t n_history, history_head;
+        StateEvent *history; /* a ring of up to STATE_HISTORY_MAX, grown on demand */
+        size_t n_history, history_head, history_cap;
 } State;
 
 /* Create an empty state with an empty matrix. */

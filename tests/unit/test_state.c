@@ -1,0 +1,99 @@
+/* The transition history ring: grown on demand, capped at STATE_HISTORY_MAX with the
+ * oldest dropped first, and carried through a save and a load. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lockwatch/state.h"
+#include "lockwatch/util.h"
+
+static void record_n(State *s, size_t from, size_t n)
+{
+        for (size_t i = from; i < from + n; i++) {
+                char model[32];
+                snprintf(model, sizeof(model), "vendor/m-%zu", i);
+                StateEvent ev = {.time = (uint64_t)i, .kind = "cell", .model = model,
+                                 .provider = "aws", .state = "available",
+                                 .previous_state = "unknown"};
+                state_record(s, &ev);
+        }
+}
+
+static void assert_run(const State *s, size_t first, size_t n)
+{
+        assert_int_equal(s->n_history, n);
+        for (size_t i = 0; i < n; i++) {
+                const StateEvent *e = state_history_at(s, i);
+                char model[32];
+                assert_non_null(e);
+                snprintf(model, sizeof(model), "vendor/m-%zu", first + i);
+                assert_int_equal(e->time, first + i);
+                assert_string_equal(e->model, model);
+                assert_null(e->rule);
+        }
+        assert_null(state_history_at(s, n));
+}
+
+static void test_ring_grows_then_drops_oldest(void **unused)
+{
+        State *s = NULL;
+        (void)unused;
+
+        assert_int_equal(state_new(&s), 0);
+        assert_null(state_history_at(s, 0));
+        record_n(s, 0, 5);
+        assert_run(s, 0, 5);
+        assert_true(s->history_cap < STATE_HISTORY_MAX);
+
+        /* Across every growth step, then past the cap: order is kept, the oldest go. */
+        record_n(s, 5, STATE_HISTORY_MAX - 5);
+        assert_run(s, 0, STATE_HISTORY_MAX);
+        assert_int_equal(s->history_cap, STATE_HISTORY_MAX);
+        record_n(s, STATE_HISTORY_MAX, 777);
+        assert_run(s, 777, STATE_HISTORY_MAX);
+        state_free(s);
+}
+
+static void test_history_survives_save_and_load(void **unused)
+{
+        char dir[] = "/tmp/lw-test-state-XXXXXX";
+        State *s = NULL, *back = NULL;
+        char *error = NULL;
+        (void)unused;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(state_new(&s), 0);
+        record_n(s, 0, 70); /* just past the first growth */
+        assert_int_equal(state_save(dir, s), 0);
+        assert_int_equal(state_load(dir, NULL, &back, &error), 0);
+        assert_null(error);
+        assert_run(back, 0, 70);
+        state_free(back);
+        back = NULL;
+
+        record_n(s, 70, STATE_HISTORY_MAX); /* wrapped: the head is not at 0 */
+        assert_int_equal(state_save(dir, s), 0);
+        assert_int_equal(state_load(dir, NULL, &back, &error), 0);
+        assert_run(back, 70, STATE_HISTORY_MAX);
+        state_free(back);
+        state_free(s);
+
+        char path[sizeof(dir) + 32];
+        snprintf(path, sizeof(path), "%s/state.json", dir);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ring_grows_then_drops_oldest),
+                cmocka_unit_test(test_history_survives_save_and_load),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
