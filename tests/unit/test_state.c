@@ -17,8 +17,11 @@ static void record_n(State *s, size_t from, size_t n)
         for (size_t i = from; i < from + n; i++) {
                 char model[32];
                 snprintf(model, sizeof(model), "vendor/m-%zu", i);
-                StateEvent ev = {.time = (uint64_t)i, .kind = "cell", .model = model,
-                                 .provider = "aws", .state = "available",
+                StateEvent ev = {.time = (uint64_t)i,
+                                 .kind = "cell",
+                                 .model = model,
+                                 .provider = "aws",
+                                 .state = "available",
                                  .previous_state = "unknown"};
                 state_record(s, &ev);
         }
@@ -92,8 +95,8 @@ static void test_history_survives_save_and_load(void **unused)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_ring_grows_then_drops_oldest),
-                cmocka_unit_test(test_history_survives_save_and_load),
+            cmocka_unit_test(test_ring_grows_then_drops_oldest),
+            cmocka_unit_test(test_history_survives_save_and_load),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
