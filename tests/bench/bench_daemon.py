@@ -5,7 +5,10 @@ in the fixtures directory (file:// URLs), waits on its sd_notify socket until
 every source has been polled, and reads VmRSS and VmHWM from /proc. Also
 reports the RSS of an idle daemon with no sources.
 
-Usage: bench_daemon.py LOCKWATCHD [FIXTURES_DIR]"""
+The daemon runs with the environment lockwatchd.service gives it (its Environment=
+lines); --plain-env runs it without them.
+
+Usage: bench_daemon.py [--plain-env] LOCKWATCHD [FIXTURES_DIR]"""
 
 import os
 import shutil
@@ -62,12 +65,27 @@ def write_config(tmp, fixtures, sources):
     return path
 
 
+def unit_environment():
+    """KEY=VALUE pairs of the service unit's Environment= lines."""
+    env = {}
+    with open(os.path.join(SRC, "systemd", "lockwatchd.service.in")) as f:
+        for line in f:
+            if line.startswith("Environment="):
+                for pair in line[len("Environment="):].split():
+                    k, _, v = pair.partition("=")
+                    env[k] = v
+    return env
+
+
+EXTRA_ENV = {}
+
+
 def run(lockwatchd, tmp, conf, expect_models):
     sock_path = os.path.join(tmp, "notify-%d" % time.monotonic_ns())
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(sock_path)
     state = tempfile.mkdtemp(dir=tmp)
-    env = dict(os.environ, NOTIFY_SOCKET=sock_path)
+    env = dict(os.environ, NOTIFY_SOCKET=sock_path, **EXTRA_ENV)
     p = subprocess.Popen([lockwatchd, "--config", conf, "--state-dir", state, "--log-level", "err"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.monotonic()
@@ -114,8 +132,15 @@ def all_polled(state):
 
 
 def main():
-    lockwatchd = sys.argv[1]
-    fixtures = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(SRC, "..", "shared", "fixtures"))
+    args = sys.argv[1:]
+    if args and args[0] == "--plain-env":
+        args.pop(0)
+    else:
+        EXTRA_ENV.update(unit_environment())
+    print("environment from lockwatchd.service: %s" %
+          (" ".join("%s=%s" % kv for kv in sorted(EXTRA_ENV.items())) or "(none)"))
+    lockwatchd = args[0]
+    fixtures = os.path.abspath(args[1] if len(args) > 1 else os.path.join(SRC, "..", "shared", "fixtures"))
     tmp = tempfile.mkdtemp(prefix="lw-bench-")
     try:
         conf = write_config(tmp, fixtures, [])
