@@ -270,10 +270,10 @@ static void matrix_evidence_done(Matrix *m, Evidence *e)
 {
         if (m) {
                 matrix_atom_put(m, e->source);
+                matrix_atom_put(m, e->raw_id);
                 for (size_t i = 0; i < e->n_regions; i++)
                         matrix_atom_put(m, e->regions[i]);
         }
-        free(e->raw_id);
         free(e->regions);
         *e = (Evidence){0};
 }
@@ -907,7 +907,7 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                         e = &c->evidence[c->n_evidence++];
                         *e = (Evidence){
                             .source = matrix_atom_ref(src),
-                            .raw_id = xstrndup(buf, len),
+                            .raw_id = matrix_atom_get(m, buf, len),
                             .first_seen = now,
                         };
                         fresh = true;
@@ -1508,7 +1508,7 @@ static int matrix_evidence_from_json(Matrix *m, const json_t *j, Evidence *e)
         e->said = r == 0 ? CELL_AVAILABLE : CELL_UNAVAILABLE;
         if (!(s = matrix_text_of(f[EVIDENCE_RAW_ID], true, &len)))
                 return -EBADMSG;
-        e->raw_id = xstrndup(s, len);
+        e->raw_id = matrix_atom_get(m, s, len);
 
         regions = f[EVIDENCE_REGIONS];
         if (!json_is_array(regions) || json_array_size(regions) > MATRIX_MAX_REGIONS)

@@ -30,7 +30,7 @@ typedef enum CellState {
  * keeps one of these per source per cell for as long as it runs. */
 typedef struct Evidence {
         char *source;   /* the matrix's shared copy of the source name: read, never free */
-        char *raw_id;   /* the upstream id as published (first one seen) */
+        char *raw_id;   /* the upstream id as published (first one seen); shared copy */
         char **regions; /* sorted; the texts are the matrix's shared copies */
         double price_in, price_out; /* USD per Mtok, NAN if unknown */
         int64_t eol;                /* seconds since the epoch, 0 if unknown */

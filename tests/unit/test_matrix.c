@@ -1235,8 +1235,8 @@ static void test_forget_drops_cells(void **state)
         matrix_free(m);
 }
 
-/* Source names and regions are stored once however many cells repeat them, and let go of
- * when nothing holds them. */
+/* Source names, regions and raw ids are stored once however many cells repeat them, and
+ * let go of when nothing holds them. */
 static void test_shared_texts(void **state)
 {
         const Row wide[] = {
@@ -1267,19 +1267,24 @@ static void test_shared_texts(void **state)
         /* The cell shows its one source's regions. */
         assert_regions(cell_of(m, "v/a", "aws")->regions, cell_of(m, "v/a", "aws")->n_regions,
                        (const char *const[]){"eu-west-1", "us-east-1", NULL});
-        assert_int_equal(m->n_atoms, 3); /* "cards", "eu-west-1", "us-east-1" */
+        /* "cards", "eu-west-1", "us-east-1", and the raw ids "v/a", "v/b" */
+        assert_int_equal(m->n_atoms, 5);
+        assert_string_equal(b->raw_id, "v/b");
+        assert_ptr_equal(b->raw_id, g->raw_id);
 
         assert_int_equal(apply_rows(m, "cards", narrow, ELEMENTSOF(narrow), T0 + STEP, 2, NULL), 0);
-        assert_int_equal(m->n_atoms, 2);
+        assert_int_equal(m->n_atoms, 4);
         assert_regions(cell_of(m, "v/b", "aws")->regions, cell_of(m, "v/b", "aws")->n_regions,
                        (const char *const[]){"us-east-1", NULL});
         /* A second source naming the same region shares it too. */
         assert_int_equal(apply_rows(m, "cli", narrow, 1, T0 + STEP, 2, NULL), 0);
-        assert_int_equal(m->n_atoms, 3);
+        assert_int_equal(m->n_atoms, 5);
         assert_ptr_equal(evidence_of(m, "v/a", "aws", "cli")->regions[0],
                          evidence_of(m, "v/a", "aws", "cards")->regions[0]);
+        assert_ptr_equal(evidence_of(m, "v/a", "aws", "cli")->raw_id,
+                         evidence_of(m, "v/a", "aws", "cards")->raw_id);
         assert_int_equal(matrix_forget_source(m, "cards", NULL), 0);
-        assert_int_equal(m->n_atoms, 2);
+        assert_int_equal(m->n_atoms, 3); /* "cli", "us-east-1", "v/a" */
         assert_int_equal(matrix_forget_source(m, "cli", NULL), 0);
         assert_int_equal(m->n_atoms, 0);
         matrix_free(m);
