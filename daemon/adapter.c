@@ -6,29 +6,43 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "lockwatch/table.h"
 #include "lockwatch/util.h"
+
+/* The table formats' only option is the column spec. */
+static int adapter_table_check(const AdapterOptions *opts, AdapterError *err)
+{
+        _cleanup_(table_columns_freep) TableColumns *c = NULL;
+
+        if (!opts->columns)
+                return 0;
+        return table_columns_parse(opts->columns, &c, err);
+}
 
 static const Adapter adapters[] = {
         {"litellm", "LiteLLM model_prices_and_context_window.json", false, false,
-         adapter_litellm_parse},
+         adapter_litellm_parse, NULL},
         {"models-dev", "models.dev api.json (providers -> models)", false, false,
-         adapter_models_dev_parse},
-        {"openrouter", "OpenRouter GET /api/v1/models", false, false, adapter_openrouter_parse},
+         adapter_models_dev_parse, NULL},
+        {"openrouter", "OpenRouter GET /api/v1/models", false, false, adapter_openrouter_parse,
+         NULL},
         {"bedrock-model-cards", "scrape of the AWS Bedrock model cards", false, false,
-         adapter_bedrock_cards_parse},
+         adapter_bedrock_cards_parse, NULL},
         {"bedrock-api", "aws bedrock list-foundation-models / list-inference-profiles", false,
-         false, adapter_bedrock_api_parse},
+         false, adapter_bedrock_api_parse, NULL},
         {"azure-models", "az cognitiveservices model list", false, false,
-         adapter_azure_models_parse},
+         adapter_azure_models_parse, NULL},
         {"html-table", "an HTML table chosen by its header names", true, true,
-         adapter_html_table_parse},
+         adapter_html_table_parse, adapter_table_check},
         {"markdown-table", "a Markdown pipe table chosen by its header names", true, true,
-         adapter_markdown_table_parse},
+         adapter_markdown_table_parse, adapter_table_check},
+        {"json", "any JSON document; rows and fields chosen by path expressions", false, true,
+         adapter_json_generic_parse, adapter_json_generic_check},
 };
 
 static const Adapter *const adapter_table[] = {
-        &adapters[0], &adapters[1], &adapters[2], &adapters[3],
-        &adapters[4], &adapters[5], &adapters[6], &adapters[7], NULL,
+        &adapters[0], &adapters[1], &adapters[2], &adapters[3], &adapters[4],
+        &adapters[5], &adapters[6], &adapters[7], &adapters[8], NULL,
 };
 
 const Adapter *adapter_find(const char *name)

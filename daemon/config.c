@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "lockwatch/adapter.h"
-#include "lockwatch/table.h"
 #include "lockwatch/util.h"
 
 /* Longest token echoed into a message: the message buffer is 512 bytes. */
@@ -101,6 +100,7 @@ static const KeyDef keys[] = {
     SOURCE_KEY("format", KEY_FORMAT, format),
     SOURCE_KEY("provider", KEY_TEXT, provider),
     SOURCE_KEY("columns", KEY_TEXT, columns),
+    SOURCE_KEY("rows", KEY_TEXT, rows),
     SOURCE_KEY("vendor", KEY_TEXT, vendor),
     SOURCE_KEY("enabled", KEY_BOOL, enabled),
     /* curl counts timeouts in milliseconds and the low-speed window in seconds: anything
@@ -131,6 +131,7 @@ typedef struct Parser {
         unsigned section_line, section_col;
         char section_label[CONFIG_MAX_NAME + 16];
         unsigned seen[ELEMENTSOF(keys)]; /* line each key was set on in this section, or 0 */
+        unsigned seen_kcol[ELEMENTSOF(keys)], seen_vcol[ELEMENTSOF(keys)]; /* its key, value */
         unsigned daemon_line;
 
         size_t sources_cap;
@@ -352,7 +353,7 @@ static size_t scheme_len(const char *v)
 
         if (!isalpha((unsigned char)v[0]))
                 return 0;
-        while (isalnum((unsigned char)v[i]) || strchr("+-.", v[i]))
+        while (isalnum((unsigned char)v[i]) || (v[i] && strchr("+-.", v[i])))
                 i++;
         return v[i] == ':' ? i : 0;
 }
@@ -544,16 +545,6 @@ static int apply_value(Parser *p, const KeyDef *k, const char *v, unsigned line,
                 if (k->max > 0 && strlen(v) > k->max)
                         return fail(p, -EINVAL, line, col, "'%s' is longer than %llu bytes",
                                     k->name, (unsigned long long)k->max);
-                if (streq(k->name, "columns")) {
-                        /* A bad column spec is a config error, found now, not at the first
-                         * poll hours later. */
-                        TableColumns *tc = NULL;
-                        AdapterError aerr = {0};
-                        if (table_columns_parse(v, &tc, &aerr) < 0)
-                                return fail(p, -EINVAL, line, col, "invalid columns: %s",
-                                            aerr.message);
-                        table_columns_free(tc);
-                }
                 set_string(base, off, xstrdup(v));
                 return 0;
         case KEY_PATH:
@@ -637,6 +628,67 @@ static int value_extract(Parser *p, const char *key, char *linebuf, char *v, uns
         return 0;
 }
 
+/* `columns` and `rows` mean what the format says, known only once the section is complete.
+ * A bad spec is a config error, found now, not at the first poll hours later. Each option
+ * is checked alone, in file order, so the message lands on the right value. */
+static int source_check_options(Parser *p, const SourceConfig *s, const Adapter *a)
+{
+        static const char *const names[] = {"columns", "rows"};
+        size_t idx[ELEMENTSOF(names)], n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                size_t k = (size_t)(key_find(names[i]) - keys);
+                if (p->seen[k])
+                        idx[n++] = k;
+        }
+        if (n == 2 && p->seen[idx[1]] < p->seen[idx[0]]) {
+                size_t t = idx[0];
+                idx[0] = idx[1];
+                idx[1] = t;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const KeyDef *k = &keys[idx[i]];
+                unsigned line = p->seen[idx[i]];
+                bool rows = streq(k->name, "rows");
+                AdapterOptions o = {.provider = s->provider, .vendor = s->vendor};
+                AdapterError aerr = {0};
+
+                if (!rows && !a->needs_columns) {
+                        char known[200];
+                        size_t used = 0;
+
+                        known[0] = '\0';
+                        for (const Adapter *const *f = adapter_all(); *f; f++) {
+                                int w;
+                                if (!(*f)->needs_columns)
+                                        continue;
+                                w = snprintf(known + used, sizeof(known) - used, "%s%s",
+                                             used ? ", " : "", (*f)->name);
+                                if (w < 0 || (size_t)w >= sizeof(known) - used)
+                                        break;
+                                used += (size_t)w;
+                        }
+                        return fail(p, -EINVAL, line, p->seen_kcol[idx[i]],
+                                    "'columns' applies only to formats %s", known);
+                }
+                /* Only the json format reads a path to its rows. */
+                if (rows && !streq(a->name, "json"))
+                        return fail(p, -EINVAL, line, p->seen_kcol[idx[i]],
+                                    "'rows' applies only to format json");
+                if (!a->check)
+                        continue;
+                if (rows)
+                        o.rows = s->rows;
+                else
+                        o.columns = s->columns;
+                if (a->check(&o, &aerr) < 0)
+                        return fail(p, -EINVAL, line, p->seen_vcol[idx[i]], "invalid %s: %s",
+                                    k->name, aerr.message);
+        }
+        return 0;
+}
+
 static int section_close(Parser *p)
 {
         if (p->section == SECTION_SOURCE) {
@@ -667,9 +719,16 @@ static int section_close(Parser *p)
                         return fail(p, -EINVAL, p->section_line, p->section_col,
                                     "%s: missing required key '%s' (format '%s' needs it)",
                                     p->section_label, missing, s->format);
+                if (a) {
+                        int r = source_check_options(p, s, a);
+                        if (r < 0)
+                                return r;
+                }
         }
         p->section = SECTION_NONE;
         memset(p->seen, 0, sizeof(p->seen));
+        memset(p->seen_kcol, 0, sizeof(p->seen_kcol));
+        memset(p->seen_vcol, 0, sizeof(p->seen_vcol));
         return 0;
 }
 
@@ -811,6 +870,8 @@ static int key_value(Parser *p, char *linebuf, char *start, unsigned line)
         if (r < 0)
                 return r;
         p->seen[idx] = line;
+        p->seen_kcol[idx] = kcol;
+        p->seen_vcol[idx] = (unsigned)(v - linebuf) + 1;
         return 0;
 }
 
@@ -887,6 +948,7 @@ void config_free(Config *c)
                 free(s->format);
                 free(s->provider);
                 free(s->columns);
+                free(s->rows);
                 free(s->vendor);
                 free(s->limits.ca_file);
         }

@@ -68,6 +68,7 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
                 .provider = src->provider,
                 .vendor = src->vendor,
                 .columns = src->columns,
+                .rows = src->rows,
                 .max_bytes = src->limits.max_body ? (size_t)src->limits.max_body : 0,
                 .max_rows = p->max_rows,
         };

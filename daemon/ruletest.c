@@ -483,7 +483,7 @@ static int load_tables(Runner *r, const Tok *t, unsigned line)
         return 0;
 }
 
-/* load FORMAT PATH [as=NAME] [provider=P] [columns=SPEC]: a real body through the
+/* load FORMAT PATH [as=NAME] [provider=P] [columns=SPEC] [rows=PATH]: a real body through the
  * whole ingest pipeline, as source NAME. */
 static int load_body(Runner *r, const Tok *t, size_t n, unsigned line)
 {
@@ -504,6 +504,8 @@ static int load_body(Runner *r, const Tok *t, size_t n, unsigned line)
                         sc.provider = t[i].s + 9;
                 else if (startswith(t[i].s, "columns="))
                         sc.columns = t[i].s + 8;
+                else if (startswith(t[i].s, "rows="))
+                        sc.rows = t[i].s + 5;
                 else
                         return fail_at(r, line, t[i].col, "unknown option '%s'", t[i].s);
         }
@@ -684,7 +686,7 @@ static int run_line(Runner *r, Tok *t, size_t n, unsigned line)
                 if (n < 3)
                         return fail_at(r, line, t[0].col,
                                        "usage: load FORMAT PATH [as=NAME] [provider=P] "
-                                       "[columns=SPEC]");
+                                       "[columns=SPEC] [rows=PATH]");
                 return load_body(r, t, n, line);
         }
         if (streq(w, "expect")) {

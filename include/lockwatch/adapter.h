@@ -12,6 +12,9 @@
 #define ADAPTER_MAX_REGIONS       128 /* per observation */
 #define ADAPTER_MAX_ID_LEN        256 /* longer model/provider ids are skipped */
 
+#define ADAPTER_JSONPATH_MAX_LEN   256 /* bytes of one json path (rows, or one column's) */
+#define ADAPTER_JSONPATH_MAX_STEPS 16  /* steps of one json path */
+
 typedef enum Lifecycle {
         LIFECYCLE_UNKNOWN,
         LIFECYCLE_ACTIVE,
@@ -57,7 +60,8 @@ typedef struct AdapterError {
 typedef struct AdapterOptions {
         const char *provider; /* the source's default provider, may be NULL */
         const char *vendor;   /* vendor hint for every row, may be NULL */
-        const char *columns;  /* html-table column spec, may be NULL */
+        const char *columns;  /* table or json column spec, may be NULL */
+        const char *rows;     /* json: path to the rows, NULL = the root array's elements */
         size_t max_bytes;     /* 0 = ADAPTER_MAX_BYTES_DEFAULT */
         size_t max_rows;      /* 0 = ADAPTER_MAX_ROWS_DEFAULT */
 } AdapterOptions;
@@ -65,12 +69,18 @@ typedef struct AdapterOptions {
 typedef int (*adapter_parse_fn)(const char *data, size_t len, const AdapterOptions *opts,
                                 ObservationList *out, AdapterError *err);
 
+/* Check the options that are set (columns, rows; provider as context) without any input.
+ * An option left NULL is not checked (whether it is required is needs_columns' business),
+ * so a caller that sets one at a time knows which one err is about. */
+typedef int (*adapter_check_fn)(const AdapterOptions *opts, AdapterError *err);
+
 typedef struct Adapter {
         const char *name;        /* the config's `format =` value */
         const char *description; /* one line for --help and docs */
         bool needs_provider;     /* true if rows do not name their provider */
-        bool needs_columns;      /* true for html-table */
+        bool needs_columns;      /* true for html-table, markdown-table, json */
         adapter_parse_fn parse;
+        adapter_check_fn check;  /* NULL: the format takes no options to check */
 } Adapter;
 
 /* Find an adapter by format name, or NULL. */
@@ -169,3 +179,8 @@ int adapter_html_table_parse(const char *data, size_t len, const AdapterOptions 
 /* Any Markdown (GFM pipe) table, chosen by header names like html-table. */
 int adapter_markdown_table_parse(const char *data, size_t len, const AdapterOptions *opts,
                                  ObservationList *out, AdapterError *err);
+/* Any JSON document: opts->rows says where the rows are, opts->columns what each gives. */
+int adapter_json_generic_parse(const char *data, size_t len, const AdapterOptions *opts,
+                               ObservationList *out, AdapterError *err);
+/* The json format's check hook: parses opts->rows and opts->columns when set. */
+int adapter_json_generic_check(const AdapterOptions *opts, AdapterError *err);

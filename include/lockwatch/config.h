@@ -31,7 +31,9 @@ typedef struct SourceConfig {
                            the config file's directory and turned into file:// */
         char *format;   /* adapter name: litellm, models-dev, openrouter, ... */
         char *provider; /* default upstream provider name, for formats that do not say */
-        char *columns;  /* html-table: "Header:field, Header:field" */
+        char *columns;  /* html-table, markdown-table: "Header:field, Header:field";
+                           json: "path:field, path:field" */
+        char *rows;     /* json: path from the document root to the rows */
         char *vendor;   /* optional vendor hint for every row of this source */
         uint64_t interval_usec; /* poll interval; default from [daemon] interval */
         bool enabled;

@@ -116,6 +116,21 @@ class RulesCliTest(unittest.TestCase):
                              % (re.escape(f), count_tests(f)))
         self.assertNotIn("FAIL", run.stdout)
 
+    def test_load_puts_a_body_through_the_pipeline(self):
+        f = os.path.join(RULETEST, "load.test")
+        run = self.run_lw("--test-rules", f)
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertEqual(run.stdout, "ok   %s: 1 test(s), 1 step(s)\nrule tests: 1 passed, 0 failed\n"
+                         % f)
+
+    def test_load_failure_names_the_place(self):
+        f = os.path.join(RULETEST, "load-bad.test")
+        run = self.run_lw("--test-rules", f)
+        self.assertEqual(run.returncode, 1, run.describe())
+        self.assertIn('%s:8:11: %s: parse-error rows "catalogue.items[*]" matched nothing: '
+                      '"catalogue" has no member "items"'
+                      % (f, os.path.join(RULETEST, "catalogue.json")), run.stdout + run.stderr)
+
     def test_wrong_expectations_print_the_diff(self):
         f = os.path.join(RULETEST, "wrong-expectation.test")
         run = self.run_lw("--test-rules", f)

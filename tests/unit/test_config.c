@@ -65,6 +65,7 @@ static const Field fields[] = {
     SF("format", F_STR, format),
     SF("provider", F_STR, provider),
     SF("columns", F_STR, columns),
+    SF("rows", F_STR, rows),
     SF("vendor", F_STR, vendor),
     SF("enabled", F_BOOL, enabled),
     SF("line", F_UINT, line),
@@ -179,6 +180,7 @@ static const GoodCase good_cases[] = {
          {"a/format", "litellm"},
          {"a/provider", "(null)"},
          {"a/columns", "(null)"},
+         {"a/rows", "(null)"},
          {"a/vendor", "(null)"},
          {"a/enabled", "yes"},
          {"a/line", "1"},
@@ -385,6 +387,42 @@ static const GoodCase good_cases[] = {
          {"aws-docs/ca_file", "(null)"},
          {"aws-docs/enabled", "yes"},
      }},
+    {"a json source",
+     "lockwatch.conf",
+     "[source feed]\n"
+     "url = https://example.com/models.json\n"
+     "format = json\n"
+     "provider = azure\n"
+     "rows = data[*]\n"
+     "columns = id:model, regions[*]:regions, pricing.prompt:price_in_per_token, "
+     "status:lifecycle\n"
+     "[source keyed]\n"
+     "columns = @key:model, litellm_provider:provider\n"
+     "rows = *\n"
+     "format = json\n"
+     "url = https://example.com/prices.json\n"
+     "[source quoted]\n"
+     "url = https://example.com/q.json\n"
+     "format = json\n"
+     "columns = \"\\\"a.b\\\":model, host:provider\"\n"
+     "[source table]\n"
+     "url = https://example.com/t.html\n"
+     "format = html-table\n"
+     "provider = aws\n"
+     "columns = Model ID:model\n",
+     {
+         {"feed/format", "json"},
+         {"feed/provider", "azure"},
+         {"feed/rows", "data[*]"},
+         {"feed/columns",
+          "id:model, regions[*]:regions, pricing.prompt:price_in_per_token, status:lifecycle"},
+         {"keyed/rows", "*"},
+         {"keyed/provider", "(null)"},
+         {"keyed/columns", "@key:model, litellm_provider:provider"},
+         {"quoted/rows", "(null)"},
+         {"quoted/columns", "\"a.b\":model, host:provider"},
+         {"table/rows", "(null)"},
+     }},
     {"a CRLF file",
      GOOD_DIR "crlf.conf",
      NULL,
@@ -545,11 +583,11 @@ static const BadCase bad_cases[] = {
      "lockwatch.conf:2:7: URL 'https://x/a b' for 'url' contains a space; write it as %20"},
     {NULL, "[source a]\nurl = https://x/\nformat = litelm\n", 0, -EINVAL,
      "lockwatch.conf:3:10: unknown format 'litelm' (known: litellm, models-dev, openrouter, "
-     "bedrock-model-cards, bedrock-api, azure-models, html-table, markdown-table); did you "
+     "bedrock-model-cards, bedrock-api, azure-models, html-table, markdown-table, json); did you "
      "mean 'litellm'?"},
     {NULL, "[source a]\nurl = https://x/\nformat = xml\n", 0, -EINVAL,
      "lockwatch.conf:3:10: unknown format 'xml' (known: litellm, models-dev, openrouter, "
-     "bedrock-model-cards, bedrock-api, azure-models, html-table, markdown-table)"},
+     "bedrock-model-cards, bedrock-api, azure-models, html-table, markdown-table, json)"},
     {NULL, "[source t]\nurl = https://x/\nformat = html-table\nprovider = azure\ncolumns = Model\n",
      0, -EINVAL,
      "lockwatch.conf:5:11: invalid columns: column 1 (\"Model\") has no ':' between header and "
@@ -561,6 +599,73 @@ static const BadCase bad_cases[] = {
      "you mean model?)"},
     {NULL, "[source a]\nformat = litellm\n", 0, -EINVAL,
      "lockwatch.conf:1:1: [source a]: missing required key 'url'"},
+    /* rows and columns are checked once the section is complete, against its format. */
+    {NULL, SRC("a") "rows = data[*]\n", 0, -EINVAL,
+     "lockwatch.conf:4:1: 'rows' applies only to format json"},
+    {NULL, "[source t]\nurl = https://x/\nformat = markdown-table\nprovider = azure\n"
+           "columns = Model:model\n  rows = x\n",
+     0, -EINVAL, "lockwatch.conf:6:3: 'rows' applies only to format json"},
+    {NULL, SRC("a") "columns = id:model\n", 0, -EINVAL,
+     "lockwatch.conf:4:1: 'columns' applies only to formats html-table, markdown-table, json"},
+    {NULL, "[source j]\ncolumns = id:model\nurl = https://x/\nformat = openrouter\n", 0,
+     -EINVAL,
+     "lockwatch.conf:2:1: 'columns' applies only to formats html-table, markdown-table, json"},
+    {NULL, "[source j]\nurl = https://x/\nformat = json\nprovider = p\n", 0, -EINVAL,
+     "lockwatch.conf:1:1: [source j]: missing required key 'columns' (format 'json' needs it)"},
+    {NULL,
+     "[source j]\nurl = https://x/\nformat = json\nprovider = p\nrows = data[\n"
+     "columns = id:model\n",
+     0, -EINVAL,
+     "lockwatch.conf:5:8: invalid rows: byte 6: expected '*' or an index after '[', got the "
+     "end"},
+    {NULL,
+     "[source j]\nurl = https://x/\nformat = json\nprovider = p\nrows = data[*]\n"
+     "columns = id:modle\n",
+     0, -EINVAL,
+     "lockwatch.conf:6:11: invalid columns: column 1 (\"id\"): unknown field \"modle\" (did "
+     "you mean model?)"},
+    {NULL,
+     "[source j]\nurl = https://x/\nformat = json\nprovider = p\n"
+     "columns = \"id:model, regions[*:regions\"\n",
+     0, -EINVAL,
+     "lockwatch.conf:5:11: invalid columns: column 2 (\"regions[*\"): byte 20: expected ']', "
+     "got the end"},
+    {NULL, "[source j]\nurl = https://x/\nformat = json\ncolumns = id:model\n", 0, -EINVAL,
+     "lockwatch.conf:4:11: invalid columns: the column spec has no provider column, and the "
+     "source sets no provider"},
+    {NULL, "[source j]\nurl = https://x/\nformat = json\nrows = @key\ncolumns = id:model\n",
+     0, -EINVAL,
+     "lockwatch.conf:4:8: invalid rows: byte 1: unexpected '@' (only a column's path may be "
+     "@key, alone)"},
+    /* Both wrong: the one higher in the file is reported. */
+    {NULL,
+     "[source j]\nurl = https://x/\nformat = json\nprovider = p\ncolumns = id\nrows = a..b\n", 0,
+     -EINVAL,
+     "lockwatch.conf:5:11: invalid columns: column 1 (\"id\") has no ':' between path and "
+     "field"},
+    {NULL,
+     "[source j]\nurl = https://x/\nformat = json\nprovider = p\nrows = a..b\ncolumns = id\n", 0,
+     -EINVAL,
+     "lockwatch.conf:5:8: invalid rows: byte 3: expected a name, a quoted name or '*' after "
+     "'.', got '.'"},
+    /* A table column spec under json is read with json's grammar. */
+    {NULL,
+     "[source j]\nurl = https://x/\nformat = json\nprovider = p\n"
+     "columns = Model ID:model\n",
+     0, -EINVAL,
+     "lockwatch.conf:5:11: invalid columns: column 1 (\"Model ID\"): byte 6: expected '.' or "
+     "'[', got ' '"},
+    /* Checked when the section ends: a later error in the same section comes first. */
+    {NULL,
+     "[source t]\nurl = https://x/\nformat = html-table\nprovider = azure\ncolumns = Model\n"
+     "bogus = 1\n",
+     0, -EINVAL, "lockwatch.conf:6:1: unknown key 'bogus' in [source t]"},
+    {NULL,
+     "[source t]\nurl = https://x/\nformat = html-table\nprovider = azure\ncolumns = Model\n"
+     "[daemon]\nbogus = 1\n",
+     0, -EINVAL,
+     "lockwatch.conf:5:11: invalid columns: column 1 (\"Model\") has no ':' between header "
+     "and field"},
     {NULL,
      "[daemon]\ninterval = 1h\n\n" SRC("litellm") "\n# AWS\n[source bedrock]\nurl = https://x/\n",
      0, -EINVAL, "lockwatch.conf:9:1: [source bedrock]: missing required key 'format'"},
