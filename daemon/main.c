@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "lockwatch/adapter.h"
 #include "lockwatch/config.h"
 #include "lockwatch/control.h"
 #include "lockwatch/fetch.h"
@@ -88,7 +89,18 @@ static void help(void)
                "                         the clouds with direct and aggregator summaries\n"
                "      --log-level LEVEL  err, warning, notice, info (default) or debug\n"
                "  -h, --help             show this help\n"
-               "      --version          show the version\n");
+               "      --version          show the version\n"
+               "\n"
+               "Source formats (format = in a [source NAME] section):\n");
+        /* From the adapter table itself, so the list cannot go stale. */
+        for (const Adapter *const *a = adapter_all(); *a; a++) {
+                const Adapter *f = *a;
+                printf("  %-21s  %s%s\n", f->name, f->description,
+                       f->needs_provider && f->needs_columns ? " (needs provider, columns)"
+                       : f->needs_columns                    ? " (needs columns)"
+                                                             : "");
+        }
+        printf("\nSee also: lockwatchctl --help; README.md and docs/ in the sources.\n");
 }
 
 enum {

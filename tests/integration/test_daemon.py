@@ -94,6 +94,12 @@ class DaemonTest(unittest.TestCase):
         r = self.run_lw("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("--once", r.stdout)
+        # Every format the config accepts is listed, from the adapter table itself.
+        formats = r.stdout.split("Source formats", 1)[1].splitlines()[1:]
+        names = [line.split()[0] for line in formats if line.startswith("  ")]
+        self.assertEqual(names, ["litellm", "models-dev", "openrouter", "bedrock-model-cards",
+                                 "bedrock-api", "azure-models", "html-table", "markdown-table",
+                                 "json"])
 
     def test_once_shows_the_bundled_matrix(self):
         r = self.run_lw("--once", "--config", demo_config(self.tmp))
