@@ -20,24 +20,14 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from lwtest import demo_config  # noqa: E402
+
 SRC = os.environ.get("LW_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "..", ".."))
 DATA = os.path.join(SRC, "data")
 LOCKWATCHD = os.environ.get("LOCKWATCHD", os.path.join(SRC, "build", "lockwatchd"))
 REQUEST = json.dumps({"method": "io.lockwatch.GetStatus", "parameters": {}}).encode() + b"\0"
-
-
-def demo_config(tmp):
-    with open(os.path.join(DATA, "lockwatch.conf")) as f:
-        text = f.read()
-    for name in ("providers.conf", "aliases.conf"):
-        text = text.replace("= " + name, "= " + os.path.join(DATA, name))
-    text = text.replace("url = snapshots/", "url = " + os.path.join(DATA, "snapshots") + "/")
-    text = text.replace("rules = ../rules/*.rules", "rules = " + os.path.join(SRC, "rules", "*.rules"))
-    path = os.path.join(tmp, "lockwatch.conf")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
 
 
 def wait_ready(path, proc, timeout=60):

@@ -91,6 +91,25 @@ def config_text(daemon=None, sources=()):
     return "\n".join(lines) + "\n"
 
 
+def demo_config(directory, snapshots=None):
+    """Write directory/lockwatch.conf: the bundled offline config with absolute paths, its
+    sources read from snapshots (default: the bundled data/snapshots). Returns the path."""
+    src = source_dir()
+    data = os.path.join(src, "data")
+    with open(os.path.join(data, "lockwatch.conf")) as f:
+        text = f.read()
+    for name in ("providers.conf", "aliases.conf"):
+        text = text.replace("= " + name, "= " + os.path.join(data, name))
+    text = text.replace("url = snapshots/",
+                        "url = " + (snapshots or os.path.join(data, "snapshots")) + "/")
+    text = text.replace("rules = ../rules/*.rules",
+                        "rules = " + os.path.join(src, "rules", "*.rules"))
+    path = os.path.join(directory, "lockwatch.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def shipped_tables():
     """[daemon] keys naming the provider and alias tables shipped in data/, so a test config
     does not depend on /etc/lockwatch."""

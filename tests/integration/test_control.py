@@ -16,6 +16,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lwtest  # noqa: E402
+
 LOCKWATCHD = os.environ.get("LOCKWATCHD", "build/lockwatchd")
 SRC = os.environ.get("LW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(SRC, "data")
@@ -24,20 +27,10 @@ SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"
 
 
 def demo_config(tmp):
-    """The bundled config with absolute paths, reading snapshots copied into tmp so a test
-    can rewrite them."""
+    """The bundled config reading snapshots copied into tmp, so a test can rewrite them."""
     snaps = os.path.join(tmp, "snapshots")
     shutil.copytree(os.path.join(DATA, "snapshots"), snaps)
-    with open(os.path.join(DATA, "lockwatch.conf")) as f:
-        text = f.read()
-    for name in ("providers.conf", "aliases.conf"):
-        text = text.replace("= " + name, "= " + os.path.join(DATA, name))
-    text = text.replace("url = snapshots/", "url = " + snaps + "/")
-    text = text.replace("rules = ../rules/*.rules", "rules = " + os.path.join(SRC, "rules", "*.rules"))
-    path = os.path.join(tmp, "lockwatch.conf")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return lwtest.demo_config(tmp, snaps)
 
 
 class Conn:

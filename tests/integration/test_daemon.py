@@ -14,24 +14,13 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lwtest import demo_config  # noqa: E402
+
 LOCKWATCHD = os.environ.get("LOCKWATCHD", "build/lockwatchd")
 SRC = os.environ.get("LW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(SRC, "data")
 WAIT = 60.0  # upper bound for any wait (sanitizer builds are slow); never a sleep
-
-
-def demo_config(tmp):
-    """A copy of the bundled config whose relative paths point at data/."""
-    with open(os.path.join(DATA, "lockwatch.conf")) as f:
-        text = f.read()
-    for name in ("providers.conf", "aliases.conf"):
-        text = text.replace("= " + name, "= " + os.path.join(DATA, name))
-    text = text.replace("url = snapshots/", "url = " + os.path.join(DATA, "snapshots") + "/")
-    text = text.replace("rules = ../rules/*.rules", "rules = " + os.path.join(SRC, "rules", "*.rules"))
-    path = os.path.join(tmp, "lockwatch.conf")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
 
 
 class NotifySocket:

@@ -108,14 +108,7 @@ class ValgrindTest(unittest.TestCase):
                                fixtures])
 
     def demo_config(self):
-        with open(os.path.join(DATA, "lockwatch.conf")) as f:
-            text = f.read()
-        for name in ("providers.conf", "aliases.conf"):
-            text = text.replace("= " + name, "= " + os.path.join(DATA, name))
-        text = text.replace("url = snapshots/", "url = " + os.path.join(DATA, "snapshots") + "/")
-        text = text.replace("rules = ../rules/*.rules",
-                            "rules = " + os.path.join(SRC, "rules", "*.rules"))
-        return self.tmp.write("lockwatch.conf", text)
+        return lwtest.demo_config(self.tmp.path)
 
     def test_once_on_the_bundled_snapshots(self):
         conf = self.demo_config()
