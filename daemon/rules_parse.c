@@ -1738,21 +1738,24 @@ static int parse_primary(Parser *p, Expr **ret)
         return fail(p, t.pos, "expected an expression, found %s", describe(p, &t, d, sizeof(d)));
 }
 
-static int parse_unary(Parser *p, Expr **ret)
+/* A prefix operator (`-x`, `not x`), which may repeat: tok applies op to what self parses;
+ * without it, the next level (operand) parses. */
+static int parse_prefix(Parser *p, TokType tok, RulesOp op, int (*self)(Parser *, Expr **),
+                        int (*operand)(Parser *, Expr **), Expr **ret)
 {
         _cleanup_(rules_expr_freep) Expr *e = NULL;
         Pos at = p->tok.pos;
         int r;
 
-        if (p->tok.type != T_MINUS)
-                return parse_primary(p, ret);
+        if (p->tok.type != tok)
+                return operand(p, ret);
         r = enter(p, at);
         if (r >= 0)
                 r = next(p);
         if (r >= 0)
-                r = parse_unary(p, &e);
+                r = self(p, &e);
         if (r >= 0)
-                r = make_unary(p, RULES_OP_NEG, at, &e);
+                r = make_unary(p, op, at, &e);
         if (r < 0)
                 return r;
         leave(p);
@@ -1760,19 +1763,21 @@ static int parse_unary(Parser *p, Expr **ret)
         return 0;
 }
 
-static int parse_multiplicative(Parser *p, Expr **ret)
+/* One left-associative level: operand { op operand }, op_of naming its operators. */
+static int parse_left_assoc(Parser *p, int (*operand)(Parser *, Expr **), RulesOp (*op_of)(TokType),
+                            Expr **ret)
 {
         _cleanup_(rules_expr_freep) Expr *left = NULL;
-        int r = parse_unary(p, &left);
+        RulesOp op;
+        int r = operand(p, &left);
         if (r < 0)
                 return r;
-        while (p->tok.type == T_STAR || p->tok.type == T_SLASH) {
+        while ((op = op_of(p->tok.type)) != RULES_OP_NONE) {
                 _cleanup_(rules_expr_freep) Expr *right = NULL;
-                RulesOp op = p->tok.type == T_STAR ? RULES_OP_MUL : RULES_OP_DIV;
                 Pos at = p->tok.pos;
                 r = next(p);
                 if (r >= 0)
-                        r = parse_unary(p, &right);
+                        r = operand(p, &right);
                 if (r >= 0)
                         r = make_binary(p, op, at, &left, &right);
                 if (r < 0)
@@ -1782,26 +1787,40 @@ static int parse_multiplicative(Parser *p, Expr **ret)
         return 0;
 }
 
+static RulesOp multiplicative_op(TokType t)
+{
+        return t == T_STAR ? RULES_OP_MUL : t == T_SLASH ? RULES_OP_DIV : RULES_OP_NONE;
+}
+
+static RulesOp additive_op(TokType t)
+{
+        return t == T_PLUS ? RULES_OP_ADD : t == T_MINUS ? RULES_OP_SUB : RULES_OP_NONE;
+}
+
+static RulesOp and_op(TokType t)
+{
+        return t == T_AND ? RULES_OP_AND : RULES_OP_NONE;
+}
+
+static RulesOp or_op(TokType t)
+{
+        return t == T_OR ? RULES_OP_OR : RULES_OP_NONE;
+}
+
+/* The precedence levels, loosest last: unary minus, * /, + -, comparisons, not, and, or. */
+static int parse_unary(Parser *p, Expr **ret)
+{
+        return parse_prefix(p, T_MINUS, RULES_OP_NEG, parse_unary, parse_primary, ret);
+}
+
+static int parse_multiplicative(Parser *p, Expr **ret)
+{
+        return parse_left_assoc(p, parse_unary, multiplicative_op, ret);
+}
+
 static int parse_additive(Parser *p, Expr **ret)
 {
-        _cleanup_(rules_expr_freep) Expr *left = NULL;
-        int r = parse_multiplicative(p, &left);
-        if (r < 0)
-                return r;
-        while (p->tok.type == T_PLUS || p->tok.type == T_MINUS) {
-                _cleanup_(rules_expr_freep) Expr *right = NULL;
-                RulesOp op = p->tok.type == T_PLUS ? RULES_OP_ADD : RULES_OP_SUB;
-                Pos at = p->tok.pos;
-                r = next(p);
-                if (r >= 0)
-                        r = parse_multiplicative(p, &right);
-                if (r >= 0)
-                        r = make_binary(p, op, at, &left, &right);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(left);
-        return 0;
+        return parse_left_assoc(p, parse_multiplicative, additive_op, ret);
 }
 
 static RulesOp comparison_op(TokType t)
@@ -1856,66 +1875,17 @@ static int parse_comparison(Parser *p, Expr **ret)
 
 static int parse_not(Parser *p, Expr **ret)
 {
-        _cleanup_(rules_expr_freep) Expr *e = NULL;
-        Pos at = p->tok.pos;
-        int r;
-
-        if (p->tok.type != T_NOT)
-                return parse_comparison(p, ret);
-        r = enter(p, at);
-        if (r >= 0)
-                r = next(p);
-        if (r >= 0)
-                r = parse_not(p, &e);
-        if (r >= 0)
-                r = make_unary(p, RULES_OP_NOT, at, &e);
-        if (r < 0)
-                return r;
-        leave(p);
-        *ret = TAKE_PTR(e);
-        return 0;
+        return parse_prefix(p, T_NOT, RULES_OP_NOT, parse_not, parse_comparison, ret);
 }
 
 static int parse_and(Parser *p, Expr **ret)
 {
-        _cleanup_(rules_expr_freep) Expr *left = NULL;
-        int r = parse_not(p, &left);
-        if (r < 0)
-                return r;
-        while (p->tok.type == T_AND) {
-                _cleanup_(rules_expr_freep) Expr *right = NULL;
-                Pos at = p->tok.pos;
-                r = next(p);
-                if (r >= 0)
-                        r = parse_not(p, &right);
-                if (r >= 0)
-                        r = make_binary(p, RULES_OP_AND, at, &left, &right);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(left);
-        return 0;
+        return parse_left_assoc(p, parse_not, and_op, ret);
 }
 
 static int parse_expr(Parser *p, Expr **ret)
 {
-        _cleanup_(rules_expr_freep) Expr *left = NULL;
-        int r = parse_and(p, &left);
-        if (r < 0)
-                return r;
-        while (p->tok.type == T_OR) {
-                _cleanup_(rules_expr_freep) Expr *right = NULL;
-                Pos at = p->tok.pos;
-                r = next(p);
-                if (r >= 0)
-                        r = parse_and(p, &right);
-                if (r >= 0)
-                        r = make_binary(p, RULES_OP_OR, at, &left, &right);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(left);
-        return 0;
+        return parse_left_assoc(p, parse_and, or_op, ret);
 }
 
 /* A whole expression of one clause or one template part: fresh node and depth budgets. */
