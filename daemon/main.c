@@ -270,6 +270,17 @@ static void load_failed(const char *msg)
         snprintf(load_error, sizeof(load_error), "%s", msg);
 }
 
+/* p made absolute against the working directory: the control socket's path must be, and
+ * a reload must find the same one. */
+static char *absolute_path(const char *p)
+{
+        _cleanup_free_ char *cwd = NULL;
+
+        if (p[0] == '/' || !(cwd = getcwd(NULL, 0)))
+                return xstrdup(p);
+        return xasprintf("%s/%s", cwd, p);
+}
+
 /* Load config and both tables into t; every error is printed as file:line:col. */
 static int load_tables(PollerTables *t)
 {
@@ -285,6 +296,10 @@ static int load_tables(PollerTables *t)
         if (r < 0) {
                 load_failed(cerr.message);
                 return r;
+        }
+        if (arg_socket) {
+                free(n.config->socket_path);
+                n.config->socket_path = absolute_path(arg_socket);
         }
 
         ppath = arg_providers ? xstrdup(arg_providers)
@@ -713,7 +728,13 @@ static int run(PollerTables *tables)
                                              .reload = reload,
                                              .userdata = &d};
                         r = control_new(event, d.poller, &co, &d.control);
-                        if (r < 0)
+                        if (r == -EINVAL &&
+                            strlen(co.socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+                                log_error("cannot listen on %s: a socket path has at most %zu "
+                                          "bytes",
+                                          co.socket_path,
+                                          sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+                        else if (r < 0)
                                 log_errno(LOG_ERR, r, "cannot listen on %s",
                                           poller_config(d.poller)->socket_path);
                 }
@@ -767,10 +788,6 @@ int main(int argc, char **argv)
         r = load_tables(&tables);
         if (r < 0)
                 return 1;
-        if (arg_socket) {
-                free(tables.config->socket_path);
-                tables.config->socket_path = xstrdup(arg_socket);
-        }
         if (arg_check) {
                 printf("configuration OK\n");
                 poller_tables_clear(&tables);

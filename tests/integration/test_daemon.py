@@ -142,6 +142,41 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("state directory %s: Not a directory" % plain, r.stderr)
 
+    def test_socket_path_relative_or_too_long(self):
+        conf = demo_config(self.tmp)
+        notify = NotifySocket(self.tmp)
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+        env.pop("JOURNAL_STREAM", None)
+        # A relative --socket is taken from the working directory, as any path argument.
+        p = subprocess.Popen([LOCKWATCHD, "--config", conf, "--state-dir", "st",
+                              "--socket", "st/io.lockwatch"], cwd=self.tmp, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            notify.wait_for(lambda m: "READY=1" in m, "READY=1")
+            path = os.path.join(self.tmp, "st", "io.lockwatch")
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(WAIT)
+            c.connect(path)
+            c.sendall(b'{"method":"org.varlink.service.GetInfo"}\0')
+            reply = b""
+            while not reply.endswith(b"\0"):
+                chunk = c.recv(65536)
+                self.assertTrue(chunk, "connection closed without a reply")
+                reply += chunk
+            c.close()
+            self.assertEqual(json.loads(reply[:-1])["parameters"]["product"], "lockwatchd")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=WAIT)
+        self.assertEqual(p.returncode, 0, err)
+
+        long_path = "/tmp/" + "x" * 120 + "/io.lockwatch"
+        r = self.run_lw("--config", conf, "--state-dir", os.path.join(self.tmp, "st2"),
+                        "--socket", long_path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot listen on %s: a socket path has at most 107 bytes" % long_path,
+                      r.stderr)
+
     def test_daemon_life_cycle(self):
         conf = demo_config(self.tmp)
         state = os.path.join(self.tmp, "state")
