@@ -7,6 +7,7 @@
  *   5. the control socket (control_new): its listening socket and clients
  *   6. a post source that keeps sd_notify STATUS= current
  */
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -83,7 +84,8 @@ static void help(void)
                "      --fetch-only       with --once: fetch and classify, do not parse\n"
                "      --json             with --once: print one JSON document; with --replay:\n"
                "                         one JSON object per transition\n"
-               "      --model GLOB       with --once: show only models whose id matches GLOB\n"
+               "      --model GLOB       with --once: show only models whose id matches GLOB,\n"
+               "                         and the alerts about them\n"
                "      --ascii            with --once: plain ASCII marks in the grid\n"
                "      --wide             with --once: a column for every provider, not only\n"
                "                         the clouds with direct and aggregator summaries\n"
@@ -395,24 +397,30 @@ static json_t *str_or_null(const char *s)
 
 /* The alerts after this evaluation: firing ones with their summary, pending ones
  * (waiting out their `for`) by name. */
+/* With --model, only the alerts about the models shown (source alerts are left out too). */
+static bool alert_shown(const Alert *a, AlertPhase phase)
+{
+        return a->phase == phase && (!arg_model || fnmatch(arg_model, a->key, FNM_CASEFOLD) == 0);
+}
+
 static void print_alerts(const AlertTable *at)
 {
         size_t firing = 0, pending = 0;
 
         for (size_t i = 0; at && i < at->n; i++) {
-                firing += at->alerts[i]->phase == ALERT_FIRING;
-                pending += at->alerts[i]->phase == ALERT_PENDING;
+                firing += alert_shown(at->alerts[i], ALERT_FIRING);
+                pending += alert_shown(at->alerts[i], ALERT_PENDING);
         }
         printf("\nalerts: %zu firing, %zu pending\n", firing, pending);
         for (size_t i = 0; at && i < at->n; i++) {
                 const Alert *a = at->alerts[i];
-                if (a->phase == ALERT_FIRING)
+                if (alert_shown(a, ALERT_FIRING))
                         printf("  firing   %s %s: %s\n", a->rule, a->key,
                                a->summary ? a->summary : "");
         }
         for (size_t i = 0; at && i < at->n; i++) {
                 const Alert *a = at->alerts[i];
-                if (a->phase == ALERT_PENDING)
+                if (alert_shown(a, ALERT_PENDING))
                         printf("  pending  %s %s\n", a->rule, a->key);
         }
 }
@@ -494,7 +502,8 @@ static int print_once(const Poller *p)
                         json_object_set_new(root, "matrix", mj);
                         for (size_t i = 0; at && i < at->n; i++) {
                                 const Alert *a = at->alerts[i];
-                                if (a->phase != ALERT_FIRING && a->phase != ALERT_PENDING)
+                                if (!alert_shown(a, ALERT_FIRING) &&
+                                    !alert_shown(a, ALERT_PENDING))
                                         continue;
                                 json_array_append_new(
                                         aj, json_pack("{s:s, s:s, s:s, s:o}", "rule", a->rule,

@@ -5,6 +5,7 @@ STATUS=, a failed and a good SIGHUP reload, SIGTERM, and the state file."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -115,9 +116,22 @@ class DaemonTest(unittest.TestCase):
     def test_once_filters_by_model(self):
         r = self.run_lw("--once", "--json", "--model", "openai/*", "--config", demo_config(self.tmp))
         self.assertEqual(r.returncode, 0, r.stderr)
-        ids = [m["id"] for m in json.loads(r.stdout)["matrix"]["models"]]
+        doc = json.loads(r.stdout)
+        ids = [m["id"] for m in doc["matrix"]["models"]]
         self.assertTrue(ids)
         self.assertTrue(all(i.startswith("openai/") for i in ids), ids)
+        # The alerts follow the filter: only those about the models shown.
+        r = self.run_lw("--once", "--json", "--config", demo_config(self.tmp))
+        keys = [a["key"] for a in json.loads(r.stdout)["alerts"]]
+        self.assertTrue(any(not k.startswith("anthropic/") for k in keys), keys)
+        r = self.run_lw("--once", "--model", "anthropic/*", "--config", demo_config(self.tmp))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        tail = r.stdout.split("\nalerts: ", 1)[1].splitlines()
+        shown = [line.split()[2] for line in tail[1:] if line.startswith("  ")]
+        self.assertTrue(shown)
+        self.assertTrue(all(k.startswith("anthropic/") for k in shown), tail)
+        self.assertRegex(tail[0], r"^\d+ firing, \d+ pending$")
+        self.assertEqual(sum(int(n) for n in re.findall(r"\d+", tail[0])), len(shown))
 
     def test_state_dir_created_or_refused_at_start(self):
         conf = demo_config(self.tmp)
