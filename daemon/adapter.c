@@ -21,23 +21,23 @@ static int adapter_table_check(const AdapterOptions *opts, AdapterError *err)
 
 static const Adapter adapters[] = {
         {"litellm", "LiteLLM model_prices_and_context_window.json", false, false,
-         adapter_litellm_parse, NULL},
+         adapter_litellm_parse, NULL, ADAPTER_AUTHORITY_NEVER},
         {"models-dev", "models.dev api.json (providers -> models)", false, false,
-         adapter_models_dev_parse, NULL},
+         adapter_models_dev_parse, NULL, ADAPTER_AUTHORITY_NEVER},
         {"openrouter", "OpenRouter GET /api/v1/models", false, false, adapter_openrouter_parse,
-         NULL},
+         NULL, ADAPTER_AUTHORITY_NEVER},
         {"bedrock-model-cards", "scrape of the AWS Bedrock model cards", false, false,
-         adapter_bedrock_cards_parse, NULL},
+         adapter_bedrock_cards_parse, NULL, ADAPTER_AUTHORITY_DEFAULT},
         {"bedrock-api", "aws bedrock list-foundation-models / list-inference-profiles", false,
-         false, adapter_bedrock_api_parse, NULL},
+         false, adapter_bedrock_api_parse, NULL, ADAPTER_AUTHORITY_DEFAULT},
         {"azure-models", "az cognitiveservices model list", false, false,
-         adapter_azure_models_parse, NULL},
+         adapter_azure_models_parse, NULL, ADAPTER_AUTHORITY_DEFAULT},
         {"html-table", "an HTML table chosen by its header names", true, true,
-         adapter_html_table_parse, adapter_table_check},
+         adapter_html_table_parse, adapter_table_check, ADAPTER_AUTHORITY_OPT_IN},
         {"markdown-table", "a Markdown pipe table chosen by its header names", true, true,
-         adapter_markdown_table_parse, adapter_table_check},
+         adapter_markdown_table_parse, adapter_table_check, ADAPTER_AUTHORITY_OPT_IN},
         {"json", "any JSON document; rows and fields chosen by path expressions", false, true,
-         adapter_json_generic_parse, adapter_json_generic_check},
+         adapter_json_generic_parse, adapter_json_generic_check, ADAPTER_AUTHORITY_OPT_IN},
 };
 
 static const Adapter *const adapter_table[] = {

@@ -103,6 +103,7 @@ static const KeyDef keys[] = {
     SOURCE_KEY("rows", KEY_TEXT, rows),
     SOURCE_KEY("vendor", KEY_TEXT, vendor),
     SOURCE_KEY("enabled", KEY_BOOL, enabled),
+    SOURCE_KEY("authoritative", KEY_BOOL, authoritative),
     /* curl counts timeouts in milliseconds and the low-speed window in seconds: anything
      * smaller would round to zero, which curl reads as "no limit". */
     FETCH_KEY("connect_timeout", KEY_DURATION, USEC_PER_MSEC, USEC_PER_DAY, 0,
@@ -689,6 +690,24 @@ static int source_check_options(Parser *p, const SourceConfig *s, const Adapter 
         return 0;
 }
 
+/* DESIGN 5a: the cloud's own listing is authoritative unless the operator says no; a
+ * catalogue of many providers never is; a generic format is when the operator vouches. */
+static int source_check_authority(Parser *p, SourceConfig *s, const Adapter *a)
+{
+        size_t k = (size_t)(key_find("authoritative") - keys);
+
+        if (!p->seen[k]) {
+                s->authoritative = a->authority == ADAPTER_AUTHORITY_DEFAULT;
+                return 0;
+        }
+        if (s->authoritative && a->authority == ADAPTER_AUTHORITY_NEVER)
+                return fail(p, -EINVAL, p->seen[k], p->seen_vcol[k],
+                            "format '%s' is a catalogue of many providers, not a provider's own "
+                            "listing: it cannot be authoritative",
+                            a->name);
+        return 0;
+}
+
 static int section_close(Parser *p)
 {
         if (p->section == SECTION_SOURCE) {
@@ -723,6 +742,14 @@ static int section_close(Parser *p)
                         int r = source_check_options(p, s, a);
                         if (r < 0)
                                 return r;
+                        r = source_check_authority(p, s, a);
+                        if (r < 0)
+                                return r;
+                }
+                {
+                        size_t k = (size_t)(key_find("provider") - keys);
+                        s->provider_line = p->seen[k];
+                        s->provider_col = p->seen_vcol[k];
                 }
         }
         p->section = SECTION_NONE;

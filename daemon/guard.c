@@ -12,7 +12,17 @@ GuardVerdict guard_check(const GuardInput *in, char *ret_detail, size_t detail_s
         }
         ret_detail[0] = '\0';
 
-        /* The first good parse of a source has nothing to compare with. */
+        /* A parse that applies nothing is never a success, the first one included: its
+         * fingerprint would become the baseline that the real feed then fails. */
+        if (in->new_rows == 0) {
+                if (in->rows > 0)
+                        snprintf(ret_detail, detail_size, "parsed to no rows where %zu were shown",
+                                 in->rows);
+                else
+                        snprintf(ret_detail, detail_size, "parsed to no rows");
+                return GUARD_SUSPECT_EMPTY;
+        }
+        /* The first good parse of a source has nothing else to compare with. */
         if (!in->has_previous)
                 return GUARD_APPLY;
 
@@ -22,10 +32,15 @@ GuardVerdict guard_check(const GuardInput *in, char *ret_detail, size_t detail_s
                          in->prev_fingerprint, in->fingerprint);
                 return GUARD_SUSPECT_STRUCTURE;
         }
-        if (in->rows > 0 && in->new_rows == 0) {
-                snprintf(ret_detail, detail_size, "parsed to no rows where %zu were shown",
-                         in->rows);
-                return GUARD_SUSPECT_EMPTY;
+        /* A relabelled provider upstream would otherwise look like its rows leaving. */
+        if (in->remapped > 0) {
+                snprintf(ret_detail, detail_size,
+                         "%zu row%s mapped before now map to no provider (upstream provider "
+                         "name%s now: %s); add the name to the provider table",
+                         in->remapped, in->remapped == 1 ? "" : "s",
+                         in->remapped == 1 ? "" : "s",
+                         in->remapped_names ? in->remapped_names : "?");
+                return GUARD_SUSPECT_PROVIDER;
         }
         /* Integer arithmetic: absent/rows > pct/100, without rounding surprises. */
         if (in->rows > 0 && (uint64_t)in->absent * 100 > (uint64_t)in->max_removal_percent * in->rows) {
@@ -48,6 +63,8 @@ const char *guard_verdict_name(GuardVerdict v)
                 return "suspect-structure";
         case GUARD_SUSPECT_EMPTY:
                 return "suspect-empty";
+        case GUARD_SUSPECT_PROVIDER:
+                return "suspect-provider";
         }
         return "unknown";
 }

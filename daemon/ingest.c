@@ -56,8 +56,10 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         IngestReport rep = {0};
         MatrixInput *in = NULL;
         char **canon = NULL, **unmapped = NULL;
-        size_t n_in = 0, n_unmapped = 0, cache_next = 0;
+        const char **unlisted_ids = NULL;
+        size_t n_in = 0, n_unmapped = 0, n_unlisted_ids = 0, cache_next = 0;
         ProviderCacheEntry cache[PROVIDER_CACHE] = {0};
+        char names[128] = "";
         int r;
 
         const Adapter *a = adapter_find(src->format);
@@ -84,6 +86,7 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         in = xcalloc(obs.n ? obs.n : 1, sizeof(MatrixInput));
         canon = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
         unmapped = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
+        unlisted_ids = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
         for (size_t i = 0; i < obs.n; i++) {
                 const Observation *o = &obs.items[i];
                 const char *upstream = o->provider ? o->provider : src->provider;
@@ -104,6 +107,7 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
                 if (r < 0) {
                         rep.unlisted++;
                         report_name(rep.unlisted_names, &rep.n_unlisted_names, upstream);
+                        unlisted_ids[n_unlisted_ids++] = o->model;
                         continue;
                 }
                 r = normalize_model(p->aliases, provider, o->model,
@@ -138,6 +142,19 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         r = matrix_count_absent(m, src->name, in, n_in, &rep.rows, &rep.absent);
         if (r < 0)
                 goto finish;
+        /* Rows this source mapped before that now map to no provider: a provider renamed
+         * upstream, not models leaving. */
+        rep.remapped = matrix_source_raw_ids_known(m, src->name, unlisted_ids, n_unlisted_ids);
+        {
+                size_t used = 0;
+                for (size_t i = 0; i < rep.n_unlisted_names && used + 1 < sizeof(names); i++) {
+                        int w = snprintf(names + used, sizeof(names) - used, "%s%s",
+                                         i ? ", " : "", rep.unlisted_names[i]);
+                        if (w < 0)
+                                break;
+                        used = MIN(used + (size_t)w, sizeof(names) - 1);
+                }
+        }
 
         GuardInput gi = {
                 .has_previous = mem && mem->has_previous,
@@ -146,10 +163,13 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
                 .rows = rep.rows,
                 .absent = rep.absent,
                 .new_rows = n_in,
+                .remapped = rep.remapped,
+                .remapped_names = names,
                 .max_removal_percent = p->max_removal_percent,
         };
         rep.verdict = guard_check(&gi, rep.detail, sizeof(rep.detail));
-        if (rep.verdict != GUARD_APPLY && !p->force) {
+        /* An operator may vouch for any parse but one that holds nothing to apply. */
+        if (rep.verdict != GUARD_APPLY && (!p->force || (n_in == 0 && rep.rows == 0))) {
                 rep.status = INGEST_SUSPECT;
                 r = 0;
                 goto finish;
@@ -167,6 +187,7 @@ finish:
                 free(unmapped[i]);
         free(canon);
         free(unmapped);
+        free(unlisted_ids);
         free(in);
         observation_list_clear(&obs);
         if (r < 0) {

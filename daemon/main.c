@@ -284,6 +284,33 @@ static char *absolute_path(const char *p)
 }
 
 /* Load config and both tables into t; every error is printed as file:line:col. */
+/* A `provider =` that maps to nothing would make every row of the source unlisted: the
+ * source would parse to nothing, silently. */
+static int check_source_providers(const Config *c, const ProviderMap *pm, const char *ppath)
+{
+        for (size_t i = 0; i < c->n_sources; i++) {
+                const SourceConfig *s = &c->sources[i];
+                const char *hint;
+                int r;
+
+                if (!s->provider)
+                        continue;
+                r = provider_map_lookup(pm, s->provider, NULL, NULL);
+                if (r == 0)
+                        continue;
+                hint = provider_map_suggest(pm, s->provider);
+                _cleanup_free_ char *m = xasprintf(
+                    "%s:%u:%u: [source %s]: provider '%s' %s %s%s%s%s", c->path,
+                    s->provider_line, s->provider_col, s->name, s->provider,
+                    r == -ESRCH ? "is ignored ('= -') by"
+                                : "is neither a provider column nor an upstream name in",
+                    ppath, hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+                load_failed(m);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int load_tables(PollerTables *t)
 {
         PollerTables n = {0};
@@ -319,6 +346,9 @@ static int load_tables(PollerTables *t)
                 load_failed(nerr.message);
                 goto fail;
         }
+        r = check_source_providers(n.config, n.providers, ppath);
+        if (r < 0)
+                goto fail;
 
         apath = arg_aliases ? xstrdup(arg_aliases) : resolve_path(arg_config, n.config->aliases_path);
         r = util_read_file(apath, TABLE_MAX_BYTES, &text, &len);

@@ -328,9 +328,12 @@ void matrix_free(Matrix *m)
         for (size_t i = 0; i < m->n_models; i++)
                 matrix_model_free(NULL, m->models[i]);
         free(m->models);
-        for (size_t i = 0; i < m->n_providers; i++)
+        for (size_t i = 0; i < m->n_providers; i++) {
                 free(m->providers[i].id);
+                free(m->providers[i].authorities);
+        }
         free(m->providers);
+        free(m->authoritative);
         matrix_atoms_free(m);
         free(m);
 }
@@ -520,15 +523,83 @@ static Lifecycle matrix_lifecycle_worst(Lifecycle cur, Lifecycle l)
         return l > cur ? l : cur;
 }
 
-/* Recompute the merged fields of a cell from its evidence (docs/matrix.md). The regions of a
- * cell point at the texts its evidence holds; when one evidence alone contributes regions,
- * its (sorted, unique, capped) array is the union and is borrowed rather than copied. */
-static void matrix_cell_merge(Cell *c)
+static bool matrix_is_authority(const Matrix *m, const char *source)
+{
+        for (size_t i = 0; m && i < m->n_authoritative; i++)
+                if (m->authoritative[i] == source)
+                        return true;
+        return false;
+}
+
+static bool matrix_column_closed(const Matrix *m, size_t col)
+{
+        return m && col < m->n_providers && m->providers[col].n_authorities > 0;
+}
+
+/* The regions of the evidence in mask (bit i: c->evidence[i]) as the cell's. When one
+ * evidence alone contributes regions, its (sorted, unique, capped) array is the union and
+ * is borrowed rather than copied. */
+static void matrix_cell_regions(Cell *c, uint64_t mask)
 {
         size_t n_regions = 0, n_sources = 0;
         const Evidence *only = NULL;
-        char **regions = NULL;
-        bool avail = false, unavail = false;
+        char **regions;
+
+        for (size_t i = 0; i < c->n_evidence; i++)
+                if ((mask & (UINT64_C(1) << i)) && c->evidence[i].n_regions > 0) {
+                        n_regions += c->evidence[i].n_regions;
+                        n_sources++;
+                        only = &c->evidence[i];
+                }
+        if (n_regions == 0)
+                return;
+        if (n_sources == 1) {
+                c->regions = only->regions;
+                c->n_regions = only->n_regions;
+                c->regions_borrowed = true;
+                return;
+        }
+        regions = xcalloc(n_regions, sizeof(char *));
+        n_regions = 0;
+        for (size_t i = 0; i < c->n_evidence; i++) {
+                const Evidence *e = &c->evidence[i];
+                if (!(mask & (UINT64_C(1) << i)))
+                        continue;
+                for (size_t k = 0; k < e->n_regions; k++)
+                        regions[n_regions++] = e->regions[k];
+        }
+        n_regions = matrix_atoms_uniq(NULL, regions, n_regions);
+        n_regions = MIN(n_regions, (size_t)MATRIX_MAX_REGIONS);
+        c->regions = xreallocarray(regions, n_regions, sizeof(char *));
+        c->n_regions = (uint16_t)n_regions;
+}
+
+static bool matrix_mask_has_regions(const Cell *c, uint64_t mask)
+{
+        for (size_t i = 0; i < c->n_evidence; i++)
+                if ((mask & (UINT64_C(1) << i)) && c->evidence[i].n_regions > 0)
+                        return true;
+        return false;
+}
+
+static void matrix_cell_lifecycle(Cell *c, uint64_t mask)
+{
+        for (size_t i = 0; i < c->n_evidence; i++) {
+                const Evidence *e = &c->evidence[i];
+                if (!(mask & (UINT64_C(1) << i)))
+                        continue;
+                c->lifecycle = matrix_lifecycle_worst(c->lifecycle, e->lifecycle);
+                c->eol = matrix_eol_min(c->eol, e->eol);
+        }
+}
+
+/* Recompute the merged fields of a cell from its evidence (docs/matrix.md). In a column
+ * an authoritative source speaks for, only authoritative evidence decides the state, and
+ * the cell is unavailable unless it shows the model (the listing is complete). */
+static void matrix_cell_merge(const Matrix *m, Cell *c)
+{
+        bool closed = matrix_column_closed(m, c->provider), unavail = false;
+        uint64_t deciding = 0, others = 0;
 
         if (!c->regions_borrowed)
                 free(c->regions);
@@ -542,49 +613,39 @@ static void matrix_cell_merge(Cell *c)
 
         for (size_t i = 0; i < c->n_evidence; i++) {
                 const Evidence *e = &c->evidence[i];
+                bool decides = !closed || matrix_is_authority(m, e->source);
 
                 if (e->first_seen && (c->first_seen == 0 || e->first_seen < c->first_seen))
                         c->first_seen = e->first_seen;
                 if (e->last_seen > c->last_seen)
                         c->last_seen = e->last_seen;
                 if (e->said != CELL_AVAILABLE) {
-                        unavail = unavail || e->said == CELL_UNAVAILABLE;
+                        unavail = unavail || (decides && e->said == CELL_UNAVAILABLE);
                         continue;
                 }
-                avail = true;
-                if (e->n_regions > 0) {
-                        n_regions += e->n_regions;
-                        n_sources++;
-                        only = e;
-                }
-                c->price_in = matrix_price_min(c->price_in, e->price_in);
-                c->price_out = matrix_price_min(c->price_out, e->price_out);
-                c->lifecycle = matrix_lifecycle_worst(c->lifecycle, e->lifecycle);
-                c->eol = matrix_eol_min(c->eol, e->eol);
+                if (decides)
+                        deciding |= UINT64_C(1) << i;
+                else
+                        others |= UINT64_C(1) << i;
         }
-        c->state = avail ? CELL_AVAILABLE : unavail ? CELL_UNAVAILABLE : CELL_UNKNOWN;
+        c->state = deciding             ? CELL_AVAILABLE
+                   : unavail || closed ? CELL_UNAVAILABLE
+                                        : CELL_UNKNOWN;
+        if (!deciding)
+                return;
 
-        if (n_regions == 0)
-                return;
-        if (n_sources == 1) {
-                c->regions = only->regions;
-                c->n_regions = only->n_regions;
-                c->regions_borrowed = true;
-                return;
-        }
-        regions = xcalloc(n_regions, sizeof(char *));
-        n_regions = 0;
-        for (size_t i = 0; i < c->n_evidence; i++) {
-                const Evidence *e = &c->evidence[i];
-                if (e->said != CELL_AVAILABLE)
-                        continue;
-                for (size_t k = 0; k < e->n_regions; k++)
-                        regions[n_regions++] = e->regions[k];
-        }
-        n_regions = matrix_atoms_uniq(NULL, regions, n_regions);
-        n_regions = MIN(n_regions, (size_t)MATRIX_MAX_REGIONS);
-        c->regions = xreallocarray(regions, n_regions, sizeof(char *));
-        c->n_regions = (uint16_t)n_regions;
+        /* Prices are not availability: any source that shows the cell available may
+         * publish them. Regions and lifecycle come from the deciding sources, and from
+         * the overruled ones only where the authority publishes none. */
+        for (size_t i = 0; i < c->n_evidence; i++)
+                if ((deciding | others) & (UINT64_C(1) << i)) {
+                        c->price_in = matrix_price_min(c->price_in, c->evidence[i].price_in);
+                        c->price_out = matrix_price_min(c->price_out, c->evidence[i].price_out);
+                }
+        matrix_cell_regions(c, matrix_mask_has_regions(c, deciding) ? deciding : others);
+        matrix_cell_lifecycle(c, deciding);
+        if (c->lifecycle == LIFECYCLE_UNKNOWN && c->eol == 0)
+                matrix_cell_lifecycle(c, others);
 }
 
 static void matrix_change_add(MatrixChanges *changes, const char *model, const char *provider,
@@ -619,7 +680,7 @@ static void matrix_cell_settle(const Matrix *m, const MatrixModel *mm, Cell *c,
 {
         CellState from = c->state;
 
-        matrix_cell_merge(c);
+        matrix_cell_merge(m, c);
         if (c->state != from)
                 matrix_change_add(changes, mm->id, m->providers[c->provider].id, from, c->state);
 }
@@ -842,11 +903,62 @@ static void matrix_evidence_take(Matrix *m, Evidence *e, MatrixGroup *g, uint64_
         e->missing = MISSING_TOUCHED;
 }
 
+/* Recompute which authoritative sources speak for each column (hold evidence in it),
+ * leaving out the evidence of `without` (a source being forgotten; NULL for none). dirty
+ * (n_providers entries) gets true for each column whose closed-world status changed: every
+ * cell there needs a re-merge. */
+static void matrix_authority_refresh(Matrix *m, const char *without, bool *dirty)
+{
+        size_t n_auth = m->n_authoritative, n_cols = m->n_providers;
+        _cleanup_free_ bool *seen = NULL;
+
+        if (n_auth > 0) {
+                seen = xcalloc(n_cols * n_auth, sizeof(bool));
+                for (size_t r = 0; r < m->n_models; r++) {
+                        const MatrixModel *mm = m->models[r];
+                        for (size_t k = 0; k < mm->n_cells; k++) {
+                                const Cell *c = &mm->cells[k];
+                                for (size_t i = 0; i < c->n_evidence; i++) {
+                                        const char *src = c->evidence[i].source;
+                                        if (src == without)
+                                                continue;
+                                        for (size_t a = 0; a < n_auth; a++)
+                                                if (m->authoritative[a] == src)
+                                                        seen[c->provider * n_auth + a] = true;
+                                }
+                        }
+                }
+        }
+        for (size_t col = 0; col < n_cols; col++) {
+                MatrixProvider *p = &m->providers[col];
+                size_t n = 0;
+                bool was = p->n_authorities > 0;
+
+                for (size_t i = 0; i < p->n_authorities; i++)
+                        matrix_atom_put(m, p->authorities[i]);
+                free(p->authorities);
+                p->authorities = NULL;
+                for (size_t a = 0; a < n_auth; a++)
+                        n += seen[col * n_auth + a];
+                if (n > 0) {
+                        p->authorities = xcalloc(n, sizeof(char *));
+                        n = 0;
+                        for (size_t a = 0; a < n_auth; a++)
+                                if (seen[col * n_auth + a])
+                                        p->authorities[n++] = matrix_atom_ref(m->authoritative[a]);
+                }
+                p->n_authorities = (uint16_t)n;
+                if (dirty && was != (n > 0))
+                        dirty[col] = true;
+        }
+}
+
 int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n, uint64_t now,
                  unsigned removal_polls, MatrixChanges *changes)
 {
         _cleanup_free_ size_t *idx = NULL;
         _cleanup_free_ MatrixColumns *cols = NULL;
+        _cleanup_free_ bool *dirty = NULL;
         char buf[MATRIX_MAX_ID + 1];
         MatrixModel *mm = NULL;
         char *src;
@@ -917,6 +1029,11 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                 k = end;
         }
 
+        /* An authoritative source's first parse in a column closes it: every cell there is
+         * re-merged, not only those holding this source's evidence. */
+        dirty = xcalloc(m->n_providers, sizeof(bool));
+        matrix_authority_refresh(m, NULL, dirty);
+
         /* DESIGN 6.2: evidence this parse did not touch counts a miss; only K misses in a
          * row turn it unavailable. Every cell holding this source's evidence is re-merged. */
         for (size_t r_ = 0; r_ < m->n_models; r_++) {
@@ -924,8 +1041,11 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                 for (size_t i = 0; i < row->n_cells; i++) {
                         Cell *c = &row->cells[i];
                         Evidence *e = matrix_cell_evidence(c, src);
-                        if (!e)
+                        if (!e) {
+                                if (dirty[c->provider])
+                                        matrix_cell_settle(m, row, c, changes);
                                 continue;
+                        }
                         if (e->missing == MISSING_TOUCHED)
                                 e->missing = 0;
                         else {
@@ -1038,6 +1158,7 @@ size_t matrix_count_providers(const Matrix *m, const MatrixModel *mm, int kind, 
 
 int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes)
 {
+        _cleanup_free_ bool *dirty = NULL;
         char *src;
 
         if (!m || !source)
@@ -1047,6 +1168,9 @@ int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes)
                 return 0;
         /* The last piece of evidence going must not free the text compared against. */
         matrix_atom_ref(src);
+        /* An authority leaving a column opens it again: every cell there is re-merged. */
+        dirty = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(bool));
+        matrix_authority_refresh(m, src, dirty);
         for (size_t r = 0; r < m->n_models; r++) {
                 MatrixModel *mm = m->models[r];
                 for (size_t k = 0; k < mm->n_cells;) {
@@ -1055,6 +1179,8 @@ int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes)
                         size_t at;
 
                         if (!e) {
+                                if (dirty[c->provider])
+                                        matrix_cell_settle(m, mm, c, changes);
                                 k++;
                                 continue;
                         }
@@ -1077,6 +1203,156 @@ int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes)
         }
         matrix_atom_put(m, src);
         return 0;
+}
+
+int matrix_set_authoritative(Matrix *m, const char *const *sources, size_t n,
+                             MatrixChanges *changes)
+{
+        char **set = NULL;
+
+        if (!m || (n > 0 && !sources))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (!matrix_text_valid(sources[i], false))
+                        return -EINVAL;
+        if (n > 0) {
+                set = xcalloc(n, sizeof(char *));
+                for (size_t i = 0; i < n; i++)
+                        set[i] = matrix_atom_get(m, sources[i], strlen(sources[i]));
+                n = matrix_atoms_uniq(m, set, n);
+        }
+        for (size_t i = 0; i < m->n_authoritative; i++)
+                matrix_atom_put(m, m->authoritative[i]);
+        free(m->authoritative);
+        m->authoritative = set;
+        m->n_authoritative = n;
+
+        matrix_authority_refresh(m, NULL, NULL);
+        for (size_t r = 0; r < m->n_models; r++) {
+                MatrixModel *mm = m->models[r];
+                for (size_t k = 0; k < mm->n_cells; k++)
+                        matrix_cell_settle(m, mm, &mm->cells[k], changes);
+        }
+        return 0;
+}
+
+bool matrix_source_authoritative(const Matrix *m, const char *source)
+{
+        return m && source && matrix_is_authority(m, matrix_atom_find(m, source));
+}
+
+bool matrix_evidence_overruled(const Matrix *m, const Cell *c, const Evidence *e)
+{
+        if (!c || !e || !matrix_column_closed(m, c->provider) || matrix_is_authority(m, e->source))
+                return false;
+        return (e->said == CELL_AVAILABLE) != (c->state == CELL_AVAILABLE);
+}
+
+int matrix_source_lagging(const Matrix *m, const char *source, size_t *ret_count,
+                          char **ret_examples, size_t n_examples)
+{
+        const char *src;
+        size_t count = 0;
+
+        if (!m || !source || !ret_count || (n_examples > 0 && !ret_examples))
+                return -EINVAL;
+        src = matrix_atom_find(m, source);
+        for (size_t r = 0; src && r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                for (size_t k = 0; k < mm->n_cells; k++) {
+                        const Cell *c = &mm->cells[k];
+                        if (!matrix_evidence_overruled(m, c, matrix_cell_evidence(c, src)))
+                                continue;
+                        if (count < n_examples)
+                                ret_examples[count] =
+                                    xasprintf("%s on %s", mm->id, m->providers[c->provider].id);
+                        count++;
+                }
+        }
+        *ret_count = count;
+        return 0;
+}
+
+int matrix_source_unmapped(const Matrix *m, const char *source, size_t *ret_count,
+                           char **ret_examples, size_t n_examples)
+{
+        const char *src;
+        size_t count = 0;
+
+        if (!m || !source || !ret_count || (n_examples > 0 && !ret_examples))
+                return -EINVAL;
+        src = matrix_atom_find(m, source);
+        for (size_t r = 0; src && r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                bool shown = false;
+                if (mm->mapped)
+                        continue;
+                for (size_t k = 0; k < mm->n_cells && !shown; k++) {
+                        const Evidence *e = matrix_cell_evidence(&mm->cells[k], src);
+                        shown = e && e->said == CELL_AVAILABLE;
+                }
+                if (!shown)
+                        continue;
+                if (count < n_examples)
+                        ret_examples[count] = xstrdup(mm->id);
+                count++;
+        }
+        *ret_count = count;
+        return 0;
+}
+
+static int matrix_ptr_cmp(const void *a, const void *b)
+{
+        uintptr_t x = (uintptr_t)*(char *const *)a, y = (uintptr_t)*(char *const *)b;
+        return x < y ? -1 : x > y;
+}
+
+size_t matrix_source_raw_ids_known(const Matrix *m, const char *source, const char *const *ids,
+                                   size_t n)
+{
+        _cleanup_free_ char **want = NULL;
+        _cleanup_free_ bool *hit = NULL;
+        size_t n_want = 0, known = 0;
+        const char *src;
+
+        if (!m || !source || n == 0 || !ids)
+                return 0;
+        src = matrix_atom_find(m, source);
+        if (!src)
+                return 0;
+        /* Raw ids are shared texts: an id the matrix holds nowhere is no match. */
+        want = xcalloc(n, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                char *a = ids[i] ? matrix_atom_find(m, ids[i]) : NULL;
+                if (a)
+                        want[n_want++] = a;
+        }
+        if (n_want == 0)
+                return 0;
+        qsort(want, n_want, sizeof(char *), matrix_ptr_cmp);
+        {
+                size_t o = 0;
+                for (size_t i = 0; i < n_want; i++)
+                        if (o == 0 || want[o - 1] != want[i])
+                                want[o++] = want[i];
+                n_want = o;
+        }
+        hit = xcalloc(n_want, sizeof(bool));
+        for (size_t r = 0; r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                for (size_t k = 0; k < mm->n_cells; k++) {
+                        const Evidence *e = matrix_cell_evidence(&mm->cells[k], src);
+                        char **at;
+                        if (!e || !e->raw_id)
+                                continue;
+                        at = bsearch(&e->raw_id, want, n_want, sizeof(char *), matrix_ptr_cmp);
+                        if (at)
+                                hit[at - want] = true;
+                }
+        }
+        for (size_t i = 0; i < n_want; i++)
+                known += hit[i];
+        return known;
 }
 
 /* ---- state file ---------------------------------------------------------------------- */
@@ -1566,7 +1842,7 @@ static int matrix_cell_from_json(Matrix *m, const json_t *j, Cell *c)
                         if (c->evidence[q].source == c->evidence[k].source)
                                 return -EBADMSG;
         }
-        matrix_cell_merge(c);
+        matrix_cell_merge(m, c);
         return 0;
 }
 

@@ -350,7 +350,42 @@ int provider_map_lookup(const ProviderMap *m, const char *upstream, const char *
                         *ret_kind = rule->kind;
                 return 0;
         }
+        /* The column ids users see ("aws", "gcp") name themselves. */
+        for (size_t i = 0; i < m->n; i++) {
+                const ProviderRule *rule = &m->rules[i];
+                if (!rule->provider || strcasecmp(rule->provider, upstream) != 0)
+                        continue;
+                if (ret_provider)
+                        *ret_provider = rule->provider;
+                if (ret_kind)
+                        *ret_kind = rule->kind;
+                return 0;
+        }
         return -ENOENT;
+}
+
+const char *provider_map_suggest(const ProviderMap *m, const char *name)
+{
+        const char *best = NULL;
+        unsigned best_d = 4;
+
+        if (!m || !name)
+                return NULL;
+        for (size_t i = 0; i < m->n; i++) {
+                const ProviderRule *rule = &m->rules[i];
+                const char *cand[2] = {rule->provider, rule->glob};
+                for (size_t k = 0; k < 2; k++) {
+                        unsigned d;
+                        if (!cand[k] || strpbrk(cand[k], "*?["))
+                                continue;
+                        d = util_edit_distance(name, cand[k], best_d);
+                        if (d < best_d) {
+                                best_d = d;
+                                best = cand[k];
+                        }
+                }
+        }
+        return best;
 }
 
 int provider_map_kind(const ProviderMap *m, const char *provider, ProviderKind *ret_kind)

@@ -22,6 +22,7 @@ typedef struct PollerSource {
         PollOutcome outcome;
         bool accept_next; /* the operator vouches for the next body (poller_poll_now) */
         bool accepting;   /* the poll under way is such a one */
+        bool conditional; /* the poll under way sent validators */
 } PollerSource;
 
 struct Poller {
@@ -92,6 +93,7 @@ int poller_new(sd_event *event, Fetcher *fetcher, PollerTables *tables, State *s
         p->state = state;
         p->opts = *opts;
         (void)rules_engine_set_rules(state->engine, p->tables.rules);
+        (void)poller_authority(state, p->tables.config);
         p->state_dir = xstrdup(opts->state_dir);
         p->opts.state_dir = p->state_dir;
         poller_record_history(p->state, true);
@@ -371,6 +373,17 @@ static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig 
         matrix_changes_clear(&changes);
 }
 
+int poller_authority(State *st, const Config *c)
+{
+        _cleanup_free_ const char **names = xcalloc(c->n_sources + 1, sizeof(char *));
+        size_t n = 0;
+
+        for (size_t i = 0; i < c->n_sources; i++)
+                if (c->sources[i].enabled && c->sources[i].authoritative)
+                        names[n++] = c->sources[i].name;
+        return matrix_set_authoritative(st->matrix, names, n, NULL);
+}
+
 void poller_outcome_clear(PollOutcome *o)
 {
         outcome_clear(o);
@@ -417,24 +430,61 @@ int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const
         return 0;
 }
 
+#define POLLER_EXAMPLES 3
+
+/* "a, b, c" from n texts (freed here); NULL when n is 0. */
+static char *join_examples(char **v, size_t n)
+{
+        char *out = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                char *next = xasprintf("%s%s%s", out ? out : "", out ? ", " : "", v[i]);
+                free(out);
+                free(v[i]);
+                out = next;
+        }
+        return out;
+}
+
 int poller_evaluate(State *st, const Config *c, uint64_t now)
 {
         RulesSourceView *views = xcalloc(c->n_sources ? c->n_sources : 1, sizeof(*views));
         size_t n = 0;
+        int r = 0;
 
         for (size_t i = 0; i < c->n_sources; i++) {
                 const SourceConfig *sc = &c->sources[i];
+                char *ex[POLLER_EXAMPLES];
+                size_t lagging = 0, unmapped = 0;
+
                 if (!sc->enabled)
                         continue;
                 const SourceState *ss = state_source(st, sc->name);
-                views[n++] = (RulesSourceView){
+                views[n] = (RulesSourceView){
                         .name = sc->name,
                         .status = ss->status,
                         .last_ok = ss->last_ok,
                         .consecutive_failures = ss->consecutive_failures,
                 };
+                r = matrix_source_lagging(st->matrix, sc->name, &lagging, ex, POLLER_EXAMPLES);
+                if (r < 0)
+                        goto out;
+                views[n].lagging = lagging;
+                views[n].lagging_examples = join_examples(ex, MIN(lagging, (size_t)POLLER_EXAMPLES));
+                r = matrix_source_unmapped(st->matrix, sc->name, &unmapped, ex, POLLER_EXAMPLES);
+                if (r < 0)
+                        goto out;
+                views[n].unmapped = unmapped;
+                views[n].unmapped_examples =
+                    join_examples(ex, MIN(unmapped, (size_t)POLLER_EXAMPLES));
+                n++;
         }
-        int r = rules_engine_evaluate(st->engine, st->matrix, views, n, now, on_rules_event, NULL);
+        r = rules_engine_evaluate(st->engine, st->matrix, views, n, now, on_rules_event, NULL);
+out:
+        for (size_t i = 0; i < c->n_sources; i++) {
+                free((char *)views[i].lagging_examples);
+                free((char *)views[i].unmapped_examples);
+        }
         free(views);
         return r;
 }
@@ -449,6 +499,14 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
         ps->job = NULL;
         p->in_flight--;
         p->generation++;
+        /* A 304 says "the body you hold is still good": to a request that named no body it
+         * is an upstream error, never a good poll. */
+        if (res->klass == FETCH_NOT_MODIFIED && !ps->conditional) {
+                res->klass = FETCH_HTTP;
+                res->http_status = 304;
+                snprintf(res->error, sizeof(res->error),
+                         "304 Not Modified answered a request that sent no validators");
+        }
         (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, ps->accepting, now,
                            &ps->outcome);
         ps->accepting = false;
@@ -513,6 +571,7 @@ static int submit(PollerSource *ps)
                 return log_errno(LOG_ERR, r, "cannot start a poll of %s", sc->name);
         ps->accepting = ps->accept_next;
         ps->accept_next = false;
+        ps->conditional = v && (v->etag || v->last_modified);
         p->in_flight++;
         return 0;
 }
@@ -613,8 +672,19 @@ int poller_reload(Poller *p, PollerTables *tables)
         p->tables = *tables;
         *tables = (PollerTables){0};
         /* Evidence of sources removed from the config must not linger as "available". */
+        size_t before = p->state->n_sources;
         r = state_prune(p->state, keep);
         free(keep);
+        if (r < 0)
+                return r;
+        /* A source removed from the config retires its evidence: its cells turn unknown,
+         * which no rule may read as the model leaving a cloud. */
+        if (p->state->n_sources != before) {
+                r = rules_engine_rebase(p->state->engine, p->state->matrix, util_now_real());
+                if (r < 0)
+                        return r;
+        }
+        r = poller_authority(p->state, p->tables.config);
         if (r < 0)
                 return r;
         sources_setup(p);

@@ -130,6 +130,11 @@ int replay_run(const PollerTables *t, State *st, const char *dir, size_t *ret_st
         if (r < 0)
                 goto out;
         qsort(steps, n, sizeof(Step), cmp_step);
+        r = poller_authority(st, c);
+        if (r < 0) {
+                *ret_error = xasprintf("cannot set the authoritative sources: %s", strerror(-r));
+                goto out;
+        }
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *stepdir = xasprintf("%s/%s", dir, steps[i].name);

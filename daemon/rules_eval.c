@@ -233,7 +233,8 @@ struct RulesEngine {
 /* Facts about one row, computed on first use and shared by every rule. */
 typedef struct RowCache {
         bool sets_done, age_done, price_done;
-        uint32_t geo_done[N_STATES]; /* bit g: geo[g][state] is filled */
+        uint32_t geo_done[N_STATES];    /* bit g: geo[g][state] is filled */
+        uint32_t geo_unknown[N_STATES]; /* bit g: a cloud in that state has no region data */
         ProvSet by[N_KINDS][N_STATES];
         ProvSet geo[MAX_GEOS][N_STATES];
         double age;
@@ -686,6 +687,20 @@ static void eval_ident(Ctx *c, const Expr *x, Value *out)
         case RULES_ID_PROVIDERS:
                 out->word = (int)id;
                 break;
+        case RULES_ID_LAGGING:
+                if (c->src)
+                        out->num = (double)c->src->lagging;
+                break;
+        case RULES_ID_LAGGING_EXAMPLES:
+                out->str = c->src && c->src->lagging_examples ? c->src->lagging_examples : "";
+                break;
+        case RULES_ID_UNMAPPED:
+                if (c->src)
+                        out->num = (double)c->src->unmapped;
+                break;
+        case RULES_ID_UNMAPPED_EXAMPLES:
+                out->str = c->src && c->src->unmapped_examples ? c->src->unmapped_examples : "";
+                break;
         case _RULES_ID_MAX:
                 break;
         }
@@ -707,18 +722,22 @@ static int arg_word(Ctx *c, const Expr *x)
         return v.word;
 }
 
-static ProvSet clouds_in_geo(Ctx *c, CellState st, const char *geo_name)
+static ProvSet clouds_in_geo(Ctx *c, CellState st, const char *geo_name, bool *ret_unknown)
 {
         const RulesGeo *geo = rules_geo_find(geo_name), *all;
         ProvSet s = {{0}};
+        bool unlocated = false;
         size_t n, g;
 
+        *ret_unknown = false;
         if (!geo || !c->mm)
                 return s;
         all = rules_geos(&n);
         g = (size_t)(geo - all);
-        if (g < MAX_GEOS && (c->rc->geo_done[st] & (UINT32_C(1) << g)))
+        if (g < MAX_GEOS && (c->rc->geo_done[st] & (UINT32_C(1) << g))) {
+                *ret_unknown = c->rc->geo_unknown[st] & (UINT32_C(1) << g);
                 return c->rc->geo[g][st];
+        }
         n = MIN(c->m->n_providers, (size_t)MAX_COLS);
         for (size_t col = 0; col < n; col++) {
                 const Cell *cell;
@@ -727,7 +746,10 @@ static ProvSet clouds_in_geo(Ctx *c, CellState st, const char *geo_name)
                 cell = matrix_cell(c->mm, col);
                 if (cell->state != st)
                         continue;
-                /* A cell without regions says nothing about geography, so it never counts. */
+                /* Unknown regions are not "outside": with one such cloud the set itself is
+                 * unknown (missing), so no comparison on it holds (rules/README.md). */
+                if (cell->n_regions == 0)
+                        unlocated = true;
                 for (size_t r = 0; r < cell->n_regions; r++)
                         if (rules_geo_match(geo, cell->regions[r])) {
                                 set_add(&s, (unsigned)c->e->stable_of[col]);
@@ -737,7 +759,10 @@ static ProvSet clouds_in_geo(Ctx *c, CellState st, const char *geo_name)
         if (g < MAX_GEOS) {
                 c->rc->geo[g][st] = s;
                 c->rc->geo_done[st] |= UINT32_C(1) << g;
+                if (unlocated)
+                        c->rc->geo_unknown[st] |= UINT32_C(1) << g;
         }
+        *ret_unknown = unlocated;
         return s;
 }
 
@@ -758,7 +783,8 @@ static void eval_call(Ctx *c, const Expr *x, Value *out)
                 if (st < 0 || st >= N_STATES)
                         break;
                 if (x->kwargs[0])
-                        out->set = clouds_in_geo(c, (CellState)st, arg_string(c, x->kwargs[0]));
+                        out->set = clouds_in_geo(c, (CellState)st, arg_string(c, x->kwargs[0]),
+                                                 &out->missing);
                 else
                         out->set = row_cache_sets(c)->by[PROVIDER_CLOUD][st];
                 break;
@@ -771,6 +797,9 @@ static void eval_call(Ctx *c, const Expr *x, Value *out)
         }
         case RULES_FN_ON:
                 out->b = cell_of(c, a[0])->state == CELL_AVAILABLE;
+                break;
+        case RULES_FN_REGIONS_KNOWN:
+                out->b = cell_of(c, a[0])->n_regions > 0;
                 break;
         case RULES_FN_REGIONS:
                 cell = cell_of(c, a[0]);
@@ -1156,14 +1185,17 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
 
         if (ev != ALERT_EVENT_FIRING && ev != ALERT_EVENT_REPEAT && ev != ALERT_EVENT_RESOLVED)
                 return;
-        if (rule->summary) {
+        /* A resolve says what fired, not what the values are now ("only on none"). */
+        if (ev == ALERT_EVENT_RESOLVED && a->summary) {
+                buf_puts(&summary, a->summary);
+        } else if (rule->summary) {
                 render_template(c, &summary, rule->summary);
         } else {
                 buf_puts(&summary, rule->name);
                 buf_puts(&summary, " for ");
                 buf_puts(&summary, c->key);
         }
-        if (rule->description)
+        if (rule->description && ev != ALERT_EVENT_RESOLVED)
                 render_template(c, &description, rule->description);
         if (model) {
                 ProvSet now = available_of(c, true);
@@ -1184,7 +1216,9 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
                     .event = ev,
                     .phase = a->phase,
                     .summary = a->summary,
-                    .description = rule->description ? buf_str(&description) : NULL,
+                    .description = rule->description && ev != ALERT_EVENT_RESOLVED
+                                       ? buf_str(&description)
+                                       : NULL,
                     .clouds = model ? buf_str(&clouds) : NULL,
                     /* No previous evaluation, no previous clouds. */
                     .previous_clouds = model && c->entry && c->entry->has_prev
@@ -1744,6 +1778,7 @@ int rules_engine_evaluate(RulesEngine *e, const Matrix *m, const RulesSourceView
                          .now = now};
                 rc.sets_done = rc.age_done = rc.price_done = false;
                 memset(rc.geo_done, 0, sizeof(rc.geo_done));
+                memset(rc.geo_unknown, 0, sizeof(rc.geo_unknown));
                 for (size_t ri = 0; ri < e->n_rs; ri++)
                         if (e->rs[ri].rule->target == RULE_TARGET_MODEL)
                                 eval_model_rule(&c, ri, cb, userdata);
@@ -1764,6 +1799,44 @@ int rules_engine_evaluate(RulesEngine *e, const Matrix *m, const RulesSourceView
         for (size_t ri = 0; ri < e->n_rs; ri++)
                 if (e->rs[ri].rule->target == RULE_TARGET_SOURCE)
                         eval_source_rule(e, ri, sources, n_sources, now, cb, userdata);
+        return 0;
+}
+
+int rules_engine_rebase(RulesEngine *e, const Matrix *m, uint64_t now)
+{
+        if (!e || !m)
+                return -EINVAL;
+        map_providers(e, m);
+        sync_keys(e, m);
+        for (size_t i = 0; i < e->n_keys; i++) {
+                RowCache rc;
+                Ctx c = {.e = e,
+                         .m = m,
+                         .mm = m->models[i],
+                         .key = m->models[i]->id,
+                         .entry = e->keys[i],
+                         .rc = &rc,
+                         .now = now};
+
+                /* A row never evaluated keeps having no past. */
+                if (!e->keys[i]->has_prev)
+                        continue;
+                rc.sets_done = rc.age_done = rc.price_done = false;
+                memset(rc.geo_done, 0, sizeof(rc.geo_done));
+                memset(rc.geo_unknown, 0, sizeof(rc.geo_unknown));
+                for (size_t ri = 0; ri < e->n_rs; ri++) {
+                        const RuleState *rs = &e->rs[ri];
+                        if (rs->rule->target != RULE_TARGET_MODEL)
+                                continue;
+                        c.rs = rs;
+                        memset(e->computed, 0, MAX(rs->n_slots, 1u));
+                        if (rs->rule->where && !eval_bool(&c, rs->rule->where))
+                                continue;
+                        slots_fill(&c);
+                        slots_commit(&c);
+                }
+                e->keys[i]->prev_clouds = available_of(&c, true);
+        }
         return 0;
 }
 

@@ -63,6 +63,16 @@ static const RulesIdentifier identifiers[_RULES_ID_MAX] = {
                          "in lost()/gained(): the available cloud providers"},
     [RULES_ID_PROVIDERS] = {"providers", RULES_ID_PROVIDERS, RULES_KIND_SET_NAME, T_MODEL, true,
                             "in lost()/gained(): the available providers of every kind"},
+    [RULES_ID_LAGGING] = {"lagging", RULES_ID_LAGGING, RULES_KIND_NUMBER, T_SOURCE, false,
+                          "cells where a provider's own listing overrules the source"},
+    [RULES_ID_LAGGING_EXAMPLES] = {"lagging_examples", RULES_ID_LAGGING_EXAMPLES,
+                                   RULES_KIND_STRING, T_SOURCE, false,
+                                   "the first of those cells, \"model on provider, ...\""},
+    [RULES_ID_UNMAPPED] = {"unmapped", RULES_ID_UNMAPPED, RULES_KIND_NUMBER, T_SOURCE, false,
+                           "rows of model ids that no rule or alias maps"},
+    [RULES_ID_UNMAPPED_EXAMPLES] = {"unmapped_examples", RULES_ID_UNMAPPED_EXAMPLES,
+                                    RULES_KIND_STRING, T_SOURCE, false,
+                                    "the first of those ids"},
 };
 
 static const char *const price_sides[] = {"input", "output", NULL};
@@ -260,6 +270,19 @@ static const RulesFunction functions[_RULES_FN_MAX] = {
             .targets = T_BOTH,
             .signature = "count(list-or-set)",
             .doc = "the number of elements",
+        },
+    [RULES_FN_REGIONS_KNOWN] =
+        {
+            .name = "regions_known",
+            .id = RULES_FN_REGIONS_KNOWN,
+            .min_args = 1,
+            .max_args = 1,
+            .args = {K(STRING)},
+            .result = RULES_KIND_BOOL,
+            .result_elem = RULES_KIND_NONE,
+            .targets = T_MODEL,
+            .signature = "regions_known(provider)",
+            .doc = "true if the provider's cell says in which regions it serves the model",
         },
 };
 

@@ -44,6 +44,8 @@ typedef struct SourceLine {
         bool has_last_ok;
         bool never_ok;
         uint64_t last_ok_ago;
+        uint64_t lagging, unmapped;
+        char *lagging_examples, *unmapped_examples;
 } SourceLine;
 
 typedef struct KnownSource {
@@ -171,8 +173,11 @@ static void step_clear(Runner *r)
         r->obs = NULL;
         r->canon = NULL;
         r->n_in = 0;
-        for (size_t i = 0; i < r->n_srcs; i++)
+        for (size_t i = 0; i < r->n_srcs; i++) {
                 free(r->srcs[i].name);
+                free(r->srcs[i].lagging_examples);
+                free(r->srcs[i].unmapped_examples);
+        }
         free(r->srcs);
         r->srcs = NULL;
         r->n_srcs = 0;
@@ -387,6 +392,10 @@ static int step_run(Runner *r)
                         .status = sl->status,
                         .last_ok = ks->last_ok,
                         .consecutive_failures = sl->failures,
+                        .lagging = sl->lagging,
+                        .lagging_examples = sl->lagging_examples,
+                        .unmapped = sl->unmapped,
+                        .unmapped_examples = sl->unmapped_examples,
                 };
         }
         k = rules_engine_evaluate(r->engine, r->matrix, views, r->n_srcs, r->now, on_event, &got);
@@ -650,11 +659,14 @@ static int run_line(Runner *r, Tok *t, size_t n, unsigned line)
                 return 0;
         }
         if (streq(w, "source")) {
+                _cleanup_free_ char *lex = NULL, *uex = NULL;
                 SourceLine sl = {0};
                 if (n < 3)
                         return fail_at(r, line, t[0].col,
                                        "usage: source NAME ok|degraded|suspect [failures=N] "
-                                       "[last_ok=-DURATION|never]");
+                                       "[last_ok=-DURATION|never] [lagging=N] "
+                                       "[lagging_examples=TEXT] [unmapped=N] "
+                                       "[unmapped_examples=TEXT]");
                 if (streq(t[2].s, "ok"))
                         sl.status = SOURCE_OK;
                 else if (streq(t[2].s, "degraded"))
@@ -667,6 +679,18 @@ static int run_line(Runner *r, Tok *t, size_t n, unsigned line)
                         if (startswith(t[i].s, "failures=")) {
                                 if (util_parse_uint(t[i].s + 9, &sl.failures) < 0)
                                         return fail_at(r, line, t[i].col, "bad number");
+                        } else if (startswith(t[i].s, "lagging=")) {
+                                if (util_parse_uint(t[i].s + 8, &sl.lagging) < 0)
+                                        return fail_at(r, line, t[i].col, "bad number");
+                        } else if (startswith(t[i].s, "unmapped=")) {
+                                if (util_parse_uint(t[i].s + 9, &sl.unmapped) < 0)
+                                        return fail_at(r, line, t[i].col, "bad number");
+                        } else if (startswith(t[i].s, "lagging_examples=")) {
+                                free(lex);
+                                lex = xstrdup(t[i].s + 17);
+                        } else if (startswith(t[i].s, "unmapped_examples=")) {
+                                free(uex);
+                                uex = xstrdup(t[i].s + 18);
                         } else if (streq(t[i].s, "last_ok=never")) {
                                 sl.has_last_ok = sl.never_ok = true;
                         } else if (startswith(t[i].s, "last_ok=-")) {
@@ -678,6 +702,8 @@ static int run_line(Runner *r, Tok *t, size_t n, unsigned line)
                         }
                 }
                 sl.name = xstrdup(t[1].s);
+                sl.lagging_examples = TAKE_PTR(lex);
+                sl.unmapped_examples = TAKE_PTR(uex);
                 r->srcs = xreallocarray(r->srcs, r->n_srcs + 1, sizeof(SourceLine));
                 r->srcs[r->n_srcs++] = sl;
                 return 0;

@@ -74,6 +74,13 @@ typedef int (*adapter_parse_fn)(const char *data, size_t len, const AdapterOptio
  * so a caller that sets one at a time knows which one err is about. */
 typedef int (*adapter_check_fn)(const AdapterOptions *opts, AdapterError *err);
 
+/* Whether a format's listing may decide its provider columns (DESIGN 5a). */
+typedef enum AdapterAuthority {
+        ADAPTER_AUTHORITY_NEVER,   /* a catalogue of many providers: never authoritative */
+        ADAPTER_AUTHORITY_OPT_IN,  /* generic formats: `authoritative = yes` if the operator vouches */
+        ADAPTER_AUTHORITY_DEFAULT, /* the cloud's own listing: authoritative unless set to no */
+} AdapterAuthority;
+
 typedef struct Adapter {
         const char *name;        /* the config's `format =` value */
         const char *description; /* one line for --help and docs */
@@ -81,6 +88,7 @@ typedef struct Adapter {
         bool needs_columns;      /* true for html-table, markdown-table, json */
         adapter_parse_fn parse;
         adapter_check_fn check;  /* NULL: the format takes no options to check */
+        AdapterAuthority authority;
 } Adapter;
 
 /* Find an adapter by format name, or NULL. */

@@ -37,6 +37,8 @@ typedef struct SourceConfig {
         char *vendor;   /* optional vendor hint for every row of this source */
         uint64_t interval_usec; /* poll interval; default from [daemon] interval */
         bool enabled;
+        bool authoritative; /* authoritative = yes|no; default from the format (DESIGN 5a) */
+        unsigned provider_line, provider_col; /* where `provider =`'s value is, for messages */
         FetchLimits limits;
         unsigned line; /* where the section starts, for messages */
 } SourceConfig;

@@ -10,7 +10,8 @@ typedef enum GuardVerdict {
         GUARD_APPLY,             /* believable: merge it */
         GUARD_SUSPECT_REMOVAL,   /* would remove more than the allowed share of rows */
         GUARD_SUSPECT_STRUCTURE, /* the page's structure fingerprint changed */
-        GUARD_SUSPECT_EMPTY,     /* parsed to nothing where there were rows before */
+        GUARD_SUSPECT_EMPTY,     /* parsed to nothing (first parse included) */
+        GUARD_SUSPECT_PROVIDER,  /* rows the source mapped before now map to no provider */
 } GuardVerdict;
 
 typedef struct GuardInput {
@@ -20,10 +21,13 @@ typedef struct GuardInput {
         size_t rows;               /* cells the source shows available now (in the matrix) */
         size_t absent;             /* of those, how many the new parse lacks */
         size_t new_rows;           /* observations in the new parse */
+        size_t remapped;           /* rows mapped before that now map to no provider */
+        const char *remapped_names; /* their upstream provider names now, for the detail */
         unsigned max_removal_percent;
 } GuardInput;
 
 /* Judge a parse; ret_detail (may be NULL) gets a one-line reason. */
 GuardVerdict guard_check(const GuardInput *in, char *ret_detail, size_t detail_size);
-/* Name of a verdict: apply, suspect-removal, suspect-structure, suspect-empty. */
+/* Name of a verdict: apply, suspect-removal, suspect-structure, suspect-empty,
+ * suspect-provider. */
 const char *guard_verdict_name(GuardVerdict v);

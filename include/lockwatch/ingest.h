@@ -49,6 +49,7 @@ typedef struct IngestReport {
         size_t unlisted;           /* rows from upstream providers the table does not list */
         size_t ignored;            /* rows from providers the table says to ignore */
         size_t rows, absent;       /* the guard's counts */
+        size_t remapped;           /* rows mapped before that now map to no provider */
         size_t n_unmapped;         /* distinct unmapped ids */
         char *unmapped[INGEST_MAX_REPORTED];      /* the first of them: "provider raw-id" */
         size_t n_unlisted_names;

@@ -21,7 +21,7 @@
 
 typedef enum CellState {
         CELL_UNKNOWN,     /* no trustworthy observation */
-        CELL_AVAILABLE,   /* some live source shows it callable */
+        CELL_AVAILABLE,   /* the deciding sources show it callable (docs/matrix.md) */
         CELL_UNAVAILABLE, /* positively shown absent or retired */
         _CELL_STATE_MAX,
 } CellState;
@@ -61,6 +61,11 @@ typedef struct Cell {
 typedef struct MatrixProvider {
         char *id; /* "aws", "gcp", "azure", "anthropic", "openrouter", ... */
         ProviderKind kind;
+        /* Authoritative sources that speak for this column (they hold evidence in it), as the
+         * matrix's shared texts, sorted. Non-empty: the column is closed-world, see
+         * docs/matrix.md "Authority". */
+        char **authorities;
+        uint16_t n_authorities;
 } MatrixProvider;
 
 typedef struct MatrixModel {
@@ -83,6 +88,8 @@ typedef struct Matrix {
         size_t cap_providers;
         struct MatrixAtom **atoms; /* hash buckets of the shared texts */
         size_t n_atoms, n_atom_buckets;
+        char **authoritative; /* sources whose listing decides their columns; shared texts */
+        size_t n_authoritative;
 } Matrix;
 
 /* One normalized observation, ready to merge. */
@@ -130,6 +137,27 @@ int matrix_count_absent(const Matrix *m, const char *source, const MatrixInput *
                         size_t *ret_rows, size_t *ret_absent);
 /* Count providers of kind (or all kinds if kind < 0) whose cell has state st. */
 size_t matrix_count_providers(const Matrix *m, const MatrixModel *mm, int kind, CellState st);
+/* Make exactly the named sources authoritative (DESIGN 5a) and re-merge every cell; cells
+ * whose state moved are appended to changes (may be NULL). */
+int matrix_set_authoritative(Matrix *m, const char *const *sources, size_t n,
+                             MatrixChanges *changes);
+/* Whether source is one of the authoritative sources. */
+bool matrix_source_authoritative(const Matrix *m, const char *source);
+/* Whether e, evidence of cell c, is overruled: a non-authoritative source that contradicts
+ * the authority of the cell's column (it lags). */
+bool matrix_evidence_overruled(const Matrix *m, const Cell *c, const Evidence *e);
+/* How many cells source is overruled in (ret_count); the first n_examples of them as
+ * "model on provider" texts in row order (ret_examples, caller frees each; may be NULL). */
+int matrix_source_lagging(const Matrix *m, const char *source, size_t *ret_count,
+                          char **ret_examples, size_t n_examples);
+/* How many rows of unmapped ids (MatrixModel.mapped false) the source shows available
+ * (ret_count); the first n_examples of their ids (ret_examples, caller frees; may be NULL). */
+int matrix_source_unmapped(const Matrix *m, const char *source, size_t *ret_count,
+                           char **ret_examples, size_t n_examples);
+/* How many distinct ids among the n raw upstream ids the source's evidence holds (rows it
+ * mapped before). */
+size_t matrix_source_raw_ids_known(const Matrix *m, const char *source, const char *const *ids,
+                                   size_t n);
 /* Drop every piece of evidence given by source (a source removed from the config). */
 int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes);
 /* Free the items of changes and reset it. */

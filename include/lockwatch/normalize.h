@@ -36,12 +36,14 @@ int provider_map_parse(const char *path, const char *text, size_t len, ProviderM
                        NormalizeError *err);
 /* Free a provider table; NULL is fine. */
 void provider_map_free(ProviderMap *m);
-/* Map an upstream provider name; -ENOENT if no line matches (unlisted), -ESRCH if the first
- * matching line is "glob = -" (deliberately ignored). */
+/* Map an upstream provider name, or a column id the table maps to ("aws"); -ENOENT if
+ * neither (unlisted), -ESRCH if the first matching line is "glob = -" (deliberately ignored). */
 int provider_map_lookup(const ProviderMap *m, const char *upstream, const char **ret_provider,
                         ProviderKind *ret_kind);
 /* Kind of a provider id already mapped (e.g. "aws"); -ENOENT if the table never names it. */
 int provider_map_kind(const ProviderMap *m, const char *provider, ProviderKind *ret_kind);
+/* The column id or literal upstream name nearest to name, for "did you mean", or NULL. */
+const char *provider_map_suggest(const ProviderMap *m, const char *name);
 /* Name of a kind: cloud, direct, aggregator. */
 const char *provider_kind_name(ProviderKind k);
 /* Parse a kind name; -EINVAL if unknown. */

@@ -75,6 +75,8 @@ void poller_tables_clear(PollerTables *t);
  * matrix through ingest), announcing source transitions; shared with replays. */
 int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const FetchResult *res,
                  bool fetch_only, bool accept, uint64_t now, PollOutcome *o);
+/* Make the enabled sources that c says are authoritative decide their columns in st. */
+int poller_authority(State *st, const Config *c);
 /* Evaluate every rule at now over st, announcing alert transitions. */
 int poller_evaluate(State *st, const Config *c, uint64_t now);
 /* Record (on) or stop recording (off) every announced transition in st's history. */

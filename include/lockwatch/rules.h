@@ -96,6 +96,10 @@ typedef enum RulesIdent {
         RULES_ID_SUSPECT,
         RULES_ID_CLOUDS,    /* lost(clouds), gained(clouds) */
         RULES_ID_PROVIDERS, /* lost(providers), gained(providers) */
+        RULES_ID_LAGGING,           /* source: cells where the authority overrules it */
+        RULES_ID_LAGGING_EXAMPLES,  /* source: the first of them, "model on provider, ..." */
+        RULES_ID_UNMAPPED,          /* source: rows of ids no rule or alias maps */
+        RULES_ID_UNMAPPED_EXAMPLES, /* source: the first of them */
         _RULES_ID_MAX,
 } RulesIdent;
 
@@ -114,6 +118,7 @@ typedef enum RulesFunc {
         RULES_FN_LIFECYCLE,
         RULES_FN_EOL_WITHIN,
         RULES_FN_COUNT,
+        RULES_FN_REGIONS_KNOWN,
         _RULES_FN_MAX,
 } RulesFunc;
 

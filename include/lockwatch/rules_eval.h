@@ -27,6 +27,10 @@ typedef struct RulesSourceView {
         SourceStatus status;
         uint64_t last_ok; /* realtime usec of the last good poll, 0 = never */
         uint64_t consecutive_failures;
+        uint64_t lagging;              /* cells where the authority overrules the source */
+        const char *lagging_examples;  /* "model on provider, ..." or NULL */
+        uint64_t unmapped;             /* rows of ids no rule or alias maps */
+        const char *unmapped_examples; /* "id, ..." or NULL */
 } RulesSourceView;
 
 /* One announced change of an alert; every pointer is valid during the callback only. */
@@ -59,6 +63,9 @@ int rules_engine_evaluate(RulesEngine *e, const Matrix *m, const RulesSourceView
                           size_t n_sources, uint64_t now, rules_event_fn cb, void *userdata);
 /* The alert table (read only). */
 const AlertTable *rules_engine_alerts(const RulesEngine *e);
+/* Make what previous() and lost() remember equal the matrix now, announcing nothing: after a
+ * change of configuration (a source removed), so it is not read as a change upstream. */
+int rules_engine_rebase(RulesEngine *e, const Matrix *m, uint64_t now);
 /* Serialize alerts, look-back history and source first sightings for the state file. */
 int rules_engine_to_json(const RulesEngine *e, json_t **ret);
 /* Replace the engine's state by rules_engine_to_json() output; -EBADMSG (engine unchanged)

@@ -159,8 +159,10 @@ int main(void)
         }
         for (size_t i = 0; i < SOURCES; i++) {
                 snprintf(names[i], sizeof(names[i]), "source-%zu", i);
-                views[i] = (RulesSourceView){names[i], i % 4 ? SOURCE_OK : SOURCE_DEGRADED,
-                                             now - i * USEC_PER_HOUR, i % 5};
+                views[i] = (RulesSourceView){.name = names[i],
+                                             .status = i % 4 ? SOURCE_OK : SOURCE_DEGRADED,
+                                             .last_ok = now - i * USEC_PER_HOUR,
+                                             .consecutive_failures = i % 5};
         }
 
         rules_engine_new(rules, USEC_PER_HOUR, &e);

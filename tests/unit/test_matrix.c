@@ -1411,6 +1411,198 @@ static void test_state_many_values(void **state)
         free(rows);
 }
 
+/* ---- authority (docs/matrix.md "Authority") ---------------------------------------------- */
+
+#define CLOUD(p) .provider = p, .kind = PROVIDER_CLOUD
+
+/* The merge table, both ways: the cloud's own listing beats a lagging catalogue that still
+ * lists a model it dropped, and beats a catalogue that dropped a model it still lists. */
+static void test_authority_both_ways(void **state)
+{
+        Matrix *m = NULL;
+        MatrixChanges ch = {0};
+        const char *auth[] = {"cards"};
+        /* The catalogue lists opus-4 on aws (lagging) and dropped haiku from aws. */
+        const Row cat[] = {
+            {CLOUD("aws"), "anthropic/claude-opus-4", NP, .regions = {"us-east-1"}},
+            {CLOUD("gcp"), "anthropic/claude-opus-4", NP},
+            {CLOUD("aws"), "anthropic/claude-3-5-haiku", .gone = true, NP},
+            {CLOUD("aws"), "anthropic/claude-new", .pin = 3, .pout = 15},
+        };
+        /* The cards: haiku on aws as legacy, claude-new on aws, no opus-4. */
+        const Row cards[] = {
+            {CLOUD("aws"), "anthropic/claude-3-5-haiku", NP, .lc = LIFECYCLE_LEGACY,
+             .regions = {"us-west-2"}},
+            {CLOUD("aws"), "anthropic/claude-new", NP, .regions = {"eu-west-1"}},
+        };
+        const Cell *c;
+        (void)state;
+
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(matrix_set_authoritative(m, auth, 1, NULL), 0);
+        assert_true(matrix_source_authoritative(m, "cards"));
+        assert_false(matrix_source_authoritative(m, "catalogue"));
+        assert_int_equal(apply_rows(m, "catalogue", cat, ELEMENTSOF(cat), T0, 2, NULL), 0);
+        /* No authority has spoken for aws yet: the catalogue decides, availability wins. */
+        assert_int_equal(cell_of(m, "anthropic/claude-opus-4", "aws")->state, CELL_AVAILABLE);
+        assert_int_equal(cell_of(m, "anthropic/claude-3-5-haiku", "aws")->state,
+                         CELL_UNAVAILABLE);
+
+        assert_int_equal(apply_rows(m, "cards", cards, ELEMENTSOF(cards), T0 + STEP, 2, &ch), 0);
+        /* The aws column is closed: opus-4, which the cards do not list, is unavailable at
+         * once (the catalogue's evidence is overruled); haiku, listed as legacy, is available
+         * although the catalogue dropped it. gcp has no authority: untouched. */
+        c = cell_of(m, "anthropic/claude-opus-4", "aws");
+        assert_int_equal(c->state, CELL_UNAVAILABLE);
+        assert_int_equal(c->n_regions, 0);
+        assert_true(matrix_evidence_overruled(m, c, evidence_of(m, "anthropic/claude-opus-4",
+                                                                "aws", "catalogue")));
+        c = cell_of(m, "anthropic/claude-3-5-haiku", "aws");
+        assert_int_equal(c->state, CELL_AVAILABLE);
+        assert_int_equal(c->lifecycle, LIFECYCLE_LEGACY);
+        assert_true(matrix_evidence_overruled(m, c, evidence_of(m, "anthropic/claude-3-5-haiku",
+                                                                "aws", "catalogue")));
+        assert_false(matrix_evidence_overruled(
+            m, c, evidence_of(m, "anthropic/claude-3-5-haiku", "aws", "cards")));
+        assert_int_equal(cell_of(m, "anthropic/claude-opus-4", "gcp")->state, CELL_AVAILABLE);
+        /* Agreeing evidence is not overruled; the authority's regions replace the
+         * catalogue's; prices still come from the catalogue. */
+        c = cell_of(m, "anthropic/claude-new", "aws");
+        assert_int_equal(c->state, CELL_AVAILABLE);
+        assert_false(matrix_evidence_overruled(
+            m, c, evidence_of(m, "anthropic/claude-new", "aws", "catalogue")));
+        assert_regions(c->regions, c->n_regions, (const char *const[]){"eu-west-1", NULL});
+        assert_price(c->price_in, 3);
+
+        const WantChange want[] = {
+            {"anthropic/claude-3-5-haiku", "aws", CELL_UNAVAILABLE, CELL_AVAILABLE},
+            {"anthropic/claude-opus-4", "aws", CELL_AVAILABLE, CELL_UNAVAILABLE},
+        };
+        assert_changes(&ch, want, ELEMENTSOF(want));
+        matrix_changes_clear(&ch);
+
+        size_t lag = 0;
+        char *ex[1] = {NULL};
+        assert_int_equal(matrix_source_lagging(m, "catalogue", &lag, ex, 1), 0);
+        assert_int_equal(lag, 2);
+        assert_string_equal(ex[0], "anthropic/claude-3-5-haiku on aws");
+        free(ex[0]);
+        assert_int_equal(matrix_source_lagging(m, "cards", &lag, NULL, 0), 0);
+        assert_int_equal(lag, 0);
+
+        /* A catalogue parse later changes nothing the authority decides. */
+        assert_int_equal(apply_rows(m, "catalogue", cat, ELEMENTSOF(cat), T0 + 2 * STEP, 2, &ch),
+                         0);
+        assert_int_equal(ch.n, 0);
+        matrix_free(m);
+}
+
+/* A model the authority listed leaves only after K clean parses without it; a degraded
+ * authority (no parse) keeps deciding with its last good one. */
+static void test_authority_removal_after_k(void **state)
+{
+        Matrix *m = NULL;
+        const char *auth[] = {"cards"};
+        const Row both[] = {
+            {CLOUD("aws"), "a/x", NP},
+            {CLOUD("aws"), "a/y", NP},
+        };
+        const Row only_y[] = {{CLOUD("aws"), "a/y", NP}};
+        const Row cat[] = {{CLOUD("aws"), "a/x", NP}, {CLOUD("aws"), "a/y", NP}};
+        (void)state;
+
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(matrix_set_authoritative(m, auth, 1, NULL), 0);
+        assert_int_equal(apply_rows(m, "catalogue", cat, 2, T0, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "cards", both, 2, T0 + STEP, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "cards", only_y, 1, T0 + 2 * STEP, 2, NULL), 0);
+        /* One miss of K = 2: the authority's evidence still says available. */
+        assert_int_equal(cell_of(m, "a/x", "aws")->state, CELL_AVAILABLE);
+        assert_int_equal(apply_rows(m, "cards", only_y, 1, T0 + 3 * STEP, 2, NULL), 0);
+        assert_int_equal(cell_of(m, "a/x", "aws")->state, CELL_UNAVAILABLE);
+        /* The catalogue still lists it: overruled, the cell stays unavailable. */
+        assert_int_equal(apply_rows(m, "catalogue", cat, 2, T0 + 4 * STEP, 2, NULL), 0);
+        assert_int_equal(cell_of(m, "a/x", "aws")->state, CELL_UNAVAILABLE);
+        matrix_free(m);
+}
+
+/* Several authorities in one column: available if any lists it. Authority set by the
+ * config: turning it off re-opens the column (reported as changes); forgetting the
+ * authoritative source re-opens it too. */
+static void test_authority_several_and_changes(void **state)
+{
+        Matrix *m = NULL;
+        MatrixChanges ch = {0};
+        const char *two[] = {"api-us", "api-eu"};
+        const Row us[] = {{CLOUD("aws"), "a/x", NP, .regions = {"us-east-1"}}};
+        const Row eu[] = {{CLOUD("aws"), "a/z", NP, .regions = {"eu-west-1"}}};
+        const Row cat[] = {{CLOUD("aws"), "a/x", NP}, {CLOUD("aws"), "a/y", NP},
+                           {CLOUD("aws"), "a/z", NP}};
+        (void)state;
+
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(matrix_set_authoritative(m, two, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "catalogue", cat, 3, T0, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "api-us", us, 1, T0, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "api-eu", eu, 1, T0, 2, NULL), 0);
+        assert_int_equal(cell_of(m, "a/x", "aws")->state, CELL_AVAILABLE);
+        assert_int_equal(cell_of(m, "a/y", "aws")->state, CELL_UNAVAILABLE);
+        assert_int_equal(cell_of(m, "a/z", "aws")->state, CELL_AVAILABLE);
+        assert_int_equal(m->providers[0].n_authorities, 2);
+        assert_string_equal(m->providers[0].authorities[0], "api-eu");
+
+        /* The operator makes neither authoritative: the catalogue decides again. */
+        assert_int_equal(matrix_set_authoritative(m, NULL, 0, &ch), 0);
+        assert_int_equal(m->providers[0].n_authorities, 0);
+        const WantChange back[] = {{"a/y", "aws", CELL_UNAVAILABLE, CELL_AVAILABLE}};
+        assert_changes(&ch, back, 1);
+        matrix_changes_clear(&ch);
+
+        /* Authority back; then one authority removed from the config: the other still
+         * closes the column, and y stays unavailable; forgetting both re-opens it. */
+        assert_int_equal(matrix_set_authoritative(m, two, 2, &ch), 0);
+        assert_int_equal(ch.n, 1);
+        matrix_changes_clear(&ch);
+        assert_int_equal(matrix_forget_source(m, "api-eu", &ch), 0);
+        assert_int_equal(cell_of(m, "a/z", "aws")->state, CELL_UNAVAILABLE);
+        assert_int_equal(cell_of(m, "a/y", "aws")->state, CELL_UNAVAILABLE);
+        matrix_changes_clear(&ch);
+        assert_int_equal(matrix_forget_source(m, "api-us", &ch), 0);
+        assert_int_equal(cell_of(m, "a/y", "aws")->state, CELL_AVAILABLE);
+        assert_int_equal(cell_of(m, "a/z", "aws")->state, CELL_AVAILABLE);
+        const WantChange open[] = {{"a/y", "aws", CELL_UNAVAILABLE, CELL_AVAILABLE},
+                                   {"a/z", "aws", CELL_UNAVAILABLE, CELL_AVAILABLE}};
+        assert_changes(&ch, open, 2);
+        matrix_changes_clear(&ch);
+        assert_int_equal(matrix_set_authoritative(m, (const char *[]){""}, 1, NULL), -EINVAL);
+        matrix_free(m);
+}
+
+/* Rows a source mapped before, found again among its unlisted rows (a provider relabelled
+ * upstream), and the unmapped rows it shows. */
+static void test_source_raw_ids_and_unmapped(void **state)
+{
+        Matrix *m = NULL;
+        const Row rows[] = {
+            {CLOUD("azure"), "a/x", .raw = "azure_ai/x", NP},
+            {CLOUD("azure"), "unmapped/q", .raw = "azure_ai/q", NP, .unmapped = true},
+        };
+        const char *ids[] = {"azure_ai/x", "azure_ai/x", "azure_ai/new", "azure_ai/q"};
+        size_t n = 0;
+        char *ex[2] = {NULL, NULL};
+        (void)state;
+
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(apply_rows(m, "litellm", rows, 2, T0, 2, NULL), 0);
+        assert_int_equal(matrix_source_raw_ids_known(m, "litellm", ids, 4), 2);
+        assert_int_equal(matrix_source_raw_ids_known(m, "other", ids, 4), 0);
+        assert_int_equal(matrix_source_unmapped(m, "litellm", &n, ex, 2), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(ex[0], "unmapped/q");
+        free(ex[0]);
+        matrix_free(m);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1438,6 +1630,10 @@ int main(void)
             cmocka_unit_test(test_cell_regions_follow_evidence),
             cmocka_unit_test(test_state_file_identical),
             cmocka_unit_test(test_state_many_values),
+            cmocka_unit_test(test_authority_both_ways),
+            cmocka_unit_test(test_authority_removal_after_k),
+            cmocka_unit_test(test_authority_several_and_changes),
+            cmocka_unit_test(test_source_raw_ids_and_unmapped),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,8 +71,9 @@ static const Case cases[] = {
        "firing SingleCloud meta/llama: meta/llama is callable only on aws"},
       {2 * HOUR, "anthropic/opus aws\ngoogle/gemini aws\nmeta/llama aws", NULL, ""},
       {3 * HOUR, "anthropic/opus aws\ngoogle/gemini aws\nmeta/llama aws\nmeta/llama gcp", NULL,
+       /* A resolve keeps the text it fired with. */
        "firing SingleCloud anthropic/opus: anthropic/opus is callable only on aws; "
-       "resolved SingleCloud meta/llama: meta/llama is callable only on aws, gcp"}}},
+       "resolved SingleCloud meta/llama: meta/llama is callable only on aws"}}},
     {"new: only models first seen after the first evaluation",
      "alert NewOnOneCloud { when new and clouds(available) == 1 }\n",
      0,
@@ -95,10 +96,11 @@ static const Case cases[] = {
       {HOUR, "a/m aws\na/m gcp", NULL,
        "firing NarrowedNow a/m: a/m lost azure; now on aws, gcp [aws,gcp <- aws,azure,gcp]"},
       {2 * HOUR, "a/m aws\na/m gcp\na/m azure", NULL,
-       "resolved NarrowedNow a/m: a/m lost none; now on aws, azure, gcp "
+       /* The resolve keeps the text it fired with; the clouds are today's. */
+       "resolved NarrowedNow a/m: a/m lost azure; now on aws, gcp "
        "[aws,azure,gcp <- aws,gcp]"},
       {3 * HOUR, "a/m aws\na/m gcp\na/m azure", NULL, ""}}},
-    {"geo filter: regions in a geography; a cell without regions never counts",
+    {"geo filter: regions in a geography; a cloud without region data makes the set unknown",
      "alert NoEuCloud { when count(clouds(available, geo=\"eu\")) == 0 and "
      "clouds(available) > 0 }\n"
      "alert EuOnAzure { when \"azure\" in clouds(available, geo=\"eu\") }\n"
@@ -109,13 +111,14 @@ static const Case cases[] = {
        "x/m1 aws r=us-east-1,eu-west-1\nx/m2 aws r=us-east-1\nx/m2 gcp\n"
        "x/m3 azure r=swedencentral\nx/m4 aws r=us-west-2 no",
        NULL,
-       "firing NoEuCloud x/m2; firing NotInUs x/m2; firing EuOnAzure x/m3; "
-       "firing NotInUs x/m3"},
+       /* x/m2's gcp cell has no regions: whether m2 is in the EU is unknown, and
+        * neither "no EU cloud" nor "fewer US clouds" may fire on it. */
+       "firing EuOnAzure x/m3; firing NotInUs x/m3"},
       {HOUR,
        "x/m1 aws r=us-east-1,eu-west-1\nx/m2 aws r=us-east-1\nx/m2 gcp r=europe-west4\n"
        "x/m3 azure r=eastus\nx/m4 aws r=us-west-2",
        NULL,
-       "resolved NoEuCloud x/m2; firing NoEuCloud x/m3; resolved EuOnAzure x/m3; "
+       "firing NotInUs x/m2; firing NoEuCloud x/m3; resolved EuOnAzure x/m3; "
        "resolved NotInUs x/m3; firing NoEuCloud x/m4"}}},
     {"unknown prices: every comparison is false, arithmetic propagates",
      "alert Cheap { when price(\"aws\", \"input\") < 1 }\n"
@@ -135,7 +138,8 @@ static const Case cases[] = {
       {HOUR,
        "x/m1 aws in=0.5 out=2\nx/m1 gcp out=20.25 no\nx/m2 aws in=5\nx/m2 gcp out=3\n"
        "x/m3 gcp",
-       NULL, "resolved Spread x/m1: x/m1: spread 0, aws in 0.5, gcp in unknown"}}},
+       /* The resolve keeps the text it fired with (the spread at firing time). */
+       NULL, "resolved Spread x/m1: x/m1: spread 18.25, aws in 0.5, gcp in unknown"}}},
     {"per-model functions and identifiers",
      "alert OnlyDirect { when providers(direct, available) > 0 and clouds(available) == 0 "
      "and providers(aggregator, available) == 0 }\n"
@@ -168,8 +172,9 @@ static const Case cases[] = {
        "x/old gcp life=active\nx/special openrouter\nx/sunset azure eol=20\n"
        "x/later azure eol=100",
        NULL,
-       "resolved AwsEu x/eu: us-east-1; firing Sunset x/later: Sunset for x/later; "
-       "resolved Legacy x/old: x/old on gcp is active"}}},
+       /* Resolves keep the texts they fired with. */
+       "resolved AwsEu x/eu: eu-west-1, us-east-1; firing Sunset x/later: Sunset for x/later; "
+       "resolved Legacy x/old: x/old on gcp is legacy"}}},
     {"age, durations and template rendering",
      "alert Young {\n"
      "    when age < 2h\n"
@@ -187,7 +192,7 @@ static const Case cases[] = {
      {{0, "x/m aws", NULL, "firing Young x/m: x/m is 0s old; double 0s; half-days 0"},
       {HOUR, "x/m aws", NULL, ""},
       {3 * HOUR, "x/m aws\nx/r aws", NULL,
-       "resolved Young x/m: x/m is 3h old; double 6h; half-days 0.25; "
+       "resolved Young x/m: x/m is 0s old; double 0s; half-days 0; "
        "firing Young x/r: x/r is 0s old; double 0s; half-days 0; "
        "firing Render x/r: 5 5.5 0.3 2h30m none 1, 2.5 a, b true 0 none -0.5 unknown "
        "available direct unknown unknown unknown | x/r: aws"}}},
@@ -215,11 +220,12 @@ static const Case cases[] = {
        "firing RegionsChanged x/m: us-east-1 -> eu-west-1, us-east-1 "
        "[aws,azure <- aws,gcp]"},
       {2 * HOUR, "x/m aws in=2 r=us-east-1,eu-west-1\nx/m azure", NULL,
-       "resolved Changed x/m: x/m: lost none, gained none, was aws, azure, now aws, azure "
+       /* Resolves keep the texts they fired with. */
+       "resolved Changed x/m: x/m: lost gcp, gained azure, was aws, gcp, now aws, azure "
        "[aws,azure <- aws,azure]; "
-       "resolved LostAny x/m: none [aws,azure <- aws,azure]; "
+       "resolved LostAny x/m: gcp, anthropic [aws,azure <- aws,azure]; "
        "resolved PriceDrop x/m: PriceDrop for x/m [aws,azure <- aws,azure]; "
-       "resolved RegionsChanged x/m: eu-west-1, us-east-1 -> eu-west-1, us-east-1 "
+       "resolved RegionsChanged x/m: us-east-1 -> eu-west-1, us-east-1 "
        "[aws,azure <- aws,azure]"},
       {3 * HOUR, "x/m aws in=2.5 r=us-east-1,eu-west-1\nx/m azure", NULL, ""}}},
     {"rows outside where keep no history; slots and/or skipped are still recorded",
@@ -293,7 +299,7 @@ static const Case cases[] = {
        "firing Lonely x/a: x/a on aws; firing Lonely x/b: x/b on aws; "
        "firing Lonely x/c: x/c on aws"},
       {HOUR, "#forget\nx/b aws", NULL,
-       "resolved Lonely x/a: x/a on none; resolved Lonely x/c: x/c on none"}}},
+       "resolved Lonely x/a: x/a on aws; resolved Lonely x/c: x/c on aws"}}},
     {"source rules: stale_for, consecutive_failures, state",
      "alert Stale on source { when stale_for > 2h summary \"{source} stale for "
      "{stale_for}\" }\n"
@@ -624,7 +630,7 @@ static RulesEngine *engine_with_state(RuleSet **ret_rules, Matrix **ret_m)
             "changed(price(\"aws\", \"input\")) or changed(on(\"aws\")) or changed(available) or "
             "count(lost(clouds)) > 0 or age > previous(age) }\n"
             "alert Src on source { when state == degraded }\n");
-        RulesSourceView v[] = {{"s1", SOURCE_DEGRADED, 0, 1}};
+        RulesSourceView v[] = {{.name = "s1", .status = SOURCE_DEGRADED, .consecutive_failures = 1}};
         RulesEngine *e = NULL;
         Matrix *m = NULL;
 
@@ -812,7 +818,7 @@ static void test_state_file_continues(void **state)
         Matrix *m = NULL;
         json_t *j;
         Log log = {.show = SHOW_SUMMARY};
-        RulesSourceView v[] = {{"never", SOURCE_NEW, 0, 0}};
+        RulesSourceView v[] = {{.name = "never", .status = SOURCE_NEW}};
         uint64_t now = (BASE + HOUR) * USEC_PER_SEC;
 
         snprintf(path, sizeof(path), "%s/rules_eval/state-good.json", LW_TEST_DATA);
@@ -866,7 +872,7 @@ static void test_set_repeat_interval(void **state)
 static void test_bad_arguments(void **state)
 {
         RulesEngine *e = NULL;
-        RulesSourceView v[] = {{NULL, SOURCE_OK, 0, 0}};
+        RulesSourceView v[] = {{.name = NULL, .status = SOURCE_OK}};
         json_t *j = NULL;
 
         assert_int_equal(rules_engine_new(NULL, 0, NULL), -EINVAL);

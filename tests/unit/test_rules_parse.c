@@ -944,6 +944,7 @@ static void test_every_function_call(void **state)
             [RULES_FN_LIFECYCLE] = "lifecycle(\"gcp\") == \"legacy\"",
             [RULES_FN_EOL_WITHIN] = "eol_within(\"aws\", 90d)",
             [RULES_FN_COUNT] = "count([\"a\"]) == 1",
+            [RULES_FN_REGIONS_KNOWN] = "regions_known(\"azure\")",
         };
         for (size_t i = 0; i < _RULES_FN_MAX; i++) {
                 _cleanup_free_ char *model = xasprintf("alert M { when %s }", calls[i]);
