@@ -48,6 +48,29 @@ static int provider_lookup_cached(ProviderCacheEntry *cache, size_t *next, const
         return e->r;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Keep the ids of ids[] that no input of in[] carries as its raw id; returns how many. */
+static size_t drop_mapped_ids(const char **ids, size_t n, const MatrixInput *in, size_t n_in)
+{
+        _cleanup_free_ const char **mapped = NULL;
+        size_t o = 0;
+
+        if (n == 0 || n_in == 0)
+                return n;
+        mapped = xcalloc(n_in, sizeof(char *));
+        for (size_t i = 0; i < n_in; i++)
+                mapped[i] = in[i].obs->model;
+        qsort(mapped, n_in, sizeof(char *), cmp_cstr);
+        for (size_t i = 0; i < n; i++)
+                if (!bsearch(&ids[i], mapped, n_in, sizeof(char *), cmp_cstr))
+                        ids[o++] = ids[i];
+        return o;
+}
+
 int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const char *body,
                 size_t len, MatrixChanges *changes, IngestReport *ret)
 {
@@ -143,7 +166,9 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         if (r < 0)
                 goto finish;
         /* Rows this source mapped before that now map to no provider: a provider renamed
-         * upstream, not models leaving. */
+         * upstream, not models leaving. A catalogue of many providers lists one id under
+         * several of them: an id this parse still maps elsewhere has not moved. */
+        n_unlisted_ids = drop_mapped_ids(unlisted_ids, n_unlisted_ids, in, n_in);
         rep.remapped = matrix_source_raw_ids_known(m, src->name, unlisted_ids, n_unlisted_ids);
         {
                 size_t used = 0;

@@ -593,6 +593,21 @@ static void matrix_cell_lifecycle(Cell *c, uint64_t mask)
         }
 }
 
+static bool matrix_claim_unconfirmed(const Matrix *m, const Cell *c, const Evidence *e)
+{
+        return e->said == CELL_AVAILABLE && e->later &&
+               e->first_seen > m->providers[c->provider].closed_since;
+}
+
+/* Whether every claim in mask (available, non-authoritative evidence) is unconfirmed. */
+static bool matrix_claims_unconfirmed(const Matrix *m, const Cell *c, uint64_t mask)
+{
+        for (size_t i = 0; i < c->n_evidence; i++)
+                if ((mask & (UINT64_C(1) << i)) && !matrix_claim_unconfirmed(m, c, &c->evidence[i]))
+                        return false;
+        return true;
+}
+
 /* Recompute the merged fields of a cell from its evidence (docs/matrix.md). In a column
  * an authoritative source speaks for, only authoritative evidence decides the state, and
  * the cell is unavailable unless it shows the model (the listing is complete). */
@@ -628,9 +643,12 @@ static void matrix_cell_merge(const Matrix *m, Cell *c)
                 else
                         others |= UINT64_C(1) << i;
         }
-        c->state = deciding             ? CELL_AVAILABLE
-                   : unavail || closed ? CELL_UNAVAILABLE
-                                        : CELL_UNKNOWN;
+        c->state = deciding ? CELL_AVAILABLE : unavail || closed ? CELL_UNAVAILABLE : CELL_UNKNOWN;
+        /* A closed column's authority does not list the model. What catalogues claimed
+         * before it spoke for the column, it overrules; a launch a catalogue announced
+         * since, it has not published yet: unknown until it lists it or a source drops it. */
+        if (!deciding && !unavail && closed && others && matrix_claims_unconfirmed(m, c, others))
+                c->state = CELL_UNKNOWN;
         if (!deciding)
                 return;
 
@@ -911,6 +929,7 @@ static void matrix_authority_refresh(Matrix *m, const char *without, bool *dirty
 {
         size_t n_auth = m->n_authoritative, n_cols = m->n_providers;
         _cleanup_free_ bool *seen = NULL;
+        _cleanup_free_ uint64_t *since = xcalloc(MAX(n_cols, (size_t)1), sizeof(uint64_t));
 
         if (n_auth > 0) {
                 seen = xcalloc(n_cols * n_auth, sizeof(bool));
@@ -919,12 +938,17 @@ static void matrix_authority_refresh(Matrix *m, const char *without, bool *dirty
                         for (size_t k = 0; k < mm->n_cells; k++) {
                                 const Cell *c = &mm->cells[k];
                                 for (size_t i = 0; i < c->n_evidence; i++) {
-                                        const char *src = c->evidence[i].source;
-                                        if (src == without)
+                                        const Evidence *e = &c->evidence[i];
+                                        if (e->source == without)
                                                 continue;
-                                        for (size_t a = 0; a < n_auth; a++)
-                                                if (m->authoritative[a] == src)
-                                                        seen[c->provider * n_auth + a] = true;
+                                        for (size_t a = 0; a < n_auth; a++) {
+                                                if (m->authoritative[a] != e->source)
+                                                        continue;
+                                                seen[c->provider * n_auth + a] = true;
+                                                if (since[c->provider] == 0 ||
+                                                    e->first_seen < since[c->provider])
+                                                        since[c->provider] = e->first_seen;
+                                        }
                                 }
                         }
                 }
@@ -948,8 +972,9 @@ static void matrix_authority_refresh(Matrix *m, const char *without, bool *dirty
                                         p->authorities[n++] = matrix_atom_ref(m->authoritative[a]);
                 }
                 p->n_authorities = (uint16_t)n;
-                if (dirty && was != (n > 0))
+                if (dirty && (was != (n > 0) || p->closed_since != since[col]))
                         dirty[col] = true;
+                p->closed_since = n > 0 ? since[col] : 0;
         }
 }
 
@@ -961,6 +986,7 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
         _cleanup_free_ bool *dirty = NULL;
         char buf[MATRIX_MAX_ID + 1];
         MatrixModel *mm = NULL;
+        bool later;
         char *src;
         int r;
 
@@ -990,6 +1016,9 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                         matrix_columns_build(m, cols);
                 }
         matrix_add_models(m, in, idx, n);
+        /* A source the matrix holds no text of has never been applied: this is its first
+         * parse, its baseline. Everything it adds later is news. */
+        later = matrix_atom_find(m, source) != NULL;
         /* Held to the end, so the pass below can match by address even if every piece of
          * this source's evidence is gone. */
         src = matrix_atom_get(m, source, strlen(source));
@@ -1021,6 +1050,7 @@ int matrix_apply(Matrix *m, const char *source, const MatrixInput *in, size_t n,
                             .source = matrix_atom_ref(src),
                             .raw_id = matrix_atom_get(m, buf, len),
                             .first_seen = now,
+                            .later = later,
                         };
                         fresh = true;
                 }
@@ -1245,7 +1275,16 @@ bool matrix_evidence_overruled(const Matrix *m, const Cell *c, const Evidence *e
 {
         if (!c || !e || !matrix_column_closed(m, c->provider) || matrix_is_authority(m, e->source))
                 return false;
+        if (c->state == CELL_UNKNOWN)
+                return false;
         return (e->said == CELL_AVAILABLE) != (c->state == CELL_AVAILABLE);
+}
+
+bool matrix_evidence_unconfirmed(const Matrix *m, const Cell *c, const Evidence *e)
+{
+        if (!c || !e || !matrix_column_closed(m, c->provider) || matrix_is_authority(m, e->source))
+                return false;
+        return c->state == CELL_UNKNOWN && matrix_claim_unconfirmed(m, c, e);
 }
 
 int matrix_source_lagging(const Matrix *m, const char *source, size_t *ret_count,
@@ -1541,6 +1580,9 @@ static int matrix_evidence_to_json(MatrixWriter *w, const Evidence *e, json_t **
             (r = matrix_put_time(w, o, "changed", e->changed)) < 0 ||
             (r = matrix_put_int(w, o, "missing", e->missing)) < 0)
                 goto fail;
+        /* Written only when set: a state from before the flag reads as baseline. */
+        if (e->later && (r = matrix_put(o, "later", json_true())) < 0)
+                goto fail;
         *ret = o;
         return 0;
 fail:
@@ -1785,6 +1827,12 @@ static int matrix_evidence_from_json(Matrix *m, const json_t *j, Evidence *e)
         if (!(s = matrix_text_of(f[EVIDENCE_RAW_ID], true, &len)))
                 return -EBADMSG;
         e->raw_id = matrix_atom_get(m, s, len);
+        {
+                const json_t *later = json_object_get(j, "later");
+                if (later && !json_is_boolean(later))
+                        return -EBADMSG;
+                e->later = json_is_true(later);
+        }
 
         regions = f[EVIDENCE_REGIONS];
         if (!json_is_array(regions) || json_array_size(regions) > MATRIX_MAX_REGIONS)

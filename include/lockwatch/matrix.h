@@ -40,6 +40,7 @@ typedef struct Evidence {
         unsigned missing;           /* consecutive good parses of the source without it */
         CellState said;             /* CELL_AVAILABLE or CELL_UNAVAILABLE */
         Lifecycle lifecycle;
+        bool later; /* made by a parse after the source's first: news, not the baseline */
         uint16_t n_regions; /* at most MATRIX_MAX_REGIONS */
 } Evidence;
 
@@ -66,6 +67,7 @@ typedef struct MatrixProvider {
          * docs/matrix.md "Authority". */
         char **authorities;
         uint16_t n_authorities;
+        uint64_t closed_since; /* earliest first_seen of authoritative evidence here, or 0 */
 } MatrixProvider;
 
 typedef struct MatrixModel {
@@ -146,6 +148,9 @@ bool matrix_source_authoritative(const Matrix *m, const char *source);
 /* Whether e, evidence of cell c, is overruled: a non-authoritative source that contradicts
  * the authority of the cell's column (it lags). */
 bool matrix_evidence_overruled(const Matrix *m, const Cell *c, const Evidence *e);
+/* Whether e, evidence of cell c, is a claim the column's authority has not confirmed: news
+ * of a launch made after the authority began to speak for the column (the cell is unknown). */
+bool matrix_evidence_unconfirmed(const Matrix *m, const Cell *c, const Evidence *e);
 /* How many cells source is overruled in (ret_count); the first n_examples of them as
  * "model on provider" texts in row order (ret_examples, caller frees each; may be NULL). */
 int matrix_source_lagging(const Matrix *m, const char *source, size_t *ret_count,
