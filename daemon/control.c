@@ -323,9 +323,7 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
         json_t *sources = control_array(), *o = control_object();
         char line[256];
 
-        for (size_t i = 0; i < m->n_models; i++)
-                if (matrix_count_providers(m, m->models[i], PROVIDER_CLOUD, CELL_AVAILABLE) == 1)
-                        single++;
+        single = poller_single_cloud(m);
         for (size_t i = 0; i < st->n_sources; i++)
                 if (st->sources[i].status == SOURCE_DEGRADED ||
                     st->sources[i].status == SOURCE_SUSPECT)
@@ -354,6 +352,15 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
                 control_set(j, "rows",
                             po && po->ingested ? json_integer((json_int_t)po->report.applied)
                                                : json_null());
+                control_set(j, "unlisted",
+                            po && po->ingested ? json_integer((json_int_t)po->report.unlisted)
+                                               : json_null());
+                control_set(j, "authoritative", json_boolean(sc->authoritative));
+                {
+                        size_t lag = 0;
+                        (void)matrix_source_lagging(m, sc->name, &lag, NULL, 0);
+                        control_set(j, "lagging", json_integer((json_int_t)lag));
+                }
                 control_append(sources, j);
         }
         poller_status_line(s->poller, line, sizeof(line));
@@ -586,11 +593,26 @@ static json_t *control_regions(char *const *regions, size_t n)
         return a;
 }
 
-static json_t *control_evidence_json(const Evidence *e)
+/* How a piece of evidence stands in its cell (docs/matrix.md "Authority"). */
+static const char *control_standing(const Matrix *m, const Cell *c, const Evidence *e)
+{
+        if (m->providers[c->provider].n_authorities == 0)
+                return "counts";
+        if (matrix_source_authoritative(m, e->source))
+                return "decides";
+        if (matrix_evidence_overruled(m, c, e))
+                return "overruled";
+        if (matrix_evidence_unconfirmed(m, c, e))
+                return "unconfirmed";
+        return "agrees";
+}
+
+static json_t *control_evidence_json(const Matrix *m, const Cell *c, const Evidence *e)
 {
         json_t *o = control_object();
 
         control_set(o, "source", json_string(e->source));
+        control_set(o, "standing", json_string(control_standing(m, c, e)));
         control_set(o, "said", json_string(cell_state_name(e->said)));
         control_set(o, "raw_id", json_string(e->raw_id ? e->raw_id : ""));
         control_set(o, "regions", control_regions(e->regions, e->n_regions));
@@ -644,7 +666,7 @@ static void control_explain(ControlServer *s, ControlClient *c, const VarlinkReq
                         sorted[j] = &cell->evidence[k];
                 }
                 for (size_t k = 0; k < ne; k++)
-                        control_append(ev, control_evidence_json(sorted[k]));
+                        control_append(ev, control_evidence_json(m, cell, sorted[k]));
                 control_set(cj, "provider", json_string(m->providers[i].id));
                 control_set(cj, "kind", json_string(provider_kind_name(m->providers[i].kind)));
                 control_set(cj, "state", json_string(cell_state_name(cell->state)));
@@ -655,6 +677,13 @@ static void control_explain(ControlServer *s, ControlClient *c, const VarlinkReq
                 control_set(cj, "eol", control_date(cell->eol));
                 control_set(cj, "first_seen", control_time(cell->first_seen));
                 control_set(cj, "last_seen", control_time(cell->last_seen));
+                {
+                        const MatrixProvider *mp = &m->providers[i];
+                        json_t *auth = control_array();
+                        for (size_t k = 0; k < mp->n_authorities; k++)
+                                control_append(auth, json_string(mp->authorities[k]));
+                        control_set(cj, "authorities", auth);
+                }
                 control_set(cj, "evidence", ev);
                 control_append(cells, cj);
         }

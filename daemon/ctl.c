@@ -494,9 +494,23 @@ static int cmd_explain(char **args, size_t n)
                 if (json_is_string(json_object_get(cell, "eol")))
                         printf(", end of life %s", ctl_str(cell, "eol", ""));
                 printf("\n");
+                {
+                        const json_t *auth = json_object_get(cell, "authorities"), *a;
+                        size_t q;
+                        if (json_array_size(auth) > 0) {
+                                printf("  decided by the provider's own listing:");
+                                json_array_foreach(auth, q, a) printf(" %s", json_string_value(a));
+                                printf("\n");
+                        }
+                }
                 json_array_foreach(json_object_get(cell, "evidence"), k, ev)
                 {
-                        printf("  %s said %s as %s: regions ", ctl_str(ev, "source", "?"),
+                        const char *standing = ctl_str(ev, "standing", "counts");
+                        const char *tag = streq(standing, "decides")       ? " (authority)"
+                                          : streq(standing, "overruled")   ? " (overruled, lags)"
+                                          : streq(standing, "unconfirmed") ? " (unconfirmed)"
+                                                                           : "";
+                        printf("  %s%s said %s as %s: regions ", ctl_str(ev, "source", "?"), tag,
                                ctl_str(ev, "said", "?"), ctl_str(ev, "raw_id", "?"));
                         ctl_print_regions(json_object_get(ev, "regions"));
                         printf("; price %s / %s; lifecycle %s; seen %s .. %s",

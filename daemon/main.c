@@ -516,9 +516,18 @@ static int print_once(const Poller *p)
                 printf(v->etag ? " etag=\"%s\"" : " etag=%s", v->etag ? v->etag : "-");
                 printf(v->last_modified ? " last-modified=\"%s\"" : " last-modified=%s",
                        v->last_modified ? v->last_modified : "-");
-                if (o->ingested)
-                        printf(" rows=%zu unmapped=%zu", o->report.applied, o->report.n_unmapped);
+                if (o->ingested) {
+                        printf(" rows=%zu unlisted=%zu unmapped=%zu", o->report.applied,
+                               o->report.unlisted, o->report.n_unmapped);
+                        /* Upstream provider names the table maps to no column, so the
+                         * operator sees what a relabel upstream turned into. */
+                        for (size_t k = 0; k < o->report.n_unlisted_names && k < 5; k++)
+                                printf("%s%s", k ? "," : " unlisted-providers=",
+                                       o->report.unlisted_names[k]);
+                }
                 printf("\n");
+                if (o->ingested && !ok && o->error[0])
+                        printf("  %s: %s\n", o->result, o->error);
         }
 
         const AlertTable *at = rules_engine_alerts(st->engine);

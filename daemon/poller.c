@@ -692,14 +692,25 @@ int poller_reload(Poller *p, PollerTables *tables)
         return poller_start(p);
 }
 
+size_t poller_single_cloud(const Matrix *m)
+{
+        size_t n = 0;
+
+        /* As the shipped SingleCloud rule counts: one cloud left, and another that
+         * positively dropped the model. A cloud merely unknown narrows nothing. */
+        for (size_t i = 0; i < m->n_models; i++)
+                if (matrix_count_providers(m, m->models[i], PROVIDER_CLOUD, CELL_AVAILABLE) == 1 &&
+                    matrix_count_providers(m, m->models[i], PROVIDER_CLOUD, CELL_UNAVAILABLE) > 0)
+                        n++;
+        return n;
+}
+
 void poller_status_line(const Poller *p, char *buf, size_t size)
 {
         const Matrix *m = p->state->matrix;
         size_t single = 0, degraded = 0;
 
-        for (size_t i = 0; i < m->n_models; i++)
-                if (matrix_count_providers(m, m->models[i], PROVIDER_CLOUD, CELL_AVAILABLE) == 1)
-                        single++;
+        single = poller_single_cloud(m);
         for (size_t i = 0; i < p->state->n_sources; i++)
                 if (p->state->sources[i].status == SOURCE_DEGRADED ||
                     p->state->sources[i].status == SOURCE_SUSPECT)

@@ -66,6 +66,8 @@ const State *poller_state(const Poller *p);
 const Config *poller_config(const Poller *p);
 /* The outcome of the last poll of the i-th configured source, or NULL. */
 const PollOutcome *poller_outcome(const Poller *p, size_t i);
+/* Models on exactly one cloud that another cloud positively dropped (SingleCloud's test). */
+size_t poller_single_cloud(const Matrix *m);
 /* One line for sd_notify STATUS=: "42 models, 3 single-cloud, 1 source degraded". */
 void poller_status_line(const Poller *p, char *buf, size_t size);
 /* Free PollerTables contents (NULL members are fine). */

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import unittest
@@ -197,6 +198,143 @@ class FirstStart(unittest.TestCase):
             print("  " + line[:160], file=sys.stderr)
         self.assertLessEqual(len(firing), 10, "\n".join(firing))
         self.assertFalse([l for l in firing if " UnmappedModel " in l])
+
+
+LITELLM_ROWS = {
+    "azure_ai/claude-opus-4-7": {"litellm_provider": "azure_ai"},
+    "azure_ai/mistral-large-2407": {"litellm_provider": "azure_ai"},
+    "anthropic.claude-opus-4-7": {"litellm_provider": "bedrock"},
+    "vertex_ai/claude-opus-4-7": {"litellm_provider": "vertex_ai-anthropic_models"},
+    "vertex_ai/mistral-large-2407": {"litellm_provider": "vertex_ai-mistral_models"},
+}
+
+
+class Sources(unittest.TestCase):
+    """Nothing says ok having applied nothing; a column id names a provider; a relabel
+    upstream is a structure change, never a removal; a removed source retires quietly."""
+
+    def setUp(self):
+        self.tmp = lwtest.TempDir()
+        self.addCleanup(self.tmp.cleanup)
+
+    def once(self, sources, state="state"):
+        conf = lwtest.write_config(self.tmp, {}, sources)
+        return lwtest.run_daemon(["--once", "--config", conf, "--state-dir",
+                                  self.tmp.mkdir(state)])
+
+    def test_provider_column_ids(self):
+        body = self.tmp.write("t.md", "| Model | Regions |\n|---|---|\n"
+                                      "| Claude Opus 4.7 | us-east-1, eu-west-1 |\n")
+        for column in ("aws", "gcp", "AWS"):
+            run = self.once([("t", {"url": body, "format": "markdown-table",
+                                    "provider": column, "columns": "Model:name, Regions:regions"})],
+                            state="state-" + column)
+            self.assertEqual(run.returncode, 0, run.describe())
+            self.assertRegex(run.stdout, r"^t ok .* rows=1 unlisted=0 ")
+
+    def test_unknown_provider_is_a_config_error(self):
+        conf = lwtest.write_config(self.tmp, {}, [("t", {
+            "url": self.tmp.write("t.md", "x"), "format": "markdown-table", "provider": "awz",
+            "columns": "Model:name"})])
+        run = lwtest.run_daemon(["--check-config", "--config", conf])
+        self.assertEqual(run.returncode, 1, run.describe())
+        self.assertRegex(run.stderr, r"lockwatch\.conf:\d+:\d+: \[source t\]: provider 'awz' "
+                                     r"is neither a provider column nor an upstream name .*"
+                                     r"did you mean 'aws'\?")
+        self.assertNotIn("configuration OK", run.stdout)
+
+    def test_empty_first_body_is_never_ok(self):
+        cases = [("litellm", "{}"), ("openrouter", '{"data":[]}'), ("models-dev", "{}")]
+        for fmt, text in cases:
+            body = self.tmp.write("empty-%s.json" % fmt, text)
+            run = self.once([("e", {"url": body, "format": fmt})])
+            self.assertEqual(run.returncode, 1, run.describe())
+            self.assertRegex(run.stdout, r"^e suspect-empty .* rows=0 ", fmt)
+            self.assertIn("suspect-empty: parsed to no rows", run.stdout)
+        # No baseline was taken from the empty body: the real feed applies afterwards.
+        body = self.tmp.write("good.json", json.dumps(LITELLM_ROWS))
+        run = self.once([("e", {"url": body, "format": "litellm"})])
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertRegex(run.stdout, r"^e ok .* rows=5 ")
+
+    def test_304_without_validators_is_an_error(self):
+        up = lwtest.Upstream(self.tmp)
+        self.addCleanup(up.stop)
+        run = self.once([("u", {"url": up.url("/status/304"), "format": "litellm",
+                                "retries": 0})])
+        self.assertEqual(run.returncode, 1, run.describe())
+        self.assertRegex(run.stdout, r"^u http-304 ")
+
+    def test_relabelled_provider_is_suspect_not_removal(self):
+        relabelled = {k: dict(v, litellm_provider="azure_ai_foundry")
+                      if v["litellm_provider"] == "azure_ai" else v
+                      for k, v in LITELLM_ROWS.items()}
+        root = self.tmp.mkdir("timeline")
+        for i, rows in enumerate([LITELLM_ROWS, relabelled, relabelled, relabelled]):
+            step = self.tmp.mkdir("timeline", "2026-07-0%dT00:00Z" % (i + 1))
+            with open(os.path.join(step, "litellm.json"), "w") as f:
+                json.dump(rows, f)
+        rules = os.path.join(lwtest.source_dir(), "rules", "*.rules")
+        conf = lwtest.write_config(self.tmp, {"rules": rules}, [("litellm", {
+            "url": os.path.join(root, "2026-07-01T00:00Z", "litellm"), "format": "litellm"})])
+        run = lwtest.run_daemon(["--replay", root, "--config", conf])
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertRegex(run.stdout, r"\[suspect\] source litellm: suspect-provider: 2 rows "
+                                     r"mapped before now map to no provider \(upstream provider "
+                                     r"names? now: azure_ai_foundry\)")
+        self.assertNotRegex(run.stdout, r"\[cell\] .* on azure: available -> unavailable")
+        self.assertNotRegex(run.stdout, r"\[firing\] (SingleCloud|AvailabilityNarrowed)")
+
+    def test_removed_source_retires_without_model_alerts(self):
+        a = self.tmp.write("a.json", json.dumps({
+            "anthropic.claude-opus-4-7": {"litellm_provider": "bedrock"}}))
+        b = self.tmp.write("b.json", json.dumps({
+            "vertex_ai/claude-opus-4-7": {"litellm_provider": "vertex_ai-anthropic_models"},
+            "azure_ai/claude-opus-4-7": {"litellm_provider": "azure_ai"}}))
+        rules = os.path.join(lwtest.source_dir(), "rules", "*.rules")
+        daemon = {"rules": rules, "evaluation_interval": "1s", "jitter": "0%"}
+        both = [("a", {"url": a, "format": "litellm"}), ("b", {"url": b, "format": "litellm"})]
+        conf = lwtest.write_config(self.tmp, daemon, both)
+        state = self.tmp.mkdir("state")
+        path = os.path.join(state, "state.json")
+        err = open(self.tmp.join("stderr"), "w+")
+        self.addCleanup(err.close)
+        p = subprocess.Popen([lwtest.lockwatchd(), "--config", conf, "--state-dir", state,
+                              "--socket", self.tmp.join("sock")],
+                             stdout=subprocess.DEVNULL, stderr=err)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+
+        def log():
+            err.seek(0)
+            return err.read()
+
+        def evaluations(n):
+            # Each evaluation round rewrites the state: wait for n rewrites.
+            seen = [None]
+            count = [0]
+
+            def changed():
+                try:
+                    st = os.stat(path).st_mtime_ns
+                except FileNotFoundError:
+                    return False
+                if st != seen[0]:
+                    seen[0] = st
+                    count[0] += 1
+                return count[0] > n
+            return lwtest.wait_until(changed, 30)
+
+        self.assertTrue(lwtest.wait_until(lambda: "opus" in json.dumps(
+            lwtest.read_json(path) or {}), 30), log())
+        self.assertTrue(evaluations(2), log())
+        lwtest.write_config(self.tmp, daemon, both[:1])
+        p.send_signal(signal.SIGHUP)
+        self.assertTrue(lwtest.wait_until(lambda: "configuration reloaded" in log(), 30), log())
+        self.assertTrue(evaluations(3), log())
+        self.assertIsNone(p.poll(), log())
+        self.assertNotRegex(log(), r"\[firing\] (AvailabilityNarrowed|SingleCloud|LastStop)")
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=30), 0, log())
 
 
 if __name__ == "__main__":
