@@ -391,63 +391,6 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
         json_decref(params);
 }
 
-/* A copy of m holding only the rows of matching vendors and the cells of matching
- * providers, rebuilt through the state format so every merged field stays exact. */
-static int control_filter_matrix(const Matrix *m, const char *vendor, const char *provider,
-                                 Matrix **ret)
-{
-        json_t *full = NULL, *copy, *models;
-        const json_t *providers, *mj;
-        size_t i;
-        int r;
-
-        r = matrix_to_state_json(m, &full);
-        if (r < 0)
-                return r;
-        providers = json_object_get(full, "providers");
-        copy = control_object();
-        models = control_array();
-        control_set(copy, "format", json_incref(json_object_get(full, "format")));
-        control_set(copy, "providers", json_incref((json_t *)providers));
-        json_array_foreach(json_object_get(full, "models"), i, mj)
-        {
-                const char *id = json_string_value(json_object_get(mj, "id"));
-                const char *slash = id ? strchr(id, '/') : NULL;
-                _cleanup_free_ char *v =
-                    id ? xstrndup(id, slash ? (size_t)(slash - id) : strlen(id)) : NULL;
-                const json_t *cells = json_object_get(mj, "cells"), *cj;
-                json_t *kept = control_array(), *row;
-                size_t k;
-
-                if (!control_glob(vendor, v)) {
-                        json_decref(kept);
-                        continue;
-                }
-                json_array_foreach(cells, k, cj)
-                {
-                        json_int_t pi = json_integer_value(json_object_get(cj, "provider"));
-                        const char *pid = json_string_value(
-                            json_object_get(json_array_get(providers, (size_t)pi), "id"));
-                        if (control_glob(provider, pid))
-                                control_append(kept, json_incref((json_t *)cj));
-                }
-                if (provider && json_array_size(kept) == 0) {
-                        json_decref(kept);
-                        continue;
-                }
-                row = control_object();
-                control_set(row, "id", json_incref(json_object_get(mj, "id")));
-                control_set(row, "mapped", json_incref(json_object_get(mj, "mapped")));
-                control_set(row, "cells", kept);
-                control_append(models, row);
-        }
-        control_set(copy, "models", models);
-        r = matrix_from_state_json(copy, ret);
-        json_decref(copy);
-        json_decref(full);
-        return r;
-}
-
 static char *control_render_text(const Matrix *m, const RenderOptions *ro)
 {
         char *text = NULL;
@@ -470,7 +413,6 @@ static void control_get_matrix(ControlServer *s, ControlClient *c, const Varlink
         static const char *const allowed[] = {"model", "vendor", "provider", "text",
                                               "ascii", "wide",   NULL};
         const Matrix *m = poller_state(s->poller)->matrix;
-        Matrix *filtered = NULL;
         const char *model, *vendor, *provider, *bad;
         bool text = false, ascii = false, wide = false;
         json_t *doc = NULL;
@@ -493,13 +435,11 @@ static void control_get_matrix(ControlServer *s, ControlClient *c, const Varlink
 
         RenderOptions ro = {.model_glob = model, .ascii = ascii, .compact = !wide};
         if (text) {
-                if (vendor || provider) {
-                        r = control_filter_matrix(m, vendor, provider, &filtered);
-                        if (r < 0)
-                                return control_invalid(c, rq, "provider");
-                }
-                _cleanup_free_ char *t = control_render_text(filtered ? filtered : m, &ro);
-                matrix_free(filtered);
+                /* Filters choose rows and columns; a row's summaries still count all of
+                 * its cells, as decided in the whole matrix. */
+                ro.vendor_glob = vendor;
+                ro.provider_glob = provider;
+                _cleanup_free_ char *t = control_render_text(m, &ro);
                 if (!t)
                         util_oom();
                 return control_reply(c, rq, json_pack("{s:s}", "text", t), false);

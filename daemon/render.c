@@ -52,6 +52,27 @@ bool render_model_selected(const RenderOptions *o, const char *model_id)
         return fnmatch(o->model_glob, model_id, FNM_CASEFOLD) == 0;
 }
 
+static bool render_provider_selected(const RenderOptions *o, const char *provider)
+{
+        return !o || !o->provider_glob || fnmatch(o->provider_glob, provider, FNM_CASEFOLD) == 0;
+}
+
+bool render_row_selected(const Matrix *m, const RenderOptions *o, const MatrixModel *mm)
+{
+        if (!mm || !render_model_selected(o, mm->id))
+                return false;
+        if (o && o->vendor_glob && fnmatch(o->vendor_glob, mm->vendor ? mm->vendor : "",
+                                           FNM_CASEFOLD) != 0)
+                return false;
+        if (!o || !o->provider_glob)
+                return true;
+        for (size_t k = 0; k < mm->n_cells; k++)
+                if (mm->cells[k].n_evidence > 0 &&
+                    render_provider_selected(o, m->providers[mm->cells[k].provider].id))
+                        return true;
+        return false;
+}
+
 /* A line under construction: padded cells are easier to build than to printf, because a
  * UTF-8 mark is one column but several bytes. */
 typedef struct RenderLine {
@@ -166,7 +187,7 @@ static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout 
         lay->model_width = strlen("model");
         for (size_t r = 0; r < m->n_models; r++) {
                 const MatrixModel *mm = m->models[r];
-                if (render_model_selected(o, mm->id))
+                if (render_row_selected(m, o, mm))
                         lay->model_width = MAX(lay->model_width, render_width(mm->id));
         }
         lay->model_width = MIN(lay->model_width, (size_t)RENDER_MODEL_WIDTH_MAX);
@@ -182,9 +203,11 @@ static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout 
         size_t n_cols = 0;
         for (size_t i = 0; i < m->n_providers; i++) {
                 bool shown = false;
+                if (!render_provider_selected(o, m->providers[i].id))
+                        continue;
                 for (size_t r = 0; r < m->n_models && !shown; r++)
                         shown = matrix_cell(m->models[r], i)->n_evidence > 0 &&
-                                render_model_selected(o, m->models[r]->id);
+                                render_row_selected(m, o, m->models[r]);
                 if (shown)
                         lay->cols[n_cols++] = i;
         }
@@ -307,7 +330,7 @@ static int render_matrix_compact(FILE *f, const Matrix *m, const RenderOptions *
                 const MatrixModel *mm = m->models[row];
                 char num[32];
 
-                if (!render_model_selected(o, mm->id))
+                if (!render_row_selected(m, o, mm))
                         continue;
                 render_spaces(&l, lay.model_width -
                                       render_text(&l, mm->id, lay.model_width, mk, o->ascii));
@@ -407,7 +430,7 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
         for (size_t row = 0; r >= 0 && row < m->n_models; row++) {
                 const MatrixModel *mm = m->models[row];
 
-                if (!render_model_selected(o, mm->id))
+                if (!render_row_selected(m, o, mm))
                         continue;
                 render_spaces(&l, lay.model_width -
                                       render_text(&l, mm->id, lay.model_width, mk, ascii));
@@ -605,7 +628,7 @@ int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret)
         }
         for (size_t i = 0; i < m->n_models; i++) {
                 json_t *mj = NULL;
-                if (!render_model_selected(o, m->models[i]->id))
+                if (!render_row_selected(m, o, m->models[i]))
                         continue;
                 r = render_model(m, m->models[i], &mj);
                 if (r < 0)

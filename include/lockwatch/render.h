@@ -11,7 +11,10 @@
 #include "lockwatch/matrix.h"
 
 typedef struct RenderOptions {
-        const char *model_glob; /* fnmatch(3) filter on canonical ids, NULL = all */
+        const char *model_glob;    /* fnmatch(3) filter on canonical ids, NULL = all */
+        const char *vendor_glob;   /* on the vendor part of the id, NULL = all */
+        const char *provider_glob; /* on provider ids: the columns shown, and rows with a
+                                      cell there; summaries still count every column */
         bool color;             /* ANSI colours (only when writing to a terminal) */
         bool ascii;             /* marks in plain ASCII instead of UTF-8 symbols */
         bool compact;           /* one column per cloud, then one "direct" summary column
@@ -23,5 +26,7 @@ typedef struct RenderOptions {
 int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o);
 /* Build the JSON document of the matrix (schema in docs/json-schema.md). */
 int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret);
-/* True if model id passes the options' filter. */
+/* True if model id passes the options' model filter. */
 bool render_model_selected(const RenderOptions *o, const char *model_id);
+/* True if the row passes every filter of the options (model, vendor, provider). */
+bool render_row_selected(const Matrix *m, const RenderOptions *o, const MatrixModel *mm);

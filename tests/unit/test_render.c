@@ -137,13 +137,13 @@ static void test_text_golden(void **state)
                 const char *golden;
                 RenderOptions o;
         } cases[] = {
-            {"grid-utf8.txt", {NULL, false, false, false}},
-            {"grid-ascii.txt", {NULL, false, true, false}},
-            {"grid-color.txt", {NULL, true, false, false}},
-            {"grid-filter-ascii.txt", {"ANTHROPIC/*", false, true, false}},
-            {"grid-none-selected.txt", {"nothing/*", false, true, false}},
-            {"grid-compact-utf8.txt", {NULL, false, false, true}},
-            {"grid-compact-ascii.txt", {"*/*", false, true, true}},
+            {"grid-utf8.txt", {.model_glob = NULL, .color = false, .ascii = false, .compact = false}},
+            {"grid-ascii.txt", {.model_glob = NULL, .color = false, .ascii = true, .compact = false}},
+            {"grid-color.txt", {.model_glob = NULL, .color = true, .ascii = false, .compact = false}},
+            {"grid-filter-ascii.txt", {.model_glob = "ANTHROPIC/*", .color = false, .ascii = true, .compact = false}},
+            {"grid-none-selected.txt", {.model_glob = "nothing/*", .color = false, .ascii = true, .compact = false}},
+            {"grid-compact-utf8.txt", {.model_glob = NULL, .color = false, .ascii = false, .compact = true}},
+            {"grid-compact-ascii.txt", {.model_glob = "*/*", .color = false, .ascii = true, .compact = true}},
         };
         Matrix *m = sample_matrix();
 
@@ -205,8 +205,8 @@ static void test_json_golden(void **state)
                 const char *golden;
                 RenderOptions o;
         } cases[] = {
-            {"matrix.json", {NULL, false, false, false}},
-            {"matrix-filter.json", {"openai/*", false, false, false}},
+            {"matrix.json", {.model_glob = NULL, .color = false, .ascii = false, .compact = false}},
+            {"matrix-filter.json", {.model_glob = "openai/*", .color = false, .ascii = false, .compact = false}},
         };
         Matrix *m = sample_matrix();
 
