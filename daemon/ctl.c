@@ -308,7 +308,7 @@ static void ctl_print_regions(const json_t *a)
 static int cmd_status(char **args, size_t n)
 {
         json_t *rp = NULL, *st;
-        CtlTable t = {.n_cols = 8};
+        CtlTable t = {.n_cols = 10};
         const json_t *src;
         char when[64];
         size_t i;
@@ -330,7 +330,8 @@ static int cmd_status(char **args, size_t n)
         printf("lockwatchd %s, running since %s\n", ctl_str(st, "version", "?"),
                ctl_time(when, sizeof(when), st, "start_time"));
         printf("models:        %lld\n", ctl_int(st, "models"));
-        printf("single-cloud:  %lld\n", ctl_int(st, "single_cloud"));
+        printf("single-cloud:  %lld (on one cloud, dropped by another)\n",
+               ctl_int(st, "single_cloud"));
         printf("degraded:      %lld source%s\n", ctl_int(st, "sources_degraded"),
                ctl_int(st, "sources_degraded") == 1 ? "" : "s");
         printf("alerts:        %lld firing, %lld pending\n", ctl_int(st, "alerts_firing"),
@@ -338,13 +339,14 @@ static int cmd_status(char **args, size_t n)
         printf("\n");
         for (const char *const *h =
                  (const char *const[]){"SOURCE", "STATUS", "RESULT", "LAST OK", "FAILURES", "POLLS",
-                                       "ROWS", "ERROR", NULL};
+                                       "ROWS", "UNLISTED", "LAGS", "ERROR", NULL};
              *h; h++)
                 ctl_table_add(&t, *h);
         json_array_foreach(json_object_get(st, "sources"), i, src)
         {
-                char num[3][32];
+                char num[5][32];
                 const json_t *rows = json_object_get(src, "rows");
+                const json_t *unlisted = json_object_get(src, "unlisted");
                 bool enabled = json_is_true(json_object_get(src, "enabled"));
 
                 snprintf(num[0], sizeof(num[0]), "%lld", ctl_int(src, "consecutive_failures"));
@@ -353,6 +355,15 @@ static int cmd_status(char **args, size_t n)
                         snprintf(num[2], sizeof(num[2]), "%lld", ctl_int(src, "rows"));
                 else
                         snprintf(num[2], sizeof(num[2]), "-");
+                /* Rows of the last parse that map to no provider column, and the cells where
+                 * a provider's own listing overrules this source. */
+                if (json_is_integer(unlisted))
+                        snprintf(num[3], sizeof(num[3]), "%lld", ctl_int(src, "unlisted"));
+                else
+                        snprintf(num[3], sizeof(num[3]), "-");
+                snprintf(num[4], sizeof(num[4]), "%lld%s", ctl_int(src, "lagging"),
+                         json_is_true(json_object_get(src, "authoritative")) ? " (authority)"
+                                                                              : "");
                 ctl_table_add(&t, ctl_str(src, "name", "?"));
                 ctl_table_add(&t, enabled ? ctl_str(src, "status", "?") : "disabled");
                 ctl_table_add(&t, ctl_str(src, "last_result", "-"));
@@ -360,6 +371,8 @@ static int cmd_status(char **args, size_t n)
                 ctl_table_add(&t, num[0]);
                 ctl_table_add(&t, num[1]);
                 ctl_table_add(&t, num[2]);
+                ctl_table_add(&t, num[3]);
+                ctl_table_add(&t, num[4]);
                 ctl_table_add(&t, ctl_str(src, "last_error", "-"));
         }
         ctl_table_print(&t);

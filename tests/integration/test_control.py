@@ -259,8 +259,10 @@ class ControlTest(unittest.TestCase):
         for s in st["sources"]:
             self.assertEqual(set(s), {"name", "enabled", "status", "last_result", "last_error",
                                       "last_attempt", "last_ok", "consecutive_failures", "polls",
-                                      "rows"})
+                                      "rows", "unlisted", "authoritative", "lagging"})
             self.assertIsInstance(s["polls"], int)
+            self.assertIsInstance(s["lagging"], int)
+            self.assertEqual(s["authoritative"], s["name"] == "bedrock-cards")
             self.assertIsInstance(s["consecutive_failures"], int)
 
     def test_get_matrix(self):
@@ -317,6 +319,12 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(cells["aws"]["state"], "available")
         sources = {e["source"] for e in cells["aws"]["evidence"]}
         self.assertEqual(sources, {"litellm", "bedrock-cards"})
+        # The model cards are AWS's own listing: they decide the aws column.
+        self.assertEqual(cells["aws"]["authorities"], ["bedrock-cards"])
+        self.assertEqual({e["source"]: e["standing"] for e in cells["aws"]["evidence"]},
+                         {"bedrock-cards": "decides", "litellm": "agrees"})
+        self.assertEqual(cells["gcp"]["authorities"], [])
+        self.assertEqual({e["standing"] for e in cells["gcp"]["evidence"]}, {"counts"})
         for e in cells["aws"]["evidence"]:
             for k in ("said", "raw_id", "regions", "price_in", "price_out", "first_seen",
                       "last_seen", "missing"):
