@@ -1195,7 +1195,7 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
                 buf_puts(&summary, " for ");
                 buf_puts(&summary, c->key);
         }
-        if (rule->description && ev != ALERT_EVENT_RESOLVED)
+        if (rule->description)
                 render_template(c, &description, rule->description);
         if (model) {
                 ProvSet now = available_of(c, true);
@@ -1216,9 +1216,7 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
                     .event = ev,
                     .phase = a->phase,
                     .summary = a->summary,
-                    .description = rule->description && ev != ALERT_EVENT_RESOLVED
-                                       ? buf_str(&description)
-                                       : NULL,
+                    .description = rule->description ? buf_str(&description) : NULL,
                     .clouds = model ? buf_str(&clouds) : NULL,
                     /* No previous evaluation, no previous clouds. */
                     .previous_clouds = model && c->entry && c->entry->has_prev
