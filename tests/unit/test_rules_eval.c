@@ -316,7 +316,7 @@ static const Case cases[] = {
        "firing Stale a: a stale for 3h; firing Stale b: b stale for 3h; "
        "firing Failing a: Failing for a"},
       {4 * HOUR, "", "a ok 14400 0; b suspect 12600 0; c suspect 12600 0",
-       "resolved Stale a: a stale for 0s; resolved Stale b: b stale for 30m; "
+       "resolved Stale a: a stale for 3h; resolved Stale b: b stale for 3h; "
        "resolved Failing a: Failing for a; firing Suspicious b: Suspicious for b; "
        "resolved NotOk a: NotOk for a | a is ok, 0 failures; "
        "firing NotOk c: NotOk for c | c is suspect, 0 failures"},
