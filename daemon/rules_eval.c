@@ -1012,10 +1012,14 @@ static void buf_put(Buf *b, const char *s, size_t len)
 {
         static const char ellipsis[] = "...";
 
+        size_t room;
+
         if (b->full)
                 return;
-        if (b->n + len > RULES_EVAL_MAX_TEXT) {
-                len = RULES_EVAL_MAX_TEXT - b->n;
+        /* Until full, n never passes the cap; written so the compiler can see it too. */
+        room = b->n < RULES_EVAL_MAX_TEXT ? RULES_EVAL_MAX_TEXT - b->n : 0;
+        if (len > room) {
+                len = room;
                 b->full = true;
         }
         util_grow((void **)&b->p, &b->cap, b->n + len + sizeof(ellipsis), 1);
@@ -1035,8 +1039,10 @@ static void buf_puts(Buf *b, const char *s)
 
 static const char *buf_str(Buf *b)
 {
-        if (!b->p)
-                buf_put(b, "", 0);
+        if (!b->p) {
+                util_grow((void **)&b->p, &b->cap, 1, 1);
+                b->p[0] = '\0';
+        }
         return b->p;
 }
 

@@ -1256,7 +1256,7 @@ arithmetic:
 static int make_binary(Parser *p, RulesOp op, Pos at, Expr **l, Expr **r)
 {
         RulesKind kind = RULES_KIND_NONE, elem = RULES_KIND_NONE;
-        Expr *e;
+        Expr *e = NULL;
         int ret;
 
         ret = binary_kind(p, op, at, *l, *r, &kind, &elem);
@@ -1279,7 +1279,7 @@ static int make_binary(Parser *p, RulesOp op, Pos at, Expr **l, Expr **r)
 static int make_unary(Parser *p, RulesOp op, Pos at, Expr **operand)
 {
         RulesKind k = (*operand)->kind;
-        Expr *e;
+        Expr *e = NULL;
         int r;
 
         if (op == RULES_OP_NOT && k != RULES_KIND_BOOL)

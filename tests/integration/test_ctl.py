@@ -115,11 +115,11 @@ class CtlTest(unittest.TestCase):
             raise AssertionError("lockwatchd exited %s:\n%s" % (code, log))
 
     @classmethod
-    def ctl_raw(cls, *args, env=None, preexec_fn=None):
+    def ctl_raw(cls, *args, env=None, preexec_fn=None, binary=None):
         e = dict(os.environ)
         e.pop("LOCKWATCH_SOCKET", None)
         e.update(env or {})
-        argv = [LOCKWATCHCTL, "--socket", cls.socket, *args]
+        argv = [binary or LOCKWATCHCTL, "--socket", cls.socket, *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=WAIT, env=e,
                               preexec_fn=preexec_fn)
 
@@ -225,10 +225,19 @@ class CtlTest(unittest.TestCase):
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
 
-        r = self.ctl("poll", code=5, preexec_fn=drop)
+        # The build tree may sit where nobody cannot enter (a checkout under /root, mode
+        # 700): nobody runs a copy from a directory of its own reach.
+        copy_dir = tempfile.mkdtemp(prefix="lwctl-")
+        self.addCleanup(shutil.rmtree, copy_dir, True)
+        os.chmod(copy_dir, 0o755)
+        ctl = os.path.join(copy_dir, "lockwatchctl")
+        shutil.copy(LOCKWATCHCTL, ctl)
+        os.chmod(ctl, 0o755)
+
+        r = self.ctl("poll", code=5, preexec_fn=drop, binary=ctl)
         self.assertIn("permission denied", r.stderr)
-        self.ctl("reload", code=5, preexec_fn=drop)
-        self.ctl("status", code=0, preexec_fn=drop)
+        self.ctl("reload", code=5, preexec_fn=drop, binary=ctl)
+        self.ctl("status", code=0, preexec_fn=drop, binary=ctl)
         self.ctl("reload", code=0)
         self.ctl("poll", code=0)
 

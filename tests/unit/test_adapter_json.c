@@ -185,8 +185,8 @@ static void test_path_grammar_good(void **state)
             "id:MODEL, Host:Provider",
             "\"a:b\".\"c,d\":model, x:name",
             "a.\"b\\\"c\":model",
-            "id:model, name:name, host:provider, owner:vendor, regions:regions, status:lifecycle, "
-            "eol:eol, p.in:price_in, p.out:price_out_per_token, ok:available",
+            ("id:model, name:name, host:provider, owner:vendor, regions:regions, status:lifecycle, "
+             "eol:eol, p.in:price_in, p.out:price_out_per_token, ok:available"),
             "id:model, a:price_in_per_token, b:price_out",
         };
 
