@@ -410,11 +410,13 @@ static char *control_render_text(const Matrix *m, const RenderOptions *ro)
 
 static void control_get_matrix(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
 {
-        static const char *const allowed[] = {"model", "vendor", "provider", "text",
-                                              "ascii", "wide",   NULL};
+        static const char *const allowed[] = {"model", "vendor", "provider", "text", "ascii",
+                                              "wide",  "width",  "clouds",   "single_cloud",
+                                              "on",    "not_on", NULL};
         const Matrix *m = poller_state(s->poller)->matrix;
-        const char *model, *vendor, *provider, *bad;
-        bool text = false, ascii = false, wide = false;
+        const char *model, *vendor, *provider, *on = NULL, *not_on = NULL, *bad;
+        bool text = false, ascii = false, wide = false, single = false;
+        long long width = 0, clouds = -1;
         json_t *doc = NULL;
         int r;
 
@@ -432,17 +434,39 @@ static void control_get_matrix(ControlServer *s, ControlClient *c, const Varlink
                 return control_invalid(c, rq, "ascii");
         if (varlink_param_bool(rq->parameters, "wide", &wide) < 0)
                 return control_invalid(c, rq, "wide");
+        if (varlink_param_int(rq->parameters, "width", &width) < 0 || width < 0 ||
+            width > 100000)
+                return control_invalid(c, rq, "width");
+        if (varlink_param_int(rq->parameters, "clouds", &clouds) < 0 || clouds < -1 ||
+            clouds > MATRIX_MAX_PROVIDERS)
+                return control_invalid(c, rq, "clouds");
+        if (varlink_param_bool(rq->parameters, "single_cloud", &single) < 0)
+                return control_invalid(c, rq, "single_cloud");
+        if (varlink_param_string(rq->parameters, "on", false, &on) < 0)
+                return control_invalid(c, rq, "on");
+        if (varlink_param_string(rq->parameters, "not_on", false, &not_on) < 0)
+                return control_invalid(c, rq, "not_on");
 
-        RenderOptions ro = {.model_glob = model, .ascii = ascii, .compact = !wide};
+        /* Filters choose rows and columns; a row's summaries still count all of its cells,
+         * as decided in the whole matrix. */
+        RenderOptions ro = {.model_glob = model,
+                            .vendor_glob = vendor,
+                            .provider_glob = provider,
+                            .on_glob = on,
+                            .not_on_glob = not_on,
+                            .by_clouds = clouds >= 0,
+                            .clouds = clouds >= 0 ? (unsigned)clouds : 0,
+                            .single_cloud = single,
+                            .width = (size_t)width,
+                            .ascii = ascii,
+                            .compact = !wide};
+        json_int_t shown = (json_int_t)render_rows_selected(m, &ro);
         if (text) {
-                /* Filters choose rows and columns; a row's summaries still count all of
-                 * its cells, as decided in the whole matrix. */
-                ro.vendor_glob = vendor;
-                ro.provider_glob = provider;
                 _cleanup_free_ char *t = control_render_text(m, &ro);
                 if (!t)
                         util_oom();
-                return control_reply(c, rq, json_pack("{s:s}", "text", t), false);
+                return control_reply(c, rq, json_pack("{s:s, s:I}", "text", t, "shown", shown),
+                                     false);
         }
 
         r = render_matrix_json(m, &ro, &doc);
@@ -476,7 +500,7 @@ static void control_get_matrix(ControlServer *s, ControlClient *c, const Varlink
                 control_set(doc, "providers", pkeep);
                 control_set(doc, "models", keep);
         }
-        control_reply(c, rq, json_pack("{s:o}", "matrix", doc), false);
+        control_reply(c, rq, json_pack("{s:o, s:I}", "matrix", doc, "shown", shown), false);
 }
 
 static json_t *control_alert_json(const Alert *a)
@@ -567,22 +591,108 @@ static json_t *control_evidence_json(const Matrix *m, const Cell *c, const Evide
         return o;
 }
 
+#define CONTROL_SUGGESTIONS 3
+
+static void control_candidate(const MatrixModel **found, size_t *n, const MatrixModel *mm)
+{
+        for (size_t i = 0; i < *n; i++)
+                if (found[i] == mm)
+                        return;
+        if (*n < CONTROL_SUGGESTIONS + 1)
+                found[(*n)++] = mm;
+}
+
+/* The row an id that is not canonical means: the canonical id in another case, the model
+ * part alone ("claude-opus-4-7"), a raw upstream id some source published
+ * ("us.anthropic.claude-opus-4-7"), or what normalization makes of it at any provider. One
+ * match: 0 and ret. Otherwise -ENOENT, with the candidates (ambiguous) or the nearest ids
+ * (none) in suggestions. */
+static int control_resolve_model(ControlServer *s, const Matrix *m, const char *id,
+                                 const MatrixModel **ret, json_t *suggestions)
+{
+        const MatrixModel *found[CONTROL_SUGGESTIONS + 1];
+        size_t n = 0;
+
+        for (size_t r = 0; r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                const char *slash = strchr(mm->id, '/');
+                if (strcasecmp(mm->id, id) == 0 || (slash && strcasecmp(slash + 1, id) == 0))
+                        control_candidate(found, &n, mm);
+                for (size_t k = 0; k < mm->n_cells; k++)
+                        for (size_t e = 0; e < mm->cells[k].n_evidence; e++) {
+                                const char *raw = mm->cells[k].evidence[e].raw_id;
+                                if (raw && strcasecmp(raw, id) == 0)
+                                        control_candidate(found, &n, mm);
+                        }
+        }
+        if (n == 0)
+                for (size_t i = 0; i < m->n_providers; i++) {
+                        _cleanup_free_ char *canon = NULL;
+                        bool mapped = false;
+                        const MatrixModel *mm;
+                        if (normalize_model(poller_aliases(s->poller), m->providers[i].id, id,
+                                            NULL, &canon, &mapped) < 0 ||
+                            !mapped)
+                                continue;
+                        mm = matrix_find_model(m, canon);
+                        if (mm)
+                                control_candidate(found, &n, mm);
+                }
+        if (n == 1) {
+                *ret = found[0];
+                return 0;
+        }
+        if (n == 0) {
+                /* The nearest ids by edit distance, closest first. */
+                unsigned best[CONTROL_SUGGESTIONS];
+                unsigned cap = (unsigned)MAX(strlen(id) / 3, (size_t)3);
+                for (size_t r = 0; r < m->n_models; r++) {
+                        unsigned d = util_edit_distance(id, m->models[r]->id, cap + 1);
+                        size_t at;
+                        if (d > cap)
+                                continue;
+                        for (at = n; at > 0 && best[at - 1] > d; at--)
+                                ;
+                        if (at >= CONTROL_SUGGESTIONS)
+                                continue;
+                        for (size_t q = MIN(n, (size_t)CONTROL_SUGGESTIONS - 1); q > at; q--) {
+                                best[q] = best[q - 1];
+                                found[q] = found[q - 1];
+                        }
+                        best[at] = d;
+                        found[at] = m->models[r];
+                        n = MIN(n + 1, (size_t)CONTROL_SUGGESTIONS);
+                }
+        }
+        for (size_t i = 0; i < MIN(n, (size_t)CONTROL_SUGGESTIONS); i++)
+                control_append(suggestions, json_string(found[i]->id));
+        return -ENOENT;
+}
+
 static void control_explain(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
 {
         static const char *const allowed[] = {"model", NULL};
         const Matrix *m = poller_state(s->poller)->matrix;
         const MatrixModel *mm;
-        const char *id, *bad;
+        const char *id, *bad, *asked = NULL;
         json_t *o, *cells;
+        int r;
 
         if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
                 return control_invalid(c, rq, bad);
         if (varlink_param_string(rq->parameters, "model", true, &id) < 0)
                 return control_invalid(c, rq, "model");
         mm = matrix_find_model(m, id);
-        if (!mm)
-                return control_error(c, rq, VARLINK_ERROR_NO_SUCH_MODEL,
-                                     json_pack("{s:s}", "model", id));
+        if (!mm) {
+                json_t *candidates = control_array();
+                r = control_resolve_model(s, m, id, &mm, candidates);
+                if (r < 0)
+                        return control_error(
+                            c, rq, VARLINK_ERROR_NO_SUCH_MODEL,
+                            json_pack("{s:s, s:o}", "model", id, "suggestions", candidates));
+                json_decref(candidates);
+                asked = id;
+        }
         cells = control_array();
         for (size_t i = 0; i < m->n_providers; i++) {
                 const Cell *cell = matrix_cell(mm, i);
@@ -634,6 +744,7 @@ static void control_explain(ControlServer *s, ControlClient *c, const VarlinkReq
         control_set(o, "clouds_available",
                     json_integer(
                         (json_int_t)matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE)));
+        control_set(o, "asked", control_str(asked));
         control_set(o, "cells", cells);
         control_reply(c, rq, json_pack("{s:o}", "model", o), false);
 }

@@ -1,11 +1,16 @@
 /* lockwatchctl: ask a running lockwatchd over its Varlink control socket. Human tables by
  * default, --json for scripts, and exit codes a script can rely on (see help()). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -26,15 +31,19 @@ enum {
 };
 
 static const char *arg_socket;
-static bool arg_json, arg_ascii, arg_wide, arg_exit_status, arg_accept;
-static const char *arg_model, *arg_vendor, *arg_provider, *arg_state;
-static long long arg_limit = -1;
+static bool arg_json, arg_ascii, arg_wide, arg_exit_status, arg_accept, arg_no_pager;
+static bool arg_single_cloud;
+static const char *arg_model, *arg_vendor, *arg_provider, *arg_state, *arg_on, *arg_not_on;
+static long long arg_limit = -1, arg_clouds = -1;
+static size_t ctl_columns; /* the terminal's width, 0 when output is not to one */
+static pid_t ctl_pager_pid;
 
 static void help(void)
 {
         printf("Usage: lockwatchctl [OPTIONS] COMMAND [ARGS]\n"
                "\n"
-               "Ask a running lockwatchd over its control socket.\n"
+               "Ask a running lockwatchd over its control socket. Tables fit the terminal\n"
+               "($COLUMNS, else its width); long ones go through a pager.\n"
                "\n"
                "Commands:\n"
                "  status                 the daemon at a glance and a table of its sources\n"
@@ -52,10 +61,18 @@ static void help(void)
                "                         " DEFAULT_SOCKET ")\n"
                "      --json             print the reply as JSON (matrix: the\n"
                "                         lockwatch.matrix/1 document; watch: one object a line)\n"
-               "      --ascii            matrix: plain ASCII marks\n"
+               "      --no-pager         do not page long output (a pager runs only on a\n"
+               "                         terminal: $PAGER, else less -FRSX)\n"
+               "      --ascii            matrix: plain ASCII marks (the default when the\n"
+               "                         locale is not UTF-8)\n"
                "      --wide             matrix: a column for every provider\n"
                "      --vendor GLOB      matrix: only models of vendors matching GLOB\n"
                "      --provider GLOB    matrix: only cells of providers matching GLOB\n"
+               "      --single-cloud     matrix: only models on one cloud that another\n"
+               "                         cloud dropped (what SingleCloud watches)\n"
+               "      --clouds N         matrix: only models available on exactly N clouds\n"
+               "      --on PROVIDER      matrix: only models available on PROVIDER (a glob)\n"
+               "      --not-on PROVIDER  matrix: only models not available on PROVIDER\n"
                "      --exit-status      alerts: exit 1 if any alert is firing\n"
                "      --accept           poll SOURCE: fetch afresh and apply the page even if\n"
                "                         the guard finds it suspect (you have checked it)\n"
@@ -70,7 +87,8 @@ static void help(void)
                "  1  alerts --exit-status: at least one alert is firing\n"
                "  2  usage error\n"
                "  3  cannot connect to the daemon, or the connection broke\n"
-               "  4  the daemon answered with an error (e.g. no such model)\n"
+               "  4  the daemon answered with an error (e.g. no such model), or a pattern\n"
+               "     or filter matched no model\n"
                "  5  permission denied (poll and reload)\n");
 }
 
@@ -173,8 +191,17 @@ static int ctl_report_error(const char *method, const VarlinkReply *rp)
                 return EXIT_DENIED;
         }
         if (streq(rp->error, VARLINK_ERROR_NO_SUCH_MODEL) &&
-            (v = json_string_value(json_object_get(p, "model"))))
+            (v = json_string_value(json_object_get(p, "model")))) {
+                const json_t *sug = json_object_get(p, "suggestions"), *x;
+                size_t i;
                 fprintf(stderr, "lockwatchctl: no such model: %s\n", v);
+                if (json_array_size(sug) > 0) {
+                        fprintf(stderr, "lockwatchctl: did you mean");
+                        json_array_foreach(sug, i, x) fprintf(stderr, "%s %s", i ? "," : "",
+                                                              json_string_value(x));
+                        fprintf(stderr, "?\n");
+                }
+        }
         else if (streq(rp->error, VARLINK_ERROR_NO_SUCH_SOURCE) &&
                  (v = json_string_value(json_object_get(p, "source"))))
                 fprintf(stderr, "lockwatchctl: no such source: %s\n", v);
@@ -250,6 +277,27 @@ static const char *ctl_time(char *buf, size_t size, const json_t *o, const char 
         return journal_format_time(buf, size, (uint64_t)json_integer_value(v));
 }
 
+/* How long ago a time was, for tables a person reads: "12s ago", "3h ago", "2d ago". */
+static const char *ctl_age(char *buf, size_t size, const json_t *o, const char *key)
+{
+        const json_t *v = json_object_get(o, key);
+        uint64_t now = util_now_real(), t, d;
+
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+                return "-";
+        t = (uint64_t)json_integer_value(v);
+        d = now > t ? (now - t) / USEC_PER_SEC : 0;
+        if (d < 120)
+                snprintf(buf, size, "%" PRIu64 "s ago", d);
+        else if (d < 2 * 3600)
+                snprintf(buf, size, "%" PRIu64 "m ago", d / 60);
+        else if (d < 2 * 86400)
+                snprintf(buf, size, "%" PRIu64 "h ago", d / 3600);
+        else
+                snprintf(buf, size, "%" PRIu64 "d ago", d / 86400);
+        return buf;
+}
+
 /* A table: rows of cells, every column as wide as its widest cell, the last unpadded. */
 typedef struct CtlTable {
         char **cells;
@@ -262,18 +310,59 @@ static void ctl_table_add(CtlTable *t, const char *s)
         t->cells[t->n_cells++] = xstrdup(s ? s : "-");
 }
 
+static bool ctl_utf8; /* the locale's character set is UTF-8 */
+
+/* Display columns of a UTF-8 text (one per character). */
+static size_t ctl_width(const char *s)
+{
+        size_t w = 0;
+
+        for (; *s; s++)
+                w += ((unsigned char)*s & 0xc0) != 0x80;
+        return w;
+}
+
+/* Print s cut to max columns, with an ellipsis when cut. */
+static void ctl_put_cut(const char *s, size_t max)
+{
+        const char *ell = ctl_utf8 ? "\u2026" : "...";
+        size_t ell_w = ctl_utf8 ? 1 : 3, keep, used = 0;
+
+        if (ctl_width(s) <= max) {
+                fputs(s, stdout);
+                return;
+        }
+        keep = max > ell_w ? max - ell_w : 0;
+        for (; *s && used < keep; used++) {
+                size_t n = 1;
+                while (((unsigned char)s[n] & 0xc0) == 0x80)
+                        n++;
+                fwrite(s, 1, n, stdout);
+                s += n;
+        }
+        fputs(ell, stdout);
+}
+
+/* Columns as wide as their widest cell; on a terminal the last column (a summary, an
+ * error) is cut with an ellipsis where the line would pass the terminal's width. */
 static void ctl_table_print(CtlTable *t)
 {
-        size_t *w = xcalloc(t->n_cols, sizeof(size_t));
+        size_t *w = xcalloc(t->n_cols, sizeof(size_t)), before = 0, room = SIZE_MAX;
 
         for (size_t i = 0; i < t->n_cells; i++)
-                w[i % t->n_cols] = MAX(w[i % t->n_cols], strlen(t->cells[i]));
+                w[i % t->n_cols] = MAX(w[i % t->n_cols], ctl_width(t->cells[i]));
+        for (size_t c = 0; c + 1 < t->n_cols; c++)
+                before += w[c] + 2;
+        if (ctl_columns > 0)
+                room = ctl_columns > before + 10 ? ctl_columns - before : 10;
         for (size_t i = 0; i < t->n_cells; i++) {
                 size_t col = i % t->n_cols;
-                if (col + 1 == t->n_cols)
-                        printf("%s\n", t->cells[i]);
-                else
-                        printf("%-*s  ", (int)w[col], t->cells[i]);
+                if (col + 1 == t->n_cols) {
+                        ctl_put_cut(t->cells[i], room);
+                        printf("\n");
+                } else
+                        printf("%s%*s  ", t->cells[i],
+                               (int)(w[col] - ctl_width(t->cells[i])), "");
         }
         for (size_t i = 0; i < t->n_cells; i++)
                 free(t->cells[i]);
@@ -303,12 +392,95 @@ static void ctl_print_regions(const json_t *a)
         json_array_foreach(a, i, v) printf("%s%s", i ? " " : "", json_string_value(v));
 }
 
+/* ---- the terminal ---------------------------------------------------------------------- */
+
+/* Width: $COLUMNS when set (so scripts and tests can ask for one), else the terminal's;
+ * 0 (no limit) when output goes elsewhere. */
+static size_t ctl_terminal_columns(void)
+{
+        const char *env = getenv("COLUMNS");
+        struct winsize ws;
+        uint64_t v;
+
+        if (env && util_parse_uint(env, &v) == 0 && v >= 20 && v <= 10000)
+                return (size_t)v;
+        if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+                return ws.ws_col;
+        return 0;
+}
+
+/* Copy standard input to standard output: the pager of last resort. */
+static int ctl_cat(void)
+{
+        char buf[65536];
+        ssize_t n;
+
+        while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
+                if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+                        return 1;
+        return n < 0;
+}
+
+/* On a terminal, page the output as git does: $PAGER, else less -FRSX (which exits at
+ * once when the output fits the screen). Never when piped, never with --no-pager. */
+static void ctl_pager_start(void)
+{
+        const char *pager = getenv("PAGER");
+        int fds[2];
+        pid_t pid;
+
+        if (arg_no_pager || !isatty(STDOUT_FILENO))
+                return;
+        if (pager && (!*pager || streq(pager, "cat")))
+                return;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return;
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return;
+        }
+        if (pid == 0) {
+                if (dup2(fds[0], STDIN_FILENO) < 0)
+                        _exit(1);
+                if (!getenv("LESS"))
+                        setenv("LESS", "FRSX", 1);
+                if (pager)
+                        execl("/bin/sh", "sh", "-c", pager, (char *)NULL);
+                else
+                        execlp("less", "less", (char *)NULL);
+                /* No pager on this machine (a minimal install): show it plainly. */
+                _exit(ctl_cat());
+        }
+        if (dup2(fds[1], STDOUT_FILENO) < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return;
+        }
+        close(fds[0]);
+        close(fds[1]);
+        ctl_pager_pid = pid;
+}
+
+static void ctl_pager_end(void)
+{
+        if (ctl_pager_pid <= 0)
+                return;
+        fflush(stdout);
+        close(STDOUT_FILENO);
+        while (waitpid(ctl_pager_pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        ctl_pager_pid = 0;
+}
+
 /* ---- commands --------------------------------------------------------------------------- */
 
 static int cmd_status(char **args, size_t n)
 {
         json_t *rp = NULL, *st;
-        CtlTable t = {.n_cols = 10};
+        CtlTable t = {.n_cols = 9};
         const json_t *src;
         char when[64];
         size_t i;
@@ -337,45 +509,46 @@ static int cmd_status(char **args, size_t n)
         printf("alerts:        %lld firing, %lld pending\n", ctl_int(st, "alerts_firing"),
                ctl_int(st, "alerts_pending"));
         printf("\n");
+        /* Fits 80 columns: ages instead of dates, and an authoritative source marked '*'
+         * (--json has the times and every field). */
         for (const char *const *h =
-                 (const char *const[]){"SOURCE", "STATUS", "RESULT", "LAST OK", "FAILURES", "POLLS",
-                                       "ROWS", "UNLISTED", "LAGS", "ERROR", NULL};
+                 (const char *const[]){"SOURCE", "STATUS", "RESULT", "LAST OK", "FAILS", "ROWS",
+                                       "UNLISTED", "LAGS", "ERROR", NULL};
              *h; h++)
                 ctl_table_add(&t, *h);
         json_array_foreach(json_object_get(st, "sources"), i, src)
         {
-                char num[5][32];
+                char num[4][32], name[80];
                 const json_t *rows = json_object_get(src, "rows");
                 const json_t *unlisted = json_object_get(src, "unlisted");
                 bool enabled = json_is_true(json_object_get(src, "enabled"));
 
+                snprintf(name, sizeof(name), "%s%s", ctl_str(src, "name", "?"),
+                         json_is_true(json_object_get(src, "authoritative")) ? "*" : "");
                 snprintf(num[0], sizeof(num[0]), "%lld", ctl_int(src, "consecutive_failures"));
-                snprintf(num[1], sizeof(num[1]), "%lld", ctl_int(src, "polls"));
                 if (json_is_integer(rows))
-                        snprintf(num[2], sizeof(num[2]), "%lld", ctl_int(src, "rows"));
+                        snprintf(num[1], sizeof(num[1]), "%lld", ctl_int(src, "rows"));
                 else
-                        snprintf(num[2], sizeof(num[2]), "-");
+                        snprintf(num[1], sizeof(num[1]), "-");
                 /* Rows of the last parse that map to no provider column, and the cells where
                  * a provider's own listing overrules this source. */
                 if (json_is_integer(unlisted))
-                        snprintf(num[3], sizeof(num[3]), "%lld", ctl_int(src, "unlisted"));
+                        snprintf(num[2], sizeof(num[2]), "%lld", ctl_int(src, "unlisted"));
                 else
-                        snprintf(num[3], sizeof(num[3]), "-");
-                snprintf(num[4], sizeof(num[4]), "%lld%s", ctl_int(src, "lagging"),
-                         json_is_true(json_object_get(src, "authoritative")) ? " (authority)"
-                                                                              : "");
-                ctl_table_add(&t, ctl_str(src, "name", "?"));
+                        snprintf(num[2], sizeof(num[2]), "-");
+                snprintf(num[3], sizeof(num[3]), "%lld", ctl_int(src, "lagging"));
+                ctl_table_add(&t, name);
                 ctl_table_add(&t, enabled ? ctl_str(src, "status", "?") : "disabled");
                 ctl_table_add(&t, ctl_str(src, "last_result", "-"));
-                ctl_table_add(&t, ctl_time(when, sizeof(when), src, "last_ok"));
+                ctl_table_add(&t, ctl_age(when, sizeof(when), src, "last_ok"));
                 ctl_table_add(&t, num[0]);
                 ctl_table_add(&t, num[1]);
                 ctl_table_add(&t, num[2]);
                 ctl_table_add(&t, num[3]);
-                ctl_table_add(&t, num[4]);
                 ctl_table_add(&t, ctl_str(src, "last_error", "-"));
         }
         ctl_table_print(&t);
+        printf("* authoritative: the provider's own listing, which decides its columns\n");
         json_decref(rp);
         return EXIT_OK;
 }
@@ -396,16 +569,42 @@ static int cmd_matrix(char **args, size_t n)
                 json_object_set_new(params, "vendor", json_string(arg_vendor));
         if (arg_provider)
                 json_object_set_new(params, "provider", json_string(arg_provider));
+        if (arg_on)
+                json_object_set_new(params, "on", json_string(arg_on));
+        if (arg_not_on)
+                json_object_set_new(params, "not_on", json_string(arg_not_on));
+        if (arg_clouds >= 0)
+                json_object_set_new(params, "clouds", json_integer(arg_clouds));
+        if (arg_single_cloud)
+                json_object_set_new(params, "single_cloud", json_true());
         if (!arg_json) {
                 json_object_set_new(params, "text", json_true());
-                if (arg_ascii)
+                if (arg_ascii || !ctl_utf8)
                         json_object_set_new(params, "ascii", json_true());
                 if (arg_wide)
                         json_object_set_new(params, "wide", json_true());
+                if (ctl_columns > 0)
+                        json_object_set_new(params, "width", json_integer((json_int_t)ctl_columns));
         }
         r = ctl_call("io.lockwatch.GetMatrix", params, &rp);
         if (r != 0)
                 return r;
+        /* A pattern or filter that matches nothing says so: an empty grid looks like an
+         * empty matrix. Patterns match the whole id. */
+        if (json_integer_value(json_object_get(rp, "shown")) == 0 &&
+            (n == 1 || arg_vendor || arg_provider || arg_on || arg_not_on || arg_clouds >= 0 ||
+             arg_single_cloud)) {
+                fprintf(stderr, "lockwatchctl: no model matches%s%s%s\n", n ? " '" : " the filters",
+                        n ? args[0] : "", n ? "'" : "");
+                if (n == 1 && !strchr(args[0], '/') && !strchr(args[0], '*'))
+                        fprintf(stderr, "lockwatchctl: patterns match the whole id: try '*%s*'\n",
+                                args[0]);
+                else if (n == 1 && !strchr(args[0], '/'))
+                        fprintf(stderr, "lockwatchctl: ids are vendor/model: try '*/%s'\n",
+                                args[0]);
+                json_decref(rp);
+                return EXIT_DAEMON;
+        }
         if (arg_json)
                 r = ctl_print_json(json_object_get(rp, "matrix"));
         else
@@ -461,7 +660,7 @@ static int cmd_alerts(char **args, size_t n)
                         ctl_table_add(&t, ctl_str(a, "state", "?"));
                         ctl_table_add(&t, ctl_str(a, "rule", "?"));
                         ctl_table_add(&t, ctl_str(a, "key", "?"));
-                        ctl_table_add(&t, ctl_time(when, sizeof(when), a, ctl_alert_since(a)));
+                        ctl_table_add(&t, ctl_age(when, sizeof(when), a, ctl_alert_since(a)));
                         ctl_table_add(&t, ctl_str(a, "summary", "-"));
                 }
                 ctl_table_print(&t);
@@ -493,6 +692,8 @@ static int cmd_explain(char **args, size_t n)
                 return r;
         }
         m = json_object_get(rp, "model");
+        if (ctl_str(m, "asked", NULL))
+                printf("(%s is %s)\n", ctl_str(m, "asked", ""), ctl_str(m, "id", "?"));
         printf("%s: available on %lld cloud%s%s\n", ctl_str(m, "id", "?"),
                ctl_int(m, "clouds_available"), ctl_int(m, "clouds_available") == 1 ? "" : "s",
                json_is_false(json_object_get(m, "mapped")) ? " (unmapped id)" : "");
@@ -669,18 +870,10 @@ static int cmd_reload(char **args, size_t n)
         return r;
 }
 
-static const struct {
-        const char *name;
-        int (*fn)(char **args, size_t n);
-} commands[] = {
-    {"status", cmd_status},   {"matrix", cmd_matrix},   {"alerts", cmd_alerts},
-    {"explain", cmd_explain}, {"history", cmd_history}, {"watch", cmd_watch},
-    {"poll", cmd_poll},       {"reload", cmd_reload},
-};
-
 enum {
         OPT_SOCKET = 0x100,
         OPT_JSON,
+        OPT_NO_PAGER,
         OPT_ASCII,
         OPT_WIDE,
         OPT_EXIT_STATUS,
@@ -689,39 +882,79 @@ enum {
         OPT_LIMIT,
         OPT_VENDOR,
         OPT_PROVIDER,
+        OPT_SINGLE_CLOUD,
+        OPT_CLOUDS,
+        OPT_ON,
+        OPT_NOT_ON,
         OPT_STATE,
         OPT_VERSION,
 };
 
+#define BIT(o) (UINT32_C(1) << ((o)-OPT_SOCKET))
+/* Options every command takes. */
+#define OPTS_ANY (BIT(OPT_SOCKET) | BIT(OPT_JSON) | BIT(OPT_NO_PAGER))
+
+static const struct {
+        const char *name;
+        int (*fn)(char **args, size_t n);
+        uint32_t opts; /* the options that apply, beyond OPTS_ANY */
+        bool pager;    /* output worth paging */
+} commands[] = {
+    {"status", cmd_status, 0, true},
+    {"matrix", cmd_matrix,
+     BIT(OPT_ASCII) | BIT(OPT_WIDE) | BIT(OPT_VENDOR) | BIT(OPT_PROVIDER) | BIT(OPT_SINGLE_CLOUD) |
+         BIT(OPT_CLOUDS) | BIT(OPT_ON) | BIT(OPT_NOT_ON),
+     true},
+    {"alerts", cmd_alerts, BIT(OPT_EXIT_STATUS) | BIT(OPT_STATE), true},
+    {"explain", cmd_explain, 0, true},
+    {"history", cmd_history, BIT(OPT_MODEL) | BIT(OPT_LIMIT), true},
+    {"watch", cmd_watch, 0, false},
+    {"poll", cmd_poll, BIT(OPT_ACCEPT), false},
+    {"reload", cmd_reload, 0, false},
+};
+
+static const struct option options[] = {
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"no-pager", no_argument, NULL, OPT_NO_PAGER},
+    {"ascii", no_argument, NULL, OPT_ASCII},
+    {"wide", no_argument, NULL, OPT_WIDE},
+    {"exit-status", no_argument, NULL, OPT_EXIT_STATUS},
+    {"accept", no_argument, NULL, OPT_ACCEPT},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"vendor", required_argument, NULL, OPT_VENDOR},
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"single-cloud", no_argument, NULL, OPT_SINGLE_CLOUD},
+    {"clouds", required_argument, NULL, OPT_CLOUDS},
+    {"on", required_argument, NULL, OPT_ON},
+    {"not-on", required_argument, NULL, OPT_NOT_ON},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {},
+};
+
+static uint32_t opts_given;
+
 static int parse_argv(int argc, char **argv)
 {
-        static const struct option options[] = {
-            {"socket", required_argument, NULL, OPT_SOCKET},
-            {"json", no_argument, NULL, OPT_JSON},
-            {"ascii", no_argument, NULL, OPT_ASCII},
-            {"wide", no_argument, NULL, OPT_WIDE},
-            {"exit-status", no_argument, NULL, OPT_EXIT_STATUS},
-            {"accept", no_argument, NULL, OPT_ACCEPT},
-            {"model", required_argument, NULL, OPT_MODEL},
-            {"limit", required_argument, NULL, OPT_LIMIT},
-            {"vendor", required_argument, NULL, OPT_VENDOR},
-            {"provider", required_argument, NULL, OPT_PROVIDER},
-            {"state", required_argument, NULL, OPT_STATE},
-            {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, OPT_VERSION},
-            {},
-        };
         uint64_t v;
         int c;
 
         /* Options may follow the command ("lockwatchctl alerts --exit-status"). */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                if (c >= OPT_SOCKET && c <= OPT_VERSION)
+                        opts_given |= BIT(c);
                 switch (c) {
                 case OPT_SOCKET:
                         arg_socket = optarg;
                         break;
                 case OPT_JSON:
                         arg_json = true;
+                        break;
+                case OPT_NO_PAGER:
+                        arg_no_pager = true;
                         break;
                 case OPT_ASCII:
                         arg_ascii = true;
@@ -744,8 +977,24 @@ static int parse_argv(int argc, char **argv)
                 case OPT_PROVIDER:
                         arg_provider = optarg;
                         break;
+                case OPT_SINGLE_CLOUD:
+                        arg_single_cloud = true;
+                        break;
+                case OPT_ON:
+                        arg_on = optarg;
+                        break;
+                case OPT_NOT_ON:
+                        arg_not_on = optarg;
+                        break;
                 case OPT_STATE:
                         arg_state = optarg;
+                        break;
+                case OPT_CLOUDS:
+                        if (util_parse_uint(optarg, &v) < 0 || v > 256) {
+                                fprintf(stderr, "lockwatchctl: invalid --clouds '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_clouds = (long long)v;
                         break;
                 case OPT_LIMIT:
                         if (util_parse_uint(optarg, &v) < 0 || v > INT32_MAX) {
@@ -772,10 +1021,30 @@ static int parse_argv(int argc, char **argv)
         return 1;
 }
 
+/* An option that does not apply to the command is a mistake worth saying, not ignoring. */
+static int check_options(size_t cmd)
+{
+        uint32_t stray = opts_given & ~(OPTS_ANY | commands[cmd].opts);
+
+        for (const struct option *o = options; stray && o->name; o++)
+                if (o->val >= OPT_SOCKET && o->val <= OPT_VERSION && (stray & BIT(o->val))) {
+                        fprintf(stderr,
+                                "lockwatchctl: --%s does not apply to '%s'\nTry 'lockwatchctl "
+                                "--help'.\n",
+                                o->name, commands[cmd].name);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
+        const char *codeset;
         int r;
 
+        setlocale(LC_CTYPE, "");
+        codeset = nl_langinfo(CODESET);
+        ctl_utf8 = codeset && (strcasecmp(codeset, "UTF-8") == 0 || strcasecmp(codeset, "utf8") == 0);
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
@@ -786,8 +1055,14 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(argv[optind], commands[i].name)) {
+                        if (check_options(i) < 0)
+                                return EXIT_USAGE;
+                        ctl_columns = ctl_terminal_columns();
+                        if (commands[i].pager)
+                                ctl_pager_start();
                         r = commands[i].fn(argv + optind + 1, (size_t)(argc - optind - 1));
                         fflush(stdout);
+                        ctl_pager_end();
                         return r;
                 }
         fprintf(stderr, "lockwatchctl: unknown command '%s'\nTry 'lockwatchctl --help'.\n",

@@ -131,6 +131,11 @@ const Config *poller_config(const Poller *p)
         return p->tables.config;
 }
 
+const AliasTable *poller_aliases(const Poller *p)
+{
+        return p->tables.aliases;
+}
+
 const PollOutcome *poller_outcome(const Poller *p, size_t i)
 {
         return i < p->n_sources ? &p->sources[i].outcome : NULL;

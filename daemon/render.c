@@ -57,6 +57,16 @@ static bool render_provider_selected(const RenderOptions *o, const char *provide
         return !o || !o->provider_glob || fnmatch(o->provider_glob, provider, FNM_CASEFOLD) == 0;
 }
 
+/* Whether the row is available on some provider whose id matches glob. */
+static bool render_available_on(const Matrix *m, const MatrixModel *mm, const char *glob)
+{
+        for (size_t k = 0; k < mm->n_cells; k++)
+                if (mm->cells[k].state == CELL_AVAILABLE &&
+                    fnmatch(glob, m->providers[mm->cells[k].provider].id, FNM_CASEFOLD) == 0)
+                        return true;
+        return false;
+}
+
 bool render_row_selected(const Matrix *m, const RenderOptions *o, const MatrixModel *mm)
 {
         if (!mm || !render_model_selected(o, mm->id))
@@ -64,13 +74,35 @@ bool render_row_selected(const Matrix *m, const RenderOptions *o, const MatrixMo
         if (o && o->vendor_glob && fnmatch(o->vendor_glob, mm->vendor ? mm->vendor : "",
                                            FNM_CASEFOLD) != 0)
                 return false;
-        if (!o || !o->provider_glob)
+        if (!o)
+                return true;
+        if (o->by_clouds &&
+            matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE) != (size_t)o->clouds)
+                return false;
+        if (o->single_cloud &&
+            (matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_AVAILABLE) != 1 ||
+             matrix_count_providers(m, mm, PROVIDER_CLOUD, CELL_UNAVAILABLE) == 0))
+                return false;
+        if (o->on_glob && !render_available_on(m, mm, o->on_glob))
+                return false;
+        if (o->not_on_glob && render_available_on(m, mm, o->not_on_glob))
+                return false;
+        if (!o->provider_glob)
                 return true;
         for (size_t k = 0; k < mm->n_cells; k++)
                 if (mm->cells[k].n_evidence > 0 &&
                     render_provider_selected(o, m->providers[mm->cells[k].provider].id))
                         return true;
         return false;
+}
+
+size_t render_rows_selected(const Matrix *m, const RenderOptions *o)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; m && i < m->n_models; i++)
+                n += render_row_selected(m, o, m->models[i]);
+        return n;
 }
 
 /* A line under construction: padded cells are easier to build than to printf, because a
@@ -166,12 +198,73 @@ static int render_flush(FILE *f, RenderLine *l)
         return 0;
 }
 
+/* Flush l folded at spaces to width columns (0: one line); continuation lines are
+ * indented by two. A line holding ANSI colour codes is never folded. */
+static int render_flush_wrap(FILE *f, RenderLine *l, size_t width)
+{
+        RenderLine rest = {0};
+        int r = 0;
+
+        if (width == 0 || render_width(l->buf ? l->buf : "") <= width ||
+            (l->buf && strchr(l->buf, '\033')))
+                return render_flush(f, l);
+        for (;;) {
+                const char *s = l->buf;
+                size_t cols = 0, cut = 0, i;
+
+                for (i = 0; s[i]; i++) {
+                        if (((unsigned char)s[i] & 0xc0) == 0x80)
+                                continue;
+                        if (cols == width)
+                                break;
+                        if (s[i] == ' ')
+                                cut = i;
+                        cols++;
+                }
+                if (!s[i] || cut == 0) {
+                        r = render_flush(f, l);
+                        break;
+                }
+                rest.n = 0;
+                render_puts(&rest, "  ");
+                render_puts(&rest, s + cut + 1);
+                l->n = cut;
+                l->buf[cut] = '\0';
+                r = render_flush(f, l);
+                if (r < 0)
+                        break;
+                l->n = 0;
+                render_puts(l, rest.buf);
+        }
+        free(rest.buf);
+        return r;
+}
+
+/* The note under a grid that had to leave columns out to fit. */
+static int render_left_out(FILE *f, RenderLine *l, size_t left_out, size_t width)
+{
+        char buf[160];
+
+        if (left_out == 0)
+                return 0;
+        snprintf(buf, sizeof(buf),
+                 "(%zu provider column%s left out to fit %zu columns; --json has every cell)",
+                 left_out, left_out == 1 ? "" : "s", width);
+        render_puts(l, buf);
+        return render_flush_wrap(f, l, width);
+}
+
 typedef struct RenderLayout {
         size_t model_width;
         size_t *widths; /* per provider column */
         size_t *cols;   /* provider indices shown, in column order */
+        size_t n_cols;
+        size_t left_out; /* columns left out to fit the width */
         size_t group_start[_PROVIDER_KIND_MAX], group_len[_PROVIDER_KIND_MAX]; /* into cols */
 } RenderLayout;
+
+#define RENDER_MODEL_WIDTH_MIN  16 /* the model column is never cut below this to fit */
+#define RENDER_MODEL_WIDTH_SOFT 28 /* ... nor below this while columns can go instead */
 
 static size_t render_group_span(const RenderLayout *lay, int g)
 {
@@ -182,43 +275,19 @@ static size_t render_group_span(const RenderLayout *lay, int g)
         return span;
 }
 
-static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout *lay)
+/* Group runs over lay->cols, and column widths: each id's, the last of a group widened
+ * so the group's label fits over it. */
+static void render_groups(const Matrix *m, RenderLayout *lay)
 {
-        lay->model_width = strlen("model");
-        for (size_t r = 0; r < m->n_models; r++) {
-                const MatrixModel *mm = m->models[r];
-                if (render_row_selected(m, o, mm))
-                        lay->model_width = MAX(lay->model_width, render_width(mm->id));
-        }
-        lay->model_width = MIN(lay->model_width, (size_t)RENDER_MODEL_WIDTH_MAX);
-
-        lay->widths = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
         for (size_t i = 0; i < m->n_providers; i++)
                 lay->widths[i] = MAX(render_width(m->providers[i].id), (size_t)1);
-
-        /* A column no selected row has evidence in is all unknown: leave it out, or real
-         * catalogues with dozens of providers make the grid unreadable. The clouds count
-         * still covers every column. */
-        lay->cols = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
-        size_t n_cols = 0;
-        for (size_t i = 0; i < m->n_providers; i++) {
-                bool shown = false;
-                if (!render_provider_selected(o, m->providers[i].id))
-                        continue;
-                for (size_t r = 0; r < m->n_models && !shown; r++)
-                        shown = matrix_cell(m->models[r], i)->n_evidence > 0 &&
-                                render_row_selected(m, o, m->models[r]);
-                if (shown)
-                        lay->cols[n_cols++] = i;
-        }
-
         /* Columns are ordered by kind, so each group is one contiguous run. */
         for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
                 size_t span, label;
 
-                lay->group_start[g] = n_cols;
+                lay->group_start[g] = lay->n_cols;
                 lay->group_len[g] = 0;
-                for (size_t k = 0; k < n_cols; k++) {
+                for (size_t k = 0; k < lay->n_cols; k++) {
                         if (m->providers[lay->cols[k]].kind != (ProviderKind)g)
                                 continue;
                         if (lay->group_len[g] == 0)
@@ -232,6 +301,89 @@ static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout 
                 if (label > span)
                         lay->widths[lay->cols[lay->group_start[g] + lay->group_len[g] - 1]] +=
                             label - span;
+        }
+}
+
+/* Columns of a row of the full grid. */
+static size_t render_wide_width(const RenderLayout *lay)
+{
+        size_t w = lay->model_width;
+        bool first = true;
+
+        for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
+                if (lay->group_len[g] == 0)
+                        continue;
+                w += (first ? 2 : 3) + render_group_span(lay, g);
+                first = false;
+        }
+        return w + strlen("  clouds") + strlen(" ?");
+}
+
+/* Columns of a row of the compact grid, whose summary columns have fixed widths. */
+static size_t render_compact_width(const RenderLayout *lay)
+{
+        size_t span = lay->group_len[PROVIDER_CLOUD] ? render_group_span(lay, PROVIDER_CLOUD) : 0;
+
+        return lay->model_width + 2 + MAX(span, strlen(render_group_labels[PROVIDER_CLOUD])) +
+               strlen(" | direct | aggregators  clouds") + strlen(" ?");
+}
+
+static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout *lay)
+{
+        bool compact = o && o->compact;
+
+        lay->model_width = strlen("model");
+        for (size_t r = 0; r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                if (render_row_selected(m, o, mm))
+                        lay->model_width = MAX(lay->model_width, render_width(mm->id));
+        }
+        lay->model_width = MIN(lay->model_width, (size_t)RENDER_MODEL_WIDTH_MAX);
+
+        lay->widths = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
+
+        /* A column no selected row has evidence in is all unknown: leave it out, or real
+         * catalogues with dozens of providers make the grid unreadable. The clouds count
+         * still covers every column. */
+        lay->cols = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
+        lay->n_cols = 0;
+        for (size_t i = 0; i < m->n_providers; i++) {
+                bool shown = false;
+                if (!render_provider_selected(o, m->providers[i].id))
+                        continue;
+                if (compact && m->providers[i].kind != PROVIDER_CLOUD)
+                        continue;
+                for (size_t r = 0; r < m->n_models && !shown; r++)
+                        shown = matrix_cell(m->models[r], i)->n_evidence > 0 &&
+                                render_row_selected(m, o, m->models[r]);
+                if (shown)
+                        lay->cols[lay->n_cols++] = i;
+        }
+        render_groups(m, lay);
+
+        /* To fit a terminal: first cut long model ids (with an ellipsis), then leave out
+         * provider columns from the right, aggregators first; the summaries still count
+         * every column. */
+        if (!o || o->width == 0)
+                return;
+        for (;;) {
+                size_t w = compact ? render_compact_width(lay) : render_wide_width(lay);
+                /* In the full grid ids stay readable to RENDER_MODEL_WIDTH_SOFT; below
+                 * that, columns go first, and only then the ids shrink further. The compact
+                 * grid's few columns are the clouds, its point: ids shrink first there. */
+                size_t floor = lay->n_cols > 1 && !compact ? RENDER_MODEL_WIDTH_SOFT
+                                                           : RENDER_MODEL_WIDTH_MIN;
+                if (w <= o->width)
+                        return;
+                if (lay->model_width > floor) {
+                        lay->model_width -= MIN(w - o->width, lay->model_width - floor);
+                        continue;
+                }
+                if (lay->n_cols <= 1)
+                        return;
+                lay->n_cols--;
+                lay->left_out++;
+                render_groups(m, lay);
         }
 }
 
@@ -358,11 +510,13 @@ static int render_matrix_compact(FILE *f, const Matrix *m, const RenderOptions *
                 r = render_flush(f, &l);
         }
 
+        if (r >= 0)
+                r = render_left_out(f, &l, lay.left_out, o->width);
         if (r >= 0) {
                 render_legend(&l, mk, o->color,
                               "; direct = any direct API (e.g. the vendor's own), aggregators = "
                               "how many resell it, clouds = cloud providers available");
-                r = render_flush(f, &l);
+                r = render_flush_wrap(f, &l, o->width);
         }
         free(l.buf);
         free(lay.widths);
@@ -456,9 +610,11 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
                 r = render_flush(f, &l);
         }
 
+        if (r >= 0 && o)
+                r = render_left_out(f, &l, lay.left_out, o->width);
         if (r >= 0) {
                 render_legend(&l, mk, color, "  clouds = cloud providers available");
-                r = render_flush(f, &l);
+                r = render_flush_wrap(f, &l, o ? o->width : 0);
         }
         free(l.buf);
         free(lay.widths);

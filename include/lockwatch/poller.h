@@ -64,6 +64,8 @@ uint64_t poller_generation(const Poller *p);
 const State *poller_state(const Poller *p);
 /* The current config. */
 const Config *poller_config(const Poller *p);
+/* The current alias table. */
+const AliasTable *poller_aliases(const Poller *p);
 /* The outcome of the last poll of the i-th configured source, or NULL. */
 const PollOutcome *poller_outcome(const Poller *p, size_t i);
 /* Models on exactly one cloud that another cloud positively dropped (SingleCloud's test). */

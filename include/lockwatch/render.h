@@ -15,6 +15,13 @@ typedef struct RenderOptions {
         const char *vendor_glob;   /* on the vendor part of the id, NULL = all */
         const char *provider_glob; /* on provider ids: the columns shown, and rows with a
                                       cell there; summaries still count every column */
+        const char *on_glob;       /* rows available on some provider matching it */
+        const char *not_on_glob;   /* rows available on no provider matching it */
+        bool by_clouds;            /* only rows available on exactly `clouds` clouds */
+        unsigned clouds;
+        bool single_cloud;         /* rows on one cloud that another cloud dropped */
+        size_t width;              /* terminal columns to fit (0 = no limit): the model
+                                      column is cut, then provider columns left out */
         bool color;             /* ANSI colours (only when writing to a terminal) */
         bool ascii;             /* marks in plain ASCII instead of UTF-8 symbols */
         bool compact;           /* one column per cloud, then one "direct" summary column
@@ -28,5 +35,7 @@ int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o);
 int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret);
 /* True if model id passes the options' model filter. */
 bool render_model_selected(const RenderOptions *o, const char *model_id);
-/* True if the row passes every filter of the options (model, vendor, provider). */
+/* True if the row passes every filter of the options (model, vendor, provider, clouds). */
 bool render_row_selected(const Matrix *m, const RenderOptions *o, const MatrixModel *mm);
+/* How many rows pass the options' filters. */
+size_t render_rows_selected(const Matrix *m, const RenderOptions *o);

@@ -39,8 +39,12 @@ alert OneCloud {
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
+AGE = re.compile(r"\b\d+[smhd] ago\b")
+
+
 def mask(text):
     text = TIME.sub("<time>", text)
+    text = AGE.sub("<age>  ", text)
     return re.sub(r"lockwatchd \d+\.\d+\.\d+", "lockwatchd <version>", text)
 
 
@@ -118,6 +122,9 @@ class CtlTest(unittest.TestCase):
     def ctl_raw(cls, *args, env=None, preexec_fn=None, binary=None):
         e = dict(os.environ)
         e.pop("LOCKWATCH_SOCKET", None)
+        # Human output is golden at 80 columns, in a UTF-8 locale, unless a test says else.
+        e["COLUMNS"] = "80"
+        e["LC_ALL"] = "C.UTF-8"
         e.update(env or {})
         argv = [binary or LOCKWATCHCTL, "--socket", cls.socket, *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=WAIT, env=e,
@@ -145,6 +152,15 @@ class CtlTest(unittest.TestCase):
 
     def test_1_matrix(self):
         self.golden("matrix-ascii.txt", mask(self.ctl("matrix", "--ascii").stdout))
+        self.golden("matrix-wide.txt", mask(self.ctl("matrix", "--wide").stdout))
+        self.golden("matrix-narrow.txt", mask(self.ctl("matrix", env={"COLUMNS": "60"}).stdout))
+        # Every line fits the width asked for.
+        for cols, args in ((60, ("matrix",)), (60, ("matrix", "--wide")), (80, ("matrix",)),
+                           (80, ("matrix", "--wide")), (80, ("status",)), (80, ("alerts",))):
+            if True:
+                out = self.ctl(*args, env={"COLUMNS": str(cols)}).stdout
+                for line in out.splitlines():
+                    self.assertLessEqual(len(line), cols, (args, cols, line))
         self.golden("matrix-anthropic.txt", mask(self.ctl("matrix", "anthropic/*").stdout))
         self.golden("matrix-wide-aws.txt",
                     mask(self.ctl("matrix", "--wide", "--ascii", "--provider", "aws").stdout))
@@ -201,6 +217,64 @@ class CtlTest(unittest.TestCase):
         r = self.ctl("poll", "nope", code=4)
         self.assertEqual(r.stderr, "lockwatchctl: no such source: nope\n")
         self.ctl("alerts", "--state", "angry", code=4)
+
+    def test_3_people(self):
+        # Options that do not apply are usage errors.
+        for args in (("matrix", "--limit", "3"), ("status", "--model", "x"),
+                     ("explain", "a/b", "--wide"), ("alerts", "--on", "aws")):
+            r = self.ctl(*args, code=2)
+            self.assertRegex(r.stderr, r"^lockwatchctl: --[a-z-]+ does not apply to '[a-z]+'\n")
+        # A pattern that matches nothing says so.
+        r = self.ctl("matrix", "claude*", code=4)
+        self.assertIn("no model matches 'claude*'", r.stderr)
+        self.assertIn("try '*/claude*'", r.stderr)
+        self.ctl("matrix", "--on", "nowhere", code=4)
+        # explain takes raw upstream ids and any case, and suggests near ids.
+        for asked in ("ANTHROPIC/Claude-Opus-4-7", "claude-opus-4-7",
+                      "us.anthropic.claude-opus-4-7"):
+            out = self.ctl("explain", asked).stdout
+            self.assertTrue(out.startswith("(%s is anthropic/claude-opus-4-7)\n" % asked), out)
+        r = self.ctl("explain", "anthropic/claude-opus-4-8", code=4)
+        self.assertIn("did you mean anthropic/claude-opus-4-7", r.stderr)
+        # Filters choose rows; the summaries stay those of the whole row.
+        ids = lambda out: [l.split()[0] for l in out.splitlines()[2:] if "/" in l.split()[0]]
+        self.assertEqual(ids(self.ctl("matrix", "--clouds", "1").stdout),
+                         ["anthropic/claude-mythos-preview", "google/gemini-3-pro-preview",
+                          "openai/gpt-5-5"])
+        self.assertEqual(ids(self.ctl("matrix", "--on", "azure", "--not-on", "gcp").stdout),
+                         ["mistral/mistral-large-2407", "openai/gpt-5-5"])
+        self.ctl("matrix", "--single-cloud", code=4)
+        # No UTF-8 marks under a locale that is not UTF-8.
+        out = self.ctl("matrix", env={"LC_ALL": "C"}).stdout
+        self.assertFalse(any(ord(c) > 127 for c in out), out)
+        self.assertIn("legend: + available", out)
+
+    def test_3_pager(self):
+        import pty
+        # On a terminal, long output goes through $PAGER; piped output never does.
+        master, slave = pty.openpty()
+        env = dict(os.environ, COLUMNS="80", LC_ALL="C.UTF-8", PAGER="sed s/^/paged:/")
+        env.pop("LOCKWATCH_SOCKET", None)
+        p = subprocess.Popen([LOCKWATCHCTL, "--socket", self.socket, "status"], stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertEqual(p.wait(timeout=WAIT), 0)
+        lines = out.decode().splitlines()
+        self.assertTrue(lines and all(l.startswith("paged:") for l in lines), lines)
+        self.assertNotIn("paged:", self.ctl("status", env={"PAGER": "sed s/^/paged:/"}).stdout)
+        p = subprocess.run([LOCKWATCHCTL, "--socket", self.socket, "--no-pager", "status"],
+                           capture_output=True, text=True, env=env)
+        self.assertNotIn("paged:", p.stdout)
 
     def test_3_environment_socket(self):
         r = subprocess.run([LOCKWATCHCTL, "status", "--json"], capture_output=True, text=True,
