@@ -313,7 +313,7 @@ static void test_interface_description(void **state)
                                            "method Subscribe() -> (event: Event)",
                                            "method Poll(source: ?string, accept: ?bool) -> ()",
                                            "method Reload() -> ()",
-                                           "error NoSuchModel (model: string)",
+                                           "error NoSuchModel (model: string, suggestions: ?[]string)",
                                            "error NoSuchSource (source: string)",
                                            "error PermissionDenied ()",
                                            "error ReloadFailed (message: string)"};
