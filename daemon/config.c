@@ -2,6 +2,8 @@
  * Pure apart from one getcwd() to anchor relative paths when the config path is relative. */
 #include "lockwatch/config.h"
 
+#include <syslog.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,6 +98,7 @@ static const KeyDef keys[] = {
     DAEMON_KEY("repeat_interval", KEY_DURATION, 0, 365 * USEC_PER_DAY, 0,
                repeat_interval_usec),
     DAEMON_KEY("user_agent_extra", KEY_TEXT, 0, UA_MAX, KF_EMPTY_OK, user_agent_extra),
+    DAEMON_KEY("log_level", KEY_TEXT, 0, 16, 0, log_level),
     SOURCE_KEY("url", KEY_URL, url),
     SOURCE_KEY("format", KEY_FORMAT, format),
     SOURCE_KEY("provider", KEY_TEXT, provider),
@@ -304,6 +307,20 @@ static int parser_dir(Parser *p, const char **ret)
 }
 
 /* An absolute path as given, or a relative one anchored at the config file's directory. */
+int config_log_level(const char *name)
+{
+        static const struct {
+                const char *name;
+                int level;
+        } levels[] = {{"err", LOG_ERR},         {"error", LOG_ERR}, {"warning", LOG_WARNING},
+                      {"notice", LOG_NOTICE},   {"info", LOG_INFO}, {"debug", LOG_DEBUG}};
+
+        for (size_t i = 0; name && i < ELEMENTSOF(levels); i++)
+                if (streq(levels[i].name, name))
+                        return levels[i].level;
+        return -EINVAL;
+}
+
 static int resolve_path(Parser *p, const char *key, const char *v, unsigned line, unsigned col,
                         char **ret)
 {
@@ -546,9 +563,19 @@ static int apply_value(Parser *p, const KeyDef *k, const char *v, unsigned line,
                 if (k->max > 0 && strlen(v) > k->max)
                         return fail(p, -EINVAL, line, col, "'%s' is longer than %llu bytes",
                                     k->name, (unsigned long long)k->max);
+                if (streq(k->name, "log_level") && config_log_level(v) < 0)
+                        return fail(p, -EINVAL, line, col,
+                                    "invalid log level '%s' (use err, warning, notice, info or "
+                                    "debug)",
+                                    token(v).s);
                 set_string(base, off, xstrdup(v));
                 return 0;
         case KEY_PATH:
+                /* "rules = none" says, explicitly, that no rule is wanted. */
+                if (streq(k->name, "rules") && streq(v, "none")) {
+                        set_string(base, off, xstrdup(v));
+                        return 0;
+                }
                 r = resolve_path(p, k->name, v, line, col, &s);
                 break;
         case KEY_URL:
@@ -986,6 +1013,7 @@ void config_free(Config *c)
         free(c->aliases_path);
         free(c->providers_path);
         free(c->rules);
+        free(c->log_level);
         free(c->user_agent_extra);
         free(c->limits.ca_file);
         free(c);

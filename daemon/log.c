@@ -24,6 +24,11 @@ static bool journal_present(void)
         return stat("/run/systemd/journal/socket", &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+void log_set_max_priority(int max_priority)
+{
+        log_max_priority = max_priority;
+}
+
 void log_setup(LogTarget target, bool also_stderr, int max_priority)
 {
         if (target == LOG_TARGET_AUTO)

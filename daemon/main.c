@@ -37,6 +37,7 @@
 #include "lockwatch/rules_eval.h"
 #include "lockwatch/ruletest.h"
 #include "lockwatch/state.h"
+#include "lockwatch/tableload.h"
 #include "lockwatch/util.h"
 
 #define DEFAULT_CONFIG "/etc/lockwatch/lockwatch.conf"
@@ -49,11 +50,12 @@ static const char *arg_providers;
 static const char *arg_aliases;
 static const char *arg_model;
 static const char *arg_replay;
-static const char *arg_rules_dir = LOCKWATCH_RULES_DIR;
+static const char *arg_rules_dir;
 static char **arg_test_files;
 static size_t arg_n_test_files;
 static bool arg_once, arg_fetch_only, arg_json, arg_check, arg_ascii, arg_wide, arg_test;
 static int arg_log_level = LOG_INFO;
+static bool arg_log_level_set;
 
 static void help(void)
 {
@@ -80,7 +82,8 @@ static void help(void)
                "      --socket PATH      control socket path (overrides the config's socket)\n"
                "      --providers PATH   provider table (overrides the config's providers)\n"
                "      --aliases PATH     alias table (overrides the config's aliases)\n"
-               "      --rules-dir DIR    shipped rules (default " LOCKWATCH_RULES_DIR ")\n"
+               "      --rules-dir DIR    shipped rules (default: share/lockwatch/rules beside\n"
+               "                         the installed binary; none for a build tree)\n"
                "      --fetch-only       with --once: fetch and classify, do not parse\n"
                "      --json             with --once: print one JSON document; with --replay:\n"
                "                         one JSON object per transition\n"
@@ -206,6 +209,7 @@ static int parse_argv(int argc, char **argv)
                         for (size_t i = 0; i < ELEMENTSOF(levels); i++)
                                 if (streq(optarg, levels[i].name)) {
                                         arg_log_level = levels[i].level;
+                                        arg_log_level_set = true;
                                         found = true;
                                 }
                         if (!found) {
@@ -311,14 +315,37 @@ static int check_source_providers(const Config *c, const ProviderMap *pm, const 
         return 0;
 }
 
-static int load_tables(PollerTables *t)
+/* What one load read, for --check-config to say. */
+typedef struct LoadReport {
+        char *providers_files, *aliases_files, *rules_dir;
+        size_t n_rule_files;
+} LoadReport;
+
+static void load_report_clear(LoadReport *r)
+{
+        free(r->providers_files);
+        free(r->aliases_files);
+        free(r->rules_dir);
+        *r = (LoadReport){0};
+}
+
+/* The shipped rules: --rules-dir, else share/lockwatch/rules beside the installed binary. */
+static char *shipped_rules_dir(void)
+{
+        const char *data = tableload_data_dir();
+
+        if (arg_rules_dir)
+                return xstrdup(arg_rules_dir);
+        return data ? xasprintf("%s/rules", data) : NULL;
+}
+
+static int load_tables(PollerTables *t, LoadReport *rep)
 {
         PollerTables n = {0};
-        _cleanup_free_ char *ppath = NULL, *apath = NULL, *rerr = NULL;
+        LoadReport lr = {0};
+        _cleanup_free_ char *ppath = NULL, *apath = NULL, *rerr = NULL, *terr = NULL;
         ConfigError cerr;
-        NormalizeError nerr;
-        char *text;
-        size_t len;
+        bool no_rules;
         int r;
 
         r = config_load(arg_config, &n.config, &cerr);
@@ -330,51 +357,90 @@ static int load_tables(PollerTables *t)
                 free(n.config->socket_path);
                 n.config->socket_path = absolute_path(arg_socket);
         }
+        /* The command line's --log-level wins over the configuration's. */
+        if (!arg_log_level_set && n.config->log_level)
+                log_set_max_priority(config_log_level(n.config->log_level));
 
+        /* Each table is the shipped one with the administrator's file and drop-ins over it. */
         ppath = arg_providers ? xstrdup(arg_providers)
                               : resolve_path(arg_config, n.config->providers_path);
-        r = util_read_file(ppath, TABLE_MAX_BYTES, &text, &len);
+        r = tableload_providers(ppath, &n.providers, &lr.providers_files, &terr);
         if (r < 0) {
-                _cleanup_free_ char *m = xasprintf("%s: cannot read the provider table: %s",
-                                                    ppath, strerror(-r));
+                _cleanup_free_ char *m = xasprintf("cannot read the provider table: %s", terr);
                 load_failed(m);
                 goto fail;
         }
-        r = provider_map_parse(ppath, text, len, &n.providers, &nerr);
-        free(text);
-        if (r < 0) {
-                load_failed(nerr.message);
-                goto fail;
-        }
-        r = check_source_providers(n.config, n.providers, ppath);
+        r = check_source_providers(n.config, n.providers, lr.providers_files);
         if (r < 0)
                 goto fail;
 
         apath = arg_aliases ? xstrdup(arg_aliases) : resolve_path(arg_config, n.config->aliases_path);
-        r = util_read_file(apath, TABLE_MAX_BYTES, &text, &len);
+        r = tableload_aliases(apath, &n.aliases, &lr.aliases_files, &terr);
         if (r < 0) {
-                _cleanup_free_ char *m = xasprintf("%s: cannot read the alias table: %s", apath,
-                                                    strerror(-r));
+                _cleanup_free_ char *m = xasprintf("cannot read the alias table: %s", terr);
                 load_failed(m);
                 goto fail;
         }
-        r = alias_table_parse(apath, text, len, &n.aliases, &nerr);
-        free(text);
-        if (r < 0) {
-                load_failed(nerr.message);
-                goto fail;
-        }
 
-        r = ruleload_files(arg_rules_dir, n.config->rules, &n.rules, NULL, &rerr);
+        no_rules = n.config->rules && streq(n.config->rules, "none");
+        lr.rules_dir = shipped_rules_dir();
+        r = ruleload_files(lr.rules_dir, no_rules ? NULL : n.config->rules, &n.rules,
+                           &lr.n_rule_files, &rerr);
         if (r < 0) {
                 load_failed(rerr ? rerr : strerror(-r));
                 goto fail;
         }
+        /* A daemon without rules watches and never says anything: that must be meant. */
+        if (lr.n_rule_files == 0 && !no_rules) {
+                _cleanup_free_ char *m = xasprintf(
+                    "%s: no rule files: none shipped%s%s%s, none matching 'rules = %s'; set "
+                    "'rules = none' to run without rules",
+                    n.config->path, lr.rules_dir ? " in " : "", lr.rules_dir ? lr.rules_dir : "",
+                    lr.rules_dir ? "" : " (not installed, and no --rules-dir)",
+                    n.config->rules ? n.config->rules : "");
+                load_failed(m);
+                r = -ENOENT;
+                goto fail;
+        }
         *t = n;
+        if (rep)
+                *rep = lr;
+        else
+                load_report_clear(&lr);
         return 0;
 fail:
+        load_report_clear(&lr);
         poller_tables_clear(&n);
         return r;
+}
+
+/* --check-config: what was loaded, so a missing rules directory or table is seen. */
+static void print_loaded(const PollerTables *t, const LoadReport *lr)
+{
+        const Config *c = t->config;
+        size_t enabled = 0, auth = 0;
+
+        printf("configuration: %s\n", c->path);
+        for (size_t i = 0; i < c->n_sources; i++) {
+                enabled += c->sources[i].enabled;
+                auth += c->sources[i].enabled && c->sources[i].authoritative;
+        }
+        printf("sources: %zu (%zu enabled, %zu authoritative)\n", c->n_sources, enabled, auth);
+        for (size_t i = 0; i < c->n_sources; i++) {
+                const SourceConfig *sc = &c->sources[i];
+                printf("  %s: %s%s%s%s%s\n", sc->name, sc->format,
+                       sc->provider ? ", provider " : "", sc->provider ? sc->provider : "",
+                       sc->authoritative ? ", authoritative" : "", sc->enabled ? "" : ", disabled");
+        }
+        printf("provider table: %zu lines from %s\n", provider_map_count(t->providers),
+               lr->providers_files);
+        printf("alias table: %zu aliases from %s\n", alias_table_count(t->aliases),
+               lr->aliases_files);
+        printf("rules: %zu from %zu file%s (shipped: %s; rules = %s)\n",
+               t->rules ? t->rules->n_rules : (size_t)0, lr->n_rule_files,
+               lr->n_rule_files == 1 ? "" : "s", lr->rules_dir ? lr->rules_dir : "none",
+               c->rules ? c->rules : "-");
+        printf("log level: %s\n", c->log_level ? c->log_level : "info");
 }
 
 static const char *state_dir_for(const Config *c)
@@ -661,7 +727,7 @@ static int reload(void *userdata, char **ret_error)
         load_error[0] = '\0';
         notify("RELOADING=1\nMONOTONIC_USEC=%" PRIu64, util_now_mono());
         log_info("reloading %s", arg_config);
-        r = load_tables(&t);
+        r = load_tables(&t, NULL);
         if (r < 0) {
                 log_error("reload failed; the previous configuration keeps running");
                 if (ret_error && load_error[0])
@@ -833,11 +899,14 @@ int main(int argc, char **argv)
                 seed = (unsigned)(util_now_mono() ^ (uint64_t)getpid());
         srandom(seed);
 
-        r = load_tables(&tables);
+        LoadReport lr = {0};
+        r = load_tables(&tables, arg_check ? &lr : NULL);
         if (r < 0)
                 return 1;
         if (arg_check) {
+                print_loaded(&tables, &lr);
                 printf("configuration OK\n");
+                load_report_clear(&lr);
                 poller_tables_clear(&tables);
                 return 0;
         }

@@ -32,6 +32,7 @@ typedef struct AliasEntry {
         char *key; /* lower-cased */
         char *canonical;
         unsigned line;
+        unsigned file; /* which added file: an earlier one has precedence */
         size_t literal; /* globs: length of the key's prefix before its first wildcard */
 } AliasEntry;
 
@@ -40,6 +41,7 @@ struct AliasTable {
         size_t n_exact, cap_exact;
         AliasEntry *globs; /* file order */
         size_t n_globs, cap_globs;
+        unsigned files; /* files added so far; the one being added is files - 1 */
 };
 
 static const char *const kind_names[_PROVIDER_KIND_MAX] = {
@@ -315,6 +317,29 @@ add:
         return 0;
 }
 
+int provider_map_new(ProviderMap **ret)
+{
+        if (!ret)
+                return -EINVAL;
+        *ret = xcalloc(1, sizeof(ProviderMap));
+        return 0;
+}
+
+int provider_map_add(ProviderMap *m, const char *path, const char *text, size_t len,
+                     NormalizeError *err)
+{
+        if (!m)
+                return -EINVAL;
+        if (err)
+                memset(err, 0, sizeof(*err));
+        return normalize_parse_lines(path, text, len, provider_map_line, m, err);
+}
+
+size_t provider_map_count(const ProviderMap *m)
+{
+        return m ? m->n : 0;
+}
+
 int provider_map_parse(const char *path, const char *text, size_t len, ProviderMap **ret,
                        NormalizeError *err)
 {
@@ -323,10 +348,8 @@ int provider_map_parse(const char *path, const char *text, size_t len, ProviderM
 
         if (!ret)
                 return -EINVAL;
-        if (err)
-                memset(err, 0, sizeof(*err));
-        m = xcalloc(1, sizeof(*m));
-        r = normalize_parse_lines(path, text, len, provider_map_line, m, err);
+        (void)provider_map_new(&m);
+        r = provider_map_add(m, path, text, len, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
@@ -471,27 +494,62 @@ static int alias_table_line(void *userdata, const char *path, unsigned lineno, c
         if (normalize_is_glob(key)) {
                 util_grow((void **)&t->globs, &t->cap_globs, t->n_globs + 1, sizeof(*t->globs));
                 size_t literal = strcspn(key, "*?[\\");
-                t->globs[t->n_globs++] =
-                    (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno, literal};
+                t->globs[t->n_globs++] = (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno,
+                                                      t->files - 1, literal};
                 return 0;
         }
         /* Tables are small and capped; a linear duplicate check keeps file order simple. */
         for (size_t i = 0; i < t->n_exact; i++)
                 if (streq(t->exact[i].key, key)) {
-                        if (streq(t->exact[i].canonical, canonical))
+                        /* Files are added highest precedence first: an administrator's
+                         * alias overrides the shipped one for the same id. */
+                        if (streq(t->exact[i].canonical, canonical) ||
+                            t->exact[i].file + 1 < t->files)
                                 return 0;
                         return normalize_error(err, path, lineno, tl->left_col,
                                                "'%.100s' already maps to '%.100s' on line %u", key,
                                                t->exact[i].canonical, t->exact[i].line);
                 }
         util_grow((void **)&t->exact, &t->cap_exact, t->n_exact + 1, sizeof(*t->exact));
-        t->exact[t->n_exact++] = (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno, 0};
+        t->exact[t->n_exact++] =
+            (AliasEntry){TAKE_PTR(key), TAKE_PTR(canonical), lineno, t->files - 1, 0};
         return 0;
 }
 
 static int alias_entry_cmp(const void *a, const void *b)
 {
         return strcmp(((const AliasEntry *)a)->key, ((const AliasEntry *)b)->key);
+}
+
+int alias_table_new(AliasTable **ret)
+{
+        if (!ret)
+                return -EINVAL;
+        *ret = xcalloc(1, sizeof(AliasTable));
+        return 0;
+}
+
+int alias_table_add(AliasTable *t, const char *path, const char *text, size_t len,
+                    NormalizeError *err)
+{
+        int r;
+
+        if (!t)
+                return -EINVAL;
+        if (err)
+                memset(err, 0, sizeof(*err));
+        t->files++;
+        r = normalize_parse_lines(path, text, len, alias_table_line, t, err);
+        /* Sorted for lookups after every file, also one that failed half way: the table is
+         * freed then, but never left unsorted. */
+        if (t->n_exact > 0)
+                qsort(t->exact, t->n_exact, sizeof(*t->exact), alias_entry_cmp);
+        return r;
+}
+
+size_t alias_table_count(const AliasTable *t)
+{
+        return t ? t->n_exact + t->n_globs : 0;
 }
 
 int alias_table_parse(const char *path, const char *text, size_t len, AliasTable **ret,
@@ -502,14 +560,10 @@ int alias_table_parse(const char *path, const char *text, size_t len, AliasTable
 
         if (!ret)
                 return -EINVAL;
-        if (err)
-                memset(err, 0, sizeof(*err));
-        t = xcalloc(1, sizeof(*t));
-        r = normalize_parse_lines(path, text, len, alias_table_line, t, err);
+        (void)alias_table_new(&t);
+        r = alias_table_add(t, path, text, len, err);
         if (r < 0)
                 return r;
-        if (t->n_exact > 0)
-                qsort(t->exact, t->n_exact, sizeof(*t->exact), alias_entry_cmp);
         *ret = TAKE_PTR(t);
         return 0;
 }

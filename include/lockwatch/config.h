@@ -51,7 +51,9 @@ typedef struct Config {
         char *socket_path;   /* socket, default /run/lockwatch/io.lockwatch */
         char *aliases_path;  /* aliases, default /etc/lockwatch/aliases.conf */
         char *providers_path; /* providers, default /etc/lockwatch/providers.conf */
-        char *rules;         /* rules = PATH-or-GLOB, default /etc/lockwatch/rules.d/ *.rules */
+        char *rules;         /* rules = PATH-or-GLOB, default /etc/lockwatch/rules.d/ *.rules;
+                                "none": no rules, and no error for having none */
+        char *log_level;     /* log_level: err, warning, notice, info, debug; NULL = info */
         uint64_t interval_usec;   /* interval, default 6h */
         uint64_t jitter_percent;  /* jitter, default 10 (percent of the interval) */
         uint64_t removal_polls;   /* removal_polls (K of DESIGN 6.2), default 2 */
@@ -78,5 +80,7 @@ int config_parse(const char *path, const char *text, size_t len, Config **ret, C
 int config_load(const char *path, Config **ret, ConfigError *err);
 /* Free a Config; NULL is fine. */
 void config_free(Config *c);
+/* The syslog priority of a log level name (err, warning, notice, info, debug), or -EINVAL. */
+int config_log_level(const char *name);
 /* Find a source by name, or NULL. */
 const SourceConfig *config_find_source(const Config *c, const char *name);

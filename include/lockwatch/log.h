@@ -28,6 +28,8 @@ typedef enum LogTarget {
 
 /* Choose where messages go; also_stderr copies them to stderr (foreground). */
 void log_setup(LogTarget target, bool also_stderr, int max_priority);
+/* Change the most verbose priority logged (from the configuration's log_level). */
+void log_set_max_priority(int max_priority);
 /* Log a plain message at priority (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG). */
 void log_msg(int priority, const char *fmt, ...) _printf_(2, 3);
 /* Log with extra journal fields: NULL-terminated list of "FIELD=value" strings. */

@@ -34,6 +34,13 @@ typedef struct NormalizeError {
 /* Parse a provider table from text named path. */
 int provider_map_parse(const char *path, const char *text, size_t len, ProviderMap **ret,
                        NormalizeError *err);
+/* An empty provider table, to add files to. */
+int provider_map_new(ProviderMap **ret);
+/* Add a file's lines after those already in m (an earlier line matches first). */
+int provider_map_add(ProviderMap *m, const char *path, const char *text, size_t len,
+                     NormalizeError *err);
+/* Lines in the table. */
+size_t provider_map_count(const ProviderMap *m);
 /* Free a provider table; NULL is fine. */
 void provider_map_free(ProviderMap *m);
 /* Map an upstream provider name, or a column id the table maps to ("aws"); -ENOENT if
@@ -57,6 +64,13 @@ int alias_table_parse(const char *path, const char *text, size_t len, AliasTable
                       NormalizeError *err);
 /* Free an alias table; NULL is fine. */
 void alias_table_free(AliasTable *t);
+/* An empty alias table, to add files to. */
+int alias_table_new(AliasTable **ret);
+/* Add a file; for an id an earlier file already maps, the earlier file wins. */
+int alias_table_add(AliasTable *t, const char *path, const char *text, size_t len,
+                    NormalizeError *err);
+/* Aliases (exact ids and globs) in the table. */
+size_t alias_table_count(const AliasTable *t);
 /* _cleanup_(alias_table_freep) for an AliasTable pointer. */
 DEFINE_FREEP(AliasTable, alias_table_free)
 

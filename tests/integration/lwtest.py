@@ -122,6 +122,9 @@ def write_config(tmp, daemon=None, sources=(), name="lockwatch.conf", tables=Tru
     """Write a config file into the TempDir tmp and return its path. With tables, the
     shipped provider and alias tables are used unless daemon names others."""
     d = dict(shipped_tables()) if tables else {}
+    # A configuration without rules must say so (lockwatchd refuses to run rule-less by
+    # accident); a test that wants rules names them.
+    d["rules"] = "none"
     d.update(daemon or {})
     return tmp.write(name, config_text(d, sources))
 

@@ -199,7 +199,7 @@ class ControlTest(unittest.TestCase):
                      "method GetHistory(since: ?int, model: ?string, limit: ?int) -> (events: []Event)",
                      "method Subscribe() -> (event: Event)",
                      "method Poll(source: ?string, accept: ?bool) -> ()", "method Reload() -> ()",
-                     "error NoSuchModel (model: string)", "error NoSuchSource (source: string)",
+                     "error NoSuchModel (model: string, suggestions: ?[]string)", "error NoSuchSource (source: string)",
                      "error PermissionDenied ()", "error ReloadFailed (message: string)"):
             self.assertIn(decl, d)
         r = self.call("org.varlink.service.GetInterfaceDescription",
@@ -333,7 +333,13 @@ class ControlTest(unittest.TestCase):
 
     def test_explain_errors(self):
         self.assertError(self.call("io.lockwatch.Explain", {"model": "nobody/nothing"}),
-                         "io.lockwatch.NoSuchModel", {"model": "nobody/nothing"})
+                         "io.lockwatch.NoSuchModel", {"model": "nobody/nothing", "suggestions": []})
+        # A near miss comes with the nearest ids, closest first.
+        self.assertError(self.call("io.lockwatch.Explain", {"model": "anthropic/claude-opus-4-8"}),
+                         "io.lockwatch.NoSuchModel",
+                         {"model": "anthropic/claude-opus-4-8",
+                          "suggestions": ["anthropic/claude-opus-4-7",
+                                          "anthropic/claude-sonnet-4-6"]})
         self.assertError(self.call("io.lockwatch.Explain", {}),
                          "org.varlink.service.InvalidParameter", {"parameter": "model"})
         self.assertError(self.call("io.lockwatch.Explain"),

@@ -62,9 +62,39 @@ class DaemonTest(unittest.TestCase):
         return subprocess.run([LOCKWATCHD, *args], capture_output=True, text=True, timeout=timeout)
 
     def test_check_config_ok(self):
-        r = self.run_lw("--check-config", "--config", demo_config(self.tmp))
+        conf = demo_config(self.tmp)
+        r = self.run_lw("--check-config", "--config", conf)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout, "configuration OK\n")
+        # It says what it loaded: a missing table or rules directory shows here.
+        self.assertTrue(r.stdout.endswith("\nconfiguration OK\n"), r.stdout)
+        self.assertIn("configuration: %s\n" % conf, r.stdout)
+        self.assertIn("sources: 5 (5 enabled, 1 authoritative)\n", r.stdout)
+        self.assertIn("  bedrock-cards: bedrock-model-cards, authoritative\n", r.stdout)
+        self.assertRegex(r.stdout, r"provider table: \d+ lines from .*/data/providers\.conf\n")
+        self.assertRegex(r.stdout, r"alias table: \d+ aliases from .*/data/aliases\.conf\n")
+        self.assertRegex(r.stdout, r"rules: 1\d from 4 files \(shipped: none; rules = .*\)\n")
+
+    def test_check_config_no_rules_is_an_error_unless_meant(self):
+        conf = demo_config(self.tmp)
+        text = open(conf).read()
+        rules_line = [l for l in text.splitlines() if l.startswith("rules = ")][0]
+        with open(conf, "w") as f:
+            f.write(text.replace(rules_line, "rules = %s/nowhere/*.rules" % self.tmp))
+        r = self.run_lw("--check-config", "--config", conf)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("no rule files", r.stderr)
+        self.assertIn("'rules = none'", r.stderr)
+        with open(conf, "w") as f:
+            f.write(text.replace(rules_line, "rules = none\nlog_level = debug"))
+        r = self.run_lw("--check-config", "--config", conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("rules: 0 from 0 files", r.stdout)
+        self.assertIn("log level: debug", r.stdout)
+        with open(conf, "w") as f:
+            f.write(text.replace(rules_line, "log_level = loud"))
+        r = self.run_lw("--check-config", "--config", conf)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"lockwatch\.conf:\d+:\d+: invalid log level 'loud'")
 
     def test_check_config_error_names_the_place(self):
         conf = demo_config(self.tmp)

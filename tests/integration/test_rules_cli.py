@@ -238,7 +238,11 @@ class RulesCliTest(unittest.TestCase):
         ok = lwtest.write_config(self.tmp, {"rules": os.path.join(RULETEST, "narrowing.rules")},
                                  name="ok.conf")
         run = self.run_lw("--check-config", "--config", ok, "--rules-dir", self.rules_dir)
-        self.assertEqual((run.returncode, run.stdout), (0, "configuration OK\n"), run.describe())
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertTrue(run.stdout.endswith("\nconfiguration OK\n"), run.describe())
+        self.assertIn("(shipped: %s; rules = %s)" % (self.rules_dir,
+                                                     os.path.join(RULETEST, "narrowing.rules")),
+                      run.stdout)
 
     # --replay
 
