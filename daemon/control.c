@@ -7,6 +7,7 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include "lockwatch/log.h"
 #include "lockwatch/render.h"
 #include "lockwatch/rules_eval.h"
+#include "lockwatch/tableload.h"
 #include "lockwatch/util.h"
 #include "lockwatch/varlink.h"
 
@@ -29,6 +31,19 @@
 #define CONTROL_READS_PER_EVENT   4u /* then other clients get their turn */
 #define CONTROL_ACCEPTS_PER_EVENT 64u
 #define CONTROL_URL               "file://" LOCKWATCH_DOCDIR "/control.md"
+
+/* Where control.md is: beside the shipped data of an installed binary (whatever prefix it
+ * was installed to), else where the build was configured to install it. */
+static const char *control_doc_url(void)
+{
+        static char url[PATH_MAX + 64];
+        const char *data = tableload_data_dir();
+
+        if (!data)
+                return CONTROL_URL;
+        snprintf(url, sizeof(url), "file://%s/../doc/lockwatch/control.md", data);
+        return url;
+}
 
 typedef struct ControlClient ControlClient;
 
@@ -282,7 +297,7 @@ static void control_get_info(ControlServer *s, ControlClient *c, const VarlinkRe
 {
         control_reply(c, rq,
                       json_pack("{s:s, s:s, s:s, s:s, s:[s, s]}", "vendor", "lockwatch", "product",
-                                "lockwatchd", "version", LOCKWATCH_VERSION, "url", CONTROL_URL,
+                                "lockwatchd", "version", LOCKWATCH_VERSION, "url", control_doc_url(),
                                 "interfaces", VARLINK_INTERFACE_SERVICE,
                                 VARLINK_INTERFACE_LOCKWATCH),
                       false);

@@ -386,17 +386,33 @@ class Service(unittest.TestCase):
         self.assertEqual(ct.run("cat", "/etc/lockwatch/lockwatch.conf").stdout, example)
         self.assertTrue(ct.run("test", "-d", "/etc/lockwatch/rules.d", check=False)
                         .returncode == 0)
+        for d in ("rules.d", "providers.d", "aliases.d"):
+            self.assertEqual(ct.run("test", "-d", "/etc/lockwatch/" + d, check=False).returncode,
+                             0, d)
+        # The tables are not copied to /etc (a copy would freeze them across upgrades):
+        # the shipped ones are read in place, with /etc's files and drop-ins over them.
+        for f in ("providers.conf", "aliases.conf"):
+            self.assertNotEqual(ct.run("test", "-e", "/etc/lockwatch/" + f,
+                                       check=False).returncode, 0, f)
         # The README's command re-seeds a missing file and leaves an edited one alone.
-        with open(self.inst.path("share/lockwatch/aliases.conf")) as f:
-            aliases = f.read()
-        ct.run("rm", "/etc/lockwatch/aliases.conf")
-        ct.run("sh", "-c", "echo '# edited' >> /etc/lockwatch/providers.conf")
+        ct.run("sh", "-c", "echo '# edited' >> /etc/lockwatch/lockwatch.conf")
         ct.run("systemd-tmpfiles", "--create", "lockwatch.conf")
-        self.assertEqual(ct.run("cat", "/etc/lockwatch/aliases.conf").stdout, aliases)
-        self.assertTrue(ct.run("cat", "/etc/lockwatch/providers.conf").stdout
+        self.assertTrue(ct.run("cat", "/etc/lockwatch/lockwatch.conf").stdout
                         .endswith("\n# edited\n"))
+        ct.run("rm", "/etc/lockwatch/lockwatch.conf")
+        ct.run("systemd-tmpfiles", "--create", "lockwatch.conf")
+        self.assertEqual(ct.run("cat", "/etc/lockwatch/lockwatch.conf").stdout, example)
+        # An administrator's alias drop-in is read over the shipped table.
+        ct.run("sh", "-c", "echo 'site-model-x = acme/model-x' > "
+                           "/etc/lockwatch/aliases.d/50-site.conf")
         r = ct.run(PREFIX + "/bin/lockwatchd", "--check-config", check=False)
-        self.assertEqual((r.returncode, r.stdout), (0, "configuration OK\n"), r.stderr)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.endswith("\nconfiguration OK\n"), r.stdout)
+        self.assertIn("provider table: ", r.stdout)
+        self.assertIn(" from %s/share/lockwatch/providers.conf\n" % PREFIX, r.stdout)
+        self.assertIn(" from /etc/lockwatch/aliases.d/50-site.conf, %s/share/lockwatch/"
+                      "aliases.conf\n" % PREFIX, r.stdout)
+        self.assertIn("(shipped: %s/share/lockwatch/rules;" % PREFIX, r.stdout)
         self.assertIn("lockwatch:", ct.run("getent", "group", "lockwatch").stdout)
         # Presets may or may not have enabled it; either way it must start.
         if ct.show().get("ActiveState") != "active":
