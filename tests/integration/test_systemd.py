@@ -175,11 +175,13 @@ class InstalledFiles(unittest.TestCase):
 
 
 class Container:
-    """A booted systemd-nspawn container of the host's /usr."""
+    """A booted systemd-nspawn container: of the host's /usr (volatile), or of a root tree."""
 
-    def __init__(self, binds, log_path):
+    def __init__(self, binds, log_path, root="/", volatile=True):
         args = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
-                "--private-network", "--volatile=yes", "-D", "/", "--console=passive"]
+                "--private-network", "-D", root, "--console=passive"]
+        if volatile:
+            args.append("--volatile=yes")
         for host, inside, ro in binds:
             args.append("--%s=%s:%s" % ("bind-ro" if ro else "bind", host, inside))
         args += ["-b", "systemd.firstboot=off",
