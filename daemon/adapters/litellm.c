@@ -24,9 +24,12 @@ static const char *const litellm_fields[_LITELLM_F_MAX] = {
     [LITELLM_F_OUTPUT] = "output_cost_per_token",
 };
 
+/* Language models, however they are called. LiteLLM moved gpt-realtime and the
+ * gpt-4o-realtime previews from "chat" to "realtime" in 2026: left out, they read as Azure
+ * dropping them (Azure's own catalog still lists them as generally available). */
 static bool litellm_text_mode(const char *mode)
 {
-        static const char *const modes[] = {"chat", "completion", "responses"};
+        static const char *const modes[] = {"chat", "completion", "responses", "realtime"};
 
         if (!mode)
                 return true;
