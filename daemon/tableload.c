@@ -71,12 +71,10 @@ static bool same_file(const char *a, const char *b)
 {
         struct stat x, y;
 
-        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev &&
-               x.st_ino == y.st_ino;
+        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
-int tableload_files(const char *path, const char *shipped_name, char ***ret_files,
-                    char **ret_error)
+int tableload_files(const char *path, const char *shipped_name, char ***ret_files, char **ret_error)
 {
         char **files = NULL;
         size_t n = 0, base;
@@ -97,8 +95,8 @@ int tableload_files(const char *path, const char *shipped_name, char ***ret_file
         if (r == 0) {
                 if (g.gl_pathc > TABLELOAD_MAX_FILES) {
                         globfree(&g);
-                        *ret_error = xasprintf("%s: more than %d drop-ins", pattern,
-                                               TABLELOAD_MAX_FILES);
+                        *ret_error =
+                            xasprintf("%s: more than %d drop-ins", pattern, TABLELOAD_MAX_FILES);
                         return -E2BIG;
                 }
                 /* glob() sorts: the last name has the highest precedence, as in systemd. */
@@ -137,15 +135,13 @@ static int provider_add(void *t, const char *path, const char *text, size_t len,
         return provider_map_add(t, path, text, len, err);
 }
 
-static int alias_add(void *t, const char *path, const char *text, size_t len,
-                     NormalizeError *err)
+static int alias_add(void *t, const char *path, const char *text, size_t len, NormalizeError *err)
 {
         return alias_table_add(t, path, text, len, err);
 }
 
 static int tableload_layers(const char *path, const char *shipped_name, const char *what,
-                            void *table, tableload_add_fn add, char **ret_files,
-                            char **ret_error)
+                            void *table, tableload_add_fn add, char **ret_files, char **ret_error)
 {
         char **files = NULL;
         char *list = NULL;
@@ -161,8 +157,8 @@ static int tableload_layers(const char *path, const char *shipped_name, const ch
 
                 r = util_read_file(files[i], TABLELOAD_MAX_BYTES, &text, &len);
                 if (r < 0) {
-                        *ret_error = xasprintf("%s: cannot read the %s: %s", files[i], what,
-                                               strerror(-r));
+                        *ret_error =
+                            xasprintf("%s: cannot read the %s: %s", files[i], what, strerror(-r));
                         break;
                 }
                 r = add(table, files[i], text, len, &err);
@@ -192,8 +188,8 @@ int tableload_providers(const char *path, ProviderMap **ret, char **ret_files, c
         int r;
 
         (void)provider_map_new(&m);
-        r = tableload_layers(path, "providers.conf", "provider table", m, provider_add,
-                             ret_files, ret_error);
+        r = tableload_layers(path, "providers.conf", "provider table", m, provider_add, ret_files,
+                             ret_error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);

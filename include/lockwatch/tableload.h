@@ -16,8 +16,7 @@ const char *tableload_data_dir(void);
 int tableload_files(const char *path, const char *shipped_name, char ***ret_files,
                     char **ret_error);
 /* Load the layered provider table for the configured path; ret_files lists what was read. */
-int tableload_providers(const char *path, ProviderMap **ret, char **ret_files,
-                        char **ret_error);
+int tableload_providers(const char *path, ProviderMap **ret, char **ret_files, char **ret_error);
 /* Load the layered alias table for the configured path; ret_files lists what was read. */
 int tableload_aliases(const char *path, AliasTable **ret, char **ret_files, char **ret_error);
 /* Free a NULL-terminated list of strings; NULL is fine. */
