@@ -3,9 +3,10 @@
 
 - Every option printed by `lockwatchd --help` and `lockwatchctl --help` (read from the built
   binaries, so an option added later is checked too) has an entry (a .TP tag) in its page.
-- Every key of the configuration parser's key table (daemon/config.c) has an entry in
-  lockwatch.conf(5).
-- groff renders every page without a warning (skipped, saying so, without groff).
+- Every key of the configuration parser's key table (daemon/config.c), and every source
+  format `lockwatchd --help` lists, has an entry in lockwatch.conf(5).
+- groff renders every page without a warning at 60, 80 and 100 columns, and so does
+  `man -l` (each skipped, saying so, where the program is absent).
 - The examples in the pages run: the rules and their test in lockwatch.rules(5) pass
   `--test-rules`, the configuration in lockwatch.conf(5) passes `--check-config`.
 - `cmake --install` puts the pages in man1, man5 and man8 and the completions where
@@ -156,6 +157,16 @@ class OptionsDocumented(unittest.TestCase):
         self.assertEqual([k for k in keys if k not in defined], [],
                          "keys of daemon/config.c without an entry in man/lockwatch.conf.5")
 
+    def test_source_formats(self):
+        # lockwatchd --help lists the adapter table: a new format needs its entry too.
+        r = run([LOCKWATCHD, "--help"])
+        block = r.stdout.split("Source formats", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]
+        formats = re.findall(r"^  ([a-z][a-z0-9-]*)\s", block, re.M)
+        self.assertGreaterEqual(len(formats), 5, block)
+        defined = defined_words("lockwatch.conf.5")
+        self.assertEqual([f for f in formats if f not in defined], [],
+                         "formats of lockwatchd --help without an entry in lockwatch.conf.5")
+
     def test_checker_fails_on_a_missing_option(self):
         # The check must be able to fail: an option that no page defines is reported.
         self.assertNotIn("--no-such-option", defined_words("lockwatchctl.1"))
@@ -167,11 +178,26 @@ class Rendering(unittest.TestCase):
         groff = shutil.which("groff")
         if not groff:
             self.skipTest("groff is not installed: rendering not checked")
+        # Terminals differ: a line that fits at 80 columns may not be adjustable at 60.
+        for page in PAGES:
+            for width in (60, 80, 100):
+                with self.subTest(page=page, width=width):
+                    r = run([groff, "-man", "-Tutf8", "-ww", "-z", "-rLL=%dn" % width,
+                             os.path.join(MAN, page)])
+                    self.assertEqual((r.returncode, r.stderr), (0, ""),
+                                     "groff -man -ww -rLL=%dn on man/%s" % (width, page))
+
+    def test_man_renders_cleanly(self):
+        man = shutil.which("man")
+        if not man:
+            self.skipTest("man is not installed: man -l not checked")
+        env = dict(os.environ, MANWIDTH="80", MANPAGER="cat", PAGER="cat", LC_ALL="C.UTF-8")
         for page in PAGES:
             with self.subTest(page=page):
-                r = run([groff, "-man", "-Tutf8", "-ww", "-z", os.path.join(MAN, page)])
-                self.assertEqual((r.returncode, r.stderr), (0, ""),
-                                 "groff -man -ww on man/%s" % page)
+                r = run([man, "-l", os.path.join(MAN, page)], env=env)
+                self.assertEqual((r.returncode, r.stderr), (0, ""), "man -l man/%s" % page)
+                name = page.rsplit(".", 1)[0]
+                self.assertIn(name.upper(), r.stdout.split("\n", 1)[0])
 
     def test_each_page_has_its_sections(self):
         for page in PAGES:
@@ -263,8 +289,12 @@ class Completion(unittest.TestCase):
         return complete("lockwatchd", "_lockwatchd", [LOCKWATCHD] + list(words))
 
     def test_ctl_commands(self):
-        self.assertEqual(self.ctl(""), ["status", "matrix", "alerts", "explain", "history",
-                                        "watch", "poll", "reload"])
+        r = run([LOCKWATCHCTL, "--help"])
+        block = r.stdout.split("Commands:", 1)[1].split("\n\n", 1)[0]
+        commands = re.findall(r"^  ([a-z]+)\b", block, re.M)
+        self.assertIn("explain", commands)
+        self.assertEqual(self.ctl(""), commands)
+        self.assertEqual(self.ctl("--json", ""), commands)
         self.assertEqual(self.ctl("ex"), ["explain"])
 
     def test_ctl_options_follow_help(self):
