@@ -5,6 +5,8 @@
   binaries, so an option added later is checked too) has an entry (a .TP tag) in its page.
 - Every key of the configuration parser's key table (daemon/config.c), and every source
   format `lockwatchd --help` lists, has an entry in lockwatch.conf(5).
+- Every identifier, function and geography of the rule parser's tables
+  (daemon/rules_parse.c) is in lockwatch.rules(5).
 - groff renders every page without a warning at 60, 80 and 100 columns, and so does
   `man -l` (each skipped, saying so, where the program is absent).
 - The examples in the pages run: the rules and their test in lockwatch.rules(5) pass
@@ -173,6 +175,49 @@ class OptionsDocumented(unittest.TestCase):
         self.assertNotIn("intervall", defined_words("lockwatch.conf.5"))
 
 
+def c_table(path, declaration):
+    """The text of the C initializer that follows DECLARATION in PATH, comments removed."""
+    with open(os.path.join(SRC, path), encoding="utf-8") as f:
+        text = f.read()
+    start = text.find(declaration)
+    if start < 0:
+        raise AssertionError("%s: %r not found" % (path, declaration))
+    end = text.find("};", start)
+    return re.sub(r"/\*.*?\*/", "", text[start:end], flags=re.S)
+
+
+def page_plain(page):
+    with open(os.path.join(MAN, page), encoding="utf-8") as f:
+        return roff_plain(f.read())
+
+
+class RuleLanguageDocumented(unittest.TestCase):
+    """The rule parser's own tables against lockwatch.rules(5): a new identifier, function
+    or geography needs its entry."""
+
+    def test_identifiers(self):
+        table = c_table("daemon/rules_parse.c", "static const RulesIdentifier identifiers[")
+        names = re.findall(r"\]\s*=\s*\{\s*\"([a-z_]+)\"", table)
+        self.assertGreaterEqual(len(names), 15, table[:200])
+        text = page_plain("lockwatch.rules.5")
+        self.assertEqual([n for n in names if not re.search(r"\b%s\b" % n, text)], [])
+
+    def test_functions(self):
+        table = c_table("daemon/rules_parse.c", "static const RulesFunction functions[")
+        names = re.findall(r"\.name\s*=\s*\"([a-z_]+)\"", table)
+        self.assertGreaterEqual(len(names), 10, table[:200])
+        defined = " ".join(tag_lines("lockwatch.rules.5"))
+        self.assertEqual([n for n in names if not re.search(r"\b%s\(" % n, defined)], [])
+
+    def test_geographies(self):
+        table = c_table("daemon/rules_parse.c", "static const char *const geo_names[")
+        names = re.findall(r"\"([a-z]+)\"", table)
+        self.assertGreaterEqual(len(names), 5)
+        defined = roff_plain(page_section("lockwatch.rules.5", "GEOGRAPHIES"))
+        self.assertEqual([n for n in names if not re.search(r"^\.B %s$" % n, defined, re.M)],
+                         [])
+
+
 class Rendering(unittest.TestCase):
     def test_groff_has_no_warnings(self):
         groff = shutil.which("groff")
@@ -198,6 +243,15 @@ class Rendering(unittest.TestCase):
                 self.assertEqual((r.returncode, r.stderr), (0, ""), "man -l man/%s" % page)
                 name = page.rsplit(".", 1)[0]
                 self.assertIn(name.upper(), r.stdout.split("\n", 1)[0])
+
+    def test_version_in_the_title_line(self):
+        # The pages are not generated: a release that bumps the version must bump them.
+        version = run([LOCKWATCHD, "--version"]).stdout.split()[-1]
+        for page in PAGES:
+            with open(os.path.join(MAN, page), encoding="utf-8") as f:
+                th = [line for line in f if line.startswith(".TH ")]
+            self.assertEqual(len(th), 1, page)
+            self.assertIn('"lockwatch %s"' % version, th[0], page)
 
     def test_each_page_has_its_sections(self):
         for page in PAGES:
