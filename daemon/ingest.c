@@ -53,8 +53,10 @@ static int cmp_cstr(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Keep the ids of ids[] that no input of in[] carries as its raw id; returns how many. */
-static size_t drop_mapped_ids(const char **ids, size_t n, const MatrixInput *in, size_t n_in)
+/* Keep the ids of ids[] (with their names[]) that no input of in[] carries as its raw id;
+ * returns how many. */
+static size_t drop_mapped_ids(const char **ids, const char **names, size_t n,
+                              const MatrixInput *in, size_t n_in)
 {
         _cleanup_free_ const char **mapped = NULL;
         size_t o = 0;
@@ -66,8 +68,10 @@ static size_t drop_mapped_ids(const char **ids, size_t n, const MatrixInput *in,
                 mapped[i] = in[i].obs->model;
         qsort(mapped, n_in, sizeof(char *), cmp_cstr);
         for (size_t i = 0; i < n; i++)
-                if (!bsearch(&ids[i], mapped, n_in, sizeof(char *), cmp_cstr))
+                if (!bsearch(&ids[i], mapped, n_in, sizeof(char *), cmp_cstr)) {
+                        names[o] = names[i];
                         ids[o++] = ids[i];
+                }
         return o;
 }
 
@@ -79,7 +83,7 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         IngestReport rep = {0};
         MatrixInput *in = NULL;
         char **canon = NULL, **unmapped = NULL;
-        const char **unlisted_ids = NULL;
+        const char **unlisted_ids = NULL, **unlisted_names = NULL;
         size_t n_in = 0, n_unmapped = 0, n_unlisted_ids = 0, cache_next = 0;
         ProviderCacheEntry cache[PROVIDER_CACHE] = {0};
         char names[128] = "";
@@ -110,6 +114,7 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         canon = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
         unmapped = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
         unlisted_ids = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
+        unlisted_names = xcalloc(obs.n ? obs.n : 1, sizeof(char *));
         for (size_t i = 0; i < obs.n; i++) {
                 const Observation *o = &obs.items[i];
                 const char *upstream = o->provider ? o->provider : src->provider;
@@ -130,6 +135,7 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
                 if (r < 0) {
                         rep.unlisted++;
                         report_name(rep.unlisted_names, &rep.n_unlisted_names, upstream);
+                        unlisted_names[n_unlisted_ids] = upstream;
                         unlisted_ids[n_unlisted_ids++] = o->model;
                         continue;
                 }
@@ -168,13 +174,25 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
         /* Rows this source mapped before that now map to no provider: a provider renamed
          * upstream, not models leaving. A catalogue of many providers lists one id under
          * several of them: an id this parse still maps elsewhere has not moved. */
-        n_unlisted_ids = drop_mapped_ids(unlisted_ids, n_unlisted_ids, in, n_in);
-        rep.remapped = matrix_source_raw_ids_known(m, src->name, unlisted_ids, n_unlisted_ids);
+        n_unlisted_ids = drop_mapped_ids(unlisted_ids, unlisted_names, n_unlisted_ids, in, n_in);
         {
+                _cleanup_free_ bool *known = xcalloc(MAX(n_unlisted_ids, (size_t)1), sizeof(bool));
                 size_t used = 0;
-                for (size_t i = 0; i < rep.n_unlisted_names && used + 1 < sizeof(names); i++) {
-                        int w = snprintf(names + used, sizeof(names) - used, "%s%s",
-                                         i ? ", " : "", rep.unlisted_names[i]);
+
+                rep.remapped = matrix_source_raw_ids_known(m, src->name, unlisted_ids,
+                                                           n_unlisted_ids, known);
+                /* Name the upstream providers those rows carry now, each once. */
+                for (size_t i = 0; i < n_unlisted_ids && used + 1 < sizeof(names); i++) {
+                        bool seen = false;
+                        int w;
+                        if (!known[i])
+                                continue;
+                        for (size_t j = 0; j < i && !seen; j++)
+                                seen = known[j] && streq(unlisted_names[j], unlisted_names[i]);
+                        if (seen)
+                                continue;
+                        w = snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+                                     unlisted_names[i]);
                         if (w < 0)
                                 break;
                         used = MIN(used + (size_t)w, sizeof(names) - 1);
@@ -213,6 +231,7 @@ finish:
         free(canon);
         free(unmapped);
         free(unlisted_ids);
+        free(unlisted_names);
         free(in);
         observation_list_clear(&obs);
         if (r < 0) {

@@ -1340,57 +1340,71 @@ int matrix_source_unmapped(const Matrix *m, const char *source, size_t *ret_coun
         return 0;
 }
 
-static int matrix_ptr_cmp(const void *a, const void *b)
+typedef struct MatrixWanted {
+        char *atom;
+        size_t index; /* into the caller's ids */
+} MatrixWanted;
+
+static int matrix_wanted_cmp(const void *a, const void *b)
 {
-        uintptr_t x = (uintptr_t)*(char *const *)a, y = (uintptr_t)*(char *const *)b;
+        uintptr_t x = (uintptr_t)((const MatrixWanted *)a)->atom;
+        uintptr_t y = (uintptr_t)((const MatrixWanted *)b)->atom;
         return x < y ? -1 : x > y;
 }
 
 size_t matrix_source_raw_ids_known(const Matrix *m, const char *source, const char *const *ids,
-                                   size_t n)
+                                   size_t n, bool *ret_known)
 {
-        _cleanup_free_ char **want = NULL;
+        _cleanup_free_ MatrixWanted *want = NULL;
         _cleanup_free_ bool *hit = NULL;
         size_t n_want = 0, known = 0;
         const char *src;
 
+        if (ret_known)
+                memset(ret_known, 0, n * sizeof(bool));
         if (!m || !source || n == 0 || !ids)
                 return 0;
         src = matrix_atom_find(m, source);
         if (!src)
                 return 0;
         /* Raw ids are shared texts: an id the matrix holds nowhere is no match. */
-        want = xcalloc(n, sizeof(char *));
+        want = xcalloc(n, sizeof(*want));
         for (size_t i = 0; i < n; i++) {
                 char *a = ids[i] ? matrix_atom_find(m, ids[i]) : NULL;
                 if (a)
-                        want[n_want++] = a;
+                        want[n_want++] = (MatrixWanted){a, i};
         }
         if (n_want == 0)
                 return 0;
-        qsort(want, n_want, sizeof(char *), matrix_ptr_cmp);
-        {
-                size_t o = 0;
-                for (size_t i = 0; i < n_want; i++)
-                        if (o == 0 || want[o - 1] != want[i])
-                                want[o++] = want[i];
-                n_want = o;
-        }
+        qsort(want, n_want, sizeof(*want), matrix_wanted_cmp);
         hit = xcalloc(n_want, sizeof(bool));
         for (size_t r = 0; r < m->n_models; r++) {
                 const MatrixModel *mm = m->models[r];
                 for (size_t k = 0; k < mm->n_cells; k++) {
                         const Evidence *e = matrix_cell_evidence(&mm->cells[k], src);
-                        char **at;
+                        MatrixWanted key, *at;
                         if (!e || !e->raw_id)
                                 continue;
-                        at = bsearch(&e->raw_id, want, n_want, sizeof(char *), matrix_ptr_cmp);
+                        key.atom = e->raw_id;
+                        at = bsearch(&key, want, n_want, sizeof(*want), matrix_wanted_cmp);
                         if (at)
                                 hit[at - want] = true;
                 }
         }
-        for (size_t i = 0; i < n_want; i++)
-                known += hit[i];
+        /* bsearch finds one of a run of equal ids: spread its hit over the run, then count
+         * each distinct id once. */
+        for (size_t i = 1; i < n_want; i++)
+                if (want[i].atom == want[i - 1].atom)
+                        hit[i] = hit[i] || hit[i - 1];
+        for (size_t i = n_want; i-- > 1;)
+                if (want[i].atom == want[i - 1].atom)
+                        hit[i - 1] = hit[i - 1] || hit[i];
+        for (size_t i = 0; i < n_want; i++) {
+                if (hit[i] && ret_known)
+                        ret_known[want[i].index] = true;
+                if (hit[i] && (i == 0 || want[i].atom != want[i - 1].atom))
+                        known++;
+        }
         return known;
 }
 

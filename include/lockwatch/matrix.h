@@ -160,9 +160,9 @@ int matrix_source_lagging(const Matrix *m, const char *source, size_t *ret_count
 int matrix_source_unmapped(const Matrix *m, const char *source, size_t *ret_count,
                            char **ret_examples, size_t n_examples);
 /* How many distinct ids among the n raw upstream ids the source's evidence holds (rows it
- * mapped before). */
+ * mapped before); ret_known (n entries, may be NULL) marks which. */
 size_t matrix_source_raw_ids_known(const Matrix *m, const char *source, const char *const *ids,
-                                   size_t n);
+                                   size_t n, bool *ret_known);
 /* Drop every piece of evidence given by source (a source removed from the config). */
 int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes);
 /* Free the items of changes and reset it. */

@@ -1594,8 +1594,10 @@ static void test_source_raw_ids_and_unmapped(void **state)
 
         assert_int_equal(matrix_new(&m), 0);
         assert_int_equal(apply_rows(m, "litellm", rows, 2, T0, 2, NULL), 0);
-        assert_int_equal(matrix_source_raw_ids_known(m, "litellm", ids, 4), 2);
-        assert_int_equal(matrix_source_raw_ids_known(m, "other", ids, 4), 0);
+        bool known[4];
+        assert_int_equal(matrix_source_raw_ids_known(m, "litellm", ids, 4, known), 2);
+        assert_true(known[0] && known[1] && !known[2] && known[3]);
+        assert_int_equal(matrix_source_raw_ids_known(m, "other", ids, 4, NULL), 0);
         assert_int_equal(matrix_source_unmapped(m, "litellm", &n, ex, 2), 0);
         assert_int_equal(n, 1);
         assert_string_equal(ex[0], "unmapped/q");
