@@ -622,7 +622,13 @@ int poller_start(Poller *p)
                 if (ss->status == SOURCE_OK && ss->last_attempt && ss->last_attempt <= now &&
                     now - ss->last_attempt < sc->interval_usec)
                         delay = sc->interval_usec - (now - ss->last_attempt);
-                delay += (uint64_t)random() % (5 * USEC_PER_SEC);
+                /* A source never polled is polled at once, so a fresh start has a full
+                 * matrix within a second (different hosts are fetched concurrently, the same
+                 * host one request at a time); later rounds are spread by the jitter. */
+                if (ss->last_attempt == 0)
+                        delay += (uint64_t)random() % (200 * USEC_PER_MSEC);
+                else
+                        delay += (uint64_t)random() % (5 * USEC_PER_SEC);
                 r = schedule(ps, delay);
                 if (r < 0)
                         return r;

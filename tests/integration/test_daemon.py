@@ -233,7 +233,7 @@ class DaemonTest(unittest.TestCase):
                              env=env, stdout=subprocess.DEVNULL, stderr=err)
         try:
             notify.wait_for(lambda m: "READY=1" in m, "READY=1")
-            # The first polls are due within 5 s of start; STATUS= follows the matrix.
+            # Sources never polled are polled at once; STATUS= follows the matrix.
             notify.wait_for(lambda m: "STATUS=" in m and not m.startswith("STATUS=0 models"),
                             "STATUS= with models")
             status = [m for m in notify.messages if m.startswith("STATUS=")][-1]
