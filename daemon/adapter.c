@@ -20,29 +20,28 @@ static int adapter_table_check(const AdapterOptions *opts, AdapterError *err)
 }
 
 static const Adapter adapters[] = {
-        {"litellm", "LiteLLM model_prices_and_context_window.json", false, false,
-         adapter_litellm_parse, NULL},
-        {"models-dev", "models.dev api.json (providers -> models)", false, false,
-         adapter_models_dev_parse, NULL},
-        {"openrouter", "OpenRouter GET /api/v1/models", false, false, adapter_openrouter_parse,
-         NULL},
-        {"bedrock-model-cards", "scrape of the AWS Bedrock model cards", false, false,
-         adapter_bedrock_cards_parse, NULL},
-        {"bedrock-api", "aws bedrock list-foundation-models / list-inference-profiles", false,
-         false, adapter_bedrock_api_parse, NULL},
-        {"azure-models", "az cognitiveservices model list", false, false,
-         adapter_azure_models_parse, NULL},
-        {"html-table", "an HTML table chosen by its header names", true, true,
-         adapter_html_table_parse, adapter_table_check},
-        {"markdown-table", "a Markdown pipe table chosen by its header names", true, true,
-         adapter_markdown_table_parse, adapter_table_check},
-        {"json", "any JSON document; rows and fields chosen by path expressions", false, true,
-         adapter_json_generic_parse, adapter_json_generic_check},
+    {"litellm", "LiteLLM model_prices_and_context_window.json", false, false, adapter_litellm_parse,
+     NULL},
+    {"models-dev", "models.dev api.json (providers -> models)", false, false,
+     adapter_models_dev_parse, NULL},
+    {"openrouter", "OpenRouter GET /api/v1/models", false, false, adapter_openrouter_parse, NULL},
+    {"bedrock-model-cards", "scrape of the AWS Bedrock model cards", false, false,
+     adapter_bedrock_cards_parse, NULL},
+    {"bedrock-api", "aws bedrock list-foundation-models / list-inference-profiles", false, false,
+     adapter_bedrock_api_parse, NULL},
+    {"azure-models", "az cognitiveservices model list", false, false, adapter_azure_models_parse,
+     NULL},
+    {"html-table", "an HTML table chosen by its header names", true, true, adapter_html_table_parse,
+     adapter_table_check},
+    {"markdown-table", "a Markdown pipe table chosen by its header names", true, true,
+     adapter_markdown_table_parse, adapter_table_check},
+    {"json", "any JSON document; rows and fields chosen by path expressions", false, true,
+     adapter_json_generic_parse, adapter_json_generic_check},
 };
 
 static const Adapter *const adapter_table[] = {
-        &adapters[0], &adapters[1], &adapters[2], &adapters[3], &adapters[4],
-        &adapters[5], &adapters[6], &adapters[7], &adapters[8], NULL,
+    &adapters[0], &adapters[1], &adapters[2], &adapters[3], &adapters[4],
+    &adapters[5], &adapters[6], &adapters[7], &adapters[8], NULL,
 };
 
 const Adapter *adapter_find(const char *name)
@@ -86,7 +85,20 @@ int adapter_parse(const Adapter *a, const char *data, size_t len, const AdapterO
                 observation_list_clear(out);
                 if (err->message[0] == '\0')
                         snprintf(err->message, sizeof(err->message), "%s", strerror(-r));
+                util_utf8_fix_truncated(err->message);
                 return r;
+        }
+        /* Every text below came from the page: from here on it is UTF-8 (as the ids the
+         * matrix keeps already were), so no later JSON encode, journal field or status
+         * reply meets a byte it cannot carry. */
+        for (size_t i = 0; i < out->n; i++) {
+                Observation *ob = &out->items[i];
+                util_utf8_clean(ob->provider);
+                util_utf8_clean(ob->model);
+                util_utf8_clean(ob->vendor);
+                util_utf8_clean(ob->name);
+                for (size_t k = 0; k < ob->n_regions; k++)
+                        util_utf8_clean(ob->regions[k]);
         }
         return 0;
 }
@@ -98,9 +110,9 @@ int observation_list_add(ObservationList *l, size_t max_rows, Observation **ret)
         util_grow((void **)&l->items, &l->cap, l->n + 1, sizeof(Observation));
         Observation *o = &l->items[l->n++];
         *o = (Observation){
-                .available = true,
-                .price_in = NAN,
-                .price_out = NAN,
+            .available = true,
+            .price_in = NAN,
+            .price_out = NAN,
         };
         *ret = o;
         return 0;
@@ -145,9 +157,9 @@ int adapter_error(AdapterError *err, size_t offset, const char *fmt, ...)
 }
 
 static const char *const lifecycle_names[_LIFECYCLE_MAX] = {
-        [LIFECYCLE_UNKNOWN] = "unknown",       [LIFECYCLE_ACTIVE] = "active",
-        [LIFECYCLE_PREVIEW] = "preview",       [LIFECYCLE_LEGACY] = "legacy",
-        [LIFECYCLE_DEPRECATED] = "deprecated", [LIFECYCLE_RETIRED] = "retired",
+    [LIFECYCLE_UNKNOWN] = "unknown",       [LIFECYCLE_ACTIVE] = "active",
+    [LIFECYCLE_PREVIEW] = "preview",       [LIFECYCLE_LEGACY] = "legacy",
+    [LIFECYCLE_DEPRECATED] = "deprecated", [LIFECYCLE_RETIRED] = "retired",
 };
 
 const char *lifecycle_name(Lifecycle l)
@@ -163,12 +175,18 @@ Lifecycle lifecycle_from_string(const char *s)
                 const char *word;
                 Lifecycle l;
         } words[] = {
-                {"active", LIFECYCLE_ACTIVE},         {"ga", LIFECYCLE_ACTIVE},
-                {"generallyavailable", LIFECYCLE_ACTIVE}, {"stable", LIFECYCLE_ACTIVE},
-                {"preview", LIFECYCLE_PREVIEW},       {"beta", LIFECYCLE_PREVIEW},
-                {"legacy", LIFECYCLE_LEGACY},         {"deprecated", LIFECYCLE_DEPRECATED},
-                {"deprecating", LIFECYCLE_DEPRECATED}, {"retired", LIFECYCLE_RETIRED},
-                {"retiring", LIFECYCLE_DEPRECATED},   {"eol", LIFECYCLE_RETIRED},
+            {"active", LIFECYCLE_ACTIVE},
+            {"ga", LIFECYCLE_ACTIVE},
+            {"generallyavailable", LIFECYCLE_ACTIVE},
+            {"stable", LIFECYCLE_ACTIVE},
+            {"preview", LIFECYCLE_PREVIEW},
+            {"beta", LIFECYCLE_PREVIEW},
+            {"legacy", LIFECYCLE_LEGACY},
+            {"deprecated", LIFECYCLE_DEPRECATED},
+            {"deprecating", LIFECYCLE_DEPRECATED},
+            {"retired", LIFECYCLE_RETIRED},
+            {"retiring", LIFECYCLE_DEPRECATED},
+            {"eol", LIFECYCLE_RETIRED},
         };
 
         if (!s)

@@ -282,12 +282,15 @@ static size_t fetch_header_cb(char *data, size_t size, size_t nmemb, void *userd
         if (vl == 0 || has_control_chars(value))
                 return n;
 
+        /* A validator goes into the state file, status replies and JSON: it must be
+         * UTF-8. One that is not is dropped rather than repaired, since a repaired one
+         * is a validator the server never sent (and might one day match). */
         if (strcasecmp(line, "ETag") == 0) {
                 free(j->resp_etag);
-                j->resp_etag = xstrdup(value);
+                j->resp_etag = util_utf8_valid(value, vl) ? xstrdup(value) : NULL;
         } else if (strcasecmp(line, "Last-Modified") == 0) {
                 free(j->resp_last_modified);
-                j->resp_last_modified = xstrdup(value);
+                j->resp_last_modified = util_utf8_valid(value, vl) ? xstrdup(value) : NULL;
         } else if (strcasecmp(line, "Content-Length") == 0) {
                 uint64_t cl;
                 if (util_parse_uint(value, &cl) >= 0) {
@@ -512,6 +515,9 @@ static void fetch_job_finish(FetchJob *j, FetchClass klass, long status)
                                  j->body_len, j->resp_content_length);
                 else
                         r->error[0] = '\0';
+                /* curl's text can quote what a server sent (a redirect's host, a TLS
+                 * name), and snprintf counts bytes, not characters. */
+                util_utf8_fix_truncated(r->error);
         }
 
         j->state = FETCH_JOB_FINISHED;

@@ -111,12 +111,59 @@ static void emit_json(const JournalEvent *ev)
         char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
         json_decref(o);
         if (!line)
-                util_oom();
+                util_oom(); /* the fields are UTF-8 (journal_emit): only memory can fail */
         fprintf(journal_stream, "%s\n", line);
         free(line);
 }
 
+static bool text_ok(const char *s)
+{
+        return !s || util_utf8_valid(s, strlen(s));
+}
+
+/* Every field of an event can carry text from a remote party (a page's model id, a
+ * server's error): the journal, the history and JSON lines get UTF-8 only. */
+static bool event_clean(const JournalEvent *ev)
+{
+        return text_ok(ev->message_id) && text_ok(ev->rule) && text_ok(ev->model) &&
+               text_ok(ev->source) && text_ok(ev->provider) && text_ok(ev->state) &&
+               text_ok(ev->previous_state) && text_ok(ev->clouds) && text_ok(ev->previous_clouds) &&
+               text_ok(ev->result) && text_ok(ev->message);
+}
+
+static void journal_emit_clean(const JournalEvent *ev);
+
 void journal_emit(const JournalEvent *ev)
+{
+        if (event_clean(ev)) {
+                journal_emit_clean(ev);
+                return;
+        }
+        _cleanup_free_ char *rule = util_utf8_dup(ev->rule, SIZE_MAX),
+                            *model = util_utf8_dup(ev->model, SIZE_MAX),
+                            *source = util_utf8_dup(ev->source, SIZE_MAX),
+                            *provider = util_utf8_dup(ev->provider, SIZE_MAX),
+                            *state = util_utf8_dup(ev->state, SIZE_MAX),
+                            *previous_state = util_utf8_dup(ev->previous_state, SIZE_MAX),
+                            *clouds = util_utf8_dup(ev->clouds, SIZE_MAX),
+                            *previous_clouds = util_utf8_dup(ev->previous_clouds, SIZE_MAX),
+                            *result = util_utf8_dup(ev->result, SIZE_MAX),
+                            *message = util_utf8_dup(ev->message, SIZE_MAX);
+        JournalEvent c = *ev;
+        c.rule = rule;
+        c.model = model;
+        c.source = source;
+        c.provider = provider;
+        c.state = state;
+        c.previous_state = previous_state;
+        c.clouds = clouds;
+        c.previous_clouds = previous_clouds;
+        c.result = result;
+        c.message = message;
+        journal_emit_clean(&c);
+}
+
+static void journal_emit_clean(const JournalEvent *ev)
 {
         char when[64];
 
@@ -135,8 +182,8 @@ void journal_emit(const JournalEvent *ev)
                 emit_log(ev);
                 break;
         case JOURNAL_MODE_REPLAY_TEXT:
-                fprintf(journal_stream, "%s %s\n", journal_format_time(when, sizeof(when), ev->time),
-                        ev->message);
+                fprintf(journal_stream, "%s %s\n",
+                        journal_format_time(when, sizeof(when), ev->time), ev->message);
                 break;
         case JOURNAL_MODE_REPLAY_JSON:
                 emit_json(ev);
@@ -177,26 +224,25 @@ void journal_rules_event(const RulesEvent *ev)
                 _cleanup_free_ char *clouds = journal_list_text(ev->clouds);
                 msg = xasprintf("[%s] %s %s: the condition no longer holds; now on %s", word,
                                 ev->rule->name, ev->key, *clouds ? clouds : "no cloud");
-        }
-        else
+        } else
                 msg = xasprintf("[%s] %s %s: the condition no longer holds", word, ev->rule->name,
                                 ev->key);
         JournalEvent je = {
-                .message_id = ev->event == ALERT_EVENT_RESOLVED ? LW_MESSAGE_ALERT_RESOLVED
-                              : ev->event == ALERT_EVENT_REPEAT ? LW_MESSAGE_ALERT_REPEAT
-                                                                : LW_MESSAGE_ALERT_FIRING,
-                /* A resolution is good news: it never shouts. */
-                .priority = ev->event == ALERT_EVENT_RESOLVED
-                                    ? LOG_NOTICE
-                                    : rules_severity_priority(ev->rule->severity),
-                .rule = ev->rule->name,
-                .model = model ? ev->key : NULL,
-                .source = model ? NULL : ev->key,
-                .state = ev->event == ALERT_EVENT_RESOLVED ? "resolved" : "firing",
-                .clouds = model ? ev->clouds : NULL,
-                .previous_clouds = model ? ev->previous_clouds : NULL,
-                .time = ev->now,
-                .message = msg,
+            .message_id = ev->event == ALERT_EVENT_RESOLVED ? LW_MESSAGE_ALERT_RESOLVED
+                          : ev->event == ALERT_EVENT_REPEAT ? LW_MESSAGE_ALERT_REPEAT
+                                                            : LW_MESSAGE_ALERT_FIRING,
+            /* A resolution is good news: it never shouts. */
+            .priority = ev->event == ALERT_EVENT_RESOLVED
+                            ? LOG_NOTICE
+                            : rules_severity_priority(ev->rule->severity),
+            .rule = ev->rule->name,
+            .model = model ? ev->key : NULL,
+            .source = model ? NULL : ev->key,
+            .state = ev->event == ALERT_EVENT_RESOLVED ? "resolved" : "firing",
+            .clouds = model ? ev->clouds : NULL,
+            .previous_clouds = model ? ev->previous_clouds : NULL,
+            .time = ev->now,
+            .message = msg,
         };
         journal_emit(&je);
 }
@@ -204,18 +250,18 @@ void journal_rules_event(const RulesEvent *ev)
 void journal_cell_event(const char *model, const char *provider, const char *from, const char *to,
                         const char *source, int priority, uint64_t now)
 {
-        _cleanup_free_ char *msg = xasprintf("[cell] %s on %s: %s -> %s (source %s)", model,
-                                              provider, from, to, source);
+        _cleanup_free_ char *msg =
+            xasprintf("[cell] %s on %s: %s -> %s (source %s)", model, provider, from, to, source);
         JournalEvent je = {
-                .message_id = LW_MESSAGE_CELL_CHANGED,
-                .priority = priority,
-                .model = model,
-                .provider = provider,
-                .source = source,
-                .state = to,
-                .previous_state = from,
-                .time = now,
-                .message = msg,
+            .message_id = LW_MESSAGE_CELL_CHANGED,
+            .priority = priority,
+            .model = model,
+            .provider = provider,
+            .source = source,
+            .state = to,
+            .previous_state = from,
+            .time = now,
+            .message = msg,
         };
         journal_emit(&je);
 }
@@ -241,13 +287,13 @@ void journal_source_event(const char *source, SourceStatus status, const char *r
                 prio = LOG_WARNING;
         }
         JournalEvent je = {
-                .message_id = id,
-                .priority = prio,
-                .source = source,
-                .state = source_status_name(status),
-                .result = result,
-                .time = now,
-                .message = msg,
+            .message_id = id,
+            .priority = prio,
+            .source = source,
+            .state = source_status_name(status),
+            .result = result,
+            .time = now,
+            .message = msg,
         };
         journal_emit(&je);
 }

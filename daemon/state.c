@@ -14,10 +14,10 @@
 #define STATE_VERSION 1
 
 static const char *const status_names[_SOURCE_STATUS_MAX] = {
-        [SOURCE_NEW] = "new",
-        [SOURCE_OK] = "ok",
-        [SOURCE_DEGRADED] = "degraded",
-        [SOURCE_SUSPECT] = "suspect",
+    [SOURCE_NEW] = "new",
+    [SOURCE_OK] = "ok",
+    [SOURCE_DEGRADED] = "degraded",
+    [SOURCE_SUSPECT] = "suspect",
 };
 
 const char *source_status_name(SourceStatus st)
@@ -81,8 +81,7 @@ void state_record(State *s, const StateEvent *ev)
         if (s->n_history == s->history_cap && s->history_cap < STATE_HISTORY_MAX) {
                 size_t cap = MIN((size_t)STATE_HISTORY_MAX, MAX((size_t)64, s->history_cap * 2));
                 s->history = xreallocarray(s->history, cap, sizeof(StateEvent));
-                memset(s->history + s->history_cap, 0,
-                       (cap - s->history_cap) * sizeof(StateEvent));
+                memset(s->history + s->history_cap, 0, (cap - s->history_cap) * sizeof(StateEvent));
                 s->history_cap = cap;
         }
         if (s->n_history < STATE_HISTORY_MAX) {
@@ -94,15 +93,15 @@ void state_record(State *s, const StateEvent *ev)
                 s->history_head = (s->history_head + 1) % STATE_HISTORY_MAX;
         }
         *slot = (StateEvent){
-                .time = ev->time,
-                .kind = xstrdup(ev->kind),
-                .rule = xstrdup(ev->rule),
-                .model = xstrdup(ev->model),
-                .provider = xstrdup(ev->provider),
-                .source = xstrdup(ev->source),
-                .state = xstrdup(ev->state),
-                .previous_state = xstrdup(ev->previous_state),
-                .message = xstrdup(ev->message),
+            .time = ev->time,
+            .kind = xstrdup(ev->kind),
+            .rule = xstrdup(ev->rule),
+            .model = xstrdup(ev->model),
+            .provider = xstrdup(ev->provider),
+            .source = xstrdup(ev->source),
+            .state = xstrdup(ev->state),
+            .previous_state = xstrdup(ev->previous_state),
+            .message = xstrdup(ev->message),
         };
 }
 
@@ -176,9 +175,16 @@ static int u64_from_json(const json_t *j, uint64_t *ret)
         return util_parse_uint(json_string_value(j), ret) < 0 ? -EBADMSG : 0;
 }
 
+/* Texts reach the state from many places (a remote party's page, curl, a byte-counting
+ * snprintf that cut a character in two): whatever they hold, the file gets UTF-8. */
 static json_t *str_or_null(const char *s)
 {
-        return s ? json_string(s) : json_null();
+        if (!s)
+                return json_null();
+        if (util_utf8_valid(s, strlen(s)))
+                return json_string(s);
+        _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+        return json_string(clean);
 }
 
 static int opt_str_from_json(const json_t *j, char **ret)
@@ -198,28 +204,32 @@ int state_save(const char *dir, const State *s)
         json_t *root = json_object(), *sources = json_object(), *mj = NULL;
         int r;
 
-        if (!root || !sources)
-                util_oom();
+        /* An encode that fails here is a text jansson refused, not exhausted memory:
+         * the save fails (and says so) instead of the daemon aborting at every poll. */
+        if (!root || !sources) {
+                json_decref(root);
+                json_decref(sources);
+                return -ENOMEM;
+        }
         json_object_set_new(root, "version", json_integer(STATE_VERSION));
         for (size_t i = 0; i < s->n_sources; i++) {
                 const SourceState *ss = &s->sources[i];
-                json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o}",
-                                      "status", source_status_name(ss->status), "last_result",
-                                      str_or_null(ss->last_result), "last_error",
-                                      str_or_null(ss->last_error), "etag",
-                                      str_or_null(ss->validators.etag), "last_modified",
-                                      str_or_null(ss->validators.last_modified),
-                                      "validators_parsed", ss->validators_parsed,
-                                      "has_previous", ss->has_previous, "fingerprint",
-                                      u64_json(ss->fingerprint), "last_attempt",
-                                      u64_json(ss->last_attempt), "last_ok",
-                                      u64_json(ss->last_ok), "consecutive_failures",
-                                      u64_json(ss->consecutive_failures), "polls",
-                                      u64_json(ss->polls));
-                if (!o)
-                        util_oom();
-                json_object_set_new(o, "unmapped", u64_json(ss->unmapped));
-                json_object_set_new(sources, ss->name, o);
+                json_t *o = json_pack(
+                    "{s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o}", "status",
+                    source_status_name(ss->status), "last_result", str_or_null(ss->last_result),
+                    "last_error", str_or_null(ss->last_error), "etag",
+                    str_or_null(ss->validators.etag), "last_modified",
+                    str_or_null(ss->validators.last_modified), "validators_parsed",
+                    ss->validators_parsed, "has_previous", ss->has_previous, "fingerprint",
+                    u64_json(ss->fingerprint), "last_attempt", u64_json(ss->last_attempt),
+                    "last_ok", u64_json(ss->last_ok), "consecutive_failures",
+                    u64_json(ss->consecutive_failures), "polls", u64_json(ss->polls));
+                if (!o || json_object_set_new(o, "unmapped", u64_json(ss->unmapped)) < 0 ||
+                    json_object_set_new(sources, ss->name, o) < 0) {
+                        json_decref(sources);
+                        json_decref(root);
+                        return -EINVAL;
+                }
         }
         json_object_set_new(root, "sources", sources);
         r = matrix_to_state_json(s->matrix, &mj);
@@ -236,27 +246,30 @@ int state_save(const char *dir, const State *s)
         }
         json_object_set_new(root, "alerts", rj);
         json_t *hist = json_array();
-        if (!hist)
-                util_oom();
+        if (!hist) {
+                json_decref(root);
+                return -ENOMEM;
+        }
         for (size_t i = 0; i < s->n_history; i++) {
                 const StateEvent *e = state_history_at(s, i);
-                json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time",
-                                      u64_json(e->time), "kind", str_or_null(e->kind), "rule",
-                                      str_or_null(e->rule), "model", str_or_null(e->model),
-                                      "provider", str_or_null(e->provider), "source",
-                                      str_or_null(e->source), "state", str_or_null(e->state),
-                                      "previous_state", str_or_null(e->previous_state),
-                                      "message", str_or_null(e->message));
-                if (!o)
-                        util_oom();
-                json_array_append_new(hist, o);
+                json_t *o = json_pack(
+                    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time", u64_json(e->time),
+                    "kind", str_or_null(e->kind), "rule", str_or_null(e->rule), "model",
+                    str_or_null(e->model), "provider", str_or_null(e->provider), "source",
+                    str_or_null(e->source), "state", str_or_null(e->state), "previous_state",
+                    str_or_null(e->previous_state), "message", str_or_null(e->message));
+                if (!o || json_array_append_new(hist, o) < 0) {
+                        json_decref(hist);
+                        json_decref(root);
+                        return -EINVAL;
+                }
         }
         json_object_set_new(root, "history", hist);
 
         char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
         if (!text)
-                util_oom();
+                return -ENOMEM;
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
         r = util_write_file_atomic(path, text, strlen(text), 0640);
         free(text);
@@ -311,8 +324,7 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
 
         json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                *ret_error = xasprintf("line %d column %d: %s", jerr.line, jerr.column,
-                                       jerr.text);
+                *ret_error = xasprintf("line %d column %d: %s", jerr.line, jerr.column, jerr.text);
                 return -EBADMSG;
         }
         if (!json_is_object(root) ||
@@ -352,8 +364,8 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
         {
                 StateEvent e = {0};
                 char *fields[8] = {0};
-                static const char *const names[8] = {"kind",   "rule",  "model",
-                                                     "provider", "source", "state",
+                static const char *const names[8] = {"kind",           "rule",   "model",
+                                                     "provider",       "source", "state",
                                                      "previous_state", "message"};
                 r = u64_from_json(json_object_get(ev, "time"), &e.time);
                 for (size_t k = 0; r >= 0 && k < 8; k++)
@@ -387,8 +399,7 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
         {
                 r = source_from_json(s, name, v);
                 if (r < 0) {
-                        *ret_error = xasprintf("source '%s' in the state file is malformed",
-                                               name);
+                        *ret_error = xasprintf("source '%s' in the state file is malformed", name);
                         goto out;
                 }
         }
@@ -421,8 +432,8 @@ int state_dir_prepare(const char *dir, char **ret_error)
          * than a wish, and systemd's StateDirectory= makes the usual one. */
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
                 int e = errno;
-                *ret_error = xasprintf("cannot create the state directory %s: %s", dir,
-                                       strerror(e));
+                *ret_error =
+                    xasprintf("cannot create the state directory %s: %s", dir, strerror(e));
                 return -e;
         }
         if (stat(dir, &st) < 0) {
@@ -437,8 +448,7 @@ int state_dir_prepare(const char *dir, char **ret_error)
         /* Found now rather than at the first write, minutes into the run. */
         if (access(dir, W_OK | X_OK) < 0) {
                 int e = errno;
-                *ret_error = xasprintf("state directory %s is not writable: %s", dir,
-                                       strerror(e));
+                *ret_error = xasprintf("state directory %s is not writable: %s", dir, strerror(e));
                 return -e;
         }
         return 0;
@@ -471,10 +481,10 @@ int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_er
         /* Never trust a torn or corrupt file, and never destroy it either: set it
          * aside for inspection and start empty. */
         _cleanup_free_ char *aside =
-                xasprintf("%s.corrupt-%" PRIu64, path, util_now_real() / USEC_PER_SEC);
+            xasprintf("%s.corrupt-%" PRIu64, path, util_now_real() / USEC_PER_SEC);
         if (rename(path, aside) < 0)
-                *ret_error = xasprintf("%s: %s (could not set it aside: %s)", path, error,
-                                       strerror(errno));
+                *ret_error =
+                    xasprintf("%s: %s (could not set it aside: %s)", path, error, strerror(errno));
         else
                 *ret_error = xasprintf("%s: %s; set aside as %s", path, error, aside);
         free(error);

@@ -92,11 +92,53 @@ static void test_history_survives_save_and_load(void **unused)
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* Texts that are not UTF-8 (a server's validator, a page's cell quoted in a message, a
+ * character cut by a byte-counting snprintf) are saved repaired: the save never fails on
+ * them, and the file loads back. */
+static void test_save_repairs_text(void **unused)
+{
+        char dir[] = "/tmp/lw-test-state-XXXXXX";
+        State *s = NULL, *back = NULL;
+        char *error = NULL;
+        (void)unused;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(state_new(&s), 0);
+        SourceState *ss = state_source(s, "md");
+        ss->validators.etag = xstrdup("\"caf\xe9\"");
+        ss->validators.last_modified = xstrdup("Wed, 21 Oct 2015 07:28:00 GM\xe9");
+        ss->last_result = xstrdup("parse-error");
+        ss->last_error = xstrdup("md:3:1: cut in two \xc3");
+        StateEvent ev = {.time = 1,
+                         .kind = "unmapped",
+                         .source = "md",
+                         .message = "[unmapped] source md: e.g. azure Caf\xe9 Model 9"};
+        state_record(s, &ev);
+
+        assert_int_equal(state_save(dir, s), 0);
+        assert_int_equal(state_load(dir, NULL, &back, &error), 0);
+        assert_null(error);
+        const SourceState *bs = state_source(back, "md");
+        assert_string_equal(bs->validators.etag, "\"caf?\"");
+        assert_string_equal(bs->validators.last_modified, "Wed, 21 Oct 2015 07:28:00 GM?");
+        assert_string_equal(bs->last_error, "md:3:1: cut in two ?");
+        assert_string_equal(state_history_at(back, 0)->message,
+                            "[unmapped] source md: e.g. azure Caf? Model 9");
+        state_free(back);
+        state_free(s);
+
+        char path[sizeof(dir) + 32];
+        snprintf(path, sizeof(path), "%s/state.json", dir);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_ring_grows_then_drops_oldest),
             cmocka_unit_test(test_history_survives_save_and_load),
+            cmocka_unit_test(test_save_repairs_text),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
