@@ -454,39 +454,61 @@ int state_dir_prepare(const char *dir, char **ret_error)
         return 0;
 }
 
+/* Whatever stands at path that cannot be the state (corrupt, a directory, too large,
+ * unreadable) is never trusted and never destroyed: it is set aside for inspection and
+ * the daemon starts empty. Only when it cannot even be moved is the start refused, with
+ * the fix in the message. */
+static int state_set_aside(const char *path, const char *why, char **ret_error)
+{
+        _cleanup_free_ char *aside =
+            xasprintf("%s.corrupt-%" PRIu64, path, util_now_real() / USEC_PER_SEC);
+        if (rename(path, aside) < 0) {
+                int e = errno;
+                *ret_error = xasprintf("%s: %s, and it cannot be set aside as %s (%s): move it "
+                                       "away or remove it, then start again",
+                                       path, why, aside, strerror(e));
+                return -e;
+        }
+        *ret_error = xasprintf("%s: %s; set aside as %s", path, why, aside);
+        return -EBADMSG;
+}
+
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
-        _cleanup_free_ char *text = NULL;
-        char *error = NULL;
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        struct stat st;
         size_t len;
         int r;
 
         state_remove_temporaries(dir);
-        r = util_read_file(path, STATE_MAX_BYTES, &text, &len);
-        if (r == -ENOENT) {
+        /* Looked at before it is opened: a FIFO would block the start, a directory or a
+         * huge file would fail it. */
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT) {
+                        error = xasprintf("cannot be examined: %s", strerror(errno));
+                        return state_set_aside(path, error, ret_error);
+                }
                 r = state_new(ret);
                 if (r >= 0)
                         r = rules_engine_set_rules((*ret)->engine, rules);
                 return r;
         }
+        if (S_ISDIR(st.st_mode))
+                return state_set_aside(path, "is a directory", ret_error);
+        if (!S_ISREG(st.st_mode))
+                return state_set_aside(path, "is not a regular file", ret_error);
+        if ((uint64_t)st.st_size > STATE_MAX_BYTES) {
+                error = xasprintf("is larger than the cap of %u bytes", STATE_MAX_BYTES);
+                return state_set_aside(path, error, ret_error);
+        }
+        r = util_read_file(path, STATE_MAX_BYTES, &text, &len);
         if (r < 0) {
-                *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
-                return r;
+                error = xasprintf("cannot be read: %s", strerror(-r));
+                return state_set_aside(path, error, ret_error);
         }
         r = state_parse(text, len, rules, ret, &error);
         if (r >= 0)
                 return 0;
-
-        /* Never trust a torn or corrupt file, and never destroy it either: set it
-         * aside for inspection and start empty. */
-        _cleanup_free_ char *aside =
-            xasprintf("%s.corrupt-%" PRIu64, path, util_now_real() / USEC_PER_SEC);
-        if (rename(path, aside) < 0)
-                *ret_error =
-                    xasprintf("%s: %s (could not set it aside: %s)", path, error, strerror(errno));
-        else
-                *ret_error = xasprintf("%s: %s; set aside as %s", path, error, aside);
-        free(error);
-        return -EBADMSG;
+        return state_set_aside(path, error, ret_error);
 }

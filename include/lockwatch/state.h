@@ -36,7 +36,7 @@ typedef struct SourceState {
         uint64_t last_ok;           /* realtime usec of the last good poll (0 = never) */
         uint64_t consecutive_failures;
         uint64_t polls;
-        uint64_t unmapped;          /* distinct unmapped ids in the last applied parse */
+        uint64_t unmapped; /* distinct unmapped ids in the last applied parse */
 } SourceState;
 
 #define STATE_HISTORY_MAX 2000 /* transitions kept (oldest dropped first) */
@@ -44,12 +44,12 @@ typedef struct SourceState {
 /* One transition, as announced: an alert, a source, or a matrix cell. */
 typedef struct StateEvent {
         uint64_t time;
-        char *kind;    /* "alert", "source", "cell", "unmapped" */
-        char *rule;    /* alerts */
-        char *model;   /* model alerts, cells */
-        char *provider; /* cells */
-        char *source;  /* source events, source alerts, cells */
-        char *state;   /* firing, resolved, degraded, ok, suspect, available, ... */
+        char *kind;           /* "alert", "source", "cell", "unmapped" */
+        char *rule;           /* alerts */
+        char *model;          /* model alerts, cells */
+        char *provider;       /* cells */
+        char *source;         /* source events, source alerts, cells */
+        char *state;          /* firing, resolved, degraded, ok, suspect, available, ... */
         char *previous_state; /* cells */
         char *message;
 } StateEvent;
@@ -71,8 +71,10 @@ void state_free(State *s);
  * write; on failure *ret_error says what is wrong. */
 int state_dir_prepare(const char *dir, char **ret_error);
 /* Load dir/state.json, restoring alert states for rules (which the rule engine keeps
- * borrowing; NULL: none); a missing file gives an empty state. A corrupt file is renamed
- * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set. */
+ * borrowing; NULL: none); a missing file gives an empty state. Anything there that cannot
+ * be the state (corrupt, a directory, larger than STATE_MAX_BYTES, unreadable) is renamed
+ * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set; if it cannot be
+ * renamed, another negative errno with ret_error naming the fix. */
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error);
 /* Write dir/state.json atomically. */
 int state_save(const char *dir, const State *s);
