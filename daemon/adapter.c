@@ -79,7 +79,16 @@ int adapter_parse(const Adapter *a, const char *data, size_t len, const AdapterO
         if (a->needs_columns && !o.columns)
                 return adapter_error(err, 0, "format %s needs columns", a->name), -EINVAL;
 
-        r = a->parse(data, len, &o, out, err);
+        /* A UTF-8 byte order mark says nothing to a JSON or Markdown reader (jansson
+         * refuses it, and it would glue itself to the first header); libxml2 reads it
+         * as the page's encoding, so HTML keeps it. Error offsets still count it. */
+        size_t bom = 0;
+        if (a->parse != adapter_html_table_parse && len >= 3 &&
+            memcmp(data, "\xef\xbb\xbf", 3) == 0)
+                bom = 3;
+        r = a->parse(data + bom, len - bom, &o, out, err);
+        if (r < 0 && bom && err->offset)
+                err->offset += bom;
         if (r < 0) {
                 /* A failed parse yields nothing: half a list must never be merged. */
                 observation_list_clear(out);

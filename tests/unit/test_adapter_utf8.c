@@ -1,6 +1,7 @@
 /* Hostile text through every format: bytes that are not UTF-8 and control characters in
  * every field a format reads come out of adapter_parse() as UTF-8 ('?' for each bad
- * byte), and a page that fails to parse gets an error message that is UTF-8 too. */
+ * byte), and a page that fails to parse gets an error message that is UTF-8 too. A byte
+ * order mark is not content. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,6 +230,49 @@ static void test_html_cells(void **unused)
         observation_list_clear(&l);
 }
 
+/* A feed that starts with a UTF-8 byte order mark reads as it does without one (it was a
+ * parse error at every poll); an error's offset still counts the mark. */
+static void test_bom(void **unused)
+{
+        (void)unused;
+        for (size_t i = 0; i < ELEMENTSOF(json_cases); i++) {
+                const Adapter *a = adapter_find(json_cases[i].format);
+                size_t len;
+                _cleanup_free_ char *good = read_data(json_cases[i].file, &len);
+                _cleanup_free_ char *bom = xasprintf("\xef\xbb\xbf%s", good);
+                ObservationList plain = {0}, marked = {0};
+                AdapterError err;
+
+                assert_int_equal(adapter_parse(a, good, len, &json_cases[i].opts, &plain, &err), 0);
+                if (adapter_parse(a, bom, len + 3, &json_cases[i].opts, &marked, &err) < 0)
+                        fail_msg("%s with a BOM: %s", json_cases[i].format, err.message);
+                assert_int_equal(marked.n, plain.n);
+                assert_string_equal(marked.items[0].model, plain.items[0].model);
+                assert_true(marked.fingerprint == plain.fingerprint);
+                observation_list_clear(&plain);
+                observation_list_clear(&marked);
+        }
+
+        const char *md = "\xef\xbb\xbf| Model ID | Regions |\n|---|---|\n| m-1 | eastus |\n";
+        const AdapterOptions opts = {.provider = "azure",
+                                     .columns = "Model ID:model, Regions:regions"};
+        ObservationList l = {0};
+        AdapterError err;
+        assert_int_equal(
+            adapter_parse(adapter_find("markdown-table"), md, strlen(md), &opts, &l, &err), 0);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.items[0].model, "m-1");
+        observation_list_clear(&l);
+
+        /* The offset of an error counts the mark. */
+        assert_true(adapter_parse(adapter_find("litellm"), "[1, x]", 6, NULL, &l, &err) < 0);
+        size_t plain_offset = err.offset;
+        assert_true(plain_offset > 0);
+        assert_true(
+            adapter_parse(adapter_find("litellm"), "\xef\xbb\xbf[1, x]", 9, NULL, &l, &err) < 0);
+        assert_int_equal(err.offset, plain_offset + 3);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -236,6 +280,7 @@ int main(void)
             cmocka_unit_test(test_json_raw_bytes),
             cmocka_unit_test(test_markdown_cells),
             cmocka_unit_test(test_html_cells),
+            cmocka_unit_test(test_bom),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
