@@ -372,6 +372,10 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
         control_set(o, "alerts_firing", json_integer((json_int_t)firing));
         control_set(o, "alerts_pending", json_integer((json_int_t)pending));
         control_set(o, "status", control_str(line));
+        control_set(o, "state_saved", json_boolean(st->save_failed_since == 0));
+        control_set(o, "state_unsaved_since", control_time(st->save_failed_since));
+        control_set(o, "state_error", control_str(st->save_error));
+        control_set(o, "held_announcements", json_integer((json_int_t)journal_held()));
         control_set(o, "sources", sources);
 
         json_t *params = json_pack("{s:o}", "status", o);

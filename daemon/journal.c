@@ -11,6 +11,15 @@
 static JournalMode journal_mode = JOURNAL_MODE_LOG;
 static FILE *journal_stream;
 
+typedef struct HeldEvent {
+        JournalEvent ev;
+        char *text[12]; /* the copies ev points into */
+} HeldEvent;
+
+static bool journal_holding, journal_exit_hook;
+static HeldEvent *held; /* held[held_head .. held_end) are waiting, oldest first */
+static size_t held_head, held_end, held_cap;
+
 static struct {
         journal_observer_fn fn;
         void *userdata;
@@ -132,8 +141,118 @@ static bool event_clean(const JournalEvent *ev)
 }
 
 static void journal_emit_clean(const JournalEvent *ev);
+static void journal_emit_checked(const JournalEvent *ev);
+
+static void held_free(HeldEvent *h)
+{
+        for (size_t i = 0; i < ELEMENTSOF(h->text); i++)
+                free(h->text[i]);
+}
+
+/* Emit the oldest held event; unsaved marks it as going out before its state was saved. */
+static void held_pop(bool unsaved)
+{
+        HeldEvent h = held[held_head++];
+
+        if (held_head == held_end)
+                held_head = held_end = 0;
+        if (unsaved) {
+                char *m = xasprintf("%s (announced before the state could be saved: it may be "
+                                    "announced again after a restart)",
+                                    h.ev.message ? h.ev.message : "");
+                free(h.text[11]);
+                h.text[11] = m;
+                h.ev.message = m;
+        }
+        journal_emit_checked(&h.ev);
+        held_free(&h);
+}
+
+/* A clean exit with announcements still held (the state never saved since): better
+ * announced, and marked, than lost. */
+static void journal_at_exit(void)
+{
+        while (held_end > held_head)
+                held_pop(true);
+        free(held);
+        held = NULL;
+        held_cap = 0;
+}
+
+void journal_hold(bool on)
+{
+        journal_holding = on;
+        if (on && !journal_exit_hook && atexit(journal_at_exit) == 0)
+                journal_exit_hook = true;
+        if (!on)
+                (void)journal_flush();
+}
+
+size_t journal_held(void)
+{
+        return held_end - held_head;
+}
+
+size_t journal_flush(void)
+{
+        size_t n = journal_held();
+
+        while (held_end > held_head)
+                held_pop(false);
+        return n;
+}
+
+static void journal_hold_event(const JournalEvent *ev)
+{
+        if (journal_held() >= JOURNAL_MAX_HELD)
+                held_pop(true);
+        if (held_end == held_cap && held_head > 0) {
+                memmove(held, held + held_head, (held_end - held_head) * sizeof(HeldEvent));
+                held_end -= held_head;
+                held_head = 0;
+        }
+        util_grow((void **)&held, &held_cap, held_end + 1, sizeof(HeldEvent));
+        HeldEvent *h = &held[held_end++];
+        const char *src[12] = {ev->message_id,     ev->rule,     ev->model,
+                               ev->source,         ev->provider, ev->state,
+                               ev->previous_state, ev->clouds,   ev->previous_clouds,
+                               ev->result,         NULL,         ev->message};
+        for (size_t i = 0; i < ELEMENTSOF(h->text); i++)
+                h->text[i] = xstrdup(src[i]);
+        h->ev = (JournalEvent){
+            .message_id = h->text[0],
+            .priority = ev->priority,
+            .rule = h->text[1],
+            .model = h->text[2],
+            .source = h->text[3],
+            .provider = h->text[4],
+            .state = h->text[5],
+            .previous_state = h->text[6],
+            .clouds = h->text[7],
+            .previous_clouds = h->text[8],
+            .result = h->text[9],
+            .time = ev->time,
+            .message = h->text[11],
+        };
+}
 
 void journal_emit(const JournalEvent *ev)
+{
+        /* Debug detail (a first parse filling the matrix) is no announcement: it is
+         * neither recorded nor worth holding. */
+        if (journal_holding && journal_mode == JOURNAL_MODE_LOG && ev->priority <= LOG_INFO) {
+                journal_hold_event(ev);
+                return;
+        }
+        journal_emit_checked(ev);
+}
+
+void journal_emit_now(const JournalEvent *ev)
+{
+        journal_emit_checked(ev);
+}
+
+static void journal_emit_checked(const JournalEvent *ev)
 {
         if (event_clean(ev)) {
                 journal_emit_clean(ev);

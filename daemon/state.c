@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "lockwatch/journal.h"
+#include "lockwatch/log.h"
 #include "lockwatch/rules_eval.h"
 #include "lockwatch/util.h"
 
@@ -119,6 +121,7 @@ void state_free(State *s)
         for (size_t i = 0; s->history && i < s->history_cap; i++)
                 state_event_clear(&s->history[i]);
         free(s->history);
+        free(s->save_error);
         for (size_t i = 0; i < s->n_sources; i++)
                 source_state_clear(&s->sources[i]);
         free(s->sources);
@@ -199,7 +202,7 @@ static int opt_str_from_json(const json_t *j, char **ret)
         return 0;
 }
 
-int state_save(const char *dir, const State *s)
+static int state_write(const char *dir, const State *s)
 {
         json_t *root = json_object(), *sources = json_object(), *mj = NULL;
         int r;
@@ -274,6 +277,89 @@ int state_save(const char *dir, const State *s)
         r = util_write_file_atomic(path, text, strlen(text), 0640);
         free(text);
         return r;
+}
+
+static void state_save_failed(const char *dir, State *s, int error)
+{
+        uint64_t now = util_now_real();
+
+        free(s->save_error);
+        s->save_error = xasprintf("cannot write %s/" STATE_FILE_NAME ": %s", dir, strerror(-error));
+        s->save_failures++;
+        if (s->save_failed_since)
+                return;
+        s->save_failed_since = now;
+        _cleanup_free_ char *msg =
+            xasprintf("[unsaved] %s; transitions are held, not announced, until the state can be "
+                      "saved",
+                      s->save_error);
+        JournalEvent je = {
+            .message_id = LW_MESSAGE_STATE_UNSAVED,
+            .priority = LOG_ERR,
+            .state = "unsaved",
+            .result = strerror(-error),
+            .time = now,
+            .message = msg,
+        };
+        journal_emit_now(&je);
+}
+
+static void state_save_recovered(const char *dir, State *s)
+{
+        char when[64];
+        _cleanup_free_ char *msg = xasprintf(
+            "[saved] %s/" STATE_FILE_NAME " written again after %" PRIu64
+            " failed save(s) since %s; %zu held announcement(s) follow",
+            dir, s->save_failures, journal_format_time(when, sizeof(when), s->save_failed_since),
+            journal_held());
+        JournalEvent je = {
+            .message_id = LW_MESSAGE_STATE_SAVED,
+            .priority = LOG_NOTICE,
+            .state = "saved",
+            .time = util_now_real(),
+            .message = msg,
+        };
+        s->save_failed_since = 0;
+        s->save_failures = 0;
+        free(s->save_error);
+        s->save_error = NULL;
+        journal_emit_now(&je);
+}
+
+int state_save(const char *dir, State *s)
+{
+        int r = state_write(dir, s);
+        if (r < 0) {
+                state_save_failed(dir, s, r);
+                return r;
+        }
+        if (s->save_failed_since)
+                state_save_recovered(dir, s);
+        /* What the file now records may be announced; the announcements land in the
+         * history, which is written once more so a restart shows them too. */
+        if (journal_flush() > 0) {
+                r = state_write(dir, s);
+                if (r < 0) {
+                        state_save_failed(dir, s, r);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+void state_save_status(const State *s, char *buf, size_t size)
+{
+        char when[64];
+
+        if (size == 0)
+                return;
+        buf[0] = '\0';
+        if (!s->save_failed_since)
+                return;
+        snprintf(buf, size, "; state not saved since %s: %s, %zu announcement%s held",
+                 journal_format_time(when, sizeof(when), s->save_failed_since),
+                 s->save_error ? s->save_error : "unknown error", journal_held(),
+                 journal_held() == 1 ? "" : "s");
 }
 
 static int source_from_json(State *s, const char *name, const json_t *o)
@@ -448,7 +534,9 @@ int state_dir_prepare(const char *dir, char **ret_error)
         /* Found now rather than at the first write, minutes into the run. */
         if (access(dir, W_OK | X_OK) < 0) {
                 int e = errno;
-                *ret_error = xasprintf("state directory %s is not writable: %s", dir, strerror(e));
+                *ret_error = xasprintf("state directory %s is not writable: %s; make it "
+                                       "writable, or name another with --state-dir",
+                                       dir, strerror(e));
                 return -e;
         }
         return 0;
@@ -481,6 +569,9 @@ int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_er
         size_t len;
         int r;
 
+        /* From here on this process keeps state: it announces a transition once the
+         * state that records it is saved (journal_hold()). */
+        journal_hold(true);
         state_remove_temporaries(dir);
         /* Looked at before it is opened: a FIFO would block the start, a directory or a
          * huge file would fail it. */

@@ -61,6 +61,10 @@ typedef struct State {
         RulesEngine *engine; /* alert states and look-back history; rules set by the caller */
         StateEvent *history; /* a ring of up to STATE_HISTORY_MAX, grown on demand */
         size_t n_history, history_head, history_cap;
+        /* Not saved: the health of the file itself (state_save()). */
+        uint64_t save_failed_since; /* realtime usec of the first of the failing saves, 0: ok */
+        uint64_t save_failures;     /* failed saves in a row */
+        char *save_error;           /* why the last save failed, or NULL */
 } State;
 
 /* Create an empty state with an empty matrix. */
@@ -76,8 +80,13 @@ int state_dir_prepare(const char *dir, char **ret_error);
  * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set; if it cannot be
  * renamed, another negative errno with ret_error naming the fix. */
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error);
-/* Write dir/state.json atomically. */
-int state_save(const char *dir, const State *s);
+/* Write dir/state.json atomically; then announce what was held for it (journal_flush())
+ * and write it once more with those in the history. A failure is kept in s (since when,
+ * why) and announced once; the first save that works again says so. */
+int state_save(const char *dir, State *s);
+/* "" while saves work, else "; state not saved since TIME: WHY, N announcements held"
+ * (for STATUS= and status replies). */
+void state_save_status(const State *s, char *buf, size_t size);
 /* Find the named source's state, creating it if absent. */
 SourceState *state_source(State *s, const char *name);
 /* Drop sources not named in keep (a NULL-terminated list), and their evidence. */
