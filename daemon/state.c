@@ -202,7 +202,7 @@ static int opt_str_from_json(const json_t *j, char **ret)
         return 0;
 }
 
-static int state_write(const char *dir, const State *s)
+int state_format(const State *s, char **ret_text)
 {
         json_t *root = json_object(), *sources = json_object(), *mj = NULL;
         int r;
@@ -273,10 +273,18 @@ static int state_write(const char *dir, const State *s)
         json_decref(root);
         if (!text)
                 return -ENOMEM;
+        *ret_text = text;
+        return 0;
+}
+
+static int state_write(const char *dir, const State *s)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = state_format(s, &text);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
-        r = util_write_file_atomic(path, text, strlen(text), 0640);
-        free(text);
-        return r;
+        return util_write_file_atomic(path, text, strlen(text), 0640);
 }
 
 static void state_save_failed(const char *dir, State *s, int error)
@@ -399,8 +407,7 @@ static int source_from_json(State *s, const char *name, const json_t *o)
         return 0;
 }
 
-static int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret,
-                       char **ret_error)
+int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret, char **ret_error)
 {
         json_error_t jerr;
         State *s = NULL;
@@ -430,8 +437,10 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
         /* The engine must know the rules before it reads their alert states back: it
          * keeps only the states of rules it knows. */
         r = rules_engine_new(rules, 0, &s->engine);
-        if (r < 0)
+        if (r < 0) {
+                *ret_error = xasprintf("cannot set up the rule engine: %s", strerror(-r));
                 goto out;
+        }
         json_t *alerts = json_object_get(root, "alerts");
         r = alerts ? rules_engine_from_json(s->engine, alerts) : -EBADMSG;
         if (r < 0) {

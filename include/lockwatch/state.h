@@ -87,6 +87,11 @@ int state_save(const char *dir, State *s);
 /* "" while saves work, else "; state not saved since TIME: WHY, N announcements held"
  * (for STATUS= and status replies). */
 void state_save_status(const State *s, char *buf, size_t size);
+/* The state file's text for s (JSON, compact); the caller frees it. */
+int state_format(const State *s, char **ret_text);
+/* Read a state file's text (len bytes) as state_load() does, without touching any file:
+ * -EBADMSG with ret_error set if it is not a consistent state. */
+int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret, char **ret_error);
 /* Find the named source's state, creating it if absent. */
 SourceState *state_source(State *s, const char *name);
 /* Drop sources not named in keep (a NULL-terminated list), and their evidence. */
