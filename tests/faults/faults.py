@@ -32,6 +32,7 @@ import rawhttp  # noqa: E402
 WAIT = 60  # bound on any single wait
 
 ROWS = []  # (group, fault, expected, observed, ok)
+DAEMON_LOGS = []  # stderr of every daemon run in daemon mode, checked at the end
 
 
 def record(group, fault, expected, observed, ok=None):
@@ -171,6 +172,7 @@ class Daemon:
             self.proc.wait()
         self.err.close()
         self.notify.close()
+        DAEMON_LOGS.append(self.stderr())
 
 
 def write_atomic(path, data):
@@ -807,6 +809,10 @@ def inner_disk():
             subprocess.run(["umount", "-l", state])
     finally:
         tmp.cleanup()
+    reports = [r for r in (lwtest.sanitizer_report(lwtest.Run([], 0, "", log, 0, False))
+                           for log in DAEMON_LOGS) if r]
+    record("disk", "sanitizer reports in %d daemon runs" % len(DAEMON_LOGS), "none",
+           "none" if not reports else reports[0])
     for r in ROWS:
         print("ROW " + json.dumps(r[:4] + (bool(r[4]),)))
 
@@ -995,6 +1001,11 @@ def main():
     for name, fn in GROUPS:
         if name in chosen:
             fn()
+    if DAEMON_LOGS:
+        reports = [r for r in (lwtest.sanitizer_report(lwtest.Run([], 0, "", log, 0, False))
+                               for log in DAEMON_LOGS) if r]
+        record("all", "sanitizer reports in %d daemon runs" % len(DAEMON_LOGS), "none",
+               "none" if not reports else reports[0])
     misses = print_table()
     print("fault suite: %.0f s" % (time.monotonic() - start))
     return 1 if misses else 0
