@@ -12,8 +12,9 @@ static JournalMode journal_mode = JOURNAL_MODE_LOG;
 static FILE *journal_stream;
 
 typedef struct HeldEvent {
-        JournalEvent ev;
-        char *text[12]; /* the copies ev points into */
+        JournalEvent ev; /* its texts point into fields and message */
+        char *fields[10];
+        char *message;
 } HeldEvent;
 
 static bool journal_holding, journal_exit_hook;
@@ -145,8 +146,9 @@ static void journal_emit_checked(const JournalEvent *ev);
 
 static void held_free(HeldEvent *h)
 {
-        for (size_t i = 0; i < ELEMENTSOF(h->text); i++)
-                free(h->text[i]);
+        for (size_t i = 0; i < ELEMENTSOF(h->fields); i++)
+                free(h->fields[i]);
+        free(h->message);
 }
 
 /* Emit the oldest held event; unsaved marks it as going out before its state was saved. */
@@ -160,8 +162,8 @@ static void held_pop(bool unsaved)
                 char *m = xasprintf("%s (announced before the state could be saved: it may be "
                                     "announced again after a restart)",
                                     h.ev.message ? h.ev.message : "");
-                free(h.text[11]);
-                h.text[11] = m;
+                free(h.message);
+                h.message = m;
                 h.ev.message = m;
         }
         journal_emit_checked(&h.ev);
@@ -213,26 +215,26 @@ static void journal_hold_event(const JournalEvent *ev)
         }
         util_grow((void **)&held, &held_cap, held_end + 1, sizeof(HeldEvent));
         HeldEvent *h = &held[held_end++];
-        const char *src[12] = {ev->message_id,     ev->rule,     ev->model,
-                               ev->source,         ev->provider, ev->state,
-                               ev->previous_state, ev->clouds,   ev->previous_clouds,
-                               ev->result,         NULL,         ev->message};
-        for (size_t i = 0; i < ELEMENTSOF(h->text); i++)
-                h->text[i] = xstrdup(src[i]);
+        const char *const src[ELEMENTSOF(h->fields)] = {
+            ev->message_id, ev->rule,           ev->model,  ev->source,          ev->provider,
+            ev->state,      ev->previous_state, ev->clouds, ev->previous_clouds, ev->result};
+        for (size_t i = 0; i < ELEMENTSOF(h->fields); i++)
+                h->fields[i] = xstrdup(src[i]);
+        h->message = xstrdup(ev->message);
         h->ev = (JournalEvent){
-            .message_id = h->text[0],
+            .message_id = h->fields[0],
             .priority = ev->priority,
-            .rule = h->text[1],
-            .model = h->text[2],
-            .source = h->text[3],
-            .provider = h->text[4],
-            .state = h->text[5],
-            .previous_state = h->text[6],
-            .clouds = h->text[7],
-            .previous_clouds = h->text[8],
-            .result = h->text[9],
+            .rule = h->fields[1],
+            .model = h->fields[2],
+            .source = h->fields[3],
+            .provider = h->fields[4],
+            .state = h->fields[5],
+            .previous_state = h->fields[6],
+            .clouds = h->fields[7],
+            .previous_clouds = h->fields[8],
+            .result = h->fields[9],
             .time = ev->time,
-            .message = h->text[11],
+            .message = h->message,
         };
 }
 
