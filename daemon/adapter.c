@@ -41,8 +41,8 @@ static const Adapter adapters[] = {
 };
 
 static const Adapter *const adapter_table[] = {
-        &adapters[0], &adapters[1], &adapters[2], &adapters[3], &adapters[4],
-        &adapters[5], &adapters[6], &adapters[7], &adapters[8], NULL,
+    &adapters[0], &adapters[1], &adapters[2], &adapters[3], &adapters[4],
+    &adapters[5], &adapters[6], &adapters[7], &adapters[8], NULL,
 };
 
 const Adapter *adapter_find(const char *name)
@@ -80,13 +80,35 @@ int adapter_parse(const Adapter *a, const char *data, size_t len, const AdapterO
         if (a->needs_columns && !o.columns)
                 return adapter_error(err, 0, "format %s needs columns", a->name), -EINVAL;
 
-        r = a->parse(data, len, &o, out, err);
+        /* A UTF-8 byte order mark says nothing to a JSON or Markdown reader (jansson
+         * refuses it, and it would glue itself to the first header); libxml2 reads it
+         * as the page's encoding, so HTML keeps it. Error offsets still count it. */
+        size_t bom = 0;
+        if (a->parse != adapter_html_table_parse && len >= 3 &&
+            memcmp(data, "\xef\xbb\xbf", 3) == 0)
+                bom = 3;
+        r = a->parse(data + bom, len - bom, &o, out, err);
+        if (r < 0 && bom && err->offset)
+                err->offset += bom;
         if (r < 0) {
                 /* A failed parse yields nothing: half a list must never be merged. */
                 observation_list_clear(out);
                 if (err->message[0] == '\0')
                         snprintf(err->message, sizeof(err->message), "%s", strerror(-r));
+                util_utf8_fix_truncated(err->message);
                 return r;
+        }
+        /* Every text below came from the page: from here on it is UTF-8 (as the ids the
+         * matrix keeps already were), so no later JSON encode, journal field or status
+         * reply meets a byte it cannot carry. */
+        for (size_t i = 0; i < out->n; i++) {
+                Observation *ob = &out->items[i];
+                util_utf8_clean(ob->provider);
+                util_utf8_clean(ob->model);
+                util_utf8_clean(ob->vendor);
+                util_utf8_clean(ob->name);
+                for (size_t k = 0; k < ob->n_regions; k++)
+                        util_utf8_clean(ob->regions[k]);
         }
         return 0;
 }
@@ -98,9 +120,9 @@ int observation_list_add(ObservationList *l, size_t max_rows, Observation **ret)
         util_grow((void **)&l->items, &l->cap, l->n + 1, sizeof(Observation));
         Observation *o = &l->items[l->n++];
         *o = (Observation){
-                .available = true,
-                .price_in = NAN,
-                .price_out = NAN,
+            .available = true,
+            .price_in = NAN,
+            .price_out = NAN,
         };
         *ret = o;
         return 0;
@@ -145,9 +167,9 @@ int adapter_error(AdapterError *err, size_t offset, const char *fmt, ...)
 }
 
 static const char *const lifecycle_names[_LIFECYCLE_MAX] = {
-        [LIFECYCLE_UNKNOWN] = "unknown",       [LIFECYCLE_ACTIVE] = "active",
-        [LIFECYCLE_PREVIEW] = "preview",       [LIFECYCLE_LEGACY] = "legacy",
-        [LIFECYCLE_DEPRECATED] = "deprecated", [LIFECYCLE_RETIRED] = "retired",
+    [LIFECYCLE_UNKNOWN] = "unknown",       [LIFECYCLE_ACTIVE] = "active",
+    [LIFECYCLE_PREVIEW] = "preview",       [LIFECYCLE_LEGACY] = "legacy",
+    [LIFECYCLE_DEPRECATED] = "deprecated", [LIFECYCLE_RETIRED] = "retired",
 };
 
 const char *lifecycle_name(Lifecycle l)
@@ -163,12 +185,18 @@ Lifecycle lifecycle_from_string(const char *s)
                 const char *word;
                 Lifecycle l;
         } words[] = {
-                {"active", LIFECYCLE_ACTIVE},         {"ga", LIFECYCLE_ACTIVE},
-                {"generallyavailable", LIFECYCLE_ACTIVE}, {"stable", LIFECYCLE_ACTIVE},
-                {"preview", LIFECYCLE_PREVIEW},       {"beta", LIFECYCLE_PREVIEW},
-                {"legacy", LIFECYCLE_LEGACY},         {"deprecated", LIFECYCLE_DEPRECATED},
-                {"deprecating", LIFECYCLE_DEPRECATED}, {"retired", LIFECYCLE_RETIRED},
-                {"retiring", LIFECYCLE_DEPRECATED},   {"eol", LIFECYCLE_RETIRED},
+            {"active", LIFECYCLE_ACTIVE},
+            {"ga", LIFECYCLE_ACTIVE},
+            {"generallyavailable", LIFECYCLE_ACTIVE},
+            {"stable", LIFECYCLE_ACTIVE},
+            {"preview", LIFECYCLE_PREVIEW},
+            {"beta", LIFECYCLE_PREVIEW},
+            {"legacy", LIFECYCLE_LEGACY},
+            {"deprecated", LIFECYCLE_DEPRECATED},
+            {"deprecating", LIFECYCLE_DEPRECATED},
+            {"retired", LIFECYCLE_RETIRED},
+            {"retiring", LIFECYCLE_DEPRECATED},
+            {"eol", LIFECYCLE_RETIRED},
         };
 
         if (!s)

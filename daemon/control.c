@@ -82,9 +82,16 @@ struct ControlServer {
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
+/* Replies carry texts from remote parties and from byte-counting truncations: each
+ * is sent as UTF-8, so an encode never fails for a reason other than memory. */
 static json_t *control_str(const char *s)
 {
-        return s ? json_string(s) : json_null();
+        if (!s)
+                return json_null();
+        if (util_utf8_valid(s, strlen(s)))
+                return json_string(s);
+        _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+        return json_string(clean);
 }
 
 static json_t *control_time(uint64_t usec)
@@ -353,7 +360,7 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
                 const PollOutcome *po = poller_outcome(s->poller, i);
                 json_t *j = control_object();
 
-                control_set(j, "name", json_string(sc->name));
+                control_set(j, "name", control_str(sc->name));
                 control_set(j, "enabled", json_boolean(sc->enabled));
                 control_set(j, "status",
                             json_string(source_status_name(ss ? ss->status : SOURCE_NEW)));
@@ -379,14 +386,18 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
                 control_append(sources, j);
         }
         poller_status_line(s->poller, line, sizeof(line));
-        control_set(o, "version", json_string(LOCKWATCH_VERSION));
+        control_set(o, "version", control_str(LOCKWATCH_VERSION));
         control_set(o, "start_time", control_time(s->start_time));
         control_set(o, "models", json_integer((json_int_t)m->n_models));
         control_set(o, "single_cloud", json_integer((json_int_t)single));
         control_set(o, "sources_degraded", json_integer((json_int_t)degraded));
         control_set(o, "alerts_firing", json_integer((json_int_t)firing));
         control_set(o, "alerts_pending", json_integer((json_int_t)pending));
-        control_set(o, "status", json_string(line));
+        control_set(o, "status", control_str(line));
+        control_set(o, "state_saved", json_boolean(st->save_failed_since == 0));
+        control_set(o, "state_unsaved_since", control_time(st->save_failed_since));
+        control_set(o, "state_error", control_str(st->save_error));
+        control_set(o, "held_announcements", json_integer((json_int_t)journal_held()));
         control_set(o, "sources", sources);
 
         json_t *params = json_pack("{s:o}", "status", o);
@@ -522,9 +533,9 @@ static json_t *control_alert_json(const Alert *a)
 {
         json_t *o = control_object();
 
-        control_set(o, "rule", json_string(a->rule));
-        control_set(o, "key", json_string(a->key));
-        control_set(o, "state", json_string(alert_phase_name(a->phase)));
+        control_set(o, "rule", control_str(a->rule));
+        control_set(o, "key", control_str(a->key));
+        control_set(o, "state", control_str(alert_phase_name(a->phase)));
         control_set(o, "pending_since", control_time(a->pending_since));
         control_set(o, "fired_at", control_time(a->fired_at));
         control_set(o, "last_notified", control_time(a->last_notified));
@@ -568,7 +579,7 @@ static json_t *control_regions(char *const *regions, size_t n)
         json_t *a = control_array();
 
         for (size_t i = 0; i < n; i++)
-                control_append(a, json_string(regions[i]));
+                control_append(a, control_str(regions[i]));
         return a;
 }
 
@@ -590,14 +601,14 @@ static json_t *control_evidence_json(const Matrix *m, const Cell *c, const Evide
 {
         json_t *o = control_object();
 
-        control_set(o, "source", json_string(e->source));
-        control_set(o, "standing", json_string(control_standing(m, c, e)));
-        control_set(o, "said", json_string(cell_state_name(e->said)));
-        control_set(o, "raw_id", json_string(e->raw_id ? e->raw_id : ""));
+        control_set(o, "source", control_str(e->source));
+        control_set(o, "standing", control_str(control_standing(m, c, e)));
+        control_set(o, "said", control_str(cell_state_name(e->said)));
+        control_set(o, "raw_id", control_str(e->raw_id ? e->raw_id : ""));
         control_set(o, "regions", control_regions(e->regions, e->n_regions));
         control_set(o, "price_in", control_price(e->price_in));
         control_set(o, "price_out", control_price(e->price_out));
-        control_set(o, "lifecycle", json_string(lifecycle_name(e->lifecycle)));
+        control_set(o, "lifecycle", control_str(lifecycle_name(e->lifecycle)));
         control_set(o, "eol", control_date(e->eol));
         control_set(o, "first_seen", control_time(e->first_seen));
         control_set(o, "last_seen", control_time(e->last_seen));
@@ -732,10 +743,10 @@ static void control_explain(ControlServer *s, ControlClient *c, const VarlinkReq
                 }
                 for (size_t k = 0; k < ne; k++)
                         control_append(ev, control_evidence_json(m, cell, sorted[k]));
-                control_set(cj, "provider", json_string(m->providers[i].id));
-                control_set(cj, "kind", json_string(provider_kind_name(m->providers[i].kind)));
-                control_set(cj, "state", json_string(cell_state_name(cell->state)));
-                control_set(cj, "lifecycle", json_string(lifecycle_name(cell->lifecycle)));
+                control_set(cj, "provider", control_str(m->providers[i].id));
+                control_set(cj, "kind", control_str(provider_kind_name(m->providers[i].kind)));
+                control_set(cj, "state", control_str(cell_state_name(cell->state)));
+                control_set(cj, "lifecycle", control_str(lifecycle_name(cell->lifecycle)));
                 control_set(cj, "regions", control_regions(cell->regions, cell->n_regions));
                 control_set(cj, "price_in", control_price(cell->price_in));
                 control_set(cj, "price_out", control_price(cell->price_out));
@@ -753,8 +764,8 @@ static void control_explain(ControlServer *s, ControlClient *c, const VarlinkReq
                 control_append(cells, cj);
         }
         o = control_object();
-        control_set(o, "id", json_string(mm->id));
-        control_set(o, "vendor", json_string(mm->vendor ? mm->vendor : ""));
+        control_set(o, "id", control_str(mm->id));
+        control_set(o, "vendor", control_str(mm->vendor ? mm->vendor : ""));
         control_set(o, "mapped", json_boolean(mm->mapped));
         control_set(o, "clouds_available",
                     json_integer(
@@ -771,7 +782,7 @@ static json_t *control_event_json(uint64_t time, const char *kind, const char *r
         json_t *o = control_object();
 
         control_set(o, "time", json_integer((json_int_t)MIN(time, (uint64_t)INT64_MAX)));
-        control_set(o, "kind", json_string(kind ? kind : "unknown"));
+        control_set(o, "kind", control_str(kind ? kind : "unknown"));
         control_set(o, "rule", control_str(rule));
         control_set(o, "model", control_str(model));
         control_set(o, "provider", control_str(provider));
@@ -877,9 +888,8 @@ static void control_reload(ControlServer *s, ControlClient *c, const VarlinkRequ
         _cleanup_free_ char *why = NULL;
         r = s->opts.reload(s->opts.userdata, &why);
         if (r < 0) {
-                _cleanup_free_ char *msg =
-                    xasprintf("%s; the previous configuration keeps running",
-                              why ? why : strerror(-r));
+                _cleanup_free_ char *msg = xasprintf("%s; the previous configuration keeps running",
+                                                     why ? why : strerror(-r));
                 return control_error(c, rq, VARLINK_ERROR_RELOAD_FAILED,
                                      json_pack("{s:s}", "message", msg));
         }

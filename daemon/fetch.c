@@ -14,12 +14,6 @@
 
 #include <curl/curl.h>
 
-/* Response header values longer than this are ignored rather than stored: a
- * validator we cannot store whole is worse than none. */
-#define FETCH_HEADER_VALUE_MAX 1024
-/* Bounds a hostile Retry-After so later arithmetic cannot overflow. */
-#define FETCH_RETRY_AFTER_MAX_SEC (7 * 24 * 3600)
-
 typedef enum FetchJobState {
         FETCH_JOB_QUEUED,     /* waiting for its host slot */
         FETCH_JOB_RUNNING,    /* easy handle inside the multi handle */
@@ -68,13 +62,7 @@ struct FetchJob {
         char *body;
         size_t body_len, body_cap;
         bool body_too_large;
-        char *resp_etag;
-        char *resp_last_modified;
-        bool resp_encoded;
-        bool resp_has_length;
-        uint64_t resp_content_length;
-        bool resp_has_retry_after;
-        uint64_t resp_retry_after_usec;
+        FetchResponseHeaders resp;
 
         uint64_t start_usec;
         unsigned attempts;
@@ -200,7 +188,7 @@ static bool has_control_chars(const char *s)
 }
 
 /* Parses "Retry-After": delta-seconds or an HTTP-date (all three RFC 9110 forms). */
-static int fetch_parse_retry_after(const char *v, uint64_t *ret_usec)
+static int fetch_parse_retry_after(const char *v, uint64_t now_usec, uint64_t *ret_usec)
 {
         uint64_t secs;
 
@@ -211,7 +199,7 @@ static int fetch_parse_retry_after(const char *v, uint64_t *ret_usec)
                 time_t t = curl_getdate(v, NULL);
                 if (t == (time_t)-1)
                         return -EINVAL;
-                uint64_t now = util_now_real() / USEC_PER_SEC;
+                uint64_t now = now_usec / USEC_PER_SEC;
                 secs = (uint64_t)t > now ? (uint64_t)t - now : 0;
         }
         if (secs > FETCH_RETRY_AFTER_MAX_SEC)
@@ -220,20 +208,20 @@ static int fetch_parse_retry_after(const char *v, uint64_t *ret_usec)
         return 0;
 }
 
+void fetch_response_headers_clear(FetchResponseHeaders *h)
+{
+        free(h->etag);
+        free(h->last_modified);
+        *h = (FetchResponseHeaders){0};
+}
+
 static void fetch_job_reset_response(FetchJob *j)
 {
         j->body_len = 0;
         if (j->body)
                 j->body[0] = '\0';
         j->body_too_large = false;
-        free(j->resp_etag);
-        free(j->resp_last_modified);
-        j->resp_etag = j->resp_last_modified = NULL;
-        j->resp_encoded = false;
-        j->resp_has_length = false;
-        j->resp_content_length = 0;
-        j->resp_has_retry_after = false;
-        j->resp_retry_after_usec = 0;
+        fetch_response_headers_clear(&j->resp);
         j->curl_error[0] = '\0';
 }
 
@@ -253,26 +241,24 @@ static size_t fetch_write_cb(char *data, size_t size, size_t nmemb, void *userda
         return n;
 }
 
-static size_t fetch_header_cb(char *data, size_t size, size_t nmemb, void *userdata)
+void fetch_response_header(FetchResponseHeaders *h, const char *data, size_t n, uint64_t now)
 {
-        FetchJob *j = userdata;
-        size_t n = size * nmemb;
         char line[FETCH_HEADER_VALUE_MAX + 64];
 
         /* A status line starts a new response (redirect hop or 1xx): forget the last one. */
         if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-                fetch_job_reset_response(j);
-                return n;
+                fetch_response_headers_clear(h);
+                return;
         }
         if (n >= sizeof(line))
-                return n;
+                return;
         memcpy(line, data, n);
         line[n] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
 
         char *colon = strchr(line, ':');
         if (!colon)
-                return n;
+                return;
         *colon = '\0';
         char *value = colon + 1;
         value += strspn(value, " \t");
@@ -280,29 +266,40 @@ static size_t fetch_header_cb(char *data, size_t size, size_t nmemb, void *userd
         while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
                 value[--vl] = '\0';
         if (vl == 0 || has_control_chars(value))
-                return n;
+                return;
 
+        /* A validator goes into the state file, status replies and JSON: it must be
+         * UTF-8. One that is not is dropped rather than repaired, since a repaired one
+         * is a validator the server never sent (and might one day match). */
         if (strcasecmp(line, "ETag") == 0) {
-                free(j->resp_etag);
-                j->resp_etag = xstrdup(value);
+                free(h->etag);
+                h->etag = util_utf8_valid(value, vl) ? xstrdup(value) : NULL;
         } else if (strcasecmp(line, "Last-Modified") == 0) {
-                free(j->resp_last_modified);
-                j->resp_last_modified = xstrdup(value);
+                free(h->last_modified);
+                h->last_modified = util_utf8_valid(value, vl) ? xstrdup(value) : NULL;
         } else if (strcasecmp(line, "Content-Length") == 0) {
                 uint64_t cl;
                 if (util_parse_uint(value, &cl) >= 0) {
-                        j->resp_has_length = true;
-                        j->resp_content_length = cl;
+                        h->has_length = true;
+                        h->content_length = cl;
                 }
         } else if (strcasecmp(line, "Content-Encoding") == 0) {
-                j->resp_encoded = strcasecmp(value, "identity") != 0;
+                h->encoded = strcasecmp(value, "identity") != 0;
         } else if (strcasecmp(line, "Retry-After") == 0) {
                 uint64_t usec;
-                if (fetch_parse_retry_after(value, &usec) >= 0) {
-                        j->resp_has_retry_after = true;
-                        j->resp_retry_after_usec = usec;
+                if (fetch_parse_retry_after(value, now, &usec) >= 0) {
+                        h->has_retry_after = true;
+                        h->retry_after_usec = usec;
                 }
         }
+}
+
+static size_t fetch_header_cb(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        FetchJob *j = userdata;
+        size_t n = size * nmemb;
+
+        fetch_response_header(&j->resp, data, n, util_now_real());
         return n;
 }
 
@@ -379,8 +376,7 @@ static void fetch_job_free(FetchJob *j)
         fetch_validators_clear(&j->req_validators);
         free(j->user_agent);
         free(j->body);
-        free(j->resp_etag);
-        free(j->resp_last_modified);
+        fetch_response_headers_clear(&j->resp);
         free(j->result.body);
         fetch_validators_clear(&j->result.validators);
         free(j);
@@ -489,8 +485,8 @@ static void fetch_job_finish(FetchJob *j, FetchClass klass, long status)
         r->retry_after_usec = j->last_retry_after_usec;
         fetch_validators_clear(&r->validators);
         if (klass == FETCH_OK) {
-                r->validators.etag = TAKE_PTR(j->resp_etag);
-                r->validators.last_modified = TAKE_PTR(j->resp_last_modified);
+                r->validators.etag = TAKE_PTR(j->resp.etag);
+                r->validators.last_modified = TAKE_PTR(j->resp.last_modified);
                 if (!j->body)
                         j->body = xstrdup("");
                 r->body = TAKE_PTR(j->body);
@@ -509,9 +505,12 @@ static void fetch_job_finish(FetchJob *j, FetchClass klass, long status)
                 else if (klass == FETCH_TRUNCATED)
                         snprintf(r->error, sizeof(r->error),
                                  "body of %zu bytes is shorter than Content-Length %" PRIu64,
-                                 j->body_len, j->resp_content_length);
+                                 j->body_len, j->resp.content_length);
                 else
                         r->error[0] = '\0';
+                /* curl's text can quote what a server sent (a redirect's host, a TLS
+                 * name), and snprintf counts bytes, not characters. */
+                util_utf8_fix_truncated(r->error);
         }
 
         j->state = FETCH_JOB_FINISHED;
@@ -589,7 +588,7 @@ static FetchClass fetch_classify(FetchJob *j, CURLcode code, long status)
                 return FETCH_NOT_MODIFIED;
         if (status != 0 && (status < 200 || status > 299))
                 return FETCH_HTTP;
-        if (j->resp_has_length && !j->resp_encoded && j->body_len < j->resp_content_length)
+        if (j->resp.has_length && !j->resp.encoded && j->body_len < j->resp.content_length)
                 return FETCH_TRUNCATED;
         return FETCH_OK;
 }
@@ -617,8 +616,8 @@ static void fetch_job_done(FetchJob *j, CURLcode code)
         (void)curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
 
         FetchClass klass = fetch_classify(j, code, status);
-        if (j->resp_has_retry_after)
-                j->last_retry_after_usec = j->resp_retry_after_usec;
+        if (j->resp.has_retry_after)
+                j->last_retry_after_usec = j->resp.retry_after_usec;
 
         bool retry;
         switch (klass) {
@@ -641,13 +640,13 @@ static void fetch_job_done(FetchJob *j, CURLcode code)
         uint64_t delay = 0;
         if (retry) {
                 delay = fetch_backoff_usec(&j->limits, j->attempts);
-                if ((status == 429 || status == 503) && j->resp_has_retry_after) {
+                if ((status == 429 || status == 503) && j->resp.has_retry_after) {
                         /* Asked to stay away longer than we would wait: leave it to the
                          * scheduler, which sees retry_after_usec in the result. */
-                        if (j->resp_retry_after_usec > j->limits.retry_backoff_max_usec)
+                        if (j->resp.retry_after_usec > j->limits.retry_backoff_max_usec)
                                 retry = false;
                         else
-                                delay = MAX(delay, j->resp_retry_after_usec);
+                                delay = MAX(delay, j->resp.retry_after_usec);
                 }
         }
 

@@ -11,6 +11,16 @@
 static JournalMode journal_mode = JOURNAL_MODE_LOG;
 static FILE *journal_stream;
 
+typedef struct HeldEvent {
+        JournalEvent ev; /* its texts point into fields and message */
+        char *fields[10];
+        char *message;
+} HeldEvent;
+
+static bool journal_holding, journal_exit_hook;
+static HeldEvent *held; /* held[held_head .. held_end) are waiting, oldest first */
+static size_t held_head, held_end, held_cap;
+
 static struct {
         journal_observer_fn fn;
         void *userdata;
@@ -111,12 +121,170 @@ static void emit_json(const JournalEvent *ev)
         char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
         json_decref(o);
         if (!line)
-                util_oom();
+                util_oom(); /* the fields are UTF-8 (journal_emit): only memory can fail */
         fprintf(journal_stream, "%s\n", line);
         free(line);
 }
 
+static bool text_ok(const char *s)
+{
+        return !s || util_utf8_valid(s, strlen(s));
+}
+
+/* Every field of an event can carry text from a remote party (a page's model id, a
+ * server's error): the journal, the history and JSON lines get UTF-8 only. */
+static bool event_clean(const JournalEvent *ev)
+{
+        return text_ok(ev->message_id) && text_ok(ev->rule) && text_ok(ev->model) &&
+               text_ok(ev->source) && text_ok(ev->provider) && text_ok(ev->state) &&
+               text_ok(ev->previous_state) && text_ok(ev->clouds) && text_ok(ev->previous_clouds) &&
+               text_ok(ev->result) && text_ok(ev->message);
+}
+
+static void journal_emit_clean(const JournalEvent *ev);
+static void journal_emit_checked(const JournalEvent *ev);
+
+static void held_free(HeldEvent *h)
+{
+        for (size_t i = 0; i < ELEMENTSOF(h->fields); i++)
+                free(h->fields[i]);
+        free(h->message);
+}
+
+/* Emit the oldest held event; unsaved marks it as going out before its state was saved. */
+static void held_pop(bool unsaved)
+{
+        HeldEvent h = held[held_head++];
+
+        if (held_head == held_end)
+                held_head = held_end = 0;
+        if (unsaved) {
+                char *m = xasprintf("%s (announced before the state could be saved: it may be "
+                                    "announced again after a restart)",
+                                    h.ev.message ? h.ev.message : "");
+                free(h.message);
+                h.message = m;
+                h.ev.message = m;
+        }
+        journal_emit_checked(&h.ev);
+        held_free(&h);
+}
+
+/* A clean exit with announcements still held (the state never saved since): better
+ * announced, and marked, than lost. */
+static void journal_at_exit(void)
+{
+        while (held_end > held_head)
+                held_pop(true);
+        free(held);
+        held = NULL;
+        held_cap = 0;
+}
+
+void journal_hold(bool on)
+{
+        journal_holding = on;
+        if (on && !journal_exit_hook && atexit(journal_at_exit) == 0)
+                journal_exit_hook = true;
+        if (!on)
+                (void)journal_flush();
+}
+
+size_t journal_held(void)
+{
+        return held_end - held_head;
+}
+
+size_t journal_flush(void)
+{
+        size_t n = journal_held();
+
+        while (held_end > held_head)
+                held_pop(false);
+        return n;
+}
+
+static void journal_hold_event(const JournalEvent *ev)
+{
+        if (journal_held() >= JOURNAL_MAX_HELD)
+                held_pop(true);
+        if (held_end == held_cap && held_head > 0) {
+                memmove(held, held + held_head, (held_end - held_head) * sizeof(HeldEvent));
+                held_end -= held_head;
+                held_head = 0;
+        }
+        util_grow((void **)&held, &held_cap, held_end + 1, sizeof(HeldEvent));
+        HeldEvent *h = &held[held_end++];
+        const char *const src[ELEMENTSOF(h->fields)] = {
+            ev->message_id, ev->rule,           ev->model,  ev->source,          ev->provider,
+            ev->state,      ev->previous_state, ev->clouds, ev->previous_clouds, ev->result};
+        for (size_t i = 0; i < ELEMENTSOF(h->fields); i++)
+                h->fields[i] = xstrdup(src[i]);
+        h->message = xstrdup(ev->message);
+        h->ev = (JournalEvent){
+            .message_id = h->fields[0],
+            .priority = ev->priority,
+            .rule = h->fields[1],
+            .model = h->fields[2],
+            .source = h->fields[3],
+            .provider = h->fields[4],
+            .state = h->fields[5],
+            .previous_state = h->fields[6],
+            .clouds = h->fields[7],
+            .previous_clouds = h->fields[8],
+            .result = h->fields[9],
+            .time = ev->time,
+            .message = h->message,
+        };
+}
+
 void journal_emit(const JournalEvent *ev)
+{
+        /* Debug detail (a first parse filling the matrix) is no announcement: it is
+         * neither recorded nor worth holding. */
+        if (journal_holding && journal_mode == JOURNAL_MODE_LOG && ev->priority <= LOG_INFO) {
+                journal_hold_event(ev);
+                return;
+        }
+        journal_emit_checked(ev);
+}
+
+void journal_emit_now(const JournalEvent *ev)
+{
+        journal_emit_checked(ev);
+}
+
+static void journal_emit_checked(const JournalEvent *ev)
+{
+        if (event_clean(ev)) {
+                journal_emit_clean(ev);
+                return;
+        }
+        _cleanup_free_ char *rule = util_utf8_dup(ev->rule, SIZE_MAX),
+                            *model = util_utf8_dup(ev->model, SIZE_MAX),
+                            *source = util_utf8_dup(ev->source, SIZE_MAX),
+                            *provider = util_utf8_dup(ev->provider, SIZE_MAX),
+                            *state = util_utf8_dup(ev->state, SIZE_MAX),
+                            *previous_state = util_utf8_dup(ev->previous_state, SIZE_MAX),
+                            *clouds = util_utf8_dup(ev->clouds, SIZE_MAX),
+                            *previous_clouds = util_utf8_dup(ev->previous_clouds, SIZE_MAX),
+                            *result = util_utf8_dup(ev->result, SIZE_MAX),
+                            *message = util_utf8_dup(ev->message, SIZE_MAX);
+        JournalEvent c = *ev;
+        c.rule = rule;
+        c.model = model;
+        c.source = source;
+        c.provider = provider;
+        c.state = state;
+        c.previous_state = previous_state;
+        c.clouds = clouds;
+        c.previous_clouds = previous_clouds;
+        c.result = result;
+        c.message = message;
+        journal_emit_clean(&c);
+}
+
+static void journal_emit_clean(const JournalEvent *ev)
 {
         char when[64];
 
@@ -135,8 +303,8 @@ void journal_emit(const JournalEvent *ev)
                 emit_log(ev);
                 break;
         case JOURNAL_MODE_REPLAY_TEXT:
-                fprintf(journal_stream, "%s %s\n", journal_format_time(when, sizeof(when), ev->time),
-                        ev->message);
+                fprintf(journal_stream, "%s %s\n",
+                        journal_format_time(when, sizeof(when), ev->time), ev->message);
                 break;
         case JOURNAL_MODE_REPLAY_JSON:
                 emit_json(ev);
@@ -177,26 +345,25 @@ void journal_rules_event(const RulesEvent *ev)
                 _cleanup_free_ char *clouds = journal_list_text(ev->clouds);
                 msg = xasprintf("[%s] %s %s: the condition no longer holds; now on %s", word,
                                 ev->rule->name, ev->key, *clouds ? clouds : "no cloud");
-        }
-        else
+        } else
                 msg = xasprintf("[%s] %s %s: the condition no longer holds", word, ev->rule->name,
                                 ev->key);
         JournalEvent je = {
-                .message_id = ev->event == ALERT_EVENT_RESOLVED ? LW_MESSAGE_ALERT_RESOLVED
-                              : ev->event == ALERT_EVENT_REPEAT ? LW_MESSAGE_ALERT_REPEAT
-                                                                : LW_MESSAGE_ALERT_FIRING,
-                /* A resolution is good news: it never shouts. */
-                .priority = ev->event == ALERT_EVENT_RESOLVED
-                                    ? LOG_NOTICE
-                                    : rules_severity_priority(ev->rule->severity),
-                .rule = ev->rule->name,
-                .model = model ? ev->key : NULL,
-                .source = model ? NULL : ev->key,
-                .state = ev->event == ALERT_EVENT_RESOLVED ? "resolved" : "firing",
-                .clouds = model ? ev->clouds : NULL,
-                .previous_clouds = model ? ev->previous_clouds : NULL,
-                .time = ev->now,
-                .message = msg,
+            .message_id = ev->event == ALERT_EVENT_RESOLVED ? LW_MESSAGE_ALERT_RESOLVED
+                          : ev->event == ALERT_EVENT_REPEAT ? LW_MESSAGE_ALERT_REPEAT
+                                                            : LW_MESSAGE_ALERT_FIRING,
+            /* A resolution is good news: it never shouts. */
+            .priority = ev->event == ALERT_EVENT_RESOLVED
+                            ? LOG_NOTICE
+                            : rules_severity_priority(ev->rule->severity),
+            .rule = ev->rule->name,
+            .model = model ? ev->key : NULL,
+            .source = model ? NULL : ev->key,
+            .state = ev->event == ALERT_EVENT_RESOLVED ? "resolved" : "firing",
+            .clouds = model ? ev->clouds : NULL,
+            .previous_clouds = model ? ev->previous_clouds : NULL,
+            .time = ev->now,
+            .message = msg,
         };
         journal_emit(&je);
 }
@@ -204,18 +371,18 @@ void journal_rules_event(const RulesEvent *ev)
 void journal_cell_event(const char *model, const char *provider, const char *from, const char *to,
                         const char *source, int priority, uint64_t now)
 {
-        _cleanup_free_ char *msg = xasprintf("[cell] %s on %s: %s -> %s (source %s)", model,
-                                              provider, from, to, source);
+        _cleanup_free_ char *msg =
+            xasprintf("[cell] %s on %s: %s -> %s (source %s)", model, provider, from, to, source);
         JournalEvent je = {
-                .message_id = LW_MESSAGE_CELL_CHANGED,
-                .priority = priority,
-                .model = model,
-                .provider = provider,
-                .source = source,
-                .state = to,
-                .previous_state = from,
-                .time = now,
-                .message = msg,
+            .message_id = LW_MESSAGE_CELL_CHANGED,
+            .priority = priority,
+            .model = model,
+            .provider = provider,
+            .source = source,
+            .state = to,
+            .previous_state = from,
+            .time = now,
+            .message = msg,
         };
         journal_emit(&je);
 }
@@ -241,13 +408,13 @@ void journal_source_event(const char *source, SourceStatus status, const char *r
                 prio = LOG_WARNING;
         }
         JournalEvent je = {
-                .message_id = id,
-                .priority = prio,
-                .source = source,
-                .state = source_status_name(status),
-                .result = result,
-                .time = now,
-                .message = msg,
+            .message_id = id,
+            .priority = prio,
+            .source = source,
+            .state = source_status_name(status),
+            .result = result,
+            .time = now,
+            .message = msg,
         };
         journal_emit(&je);
 }

@@ -726,6 +726,8 @@ void poller_status_line(const Poller *p, char *buf, size_t size)
                 if (p->state->sources[i].status == SOURCE_DEGRADED ||
                     p->state->sources[i].status == SOURCE_SUSPECT)
                         degraded++;
-        snprintf(buf, size, "%zu models, %zu single-cloud, %zu source%s degraded", m->n_models,
-                 single, degraded, degraded == 1 ? "" : "s");
+        int n = snprintf(buf, size, "%zu models, %zu single-cloud, %zu source%s degraded",
+                         m->n_models, single, degraded, degraded == 1 ? "" : "s");
+        if (n >= 0 && (size_t)n < size)
+                state_save_status(p->state, buf + n, size - (size_t)n);
 }

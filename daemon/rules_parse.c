@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -951,6 +952,11 @@ static int lex_number(Parser *p, Token *t)
         } else {
                 t->type = T_NUMBER;
                 t->number = strtod(buf, NULL);
+                /* Bounded here, once, so that no later use (a count of polls, a
+                 * comparison) ever converts an out-of-range value. */
+                if (!(t->number <= RULES_MAX_NUMBER))
+                        return fail(p, p->cur, "number too large: '%s' (at most %.0f)", buf,
+                                    RULES_MAX_NUMBER);
         }
         p->cur.off = off;
         return 0;
@@ -2002,14 +2008,16 @@ static int parse_for(Parser *p, Rule *rule)
         int r;
 
         if (t.type == T_NUMBER) {
-                if (t.number != (double)(uint64_t)t.number)
+                /* The range first: converting a double past the integer's range is
+                 * undefined behaviour. */
+                if (t.number > RULES_MAX_POLLS)
+                        return fail(p, t.pos, "too many polls (at most %u)", RULES_MAX_POLLS);
+                if (t.number != floor(t.number))
                         return fail(p, t.pos, "'for' takes a whole number of polls");
                 if (t.number < 1)
                         return fail(p, t.pos,
                                     "'for 0 polls' never waits: use at least 1, or leave 'for' "
                                     "out");
-                if (t.number > RULES_MAX_POLLS)
-                        return fail(p, t.pos, "too many polls (at most %u)", RULES_MAX_POLLS);
                 rule->for_polls = (unsigned)t.number;
                 r = next(p);
                 if (r < 0)

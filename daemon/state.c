@@ -8,16 +8,18 @@
 
 #include <jansson.h>
 
+#include "lockwatch/journal.h"
+#include "lockwatch/log.h"
 #include "lockwatch/rules_eval.h"
 #include "lockwatch/util.h"
 
 #define STATE_VERSION 1
 
 static const char *const status_names[_SOURCE_STATUS_MAX] = {
-        [SOURCE_NEW] = "new",
-        [SOURCE_OK] = "ok",
-        [SOURCE_DEGRADED] = "degraded",
-        [SOURCE_SUSPECT] = "suspect",
+    [SOURCE_NEW] = "new",
+    [SOURCE_OK] = "ok",
+    [SOURCE_DEGRADED] = "degraded",
+    [SOURCE_SUSPECT] = "suspect",
 };
 
 const char *source_status_name(SourceStatus st)
@@ -81,8 +83,7 @@ void state_record(State *s, const StateEvent *ev)
         if (s->n_history == s->history_cap && s->history_cap < STATE_HISTORY_MAX) {
                 size_t cap = MIN((size_t)STATE_HISTORY_MAX, MAX((size_t)64, s->history_cap * 2));
                 s->history = xreallocarray(s->history, cap, sizeof(StateEvent));
-                memset(s->history + s->history_cap, 0,
-                       (cap - s->history_cap) * sizeof(StateEvent));
+                memset(s->history + s->history_cap, 0, (cap - s->history_cap) * sizeof(StateEvent));
                 s->history_cap = cap;
         }
         if (s->n_history < STATE_HISTORY_MAX) {
@@ -94,15 +95,15 @@ void state_record(State *s, const StateEvent *ev)
                 s->history_head = (s->history_head + 1) % STATE_HISTORY_MAX;
         }
         *slot = (StateEvent){
-                .time = ev->time,
-                .kind = xstrdup(ev->kind),
-                .rule = xstrdup(ev->rule),
-                .model = xstrdup(ev->model),
-                .provider = xstrdup(ev->provider),
-                .source = xstrdup(ev->source),
-                .state = xstrdup(ev->state),
-                .previous_state = xstrdup(ev->previous_state),
-                .message = xstrdup(ev->message),
+            .time = ev->time,
+            .kind = xstrdup(ev->kind),
+            .rule = xstrdup(ev->rule),
+            .model = xstrdup(ev->model),
+            .provider = xstrdup(ev->provider),
+            .source = xstrdup(ev->source),
+            .state = xstrdup(ev->state),
+            .previous_state = xstrdup(ev->previous_state),
+            .message = xstrdup(ev->message),
         };
 }
 
@@ -120,6 +121,7 @@ void state_free(State *s)
         for (size_t i = 0; s->history && i < s->history_cap; i++)
                 state_event_clear(&s->history[i]);
         free(s->history);
+        free(s->save_error);
         for (size_t i = 0; i < s->n_sources; i++)
                 source_state_clear(&s->sources[i]);
         free(s->sources);
@@ -176,9 +178,16 @@ static int u64_from_json(const json_t *j, uint64_t *ret)
         return util_parse_uint(json_string_value(j), ret) < 0 ? -EBADMSG : 0;
 }
 
+/* Texts reach the state from many places (a remote party's page, curl, a byte-counting
+ * snprintf that cut a character in two): whatever they hold, the file gets UTF-8. */
 static json_t *str_or_null(const char *s)
 {
-        return s ? json_string(s) : json_null();
+        if (!s)
+                return json_null();
+        if (util_utf8_valid(s, strlen(s)))
+                return json_string(s);
+        _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+        return json_string(clean);
 }
 
 static int opt_str_from_json(const json_t *j, char **ret)
@@ -193,33 +202,37 @@ static int opt_str_from_json(const json_t *j, char **ret)
         return 0;
 }
 
-int state_save(const char *dir, const State *s)
+int state_format(const State *s, char **ret_text)
 {
         json_t *root = json_object(), *sources = json_object(), *mj = NULL;
         int r;
 
-        if (!root || !sources)
-                util_oom();
+        /* An encode that fails here is a text jansson refused, not exhausted memory:
+         * the save fails (and says so) instead of the daemon aborting at every poll. */
+        if (!root || !sources) {
+                json_decref(root);
+                json_decref(sources);
+                return -ENOMEM;
+        }
         json_object_set_new(root, "version", json_integer(STATE_VERSION));
         for (size_t i = 0; i < s->n_sources; i++) {
                 const SourceState *ss = &s->sources[i];
-                json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o}",
-                                      "status", source_status_name(ss->status), "last_result",
-                                      str_or_null(ss->last_result), "last_error",
-                                      str_or_null(ss->last_error), "etag",
-                                      str_or_null(ss->validators.etag), "last_modified",
-                                      str_or_null(ss->validators.last_modified),
-                                      "validators_parsed", ss->validators_parsed,
-                                      "has_previous", ss->has_previous, "fingerprint",
-                                      u64_json(ss->fingerprint), "last_attempt",
-                                      u64_json(ss->last_attempt), "last_ok",
-                                      u64_json(ss->last_ok), "consecutive_failures",
-                                      u64_json(ss->consecutive_failures), "polls",
-                                      u64_json(ss->polls));
-                if (!o)
-                        util_oom();
-                json_object_set_new(o, "unmapped", u64_json(ss->unmapped));
-                json_object_set_new(sources, ss->name, o);
+                json_t *o = json_pack(
+                    "{s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o}", "status",
+                    source_status_name(ss->status), "last_result", str_or_null(ss->last_result),
+                    "last_error", str_or_null(ss->last_error), "etag",
+                    str_or_null(ss->validators.etag), "last_modified",
+                    str_or_null(ss->validators.last_modified), "validators_parsed",
+                    ss->validators_parsed, "has_previous", ss->has_previous, "fingerprint",
+                    u64_json(ss->fingerprint), "last_attempt", u64_json(ss->last_attempt),
+                    "last_ok", u64_json(ss->last_ok), "consecutive_failures",
+                    u64_json(ss->consecutive_failures), "polls", u64_json(ss->polls));
+                if (!o || json_object_set_new(o, "unmapped", u64_json(ss->unmapped)) < 0 ||
+                    json_object_set_new(sources, ss->name, o) < 0) {
+                        json_decref(sources);
+                        json_decref(root);
+                        return -EINVAL;
+                }
         }
         json_object_set_new(root, "sources", sources);
         r = matrix_to_state_json(s->matrix, &mj);
@@ -236,31 +249,125 @@ int state_save(const char *dir, const State *s)
         }
         json_object_set_new(root, "alerts", rj);
         json_t *hist = json_array();
-        if (!hist)
-                util_oom();
+        if (!hist) {
+                json_decref(root);
+                return -ENOMEM;
+        }
         for (size_t i = 0; i < s->n_history; i++) {
                 const StateEvent *e = state_history_at(s, i);
-                json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time",
-                                      u64_json(e->time), "kind", str_or_null(e->kind), "rule",
-                                      str_or_null(e->rule), "model", str_or_null(e->model),
-                                      "provider", str_or_null(e->provider), "source",
-                                      str_or_null(e->source), "state", str_or_null(e->state),
-                                      "previous_state", str_or_null(e->previous_state),
-                                      "message", str_or_null(e->message));
-                if (!o)
-                        util_oom();
-                json_array_append_new(hist, o);
+                json_t *o = json_pack(
+                    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time", u64_json(e->time),
+                    "kind", str_or_null(e->kind), "rule", str_or_null(e->rule), "model",
+                    str_or_null(e->model), "provider", str_or_null(e->provider), "source",
+                    str_or_null(e->source), "state", str_or_null(e->state), "previous_state",
+                    str_or_null(e->previous_state), "message", str_or_null(e->message));
+                if (!o || json_array_append_new(hist, o) < 0) {
+                        json_decref(hist);
+                        json_decref(root);
+                        return -EINVAL;
+                }
         }
         json_object_set_new(root, "history", hist);
 
         char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
         if (!text)
-                util_oom();
+                return -ENOMEM;
+        *ret_text = text;
+        return 0;
+}
+
+static int state_write(const char *dir, const State *s)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = state_format(s, &text);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
-        r = util_write_file_atomic(path, text, strlen(text), 0640);
-        free(text);
-        return r;
+        return util_write_file_atomic(path, text, strlen(text), 0640);
+}
+
+static void state_save_failed(const char *dir, State *s, int error)
+{
+        uint64_t now = util_now_real();
+
+        free(s->save_error);
+        s->save_error = xasprintf("cannot write %s/" STATE_FILE_NAME ": %s", dir, strerror(-error));
+        s->save_failures++;
+        if (s->save_failed_since)
+                return;
+        s->save_failed_since = now;
+        _cleanup_free_ char *msg =
+            xasprintf("[unsaved] %s; transitions are held, not announced, until the state can be "
+                      "saved",
+                      s->save_error);
+        JournalEvent je = {
+            .message_id = LW_MESSAGE_STATE_UNSAVED,
+            .priority = LOG_ERR,
+            .state = "unsaved",
+            .result = strerror(-error),
+            .time = now,
+            .message = msg,
+        };
+        journal_emit_now(&je);
+}
+
+static void state_save_recovered(const char *dir, State *s)
+{
+        char when[64];
+        _cleanup_free_ char *msg = xasprintf(
+            "[saved] %s/" STATE_FILE_NAME " written again after %" PRIu64
+            " failed save(s) since %s; %zu held announcement(s) follow",
+            dir, s->save_failures, journal_format_time(when, sizeof(when), s->save_failed_since),
+            journal_held());
+        JournalEvent je = {
+            .message_id = LW_MESSAGE_STATE_SAVED,
+            .priority = LOG_NOTICE,
+            .state = "saved",
+            .time = util_now_real(),
+            .message = msg,
+        };
+        s->save_failed_since = 0;
+        s->save_failures = 0;
+        free(s->save_error);
+        s->save_error = NULL;
+        journal_emit_now(&je);
+}
+
+int state_save(const char *dir, State *s)
+{
+        int r = state_write(dir, s);
+        if (r < 0) {
+                state_save_failed(dir, s, r);
+                return r;
+        }
+        if (s->save_failed_since)
+                state_save_recovered(dir, s);
+        /* What the file now records may be announced; the announcements land in the
+         * history, which is written once more so a restart shows them too. */
+        if (journal_flush() > 0) {
+                r = state_write(dir, s);
+                if (r < 0) {
+                        state_save_failed(dir, s, r);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+void state_save_status(const State *s, char *buf, size_t size)
+{
+        char when[64];
+
+        if (size == 0)
+                return;
+        buf[0] = '\0';
+        if (!s->save_failed_since)
+                return;
+        snprintf(buf, size, "; state not saved since %s: %s, %zu announcement%s held",
+                 journal_format_time(when, sizeof(when), s->save_failed_since),
+                 s->save_error ? s->save_error : "unknown error", journal_held(),
+                 journal_held() == 1 ? "" : "s");
 }
 
 static int source_from_json(State *s, const char *name, const json_t *o)
@@ -300,8 +407,7 @@ static int source_from_json(State *s, const char *name, const json_t *o)
         return 0;
 }
 
-static int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret,
-                       char **ret_error)
+int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret, char **ret_error)
 {
         json_error_t jerr;
         State *s = NULL;
@@ -311,8 +417,7 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
 
         json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                *ret_error = xasprintf("line %d column %d: %s", jerr.line, jerr.column,
-                                       jerr.text);
+                *ret_error = xasprintf("line %d column %d: %s", jerr.line, jerr.column, jerr.text);
                 return -EBADMSG;
         }
         if (!json_is_object(root) ||
@@ -332,8 +437,10 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
         /* The engine must know the rules before it reads their alert states back: it
          * keeps only the states of rules it knows. */
         r = rules_engine_new(rules, 0, &s->engine);
-        if (r < 0)
+        if (r < 0) {
+                *ret_error = xasprintf("cannot set up the rule engine: %s", strerror(-r));
                 goto out;
+        }
         json_t *alerts = json_object_get(root, "alerts");
         r = alerts ? rules_engine_from_json(s->engine, alerts) : -EBADMSG;
         if (r < 0) {
@@ -352,8 +459,8 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
         {
                 StateEvent e = {0};
                 char *fields[8] = {0};
-                static const char *const names[8] = {"kind",   "rule",  "model",
-                                                     "provider", "source", "state",
+                static const char *const names[8] = {"kind",           "rule",   "model",
+                                                     "provider",       "source", "state",
                                                      "previous_state", "message"};
                 r = u64_from_json(json_object_get(ev, "time"), &e.time);
                 for (size_t k = 0; r >= 0 && k < 8; k++)
@@ -387,8 +494,7 @@ static int state_parse(const char *text, size_t len, const RuleSet *rules, State
         {
                 r = source_from_json(s, name, v);
                 if (r < 0) {
-                        *ret_error = xasprintf("source '%s' in the state file is malformed",
-                                               name);
+                        *ret_error = xasprintf("source '%s' in the state file is malformed", name);
                         goto out;
                 }
         }
@@ -421,8 +527,8 @@ int state_dir_prepare(const char *dir, char **ret_error)
          * than a wish, and systemd's StateDirectory= makes the usual one. */
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
                 int e = errno;
-                *ret_error = xasprintf("cannot create the state directory %s: %s", dir,
-                                       strerror(e));
+                *ret_error =
+                    xasprintf("cannot create the state directory %s: %s", dir, strerror(e));
                 return -e;
         }
         if (stat(dir, &st) < 0) {
@@ -437,46 +543,72 @@ int state_dir_prepare(const char *dir, char **ret_error)
         /* Found now rather than at the first write, minutes into the run. */
         if (access(dir, W_OK | X_OK) < 0) {
                 int e = errno;
-                *ret_error = xasprintf("state directory %s is not writable: %s", dir,
-                                       strerror(e));
+                *ret_error = xasprintf("state directory %s is not writable: %s; make it "
+                                       "writable, or name another with --state-dir",
+                                       dir, strerror(e));
                 return -e;
         }
         return 0;
 }
 
+/* Whatever stands at path that cannot be the state (corrupt, a directory, too large,
+ * unreadable) is never trusted and never destroyed: it is set aside for inspection and
+ * the daemon starts empty. Only when it cannot even be moved is the start refused, with
+ * the fix in the message. */
+static int state_set_aside(const char *path, const char *why, char **ret_error)
+{
+        _cleanup_free_ char *aside =
+            xasprintf("%s.corrupt-%" PRIu64, path, util_now_real() / USEC_PER_SEC);
+        if (rename(path, aside) < 0) {
+                int e = errno;
+                *ret_error = xasprintf("%s: %s, and it cannot be set aside as %s (%s): move it "
+                                       "away or remove it, then start again",
+                                       path, why, aside, strerror(e));
+                return -e;
+        }
+        *ret_error = xasprintf("%s: %s; set aside as %s", path, why, aside);
+        return -EBADMSG;
+}
+
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
-        _cleanup_free_ char *text = NULL;
-        char *error = NULL;
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        struct stat st;
         size_t len;
         int r;
 
+        /* From here on this process keeps state: it announces a transition once the
+         * state that records it is saved (journal_hold()). */
+        journal_hold(true);
         state_remove_temporaries(dir);
-        r = util_read_file(path, STATE_MAX_BYTES, &text, &len);
-        if (r == -ENOENT) {
+        /* Looked at before it is opened: a FIFO would block the start, a directory or a
+         * huge file would fail it. */
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT) {
+                        error = xasprintf("cannot be examined: %s", strerror(errno));
+                        return state_set_aside(path, error, ret_error);
+                }
                 r = state_new(ret);
                 if (r >= 0)
                         r = rules_engine_set_rules((*ret)->engine, rules);
                 return r;
         }
+        if (S_ISDIR(st.st_mode))
+                return state_set_aside(path, "is a directory", ret_error);
+        if (!S_ISREG(st.st_mode))
+                return state_set_aside(path, "is not a regular file", ret_error);
+        if ((uint64_t)st.st_size > STATE_MAX_BYTES) {
+                error = xasprintf("is larger than the cap of %u bytes", STATE_MAX_BYTES);
+                return state_set_aside(path, error, ret_error);
+        }
+        r = util_read_file(path, STATE_MAX_BYTES, &text, &len);
         if (r < 0) {
-                *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
-                return r;
+                error = xasprintf("cannot be read: %s", strerror(-r));
+                return state_set_aside(path, error, ret_error);
         }
         r = state_parse(text, len, rules, ret, &error);
         if (r >= 0)
                 return 0;
-
-        /* Never trust a torn or corrupt file, and never destroy it either: set it
-         * aside for inspection and start empty. */
-        _cleanup_free_ char *aside =
-                xasprintf("%s.corrupt-%" PRIu64, path, util_now_real() / USEC_PER_SEC);
-        if (rename(path, aside) < 0)
-                *ret_error = xasprintf("%s: %s (could not set it aside: %s)", path, error,
-                                       strerror(errno));
-        else
-                *ret_error = xasprintf("%s: %s; set aside as %s", path, error, aside);
-        free(error);
-        return -EBADMSG;
+        return state_set_aside(path, error, ret_error);
 }

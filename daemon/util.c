@@ -108,6 +108,117 @@ bool endswith(const char *s, const char *suffix)
         return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
 
+/* Length of the UTF-8 sequence at s (at most left bytes), or 0 if it is not one that jansson
+ * accepts: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+        unsigned char c = s[0];
+        uint32_t cp;
+        size_t n;
+
+        if (c < 0x80)
+                return 1;
+        if (c < 0xc2 || c > 0xf4)
+                return 0;
+        n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        if (n > left)
+                return 0;
+        cp = c & (0xff >> (n + 1));
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return n;
+}
+
+static bool is_control(unsigned char c)
+{
+        return c < 0x20 || c == 0x7f;
+}
+
+bool util_utf8_valid(const char *s, size_t len)
+{
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || is_control((unsigned char)s[i]))
+                        return false;
+                i += n;
+        }
+        return true;
+}
+
+bool util_utf8_clean(char *s)
+{
+        bool changed = false;
+        size_t len;
+
+        if (!s)
+                return false;
+        len = strlen(s);
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || is_control((unsigned char)s[i])) {
+                        s[i++] = '?';
+                        changed = true;
+                        continue;
+                }
+                i += n;
+        }
+        return changed;
+}
+
+char *util_utf8_dup(const char *s, size_t max)
+{
+        size_t len, o = 0;
+        char *out;
+
+        if (!s)
+                return NULL;
+        len = strnlen(s, max);
+        out = xmalloc(len + 1);
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || is_control((unsigned char)s[i])) {
+                        out[o++] = '?';
+                        i++;
+                        continue;
+                }
+                memcpy(out + o, s + i, n);
+                o += n;
+                i += n;
+        }
+        out[o] = '\0';
+        return out;
+}
+
+void util_utf8_fix_truncated(char *s)
+{
+        size_t len, start;
+
+        if (!s)
+                return;
+        len = strlen(s);
+        /* A sequence is at most 4 bytes: look back at most 3 for its lead byte. */
+        start = len;
+        for (size_t k = 0; k < 3 && start > 0; k++) {
+                unsigned char c = (unsigned char)s[start - 1];
+                if ((c & 0xc0) != 0x80) {
+                        if (c >= 0xc0)
+                                start--;
+                        break;
+                }
+                start--;
+        }
+        if (start < len && utf8_len((const unsigned char *)s + start, len - start) == 0 &&
+            (unsigned char)s[start] >= 0xc2)
+                s[start] = '\0';
+        (void)util_utf8_clean(s);
+}
+
 int util_parse_uint(const char *s, uint64_t *ret)
 {
         uint64_t v = 0;
@@ -184,13 +295,13 @@ static int parse_with_units(const char *s, const struct unit *units, size_t n_un
 int util_parse_duration(const char *s, uint64_t *ret_usec)
 {
         static const struct unit units[] = {
-                {"us", 1},
-                {"ms", USEC_PER_MSEC},
-                {"s", USEC_PER_SEC},
-                {"m", USEC_PER_MIN},
-                {"h", USEC_PER_HOUR},
-                {"d", USEC_PER_DAY},
-                {"w", 7 * USEC_PER_DAY},
+            {"us", 1},
+            {"ms", USEC_PER_MSEC},
+            {"s", USEC_PER_SEC},
+            {"m", USEC_PER_MIN},
+            {"h", USEC_PER_HOUR},
+            {"d", USEC_PER_DAY},
+            {"w", 7 * USEC_PER_DAY},
         };
         return parse_with_units(s, units, ELEMENTSOF(units), USEC_PER_SEC, true, ret_usec);
 }
@@ -198,8 +309,8 @@ int util_parse_duration(const char *s, uint64_t *ret_usec)
 const char *util_format_duration(char *buf, size_t size, uint64_t usec)
 {
         static const struct unit units[] = {
-                {"d", USEC_PER_DAY}, {"h", USEC_PER_HOUR}, {"m", USEC_PER_MIN},
-                {"s", USEC_PER_SEC}, {"ms", USEC_PER_MSEC}, {"us", 1},
+            {"d", USEC_PER_DAY}, {"h", USEC_PER_HOUR},  {"m", USEC_PER_MIN},
+            {"s", USEC_PER_SEC}, {"ms", USEC_PER_MSEC}, {"us", 1},
         };
         size_t off = 0;
 
@@ -231,13 +342,13 @@ const char *util_format_duration(char *buf, size_t size, uint64_t usec)
 int util_parse_size(const char *s, uint64_t *ret_bytes)
 {
         static const struct unit units[] = {
-                {"B", 1},
-                {"K", UINT64_C(1) << 10},
-                {"M", UINT64_C(1) << 20},
-                {"G", UINT64_C(1) << 30},
-                {"KiB", UINT64_C(1) << 10},
-                {"MiB", UINT64_C(1) << 20},
-                {"GiB", UINT64_C(1) << 30},
+            {"B", 1},
+            {"K", UINT64_C(1) << 10},
+            {"M", UINT64_C(1) << 20},
+            {"G", UINT64_C(1) << 30},
+            {"KiB", UINT64_C(1) << 10},
+            {"MiB", UINT64_C(1) << 20},
+            {"GiB", UINT64_C(1) << 30},
         };
         return parse_with_units(s, units, ELEMENTSOF(units), 1, false, ret_bytes);
 }
@@ -378,10 +489,10 @@ unsigned util_edit_distance(const char *a, const char *b, unsigned cap)
                 unsigned best = row[0];
                 for (size_t j = 1; j <= lb; j++) {
                         unsigned cur = row[j];
-                        unsigned cost = tolower((unsigned char)a[i - 1]) ==
-                                                        tolower((unsigned char)b[j - 1])
-                                                ? 0
-                                                : 1;
+                        unsigned cost =
+                            tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1])
+                                ? 0
+                                : 1;
                         unsigned v = prev + cost;
                         if (row[j] + 1 < v)
                                 v = row[j] + 1;

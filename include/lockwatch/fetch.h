@@ -32,16 +32,35 @@ typedef struct FetchValidators {
         char *last_modified; /* Last-Modified, or NULL */
 } FetchValidators;
 
+/* Response header values longer than this are ignored rather than stored: a validator we
+ * cannot store whole is worse than none. */
+#define FETCH_HEADER_VALUE_MAX 1024
+/* Bounds a hostile Retry-After so later arithmetic cannot overflow. */
+#define FETCH_RETRY_AFTER_MAX_SEC (7 * 24 * 3600)
+
+/* What the fetcher keeps of one response's header lines. */
+typedef struct FetchResponseHeaders {
+        char *etag; /* UTF-8 without control characters, at most
+                       FETCH_HEADER_VALUE_MAX bytes, or NULL; so is last_modified */
+        char *last_modified;
+        bool encoded; /* a Content-Encoding other than identity */
+        bool has_length;
+        uint64_t content_length;
+        bool has_retry_after;
+        uint64_t retry_after_usec; /* at most FETCH_RETRY_AFTER_MAX_SEC seconds */
+} FetchResponseHeaders;
+
 typedef struct FetchResult {
         FetchClass klass;
-        long http_status;  /* 0 for file:// or when no response came */
-        char *body;        /* NUL-terminated; NULL unless FETCH_OK */
+        long http_status; /* 0 for file:// or when no response came */
+        char *body;       /* NUL-terminated; NULL unless FETCH_OK */
         size_t body_len;
-        FetchValidators validators; /* from this response (FETCH_OK), else copies of the request's */
-        uint64_t elapsed_usec;      /* from first attempt's start to the end, retries included */
+        FetchValidators
+            validators;        /* from this response (FETCH_OK), else copies of the request's */
+        uint64_t elapsed_usec; /* from first attempt's start to the end, retries included */
         unsigned attempts;
-        uint64_t retry_after_usec;  /* the last Retry-After seen, 0 if none */
-        char error[256];            /* human detail, e.g. curl's error text */
+        uint64_t retry_after_usec; /* the last Retry-After seen, 0 if none */
+        char error[256];           /* human detail, e.g. curl's error text */
 } FetchResult;
 
 typedef struct FetchRequest {
@@ -53,6 +72,12 @@ typedef struct FetchRequest {
 
 typedef struct Fetcher Fetcher;
 typedef struct FetchJob FetchJob;
+
+/* Take one raw header line of a response (n bytes as curl hands it, CRLF included) into h,
+ * with now (realtime usec) for a Retry-After date; a status line starts a new response. */
+void fetch_response_header(FetchResponseHeaders *h, const char *data, size_t n, uint64_t now);
+/* Free what h holds and reset it to nothing seen. */
+void fetch_response_headers_clear(FetchResponseHeaders *h);
 
 /* Called once per submitted job when it ends; result is owned by the fetcher
  * until the callback returns (steal body with TAKE_PTR if needed). */

@@ -12,6 +12,13 @@
 #include "lockwatch/state.h"
 
 #define JOURNAL_MAX_OBSERVERS 8
+/* Announcements held while the state that records them cannot be saved; past this the
+ * oldest go out unsaved rather than grow memory without bound. */
+#define JOURNAL_MAX_HELD 4096
+
+/* The state could not be saved (held announcements wait), and saving works again. */
+#define LW_MESSAGE_STATE_UNSAVED "097a70b9095b4b91a0b8bb0852816f2b"
+#define LW_MESSAGE_STATE_SAVED   "6482d7edf8954af2a240ee48ee45a69d"
 
 typedef enum JournalMode {
         JOURNAL_MODE_LOG,         /* through log.h: journal, syslog, stderr */
@@ -20,19 +27,19 @@ typedef enum JournalMode {
 } JournalMode;
 
 typedef struct JournalEvent {
-        const char *message_id; /* one of the LW_MESSAGE_* ids of log.h */
-        int priority;           /* syslog priority */
-        const char *rule;       /* alert events */
-        const char *model;      /* model alerts */
-        const char *source;     /* source events and source alerts */
-        const char *provider;   /* cell changes */
-        const char *state;      /* firing, resolved, degraded, ok, suspect, available, ... */
+        const char *message_id;     /* one of the LW_MESSAGE_* ids of log.h */
+        int priority;               /* syslog priority */
+        const char *rule;           /* alert events */
+        const char *model;          /* model alerts */
+        const char *source;         /* source events and source alerts */
+        const char *provider;       /* cell changes */
+        const char *state;          /* firing, resolved, degraded, ok, suspect, available, ... */
         const char *previous_state; /* cell changes: the state before */
-        const char *clouds;     /* "aws,gcp" */
+        const char *clouds;         /* "aws,gcp" */
         const char *previous_clouds;
-        const char *result;     /* source events: the poll result */
-        uint64_t time;          /* realtime usec the event happened (simulated in replays) */
-        const char *message;    /* the human line */
+        const char *result;  /* source events: the poll result */
+        uint64_t time;       /* realtime usec the event happened (simulated in replays) */
+        const char *message; /* the human line */
 } JournalEvent;
 
 typedef void (*journal_observer_fn)(const JournalEvent *ev, void *userdata);
@@ -44,8 +51,19 @@ void journal_setup(JournalMode mode, FILE *stream);
 int journal_add_observer(journal_observer_fn fn, void *userdata);
 /* Stop handing events to fn with userdata. */
 void journal_remove_observer(journal_observer_fn fn, void *userdata);
-/* Emit one event. */
+/* Emit one event (or hold it: see journal_hold()). */
 void journal_emit(const JournalEvent *ev);
+/* Emit one event now, even while holding: news about the state file itself. */
+void journal_emit_now(const JournalEvent *ev);
+/* While on (and events go to the journal, not a replay stream), announcements (priority
+ * info or more urgent) are held, observers included, until journal_flush(): a daemon that
+ * keeps state announces a transition only once the state that records it is saved, so a
+ * kill -9 never makes it announce one twice. Those still held at exit go out marked. */
+void journal_hold(bool on);
+/* How many announcements are held. */
+size_t journal_held(void);
+/* Emit every held announcement, oldest first; returns how many. */
+size_t journal_flush(void);
 /* Emit the journal event for one alert transition of the rule engine. */
 void journal_rules_event(const RulesEvent *ev);
 /* Emit a cell change of the matrix (priority info, or debug for a source's first parse). */

@@ -17,6 +17,7 @@
 #define RULES_MAX_LIST     64u             /* elements of a list literal */
 #define RULES_MAX_PARTS    64u             /* literal and {expr} parts of one template */
 #define RULES_MAX_POLLS    1000000u        /* for N polls */
+#define RULES_MAX_NUMBER   1e15            /* magnitude of a number literal: exact as a double */
 #define RULES_MAX_DURATION (3650u * 86400u * 1000000ull) /* any duration literal: 10 years */
 #define RULES_MAX_ARGS     3u                            /* positional arguments of any function */
 #define RULES_MAX_KWARGS   1u                            /* keyword arguments of any function */

@@ -36,7 +36,7 @@ typedef struct SourceState {
         uint64_t last_ok;           /* realtime usec of the last good poll (0 = never) */
         uint64_t consecutive_failures;
         uint64_t polls;
-        uint64_t unmapped;          /* distinct unmapped ids in the last applied parse */
+        uint64_t unmapped; /* distinct unmapped ids in the last applied parse */
 } SourceState;
 
 #define STATE_HISTORY_MAX 2000 /* transitions kept (oldest dropped first) */
@@ -44,12 +44,12 @@ typedef struct SourceState {
 /* One transition, as announced: an alert, a source, or a matrix cell. */
 typedef struct StateEvent {
         uint64_t time;
-        char *kind;    /* "alert", "source", "cell", "unmapped" */
-        char *rule;    /* alerts */
-        char *model;   /* model alerts, cells */
-        char *provider; /* cells */
-        char *source;  /* source events, source alerts, cells */
-        char *state;   /* firing, resolved, degraded, ok, suspect, available, ... */
+        char *kind;           /* "alert", "source", "cell", "unmapped" */
+        char *rule;           /* alerts */
+        char *model;          /* model alerts, cells */
+        char *provider;       /* cells */
+        char *source;         /* source events, source alerts, cells */
+        char *state;          /* firing, resolved, degraded, ok, suspect, available, ... */
         char *previous_state; /* cells */
         char *message;
 } StateEvent;
@@ -61,6 +61,10 @@ typedef struct State {
         RulesEngine *engine; /* alert states and look-back history; rules set by the caller */
         StateEvent *history; /* a ring of up to STATE_HISTORY_MAX, grown on demand */
         size_t n_history, history_head, history_cap;
+        /* Not saved: the health of the file itself (state_save()). */
+        uint64_t save_failed_since; /* realtime usec of the first of the failing saves, 0: ok */
+        uint64_t save_failures;     /* failed saves in a row */
+        char *save_error;           /* why the last save failed, or NULL */
 } State;
 
 /* Create an empty state with an empty matrix. */
@@ -71,11 +75,23 @@ void state_free(State *s);
  * write; on failure *ret_error says what is wrong. */
 int state_dir_prepare(const char *dir, char **ret_error);
 /* Load dir/state.json, restoring alert states for rules (which the rule engine keeps
- * borrowing; NULL: none); a missing file gives an empty state. A corrupt file is renamed
- * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set. */
+ * borrowing; NULL: none); a missing file gives an empty state. Anything there that cannot
+ * be the state (corrupt, a directory, larger than STATE_MAX_BYTES, unreadable) is renamed
+ * to state.json.corrupt-<time> and -EBADMSG returned with ret_error set; if it cannot be
+ * renamed, another negative errno with ret_error naming the fix. */
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error);
-/* Write dir/state.json atomically. */
-int state_save(const char *dir, const State *s);
+/* Write dir/state.json atomically; then announce what was held for it (journal_flush())
+ * and write it once more with those in the history. A failure is kept in s (since when,
+ * why) and announced once; the first save that works again says so. */
+int state_save(const char *dir, State *s);
+/* "" while saves work, else "; state not saved since TIME: WHY, N announcements held"
+ * (for STATUS= and status replies). */
+void state_save_status(const State *s, char *buf, size_t size);
+/* The state file's text for s (JSON, compact); the caller frees it. */
+int state_format(const State *s, char **ret_text);
+/* Read a state file's text (len bytes) as state_load() does, without touching any file:
+ * -EBADMSG with ret_error set if it is not a consistent state. */
+int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret, char **ret_error);
 /* Find the named source's state, creating it if absent. */
 SourceState *state_source(State *s, const char *name);
 /* Drop sources not named in keep (a NULL-terminated list), and their evidence. */

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_     __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_   __attribute__((noreturn))
+#define _noreturn_     __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
@@ -115,6 +115,19 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, unsig
 void util_memory_setup(void);
 /* Give freed memory back to the system (after a poll, a save). */
 void util_memory_release(void);
+
+/* True if len bytes at s are valid UTF-8 as jansson accepts it (no overlong forms,
+ * surrogates or code points past U+10FFFF) and hold no control character. */
+bool util_utf8_valid(const char *s, size_t len);
+/* Make s valid UTF-8 in place: each invalid byte and control character becomes '?'.
+ * Returns true if anything was replaced. NULL is fine. */
+bool util_utf8_clean(char *s);
+/* A copy of s (NULL gives NULL) cleaned as util_utf8_clean() does, cut at max bytes on a
+ * character boundary. */
+char *util_utf8_dup(const char *s, size_t max);
+/* Cut s in place to valid UTF-8 at its end: drop a trailing incomplete sequence (left
+ * by a byte-counting truncation such as snprintf's), then clean the rest. */
+void util_utf8_fix_truncated(char *s);
 
 /* Levenshtein distance between a and b, capped at cap (for "did you mean" hints). */
 unsigned util_edit_distance(const char *a, const char *b, unsigned cap);

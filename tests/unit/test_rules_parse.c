@@ -677,6 +677,20 @@ static void test_caps(void **state)
                      "3650d)\n");
         expect_error("alert P { when age > 123456789012345678901234567890123456789012h }",
                      "t.rules:1:22: number too long (at most 39 characters)\n");
+        /* A literal past the integers a double holds exactly is refused where it is
+         * written: before, this one reached a float-to-integer conversion out of range. */
+        expect_error("alert P { when true for 10000000000000000000000000 polls }",
+                     "t.rules:1:25: number too large: '10000000000000000000000000' (at most "
+                     "1000000000000000)\n");
+        expect_error("alert P { when true for 2.5 polls }",
+                     "t.rules:1:25: 'for' takes a whole number of polls\n");
+        expect_ok("alert P { when clouds(available) > 1000000000000000 }");
+        expect_error("alert P { when clouds(available) > 1000000000000001 }",
+                     "t.rules:1:36: number too large: '1000000000000001' (at most "
+                     "1000000000000000)\n");
+        expect_error("alert P {\n  when clouds(available) > 99999999999999999999.5\n}",
+                     "t.rules:2:28: number too large: '99999999999999999999.5' (at most "
+                     "1000000000000000)\n");
 
         /* alerts per set, over files */
         size_t len = 0;
