@@ -199,6 +199,22 @@ static int u64_from(const json_t *o, const char *k, uint64_t *ret)
         return 0;
 }
 
+/* Summaries hold text a template took from elsewhere: a text that is not UTF-8 is saved
+ * repaired, never mistaken for memory exhaustion. */
+static json_t *alert_text_json(const char *s)
+{
+        json_t *j;
+
+        if (!s)
+                return json_null();
+        j = json_string(s);
+        if (!j) {
+                _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+                j = json_string(clean);
+        }
+        return j;
+}
+
 int alert_table_to_json(const AlertTable *t, json_t **ret)
 {
         json_t *arr = json_array();
@@ -216,8 +232,8 @@ int alert_table_to_json(const AlertTable *t, json_t **ret)
                                       u64_json(a->last_true), "last_notified",
                                       u64_json(a->last_notified), "resolved_at",
                                       u64_json(a->resolved_at), "summary",
-                                      a->summary ? json_string(a->summary) : json_null(),
-                                      "clouds", a->clouds ? json_string(a->clouds) : json_null());
+                                      alert_text_json(a->summary), "clouds",
+                                      alert_text_json(a->clouds));
                 if (!o)
                         util_oom();
                 json_array_append_new(arr, o);

@@ -486,9 +486,19 @@ static int load_state(const char *dir, const RuleSet *rules, State **ret)
         return r;
 }
 
+/* A text that is not UTF-8 is printed repaired: a failed encode is not memory exhaustion. */
 static json_t *str_or_null(const char *s)
 {
-        return s ? json_string(s) : json_null();
+        json_t *j;
+
+        if (!s)
+                return json_null();
+        j = json_string(s);
+        if (!j) {
+                _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+                j = json_string(clean);
+        }
+        return j;
 }
 
 /* The alerts after this evaluation: firing ones with their summary, pending ones

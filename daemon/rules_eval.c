@@ -1900,6 +1900,18 @@ static int word_from(RulesKind kind, const char *s, int *ret)
         return -EBADMSG;
 }
 
+/* A history text that is not UTF-8 is saved repaired, never taken for memory exhaustion. */
+static json_t *text_json(const char *s)
+{
+        json_t *j = json_string(s);
+
+        if (!j) {
+                _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+                j = json_string(clean);
+        }
+        return j;
+}
+
 static json_t *oom_check(json_t *j)
 {
         if (!j)
@@ -1948,7 +1960,7 @@ static json_t *hval_to_json(const Registry *reg, const HVal *h)
                 v = num_to_json(h->num);
                 break;
         case RULES_KIND_STRING:
-                v = oom_check(json_string(h->str ? h->str : ""));
+                v = oom_check(text_json(h->str ? h->str : ""));
                 break;
         case RULES_KIND_BOOL:
                 v = oom_check(json_boolean(h->b));
@@ -1959,7 +1971,7 @@ static json_t *hval_to_json(const Registry *reg, const HVal *h)
         case RULES_KIND_LIST:
                 v = oom_check(json_array());
                 for (size_t i = 0; i < h->n; i++)
-                        json_array_append_new(v, h->strs ? oom_check(json_string(h->strs[i]))
+                        json_array_append_new(v, h->strs ? oom_check(text_json(h->strs[i]))
                                                          : num_to_json(h->nums[i]));
                 break;
         default:
