@@ -116,5 +116,12 @@ void util_memory_setup(void);
 /* Give freed memory back to the system (after a poll, a save). */
 void util_memory_release(void);
 
+struct sockaddr_storage;
+/* Parse "IPV4:PORT" or "[IPV6]:PORT" (literal addresses, port 1-65535) into a socket
+ * address; NULL outputs are skipped. */
+int util_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len);
+/* Encode len bytes as base64 (RFC 4648, padded) into a new string. */
+char *util_base64(const void *data, size_t len);
+
 /* Levenshtein distance between a and b, capped at cap (for "did you mean" hints). */
 unsigned util_edit_distance(const char *a, const char *b, unsigned cap);
