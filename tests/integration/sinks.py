@@ -54,7 +54,7 @@ class Receiver:
     """A webhook receiver on 127.0.0.1: every POST is recorded (time, path, headers, JSON
     body); the first `fail_first` requests are answered with fail_status instead of 200."""
 
-    def __init__(self, fail_first=0, fail_status=503):
+    def __init__(self, fail_first=0, fail_status=503, port=0):
         self.posts = []
         self.attempts = []
         self.fail_first = fail_first
@@ -80,7 +80,8 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
