@@ -23,6 +23,7 @@ struct HttpdConn {
         size_t in_len;
         char *out;
         size_t out_len, out_done;
+        bool draining; /* answered: reading what the client still sends, until it closes */
 };
 
 struct Httpd {
@@ -206,13 +207,38 @@ static void conn_handle(HttpdConn *c, const HttpdRequest *rq)
         free(resp.body);
 }
 
+/* Closing with unread input would make the kernel reset the connection, and the client
+ * could lose the answer (a 431 to an oversized head): half-close, then read until it closes
+ * (the connection's timer still bounds this). */
+static void conn_finish(HttpdConn *c)
+{
+        if (shutdown(c->fd, SHUT_WR) < 0 ||
+            sd_event_source_set_io_events(c->io, EPOLLIN) < 0) {
+                conn_free(c);
+                return;
+        }
+        c->draining = true;
+}
+
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         HttpdConn *c = userdata;
 
+        if (c->draining) {
+                char sink[4096];
+                for (;;) {
+                        ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+                        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                                return 0;
+                        if (n <= 0) {
+                                conn_free(c);
+                                return 0;
+                        }
+                }
+        }
         if (c->out) {
                 if (conn_flush(c))
-                        conn_free(c);
+                        conn_finish(c);
                 return 0;
         }
         for (;;) {
@@ -241,7 +267,7 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
         /* The request is read: from now on only writing matters. */
         if (conn_flush(c)) {
-                conn_free(c);
+                conn_finish(c);
                 return 0;
         }
         if (sd_event_source_set_io_events(c->io, EPOLLOUT) < 0)
