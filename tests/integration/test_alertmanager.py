@@ -14,6 +14,8 @@ Skipped when prometheus-alertmanager is not installed (scripts/deps installs it)
 """
 
 import os
+import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -166,6 +168,54 @@ class AlertmanagerTest(unittest.TestCase):
         self.assertTrue(failing["last_error"].startswith("connect"), failing["last_error"])
         self.assertEqual(self.daemon.sink("two")["state"], "ok")
         self.assertNotIn("Bearer", self.daemon.stderr())
+
+
+class ReadmeExampleTest(unittest.TestCase):
+    """README "Getting paged": the lockwatch configuration is accepted, and the Alertmanager
+    route is valid and pages for a critical SingleCloud, chats for the rest."""
+
+    def section(self):
+        with open(os.path.join(lwtest.source_dir(), "README.md")) as f:
+            text = f.read()
+        start = text.index("## Getting paged")
+        return text[start:text.index("\n## ", start + 1)]
+
+    def block(self, lang):
+        sec = self.section()
+        start = sec.index("```%s\n" % lang) + len(lang) + 4
+        return sec[start:sec.index("```", start)]
+
+    def test_lockwatch_config(self):
+        lwtest.require_daemon()
+        tmp = lwtest.TempDir("lw-readme-")
+        self.addCleanup(tmp.cleanup)
+        conf = tmp.write("lockwatch.conf", self.block("ini").replace(
+            "[daemon]\n", "[daemon]\nproviders = %s\naliases = %s\nrules = %s\n" % (
+                lwtest.shipped_tables()["providers"], lwtest.shipped_tables()["aliases"],
+                tmp.join("none.rules")), 1))
+        r = lwtest.run_daemon(["--check-config", "--config", conf, "--rules-dir",
+                               tmp.mkdir("rules")])
+        self.assertEqual((r.returncode, r.stdout), (0, "configuration OK\n"), r.describe())
+
+    def test_alertmanager_route(self):
+        if not shutil.which("amtool"):
+            self.skipTest("amtool (prometheus-alertmanager) is not installed")
+        tmp = lwtest.TempDir("lw-readme-")
+        self.addCleanup(tmp.cleanup)
+        conf = tmp.write("alertmanager.yml", self.block("yaml"))
+        r = subprocess.run(["amtool", "check-config", conf], capture_output=True, text=True,
+                           timeout=WAIT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for labels, want in ((["alertname=SingleCloud", "severity=critical",
+                               "model=anthropic/claude-opus-4-7"], "procurement-pager"),
+                             (["alertname=SingleCloud", "severity=warning"], "lockwatch-chat"),
+                             (["alertname=SourceStale", "source=litellm"], "lockwatch-chat")):
+            r = subprocess.run(["amtool", "config", "routes", "test", "--config.file", conf] +
+                               labels, capture_output=True, text=True, timeout=WAIT)
+            self.assertEqual(r.stdout.strip(), want, r.stderr)
+        self.assertIn("$ amtool config routes test --config.file alertmanager.yml "
+                      "alertname=SingleCloud severity=critical model=anthropic/claude-opus-4-7\n"
+                      "procurement-pager\n", self.section())
 
 
 def parse_time(text):
