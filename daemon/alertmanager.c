@@ -60,6 +60,8 @@ int alertmanager_labels(const Alert *a, const Rule *r, const char *instance, jso
         set(l, "severity", json_string(rules_severity_name(r->severity)));
         if (instance && *instance)
                 set(l, "instance", json_string(instance));
+        for (size_t i = 0; i < r->n_labels; i++)
+                set(l, r->labels[i].name, json_string(r->labels[i].value));
         *ret = l;
         return 0;
 }

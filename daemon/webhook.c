@@ -80,6 +80,12 @@ int webhook_document(const RulesEvent *ev, const WebhookParams *p, char **ret, s
                 set(o, "clouds", json_null());
                 set(o, "previous_clouds", json_null());
         }
+        json_t *labels = json_object();
+        if (!labels)
+                util_oom();
+        for (size_t i = 0; i < r->n_labels; i++)
+                set(labels, r->labels[i].name, json_string(r->labels[i].value));
+        set(o, "labels", labels);
         set(o, "summary", json_string(ev->summary ? ev->summary : r->name));
         set(o, "description", ev->description ? json_string(ev->description) : json_null());
         set(o, "time", time_json(ev->now));

@@ -26,7 +26,8 @@ typedef struct AlertmanagerParams {
 
 /* The lease of a firing alert: 4 x max(evaluation interval, resend delay). */
 uint64_t alertmanager_lease(uint64_t evaluation_interval_usec, uint64_t resend_delay_usec);
-/* The labels of alert a of rule r: alertname, model and vendor or source, severity, instance. */
+/* The labels of alert a of rule r: alertname, model and vendor or source, severity, instance,
+ * and the rule's own label clauses. */
 int alertmanager_labels(const Alert *a, const Rule *r, const char *instance, json_t **ret);
 /* The JSON array to POST at now (NULL when nothing is to be sent), with *ret_n alerts;
  * alerts of rules not in rules are left out. At most ALERTMANAGER_MAX_ALERTS, firing first. */

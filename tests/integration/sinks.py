@@ -307,6 +307,7 @@ RULES = """\
 alert SingleCloud {
     when     clouds(available) == 1
     severity critical
+    label    team "procurement"
     summary  "{model} is callable only on {clouds(available)}"
     description "{model}: check the other clouds"
 }

@@ -101,7 +101,7 @@ class AlertmanagerTest(unittest.TestCase):
         a1, a2 = held
         self.assertEqual(a1["labels"], {"alertname": "SingleCloud", "model": OPUS,
                                         "vendor": "anthropic", "severity": "critical",
-                                        "instance": "lwtest"})
+                                        "instance": "lwtest", "team": "procurement"})
         self.assertEqual(a2["labels"], a1["labels"])
         self.assertEqual(a1["annotations"]["summary"], OPUS + " is callable only on aws")
         self.assertEqual(a1["annotations"]["description"], OPUS + ": check the other clouds")

@@ -23,7 +23,7 @@ from sinks import WAIT  # noqa: E402
 OPUS = "anthropic/claude-opus-4-7"
 TOKEN = "s3cr3t-t0ken-for-the-hook"
 SCHEMA_KEYS = ["version", "id", "event", "rule", "severity", "target", "model", "vendor",
-               "source", "clouds", "previous_clouds", "summary", "description", "time",
+               "source", "clouds", "previous_clouds", "labels", "summary", "description", "time",
                "starts_at", "instance", "text"]
 
 
@@ -84,6 +84,7 @@ class WebhookTest(unittest.TestCase):
         self.assertEqual(doc["vendor"], "anthropic")
         self.assertIsNone(doc["source"])
         self.assertEqual(doc["clouds"], ["aws"])
+        self.assertEqual(doc["labels"], {"team": "procurement"})
         self.assertEqual(doc["summary"], OPUS + " is callable only on aws")
         self.assertEqual(doc["instance"], "lwtest")
         self.assertEqual(doc["text"], "[firing] SingleCloud %s: %s is callable only on aws"

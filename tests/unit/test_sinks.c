@@ -19,7 +19,7 @@
 static RuleSet *ruleset(void)
 {
         static const char text[] = "alert SingleCloud {\n when clouds(available) == 1\n"
-                                   " severity critical\n}\n"
+                                   " severity critical\n label team \"procurement\"\n}\n"
                                    "alert SourceDown on source {\n when state == degraded\n}\n";
         RuleSet *rs = NULL;
         RulesError err;
@@ -85,9 +85,10 @@ static void test_payload(void **state)
         assert_int_equal(json_array_size(arr), 3);
 
         json_t *a = json_array_get(arr, 0);
-        json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:s}", "alertname", "SingleCloud", "model",
-                                 "anthropic/claude-opus-4-7", "vendor", "anthropic", "severity",
-                                 "critical", "instance", "host-a");
+        json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", "SingleCloud",
+                                 "model", "anthropic/claude-opus-4-7", "vendor", "anthropic",
+                                 "severity", "critical", "instance", "host-a", "team",
+                                 "procurement");
         assert_true(json_equal(json_object_get(a, "labels"), want));
         json_decref(want);
         assert_string_equal(json_string_value(json_object_get(a, "startsAt")),
@@ -146,6 +147,9 @@ static void test_webhook_document(void **state)
         assert_string_equal(json_string_value(json_object_get(j, "text")),
                             "[resolved] SingleCloud anthropic/claude-opus-4-7: gone");
         assert_true(json_is_null(json_object_get(j, "description")));
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(j, "labels"), "team")),
+            "procurement");
         json_decref(j);
         free(doc);
 
