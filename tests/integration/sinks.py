@@ -212,6 +212,17 @@ class Prometheus:
             return None
         return [(r["metric"], float(r["value"][1])) for r in doc["data"]["result"]]
 
+    def query_after(self, expr, since):
+        """Like query(), but only once the newest sample was scraped at or after since (epoch
+        seconds); the samples' timestamps are what Prometheus recorded at the scrape."""
+        q = urllib.parse.urlencode({"query": "timestamp(%s)" % expr})
+        doc = get_json("http://127.0.0.1:%d/api/v1/query?%s" % (self.port, q))
+        if not doc or doc.get("status") != "success" or not doc["data"]["result"]:
+            return None
+        if any(float(r["value"][1]) < since for r in doc["data"]["result"]):
+            return None
+        return self.query(expr)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -277,6 +288,8 @@ class Daemon:
         self.proc.wait(timeout=WAIT)
 
     def stop(self):
+        """Stop the daemon (SIGTERM); a sanitizer or valgrind report in its stderr fails the
+        test that ran it."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -284,8 +297,14 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.err.closed:
+            return
         self.err.close()
         self.notify.close()
+        run = lwtest.Run([], self.proc.returncode, "", self.stderr(), 0, False)
+        report = lwtest.sanitizer_report(run)
+        if report:
+            raise AssertionError("lockwatchd: %s\n%s" % (report, run.stderr[-4000:]))
 
 
 def litellm_entry(provider):

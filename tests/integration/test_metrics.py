@@ -111,13 +111,20 @@ class MetricsTest(unittest.TestCase):
                        "lockwatch_state_save_duration_seconds"):
             self.assertIn("# TYPE %s " % family, text)
 
+        # The matrix is settled once every source has been polled (the demo polls every
+        # 15 minutes): read its value then, and take only scrapes made after that.
+        settled = lwtest.wait_until(
+            lambda: (st := d.status()) and all(x["polls"] >= 1 for x in st["sources"]), WAIT,
+            step=0.1)
+        self.assertTrue(settled, d.stderr())
         want = matrix_clouds(self.socket, OPUS)
+        since = time.time()
         self.assertIsNotNone(want)
         self.assertGreater(want, 0)
         prom = sinks.Prometheus(self.tmp, "127.0.0.1:%d" % self.port)
         self.addCleanup(prom.stop)
         expr = 'lockwatch_model_clouds{model="%s"}' % OPUS
-        got = lwtest.wait_until(lambda: prom.query(expr), WAIT, step=0.2)
+        got = lwtest.wait_until(lambda: prom.query_after(expr, since), WAIT, step=0.2)
         self.assertTrue(got, "prometheus has no sample of %s" % expr)
         self.assertEqual(len(got), 1)
         self.assertEqual(got[0][1], float(want))
