@@ -163,16 +163,23 @@ static void render_alerts(FILE *f, const Poller *p, const MetricsTransitions *t)
                 }
         family(f, "lockwatch_alert_transitions_total", "counter",
                "Alert announcements since the daemon started, by rule and event.");
-        for (size_t i = 0; t && i < t->n; i++) {
+        /* Every rule's counters exist from the start, at 0: a series that appears only at
+         * its first increment hides that increment from rate(). */
+        for (size_t i = 0; rs && i < rs->n_rules; i++) {
+                size_t j;
+                for (j = 0; t && j < t->n; j++)
+                        if (streq(t->rules[j].rule, rs->rules[i]->name))
+                                break;
+                bool seen = t && j < t->n;
                 const struct {
                         const char *name;
                         uint64_t v;
-                } ev[] = {{"firing", t->rules[i].firing},
-                          {"repeat", t->rules[i].repeat},
-                          {"resolved", t->rules[i].resolved}};
+                } ev[] = {{"firing", seen ? t->rules[j].firing : 0},
+                          {"repeat", seen ? t->rules[j].repeat : 0},
+                          {"resolved", seen ? t->rules[j].resolved : 0}};
                 for (size_t k = 0; k < ELEMENTSOF(ev); k++) {
                         fputs("lockwatch_alert_transitions_total{", f);
-                        put_label(f, "rule", t->rules[i].rule);
+                        put_label(f, "rule", rs->rules[i]->name);
                         fputc(',', f);
                         put_label(f, "event", ev[k].name);
                         fprintf(f, "} %" PRIu64 "\n", ev[k].v);
