@@ -54,7 +54,7 @@ class Receiver:
     """A webhook receiver on 127.0.0.1: every POST is recorded (time, path, headers, JSON
     body); the first `fail_first` requests are answered with fail_status instead of 200."""
 
-    def __init__(self, fail_first=0, fail_status=503, port=0):
+    def __init__(self, fail_first=0, fail_status=503, port=0, tls=None):
         self.posts = []
         self.attempts = []
         self.fail_first = fail_first
@@ -82,12 +82,18 @@ class Receiver:
 
         http.server.ThreadingHTTPServer.allow_reuse_address = True
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.tls = tls
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls.cert, tls.key)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port, path)
 
     def bodies(self):
         with self.lock:

@@ -44,13 +44,13 @@ class WebhookTest(unittest.TestCase):
         self.rules = self.tmp.write("rules/sc.rules", sinks.RULES)
         self.daemons = []
 
-    def config(self, url):
+    def config(self, url, extra=""):
         return self.tmp.write("lockwatch.conf", lwtest.config_text(
             dict(lwtest.shipped_tables(), rules=self.rules, interval="1s",
                  evaluation_interval="1s", retries=0, instance="lwtest", max_removal="50%"),
             [("litellm", {"url": "file://" + self.snap, "format": "litellm"})]) + (
             "\n[webhook chat]\nurl = %s\ntext = yes\ntimeout = 2s\n"
-            "bearer_token_file = credential:hook-token\n" % url))
+            "bearer_token_file = credential:hook-token\n" % url) + extra)
 
     def start(self, conf):
         d = sinks.Daemon(self.tmp, conf, self.state_dir, self.rules_dir,
@@ -140,6 +140,25 @@ class WebhookTest(unittest.TestCase):
         for name in os.listdir(self.state_dir):
             with open(os.path.join(self.state_dir, name), "rb") as f:
                 self.assertNotIn(TOKEN.encode(), f.read(), name)
+
+    def test_tls_with_ca_file(self):
+        tls = lwtest.TLSFiles(self.tmp)
+        receiver = sinks.Receiver(tls=tls)
+        self.addCleanup(receiver.stop)
+        # Without the CA the certificate is refused: the sink fails with a TLS error.
+        d = self.start(self.config(receiver.url("/hook")))
+        sinks.write_atomic(self.snap, sinks.snapshot(on_gcp=("claude-haiku-4-5",)))
+        failing = lwtest.wait_until(
+            lambda: (s := d.sink("chat")) and s["state"] == "failing" and s, WAIT)
+        self.assertTrue(failing, d.stderr())
+        self.assertTrue(failing["last_error"].startswith("tls"), failing["last_error"])
+        self.assertEqual(receiver.bodies(), [])
+        d.stop()
+        # With ca_file, the queued transition goes through.
+        d = self.start(self.config(receiver.url("/hook"), "ca_file = %s\n" % tls.ca))
+        got = lwtest.wait_until(lambda: receiver.bodies(), WAIT, step=0.05)
+        self.assertTrue(got, d.stderr())
+        self.assertEqual(got[0]["model"], OPUS)
 
     def test_unreadable_credential_shows_in_status(self):
         receiver = sinks.Receiver()
