@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""/metrics against the real Prometheus tools (Debian's prometheus and promtool).
+"""/metrics against the real Prometheus programs (Debian's prometheus and promtool).
 
 - On the bundled snapshot set: `promtool check metrics` passes on what /metrics serves; a
   real prometheus scrapes it, and its HTTP API gives the cloud count of
