@@ -12,7 +12,7 @@ uint64_t alertmanager_lease(uint64_t evaluation_interval_usec, uint64_t resend_d
 {
         uint64_t m = MAX(evaluation_interval_usec, resend_delay_usec);
         return m > UINT64_MAX / ALERTMANAGER_LEASE_FACTOR ? UINT64_MAX
-                                                           : m * ALERTMANAGER_LEASE_FACTOR;
+                                                          : m * ALERTMANAGER_LEASE_FACTOR;
 }
 
 const char *alertmanager_format_time(char *buf, size_t size, uint64_t usec)
@@ -24,8 +24,8 @@ const char *alertmanager_format_time(char *buf, size_t size, uint64_t usec)
                 snprintf(buf, size, "9999-12-31T23:59:59.999Z");
                 return buf;
         }
-        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (unsigned)(usec % USEC_PER_SEC / USEC_PER_MSEC));
         return buf;
 }
@@ -93,8 +93,7 @@ static char *generator_url(const char *base, const Alert *a)
         return out;
 }
 
-static json_t *alert_json(const Alert *a, const Rule *r, const AlertmanagerParams *p,
-                          uint64_t now)
+static json_t *alert_json(const Alert *a, const Rule *r, const AlertmanagerParams *p, uint64_t now)
 {
         json_t *o = json_object(), *labels = NULL, *ann = json_object();
         uint64_t ends;

@@ -212,8 +212,7 @@ static void conn_handle(HttpdConn *c, const HttpdRequest *rq)
  * (the connection's timer still bounds this). */
 static void conn_finish(HttpdConn *c)
 {
-        if (shutdown(c->fd, SHUT_WR) < 0 ||
-            sd_event_source_set_io_events(c->io, EPOLLIN) < 0) {
+        if (shutdown(c->fd, SHUT_WR) < 0 || sd_event_source_set_io_events(c->io, EPOLLIN) < 0) {
                 conn_free(c);
                 return;
         }

@@ -132,8 +132,7 @@ static void render_matrix(FILE *f, const Poller *p)
         family(f, "lockwatch_single_cloud_models", "gauge",
                "Models on exactly one cloud that another cloud dropped (as SingleCloud counts).");
         fprintf(f, "lockwatch_single_cloud_models %zu\n", poller_single_cloud(m));
-        family(f, "lockwatch_model_clouds", "gauge",
-               "Clouds on which the model is available.");
+        family(f, "lockwatch_model_clouds", "gauge", "Clouds on which the model is available.");
         for (size_t i = 0; i < m->n_models; i++) {
                 fputs("lockwatch_model_clouds{", f);
                 put_label(f, "model", m->models[i]->id);

@@ -14,20 +14,20 @@
 
 typedef struct Sink {
         Sinks *sinks;
-        SinkConfig cfg;    /* own copies of the strings */
-        char *url_shown;   /* cfg.url without its user:password@, for status */
-        char *post_url;    /* where deliveries go: BASE/api/v2/alerts for an alertmanager */
-        char *auth_header; /* "Authorization: ...", or NULL; wiped when freed */
+        SinkConfig cfg;     /* own copies of the strings */
+        char *url_shown;    /* cfg.url without its user:password@, for status */
+        char *post_url;     /* where deliveries go: BASE/api/v2/alerts for an alertmanager */
+        char *auth_header;  /* "Authorization: ...", or NULL; wiped when freed */
         char *config_error; /* credentials that could not be read: nothing is sent */
         sd_event_source *timer;
         FetchJob *job;
-        bool dirty;        /* alertmanager: alerts changed while a POST was under way */
-        bool backoff;      /* the timer is a retry after a failure */
+        bool dirty;   /* alertmanager: alerts changed while a POST was under way */
+        bool backoff; /* the timer is a retry after a failure */
         uint64_t last_attempt, last_success, consecutive_failures, sent, failures;
         size_t alerts_in_flight, alerts;
         char last_error[320];
         WebhookQueue queue;
-        char *queue_path;  /* NULL: kept in memory only */
+        char *queue_path; /* NULL: kept in memory only */
 } Sink;
 
 struct Sinks {
@@ -222,8 +222,9 @@ static void queue_load(Sink *k)
         if (r >= 0)
                 r = webhook_queue_from_text(&k->queue, text, len);
         if (r < 0) {
-                log_errno(LOG_ERR, r, "webhook %s: its queue file %s is unreadable; starting "
-                                      "with an empty queue",
+                log_errno(LOG_ERR, r,
+                          "webhook %s: its queue file %s is unreadable; starting "
+                          "with an empty queue",
                           k->cfg.name, k->queue_path);
                 return;
         }
@@ -235,8 +236,8 @@ static void queue_load(Sink *k)
 static uint64_t backoff_usec(const Sink *k)
 {
         uint64_t cap = k->cfg.kind == SINK_ALERTMANAGER
-                               ? MAX(k->cfg.resend_delay_usec, SINK_BACKOFF_MIN_USEC)
-                               : SINK_BACKOFF_MAX_USEC;
+                           ? MAX(k->cfg.resend_delay_usec, SINK_BACKOFF_MIN_USEC)
+                           : SINK_BACKOFF_MAX_USEC;
         uint64_t d = SINK_BACKOFF_MIN_USEC;
 
         for (uint64_t i = 1; i < k->consecutive_failures && d < cap; i++)
@@ -293,7 +294,7 @@ static void on_sink_done(FetchJob *job, FetchResult *res, void *userdata)
                 if (ok)
                         k->alerts = k->alerts_in_flight;
                 k->backoff = !ok;
-                (void)sink_schedule(k, !ok ? backoff_usec(k)
+                (void)sink_schedule(k, !ok        ? backoff_usec(k)
                                        : k->dirty ? 0
                                                   : k->cfg.resend_delay_usec);
                 k->dirty = false;
@@ -364,15 +365,14 @@ static void am_send(Sink *k)
         AlertmanagerParams p = {
             .instance = k->sinks->instance,
             .generator_url = k->cfg.generator_url,
-            .lease_usec = alertmanager_lease(k->sinks->evaluation_interval_usec,
-                                             k->cfg.resend_delay_usec),
+            .lease_usec =
+                alertmanager_lease(k->sinks->evaluation_interval_usec, k->cfg.resend_delay_usec),
         };
         json_t *payload = NULL;
         size_t n = 0;
 
-        (void)alertmanager_payload(rules_engine_alerts(st->engine),
-                                   poller_rules(k->sinks->poller), &p, util_now_real(), &payload,
-                                   &n);
+        (void)alertmanager_payload(rules_engine_alerts(st->engine), poller_rules(k->sinks->poller),
+                                   &p, util_now_real(), &payload, &n);
         if (!payload) {
                 /* Nothing firing and no recent resolve: nothing to say until a transition. */
                 k->alerts = 0;
@@ -635,7 +635,7 @@ int sinks_status(const Sinks *ss, size_t i, SinkStatus *ret)
                      : k->consecutive_failures > 0 ? "failing"
                      : k->last_success             ? "ok"
                                                    : "idle",
-            .last_error = k->config_error ? k->config_error
+            .last_error = k->config_error    ? k->config_error
                           : k->last_error[0] ? k->last_error
                                              : NULL,
             .last_attempt = k->last_attempt,

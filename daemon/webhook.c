@@ -42,7 +42,9 @@ static json_t *list_json(const char *csv)
 
 static const char *event_name(AlertEvent e)
 {
-        return e == ALERT_EVENT_RESOLVED ? "resolved" : e == ALERT_EVENT_REPEAT ? "repeat" : "firing";
+        return e == ALERT_EVENT_RESOLVED ? "resolved"
+               : e == ALERT_EVENT_REPEAT ? "repeat"
+                                         : "firing";
 }
 
 int webhook_document(const RulesEvent *ev, const WebhookParams *p, char **ret, size_t *ret_len)
@@ -67,9 +69,9 @@ int webhook_document(const RulesEvent *ev, const WebhookParams *p, char **ret, s
         if (model) {
                 const char *slash = strchr(ev->key, '/');
                 set(o, "model", json_string(ev->key));
-                set(o, "vendor", slash && slash > ev->key
-                                     ? json_stringn(ev->key, (size_t)(slash - ev->key))
-                                     : json_null());
+                set(o, "vendor",
+                    slash && slash > ev->key ? json_stringn(ev->key, (size_t)(slash - ev->key))
+                                             : json_null());
                 set(o, "source", json_null());
                 set(o, "clouds", list_json(ev->clouds));
                 set(o, "previous_clouds", list_json(ev->previous_clouds));
@@ -92,9 +94,8 @@ int webhook_document(const RulesEvent *ev, const WebhookParams *p, char **ret, s
         set(o, "starts_at", time_json(p->starts_at));
         set(o, "instance", p->instance && *p->instance ? json_string(p->instance) : json_null());
         if (p->text) {
-                _cleanup_free_ char *t = xasprintf("[%s] %s %s: %s", event_name(ev->event),
-                                                   r->name, ev->key,
-                                                   ev->summary ? ev->summary : r->name);
+                _cleanup_free_ char *t = xasprintf("[%s] %s %s: %s", event_name(ev->event), r->name,
+                                                   ev->key, ev->summary ? ev->summary : r->name);
                 set(o, "text", json_string(t));
         }
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -157,8 +158,8 @@ int webhook_queue_to_text(const WebhookQueue *q, char **ret, size_t *ret_len)
         for (size_t i = 0; i < q->n; i++) {
                 char t[32];
                 snprintf(t, sizeof(t), "%" PRIu64, q->items[i].enqueued_at);
-                json_t *o = json_pack("{s:s%, s:s}", "document", q->items[i].body,
-                                      q->items[i].len, "enqueued_at", t);
+                json_t *o = json_pack("{s:s%, s:s}", "document", q->items[i].body, q->items[i].len,
+                                      "enqueued_at", t);
                 if (!o || json_array_append_new(items, o) < 0)
                         util_oom();
         }

@@ -15,8 +15,8 @@
 #include "lockwatch/rules.h"
 
 #define ALERTMANAGER_RESOLVED_USEC (15 * UINT64_C(60000000)) /* a resolve is re-sent this long */
-#define ALERTMANAGER_LEASE_FACTOR  4u                         /* endsAt = now + 4 x max(...) */
-#define ALERTMANAGER_MAX_ALERTS    10000u                     /* alerts in one POST */
+#define ALERTMANAGER_LEASE_FACTOR  4u                        /* endsAt = now + 4 x max(...) */
+#define ALERTMANAGER_MAX_ALERTS    10000u                    /* alerts in one POST */
 
 typedef struct AlertmanagerParams {
         const char *instance;      /* the instance label */

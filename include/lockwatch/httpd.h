@@ -9,15 +9,15 @@
 
 #include <systemd/sd-event.h>
 
-#define HTTPD_MAX_CONNECTIONS 16u                /* more are accepted and closed at once */
-#define HTTPD_MAX_REQUEST     (8u * 1024u)       /* bytes of a request head */
-#define HTTPD_TIMEOUT_USEC    (10u * 1000000u)   /* a connection's whole life */
+#define HTTPD_MAX_CONNECTIONS 16u              /* more are accepted and closed at once */
+#define HTTPD_MAX_REQUEST     (8u * 1024u)     /* bytes of a request head */
+#define HTTPD_TIMEOUT_USEC    (10u * 1000000u) /* a connection's whole life */
 #define HTTPD_MAX_PATH        256u
-#define HTTPD_LISTEN_FD_NAME  "metrics"          /* FileDescriptorName= of the socket unit */
+#define HTTPD_LISTEN_FD_NAME  "metrics" /* FileDescriptorName= of the socket unit */
 
 typedef struct HttpdRequest {
-        char method[8];             /* "GET", "HEAD", ... */
-        char path[HTTPD_MAX_PATH];  /* without its query */
+        char method[8];            /* "GET", "HEAD", ... */
+        char path[HTTPD_MAX_PATH]; /* without its query */
 } HttpdRequest;
 
 /* The response to one request: status, content type (static) and a body taken over. */

@@ -21,7 +21,7 @@ typedef struct MetricsTransitions {
         struct {
                 char *rule;
                 uint64_t firing, repeat, resolved;
-        } *rules;
+        } * rules;
         size_t n, cap;
 } MetricsTransitions;
 

@@ -16,28 +16,28 @@
 #include "lockwatch/poller.h"
 #include "lockwatch/rules_eval.h"
 
-#define SINK_BACKOFF_MIN_USEC   USEC_PER_SEC          /* first retry after a failure */
-#define SINK_BACKOFF_MAX_USEC   (5 * USEC_PER_MIN)    /* webhook retries at least this often */
-#define SINK_MAX_SECRET         4096u                 /* bytes of a token or password file */
-#define SINK_MAX_RESPONSE       (64u * 1024u)         /* bytes of a response body read */
-#define SINK_QUEUE_FILE_PREFIX  "webhook-"            /* STATE_DIR/webhook-NAME.queue.json */
-#define SINK_QUEUE_FILE_SUFFIX  ".queue.json"
+#define SINK_BACKOFF_MIN_USEC  USEC_PER_SEC       /* first retry after a failure */
+#define SINK_BACKOFF_MAX_USEC  (5 * USEC_PER_MIN) /* webhook retries at least this often */
+#define SINK_MAX_SECRET        4096u              /* bytes of a token or password file */
+#define SINK_MAX_RESPONSE      (64u * 1024u)      /* bytes of a response body read */
+#define SINK_QUEUE_FILE_PREFIX "webhook-"         /* STATE_DIR/webhook-NAME.queue.json */
+#define SINK_QUEUE_FILE_SUFFIX ".queue.json"
 
 /* One sink's health, as GetStatus and /metrics show it. */
 typedef struct SinkStatus {
         const char *name;
         SinkKind kind;
         const char *url;
-        const char *state;       /* idle (nothing sent yet), ok, failing, misconfigured */
-        const char *last_error;  /* NULL after a success */
-        uint64_t last_attempt;   /* realtime usec, 0 = never */
-        uint64_t last_success;   /* realtime usec, 0 = never */
+        const char *state;      /* idle (nothing sent yet), ok, failing, misconfigured */
+        const char *last_error; /* NULL after a success */
+        uint64_t last_attempt;  /* realtime usec, 0 = never */
+        uint64_t last_success;  /* realtime usec, 0 = never */
         uint64_t consecutive_failures;
-        uint64_t sent;           /* deliveries that succeeded */
-        uint64_t failures;       /* deliveries that failed */
-        uint64_t dropped;        /* webhook: documents given up (queue full, refused) */
-        size_t queued;           /* webhook: documents waiting */
-        size_t alerts;           /* alertmanager: alerts in the last POST */
+        uint64_t sent;     /* deliveries that succeeded */
+        uint64_t failures; /* deliveries that failed */
+        uint64_t dropped;  /* webhook: documents given up (queue full, refused) */
+        size_t queued;     /* webhook: documents waiting */
+        size_t alerts;     /* alertmanager: alerts in the last POST */
 } SinkStatus;
 
 typedef struct Sinks Sinks;

@@ -10,14 +10,14 @@
 #include "lockwatch/rules_eval.h"
 
 #define WEBHOOK_SCHEMA_VERSION  1
-#define WEBHOOK_MAX_DOCUMENT    (64u * 1024u)         /* bytes of one document */
-#define WEBHOOK_MAX_QUEUE       100000u               /* documents kept, whatever max_queue says */
+#define WEBHOOK_MAX_DOCUMENT    (64u * 1024u)          /* bytes of one document */
+#define WEBHOOK_MAX_QUEUE       100000u                /* documents kept, whatever max_queue says */
 #define WEBHOOK_QUEUE_MAX_BYTES (256u * 1024u * 1024u) /* the queue file */
 
 typedef struct WebhookParams {
-        const char *instance;  /* who sends, or NULL */
-        bool text;             /* add the plain-text "text" field for chat webhooks */
-        uint64_t starts_at;    /* realtime usec the alert began firing, 0 = unknown */
+        const char *instance; /* who sends, or NULL */
+        bool text;            /* add the plain-text "text" field for chat webhooks */
+        uint64_t starts_at;   /* realtime usec the alert began firing, 0 = unknown */
 } WebhookParams;
 
 typedef struct WebhookItem {

@@ -206,7 +206,8 @@ class Prometheus:
                     "    static_configs:\n      - targets: ['%s']\n" % target)
         self.log = open(os.path.join(d, "log"), "w")
         self.proc = subprocess.Popen(
-            ["prometheus", "--config.file=" + conf, "--storage.tsdb.path=" + os.path.join(d, "tsdb"),
+            ["prometheus", "--config.file=" + conf,
+             "--storage.tsdb.path=" + os.path.join(d, "tsdb"),
              "--web.listen-address=127.0.0.1:%d" % self.port],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
@@ -281,6 +282,14 @@ class Daemon:
         if r.returncode != 0:
             return None
         return json.loads(r.stdout)["status"]
+
+    def status_text(self):
+        """`lockwatchctl status` as people read it."""
+        ctl = os.environ.get("LOCKWATCHCTL") or os.path.join(
+            os.path.dirname(lwtest.lockwatchd()), "lockwatchctl")
+        r = subprocess.run([ctl, "--socket", self.socket, "status"], capture_output=True,
+                           text=True, timeout=WAIT)
+        return r.stdout if r.returncode == 0 else None
 
     def sink(self, name):
         st = self.status()

@@ -96,6 +96,13 @@ class WebhookTest(unittest.TestCase):
         sink = lwtest.wait_until(lambda: (s := d.sink("chat")) and s["sent"] == 1 and s, WAIT)
         self.assertTrue(sink)
         self.assertEqual((sink["state"], sink["failures"], sink["queued"]), ("ok", 3, 0))
+        text = d.status_text()
+        header = [x for x in text.splitlines() if x.startswith("SINK ")]
+        row = [x.split() for x in text.splitlines() if x.startswith("chat ")]
+        self.assertEqual(header[0].split(), ["SINK", "KIND", "STATE", "LAST", "SUCCESS",
+                                             "FAILURES", "QUEUED", "ERROR"])
+        self.assertEqual((row[0][:3], row[0][-3:]),
+                         (["chat", "webhook", "ok"], ["0", "0", "-"]))
 
         # Resolve: a second document, in order.
         sinks.write_atomic(self.snap, sinks.snapshot())

@@ -27,8 +27,8 @@ static RuleSet *ruleset(void)
         return rs;
 }
 
-static void put(AlertTable *t, const char *rule, const char *key, AlertPhase phase,
-                uint64_t fired, uint64_t resolved)
+static void put(AlertTable *t, const char *rule, const char *key, AlertPhase phase, uint64_t fired,
+                uint64_t resolved)
 {
         Alert *a = alert_table_get(t, rule, key);
         a->phase = phase;
@@ -82,18 +82,19 @@ static void test_payload(void **state)
         assert_int_equal(json_array_size(arr), 3);
 
         json_t *a = json_array_get(arr, 0);
-        json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", "SingleCloud",
-                                 "model", "anthropic/claude-opus-4-7", "vendor", "anthropic",
-                                 "severity", "critical", "instance", "host-a", "team",
-                                 "procurement");
+        json_t *want =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", "SingleCloud", "model",
+                      "anthropic/claude-opus-4-7", "vendor", "anthropic", "severity", "critical",
+                      "instance", "host-a", "team", "procurement");
         assert_true(json_equal(json_object_get(a, "labels"), want));
         json_decref(want);
         assert_string_equal(json_string_value(json_object_get(a, "startsAt")),
                             "2026-05-28T20:26:40.000Z");
         assert_string_equal(json_string_value(json_object_get(a, "endsAt")),
                             "2026-05-28T21:30:40.000Z");
-        assert_string_equal(json_string_value(json_object_get(a, "generatorURL")),
-                            "https://lw.example/a?x=1&rule=SingleCloud&key=anthropic%2Fclaude-opus-4-7");
+        assert_string_equal(
+            json_string_value(json_object_get(a, "generatorURL")),
+            "https://lw.example/a?x=1&rule=SingleCloud&key=anthropic%2Fclaude-opus-4-7");
         assert_string_equal(
             json_string_value(json_object_get(json_object_get(a, "annotations"), "summary")),
             "SingleCloud for anthropic/claude-opus-4-7");

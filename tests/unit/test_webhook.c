@@ -103,15 +103,17 @@ static void test_webhook_queue(void **state)
 
         /* Anything else is refused, and leaves the queue as it was. */
         static const char *const bad[] = {
-            "", "[]", "{\"version\":2,\"queue\":[]}", "{\"version\":1}",
+            "",
+            "[]",
+            "{\"version\":2,\"queue\":[]}",
+            "{\"version\":1}",
             "{\"version\":1,\"queue\":[{\"document\":\"\",\"enqueued_at\":\"1\"}]}",
             "{\"version\":1,\"queue\":[{\"document\":\"x\",\"enqueued_at\":\"-1\"}]}",
             "{\"version\":1,\"queue\":[{\"document\":\"a\\u0000b\",\"enqueued_at\":\"1\"}]}",
             "{\"version\":1,\"queue\":[{\"document\":1,\"enqueued_at\":\"1\"}]}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                assert_int_equal(webhook_queue_from_text(&back, bad[i], strlen(bad[i])),
-                                 -EBADMSG);
+                assert_int_equal(webhook_queue_from_text(&back, bad[i], strlen(bad[i])), -EBADMSG);
                 assert_int_equal(back.n, 2);
         }
         webhook_queue_pop(&back);
