@@ -157,6 +157,7 @@ static void alert_free(Alert *a)
         free(a->rule);
         free(a->key);
         free(a->summary);
+        free(a->description);
         free(a->clouds);
         free(a);
 }
@@ -236,6 +237,8 @@ int alert_table_to_json(const AlertTable *t, json_t **ret)
                                       alert_text_json(a->clouds));
                 if (!o)
                         util_oom();
+                if (a->description)
+                        json_object_set_new(o, "description", json_string(a->description));
                 json_array_append_new(arr, o);
         }
         *ret = arr;
@@ -257,6 +260,7 @@ int alert_table_from_json(const json_t *j, AlertTable *ret)
                 const char *phase = json_string_value(json_object_get(o, "phase"));
                 json_t *summary = json_object_get(o, "summary");
                 json_t *clouds = json_object_get(o, "clouds");
+                json_t *description = json_object_get(o, "description");
                 if (!rule || !key || !phase || strlen(rule) > 256 || strlen(key) > 256 ||
                     alert_table_find(&t, rule, key))
                         goto bad;
@@ -277,6 +281,10 @@ int alert_table_from_json(const json_t *j, AlertTable *ret)
                 if (json_is_string(summary))
                         a->summary = xstrdup(json_string_value(summary));
                 else if (summary && !json_is_null(summary))
+                        goto bad;
+                if (json_is_string(description))
+                        a->description = xstrdup(json_string_value(description));
+                else if (description && !json_is_null(description))
                         goto bad;
                 if (json_is_string(clouds))
                         a->clouds = xstrdup(json_string_value(clouds));

@@ -29,12 +29,17 @@ typedef enum KeyType {
         KEY_UINT,
         KEY_PERCENT,
         KEY_BOOL,
+        KEY_SECRET, /* a file path, or credential:NAME in $CREDENTIALS_DIRECTORY */
+        KEY_LISTEN, /* ADDRESS:PORT */
 } KeyType;
 
 enum {
         SECTION_NONE = 0,
         SECTION_DAEMON = 1 << 0,
         SECTION_SOURCE = 1 << 1,
+        SECTION_ALERTMANAGER = 1 << 2,
+        SECTION_WEBHOOK = 1 << 3,
+        SECTION_SINKS = SECTION_ALERTMANAGER | SECTION_WEBHOOK,
 };
 
 enum {
@@ -49,6 +54,7 @@ typedef struct KeyDef {
         uint64_t min, max; /* ranges; for KEY_TEXT max is a length cap (0 = none) */
         unsigned flags;
         size_t daemon_off, source_off;
+        size_t sink_off; /* into SinkConfig, for the SECTION_SINKS bits of where */
 } KeyDef;
 
 #define DAEMON_KEY(n, t, lo, hi, fl, field)                                                        \
@@ -67,6 +73,13 @@ typedef struct KeyDef {
                 .max = hi, .flags = (fl) | KF_INHERIT,                                             \
                 .daemon_off = offsetof(Config, limits.field),                                      \
                 .source_off = offsetof(SourceConfig, limits.field),                                \
+        }
+
+#define SINK_KEY(n, w, t, lo, hi, fl, field)                                                       \
+        {                                                                                          \
+                .name = n, .where = w, .type = t, .min = lo, .max = hi, .flags = fl,               \
+                .daemon_off = NO_OFFSET, .source_off = NO_OFFSET,                                  \
+                .sink_off = offsetof(SinkConfig, field),                                           \
         }
 
 #define KIB (UINT64_C(1) << 10)
@@ -99,7 +112,16 @@ static const KeyDef keys[] = {
                repeat_interval_usec),
     DAEMON_KEY("user_agent_extra", KEY_TEXT, 0, UA_MAX, KF_EMPTY_OK, user_agent_extra),
     DAEMON_KEY("log_level", KEY_TEXT, 0, 16, 0, log_level),
-    SOURCE_KEY("url", KEY_URL, url),
+    DAEMON_KEY("metrics_listen", KEY_LISTEN, 0, 0, KF_EMPTY_OK, metrics_listen),
+    DAEMON_KEY("instance", KEY_TEXT, 0, 256, KF_EMPTY_OK, instance),
+    {
+        .name = "url",
+        .where = SECTION_SOURCE | SECTION_SINKS,
+        .type = KEY_URL,
+        .daemon_off = NO_OFFSET,
+        .source_off = offsetof(SourceConfig, url),
+        .sink_off = offsetof(SinkConfig, url),
+    },
     SOURCE_KEY("format", KEY_FORMAT, format),
     SOURCE_KEY("provider", KEY_TEXT, provider),
     SOURCE_KEY("columns", KEY_TEXT, columns),
@@ -111,7 +133,17 @@ static const KeyDef keys[] = {
      * smaller would round to zero, which curl reads as "no limit". */
     FETCH_KEY("connect_timeout", KEY_DURATION, USEC_PER_MSEC, USEC_PER_DAY, 0,
               connect_timeout_usec),
-    FETCH_KEY("timeout", KEY_DURATION, USEC_PER_MSEC, USEC_PER_DAY, 0, timeout_usec),
+    {
+        .name = "timeout",
+        .where = SECTION_DAEMON | SECTION_SOURCE | SECTION_SINKS,
+        .type = KEY_DURATION,
+        .min = USEC_PER_MSEC,
+        .max = USEC_PER_DAY,
+        .flags = KF_INHERIT,
+        .daemon_off = offsetof(Config, limits.timeout_usec),
+        .source_off = offsetof(SourceConfig, limits.timeout_usec),
+        .sink_off = offsetof(SinkConfig, timeout_usec),
+    },
     FETCH_KEY("low_speed_time", KEY_DURATION, USEC_PER_SEC, USEC_PER_DAY, 0, low_speed_time_usec),
     FETCH_KEY("low_speed_limit", KEY_SIZE, 0, GIB, 0, low_speed_limit),
     FETCH_KEY("max_body", KEY_SIZE, KIB, GIB, 0, max_body),
@@ -120,7 +152,25 @@ static const KeyDef keys[] = {
     FETCH_KEY("retry_backoff", KEY_DURATION, 0, USEC_PER_DAY, 0, retry_backoff_usec),
     FETCH_KEY("retry_backoff_max", KEY_DURATION, USEC_PER_SEC, USEC_PER_DAY, 0,
               retry_backoff_max_usec),
-    FETCH_KEY("ca_file", KEY_PATH, 0, 0, KF_EMPTY_OK, ca_file),
+    {
+        .name = "ca_file",
+        .where = SECTION_DAEMON | SECTION_SOURCE | SECTION_SINKS,
+        .type = KEY_PATH,
+        .flags = KF_EMPTY_OK | KF_INHERIT,
+        .daemon_off = offsetof(Config, limits.ca_file),
+        .source_off = offsetof(SourceConfig, limits.ca_file),
+        .sink_off = offsetof(SinkConfig, ca_file),
+    },
+    /* Secrets are named, never written here: the file is read when the sink starts. */
+    SINK_KEY("bearer_token_file", SECTION_SINKS, KEY_SECRET, 0, 0, 0, bearer_token_file),
+    SINK_KEY("basic_auth_user", SECTION_SINKS, KEY_TEXT, 0, 256, 0, basic_auth_user),
+    SINK_KEY("basic_auth_password_file", SECTION_SINKS, KEY_SECRET, 0, 0, 0,
+             basic_auth_password_file),
+    SINK_KEY("resend_delay", SECTION_ALERTMANAGER, KEY_DURATION, USEC_PER_SEC, USEC_PER_DAY, 0,
+             resend_delay_usec),
+    SINK_KEY("generator_url", SECTION_ALERTMANAGER, KEY_URL, 0, 0, 0, generator_url),
+    SINK_KEY("max_queue", SECTION_WEBHOOK, KEY_UINT, 1, 100000, 0, max_queue),
+    SINK_KEY("text", SECTION_WEBHOOK, KEY_BOOL, 0, 0, 0, text),
 };
 
 _Static_assert(ELEMENTSOF(keys) <= 64, "a source's set-keys mask is one uint64_t");
@@ -139,6 +189,7 @@ typedef struct Parser {
         unsigned daemon_line;
 
         size_t sources_cap;
+        size_t sinks_cap;
         uint64_t set_mask[CONFIG_MAX_SOURCES]; /* per source: bit i = keys[i] was set */
 } Parser;
 
@@ -546,6 +597,9 @@ static int apply_value(Parser *p, const KeyDef *k, const char *v, unsigned line,
         if (p->section == SECTION_DAEMON) {
                 base = p->c;
                 off = k->daemon_off;
+        } else if (p->section & SECTION_SINKS) {
+                base = &p->c->sinks[p->c->n_sinks - 1];
+                off = k->sink_off;
         } else {
                 base = &p->c->sources[p->c->n_sources - 1];
                 off = k->source_off;
@@ -578,6 +632,31 @@ static int apply_value(Parser *p, const KeyDef *k, const char *v, unsigned line,
                 }
                 r = resolve_path(p, k->name, v, line, col, &s);
                 break;
+        case KEY_SECRET: {
+                const char *cred = startswith(v, "credential:");
+                if (!cred) {
+                        r = resolve_path(p, k->name, v, line, col, &s);
+                        break;
+                }
+                /* systemd's LoadCredential= names: one path component. */
+                if (!*cred || strlen(cred) > 255 || strchr(cred, '/') || streq(cred, ".") ||
+                    streq(cred, ".."))
+                        return fail(p, -EINVAL, line, col,
+                                    "invalid credential name '%s' for '%s' (use "
+                                    "credential:NAME, as in LoadCredential=NAME:...)",
+                                    token(cred).s, k->name);
+                s = xstrdup(v);
+                r = 0;
+                break;
+        }
+        case KEY_LISTEN:
+                if (util_parse_listen(v, NULL, NULL) < 0)
+                        return fail(p, -EINVAL, line, col,
+                                    "invalid listen address '%s' for '%s' (use ADDRESS:PORT, "
+                                    "e.g. 127.0.0.1:9464 or [::1]:9464)",
+                                    token(v).s, k->name);
+                set_string(base, off, xstrdup(v));
+                return 0;
         case KEY_URL:
                 r = parse_url(p, k->name, v, line, col, &s);
                 break;
@@ -735,6 +814,46 @@ static int source_check_authority(Parser *p, SourceConfig *s, const Adapter *a)
         return 0;
 }
 
+static unsigned seen_line(const Parser *p, const char *key, unsigned *ret_vcol)
+{
+        size_t k = (size_t)(key_find(key) - keys);
+        if (ret_vcol)
+                *ret_vcol = p->seen_vcol[k];
+        return p->seen[k];
+}
+
+/* A sink delivers over HTTP(S) only; its credentials come in exactly one form. */
+static int sink_check(Parser *p, const SinkConfig *s)
+{
+        unsigned line, col;
+
+        if (!s->url)
+                return fail(p, -EINVAL, p->section_line, p->section_col,
+                            "%s: missing required key 'url'", p->section_label);
+        line = seen_line(p, "url", &col);
+        if (!startswith_no_case(s->url, "http://") && !startswith_no_case(s->url, "https://"))
+                return fail(p, -EINVAL, line, col, "%s: 'url' must be http:// or https://",
+                            p->section_label);
+        line = seen_line(p, "generator_url", &col);
+        if (s->generator_url && !startswith_no_case(s->generator_url, "http://") &&
+            !startswith_no_case(s->generator_url, "https://"))
+                return fail(p, -EINVAL, line, col,
+                            "%s: 'generator_url' must be http:// or https://", p->section_label);
+        if (!!s->basic_auth_user != !!s->basic_auth_password_file) {
+                line = seen_line(p, s->basic_auth_user ? "basic_auth_user"
+                                                       : "basic_auth_password_file",
+                                 NULL);
+                return fail(p, -EINVAL, line, 1,
+                            "%s: 'basic_auth_user' and 'basic_auth_password_file' go together",
+                            p->section_label);
+        }
+        if (s->basic_auth_user && s->bearer_token_file)
+                return fail(p, -EINVAL, seen_line(p, "bearer_token_file", NULL), 1,
+                            "%s: use either 'bearer_token_file' or basic auth, not both",
+                            p->section_label);
+        return 0;
+}
+
 static int section_close(Parser *p)
 {
         if (p->section == SECTION_SOURCE) {
@@ -778,6 +897,11 @@ static int section_close(Parser *p)
                         s->provider_line = p->seen[k];
                         s->provider_col = p->seen_vcol[k];
                 }
+        }
+        if (p->section & SECTION_SINKS) {
+                int r = sink_check(p, &p->c->sinks[p->c->n_sinks - 1]);
+                if (r < 0)
+                        return r;
         }
         p->section = SECTION_NONE;
         memset(p->seen, 0, sizeof(p->seen));
@@ -853,16 +977,53 @@ static int section_open(Parser *p, char *linebuf, char *open, unsigned line)
                 };
                 p->section = SECTION_SOURCE;
                 snprintf(p->section_label, sizeof(p->section_label), "[source %s]", name);
+        } else if (streq(kind, "alertmanager") || streq(kind, "webhook")) {
+                Config *c = p->c;
+                SinkKind sk = streq(kind, "webhook") ? SINK_WEBHOOK : SINK_ALERTMANAGER;
+
+                if (!*name)
+                        return fail(p, -EINVAL, line, col,
+                                    "section [%s] needs a name, e.g. [%s primary]", kind, kind);
+                if (!source_name_valid(name))
+                        return fail(p, -EINVAL, line, col,
+                                    "invalid %s name '%s' (use 1 to %d characters from "
+                                    "A-Z a-z 0-9 _ . -)",
+                                    kind, token(name).s, CONFIG_MAX_NAME);
+                for (size_t i = 0; i < c->n_sinks; i++)
+                        if (c->sinks[i].kind == sk && streq(c->sinks[i].name, name))
+                                return fail(p, -EINVAL, line, col,
+                                            "duplicate %s '%s'; first defined at line %u", kind,
+                                            name, c->sinks[i].line);
+                if (c->n_sinks >= CONFIG_MAX_SINKS)
+                        return fail(p, -E2BIG, line, col,
+                                    "too many [alertmanager] and [webhook] sections (the limit "
+                                    "is %d)",
+                                    CONFIG_MAX_SINKS);
+                util_grow((void **)&c->sinks, &p->sinks_cap, c->n_sinks + 1, sizeof(SinkConfig));
+                c->sinks[c->n_sinks++] = (SinkConfig){
+                    .name = xstrdup(name),
+                    .kind = sk,
+                    .timeout_usec = 10 * USEC_PER_SEC,
+                    .resend_delay_usec = USEC_PER_MIN,
+                    .max_queue = 1000,
+                    .line = line,
+                };
+                p->section = sk == SINK_WEBHOOK ? SECTION_WEBHOOK : SECTION_ALERTMANAGER;
+                snprintf(p->section_label, sizeof(p->section_label), "[%s %s]", kind, name);
         } else {
                 Hint h = {0};
                 hint_add(&h, kind, "daemon");
                 hint_add(&h, kind, "source");
+                hint_add(&h, kind, "alertmanager");
+                hint_add(&h, kind, "webhook");
                 if (h.best)
                         return fail(p, -EINVAL, line, col,
                                     "unknown section '%s'; did you mean '%s'?", token(kind).s,
                                     h.best);
                 return fail(p, -EINVAL, line, col,
-                            "unknown section '%s' (use [daemon] or [source NAME])", token(kind).s);
+                            "unknown section '%s' (use [daemon], [source NAME], "
+                            "[alertmanager NAME] or [webhook NAME])",
+                            token(kind).s);
         }
         p->section_line = line;
         p->section_col = col;
@@ -887,18 +1048,36 @@ static int key_value(Parser *p, char *linebuf, char *start, unsigned line)
 
         if (p->section == SECTION_NONE)
                 return fail(p, -EINVAL, line, kcol,
-                            "key '%s' is outside any section; put it under [daemon] or "
-                            "[source NAME]",
+                            "key '%s' is outside any section; put it under [daemon], "
+                            "[source NAME], [alertmanager NAME] or [webhook NAME]",
                             token(start).s);
 
         k = key_find(start);
         if (k && !(k->where & p->section)) {
-                if (k->where == SECTION_SOURCE)
-                        return fail(p, -EINVAL, line, kcol,
-                                    "key '%s' belongs in a [source NAME] section, not in [daemon]",
-                                    k->name);
-                return fail(p, -EINVAL, line, kcol, "key '%s' belongs in [daemon], not in %s",
-                            k->name, p->section_label);
+                static const struct {
+                        unsigned bit;
+                        const char *text;
+                } names[] = {
+                    {SECTION_DAEMON, "[daemon]"},
+                    {SECTION_SOURCE, "[source NAME]"},
+                    {SECTION_ALERTMANAGER, "[alertmanager NAME]"},
+                    {SECTION_WEBHOOK, "[webhook NAME]"},
+                };
+                char where[128] = "";
+                size_t o = 0, n = 0, total = 0;
+
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        total += !!(k->where & names[i].bit);
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        if (!(k->where & names[i].bit))
+                                continue;
+                        n++;
+                        o += (size_t)snprintf(where + o, sizeof(where) - o, "%s%s",
+                                              n == 1 ? "" : n == total ? " or " : ", ",
+                                              names[i].text);
+                }
+                return fail(p, -EINVAL, line, kcol, "key '%s' belongs in %s, not in %s", k->name,
+                            where, p->section_label);
         }
         if (!k) {
                 Hint h = {0};
@@ -1007,6 +1186,19 @@ void config_free(Config *c)
                 free(s->limits.ca_file);
         }
         free(c->sources);
+        for (size_t i = 0; i < c->n_sinks; i++) {
+                SinkConfig *s = &c->sinks[i];
+                free(s->name);
+                free(s->url);
+                free(s->ca_file);
+                free(s->bearer_token_file);
+                free(s->basic_auth_user);
+                free(s->basic_auth_password_file);
+                free(s->generator_url);
+        }
+        free(c->sinks);
+        free(c->metrics_listen);
+        free(c->instance);
         free(c->path);
         free(c->state_dir);
         free(c->socket_path);
@@ -1105,4 +1297,9 @@ const SourceConfig *config_find_source(const Config *c, const char *name)
                 if (streq(c->sources[i].name, name))
                         return &c->sources[i];
         return NULL;
+}
+
+const char *config_sink_kind_name(SinkKind k)
+{
+        return k == SINK_WEBHOOK ? "webhook" : "alertmanager";
 }

@@ -324,11 +324,46 @@ static void control_get_interface_description(ControlServer *s, ControlClient *c
         control_reply(c, rq, json_pack("{s:s}", "description", text), false);
 }
 
+/* What GetStatus shows changes with the poller and with the sinks' health. */
+static uint64_t control_status_generation(const ControlServer *s)
+{
+        return poller_generation(s->poller) + sinks_generation(s->opts.sinks);
+}
+
+/* The health of every alert sink, for GetStatus. */
+static json_t *control_sinks_json(const Sinks *sinks)
+{
+        json_t *arr = control_array();
+
+        for (size_t i = 0; i < sinks_count(sinks); i++) {
+                SinkStatus st;
+                if (sinks_status(sinks, i, &st) < 0)
+                        continue;
+                json_t *j = control_object();
+                control_set(j, "name", json_string(st.name));
+                control_set(j, "kind", json_string(sink_kind_name(st.kind)));
+                control_set(j, "url", json_string(st.url));
+                control_set(j, "state", json_string(st.state));
+                control_set(j, "last_error", control_str(st.last_error));
+                control_set(j, "last_attempt", control_time(st.last_attempt));
+                control_set(j, "last_success", control_time(st.last_success));
+                control_set(j, "consecutive_failures",
+                            json_integer((json_int_t)st.consecutive_failures));
+                control_set(j, "sent", json_integer((json_int_t)st.sent));
+                control_set(j, "failures", json_integer((json_int_t)st.failures));
+                control_set(j, "queued", json_integer((json_int_t)st.queued));
+                control_set(j, "dropped", json_integer((json_int_t)st.dropped));
+                control_set(j, "alerts", json_integer((json_int_t)st.alerts));
+                control_append(arr, j);
+        }
+        return arr;
+}
+
 static void control_get_status(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
 {
         /* Monitoring polls GetStatus far more often than the state changes: answer from
-         * the last encoding while the poller's generation is the same. */
-        if (s->status_reply && s->status_generation == poller_generation(s->poller)) {
+         * the last encoding while the poller's and the sinks' generations are the same. */
+        if (s->status_reply && s->status_generation == control_status_generation(s)) {
                 if (!(rq->flags & VARLINK_ONEWAY)) {
                         char *copy = xmalloc(s->status_reply_len);
                         memcpy(copy, s->status_reply, s->status_reply_len);
@@ -399,6 +434,7 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
         control_set(o, "state_error", control_str(st->save_error));
         control_set(o, "held_announcements", json_integer((json_int_t)journal_held()));
         control_set(o, "sources", sources);
+        control_set(o, "sinks", control_sinks_json(s->opts.sinks));
 
         json_t *params = json_pack("{s:o}", "status", o);
         char *buf;
@@ -408,7 +444,7 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
                 s->status_reply = xmalloc(len);
                 memcpy(s->status_reply, buf, len);
                 s->status_reply_len = len;
-                s->status_generation = poller_generation(s->poller);
+                s->status_generation = control_status_generation(s);
                 if (!(rq->flags & VARLINK_ONEWAY))
                         control_client_queue(c, buf, len);
                 else
@@ -1172,13 +1208,23 @@ static int control_bind(ControlServer *s, const char *path)
 
 static int control_listen(ControlServer *s)
 {
-        int n = sd_listen_fds(true);
+        char **names = NULL;
+        int n = sd_listen_fds_with_names(false, &names), fd = -1, found = 0;
 
         if (n < 0)
                 return n;
-        if (n >= 1) {
-                int fd = SD_LISTEN_FDS_START;
-                if (n > 1 || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+        /* The metrics socket (FileDescriptorName=metrics) may come along: it is not ours. */
+        for (int i = 0; i < n; i++) {
+                if (!names || !names[i] || !streq(names[i], "metrics")) {
+                        fd = SD_LISTEN_FDS_START + i;
+                        found++;
+                }
+                if (names)
+                        free(names[i]);
+        }
+        free(names);
+        if (found >= 1) {
+                if (found > 1 || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
                         return -EINVAL;
                 int fl = fcntl(fd, F_GETFL);
                 if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)

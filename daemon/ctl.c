@@ -549,6 +549,31 @@ static int cmd_status(char **args, size_t n)
         }
         ctl_table_print(&t);
         printf("* authoritative: the provider's own listing, which decides its columns\n");
+        /* Where alerts go beyond the journal, and whether they get there. */
+        if (json_array_size(json_object_get(st, "sinks")) > 0) {
+                CtlTable k = {.n_cols = 7};
+                printf("\n");
+                for (const char *const *h = (const char *const[]){"SINK", "KIND", "STATE",
+                                                                  "LAST SUCCESS", "FAILURES",
+                                                                  "QUEUED", "ERROR", NULL};
+                     *h; h++)
+                        ctl_table_add(&k, *h);
+                json_array_foreach(json_object_get(st, "sinks"), i, src)
+                {
+                        char num[2][32];
+                        snprintf(num[0], sizeof(num[0]), "%lld",
+                                 ctl_int(src, "consecutive_failures"));
+                        snprintf(num[1], sizeof(num[1]), "%lld", ctl_int(src, "queued"));
+                        ctl_table_add(&k, ctl_str(src, "name", "?"));
+                        ctl_table_add(&k, ctl_str(src, "kind", "?"));
+                        ctl_table_add(&k, ctl_str(src, "state", "?"));
+                        ctl_table_add(&k, ctl_age(when, sizeof(when), src, "last_success"));
+                        ctl_table_add(&k, num[0]);
+                        ctl_table_add(&k, num[1]);
+                        ctl_table_add(&k, ctl_str(src, "last_error", "-"));
+                }
+                ctl_table_print(&k);
+        }
         json_decref(rp);
         return EXIT_OK;
 }

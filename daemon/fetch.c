@@ -50,6 +50,10 @@ struct FetchJob {
         FetchLimits limits;
         FetchValidators req_validators;
         char *user_agent;
+        char *method;   /* NULL: GET */
+        char *req_body; /* POST body, req_body_len bytes */
+        size_t req_body_len;
+        char **req_headers; /* NULL-terminated */
         fetch_done_fn done;
         void *userdata;
 
@@ -375,6 +379,14 @@ static void fetch_job_free(FetchJob *j)
         free(j->limits.ca_file);
         fetch_validators_clear(&j->req_validators);
         free(j->user_agent);
+        free(j->method);
+        free(j->req_body);
+        /* Extra headers may carry credentials: leave no copy in freed memory. */
+        for (char **h = j->req_headers; h && *h; h++) {
+                explicit_bzero(*h, strlen(*h));
+                free(*h);
+        }
+        free(j->req_headers);
         free(j->body);
         fetch_response_headers_clear(&j->resp);
         free(j->result.body);
@@ -903,6 +915,22 @@ static int fetch_job_setup(FetchJob *j)
                 j->headers = n;
         }
 
+        for (char **x = j->req_headers; x && *x; x++) {
+                if (has_control_chars(*x))
+                        return -EINVAL;
+                struct curl_slist *n = curl_slist_append(j->headers, *x);
+                if (!n)
+                        return -ENOMEM;
+                j->headers = n;
+        }
+        if (j->method) {
+                /* No "Expect: 100-continue" round trip before a small body. */
+                struct curl_slist *n = curl_slist_append(j->headers, "Expect:");
+                if (!n)
+                        return -ENOMEM;
+                j->headers = n;
+        }
+
         curl_off_t max_body =
             l->max_body > (uint64_t)INT64_MAX ? INT64_MAX : (curl_off_t)l->max_body;
         long redirs = l->max_redirects > LONG_MAX ? LONG_MAX : (long)l->max_redirects;
@@ -940,6 +968,15 @@ static int fetch_job_setup(FetchJob *j)
         SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
         if (l->ca_file)
                 SETOPT(CURLOPT_CAINFO, l->ca_file);
+        if (j->method && streq(j->method, "POST")) {
+                SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->req_body_len);
+                SETOPT(CURLOPT_POSTFIELDS, j->req_body ? j->req_body : "");
+                /* A redirect must not turn a delivery into a GET, nor go to file://. */
+                SETOPT(CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+                SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+        } else if (j->method) {
+                return -EINVAL;
+        }
 #undef SETOPT
         if (c != CURLE_OK)
                 return c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
@@ -958,6 +995,21 @@ int fetch_submit(Fetcher *f, const FetchRequest *req, fetch_done_fn done, void *
         j->limits.ca_file = xstrdup(req->limits->ca_file);
         fetch_validators_copy(&j->req_validators, req->validators);
         j->user_agent = fetch_build_user_agent(req->user_agent_extra);
+        j->method = xstrdup(req->method);
+        if (req->body) {
+                j->req_body = xmalloc(req->body_len + 1);
+                memcpy(j->req_body, req->body, req->body_len);
+                j->req_body[req->body_len] = '\0';
+                j->req_body_len = req->body_len;
+        }
+        if (req->headers) {
+                size_t n = 0;
+                while (req->headers[n])
+                        n++;
+                j->req_headers = xcalloc(n + 1, sizeof(char *));
+                for (size_t i = 0; i < n; i++)
+                        j->req_headers[i] = xstrdup(req->headers[i]);
+        }
         j->done = done;
         j->userdata = userdata;
         j->state = FETCH_JOB_QUEUED;

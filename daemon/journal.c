@@ -37,6 +37,29 @@ int journal_add_observer(journal_observer_fn fn, void *userdata)
         return -ENOSPC;
 }
 
+static struct {
+        rules_event_fn fn;
+        void *userdata;
+} rules_observers[JOURNAL_MAX_OBSERVERS];
+
+int journal_add_rules_observer(rules_event_fn fn, void *userdata)
+{
+        for (size_t i = 0; i < JOURNAL_MAX_OBSERVERS; i++)
+                if (!rules_observers[i].fn) {
+                        rules_observers[i].fn = fn;
+                        rules_observers[i].userdata = userdata;
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+void journal_remove_rules_observer(rules_event_fn fn, void *userdata)
+{
+        for (size_t i = 0; i < JOURNAL_MAX_OBSERVERS; i++)
+                if (rules_observers[i].fn == fn && rules_observers[i].userdata == userdata)
+                        rules_observers[i].fn = NULL;
+}
+
 void journal_remove_observer(journal_observer_fn fn, void *userdata)
 {
         for (size_t i = 0; i < JOURNAL_MAX_OBSERVERS; i++)
@@ -366,6 +389,9 @@ void journal_rules_event(const RulesEvent *ev)
             .message = msg,
         };
         journal_emit(&je);
+        for (size_t i = 0; i < JOURNAL_MAX_OBSERVERS; i++)
+                if (rules_observers[i].fn)
+                        rules_observers[i].fn(ev, rules_observers[i].userdata);
 }
 
 void journal_cell_event(const char *model, const char *provider, const char *from, const char *to,

@@ -4,8 +4,11 @@
  *   2. the watchdog (sd_event_set_watchdog), when systemd asks for one
  *   3. the fetcher's sockets and timer (created by fetch_new, driven by curl)
  *   4. one poll timer per source (poller_start)
- *   5. the control socket (control_new): its listening socket and clients
- *   6. a post source that keeps sd_notify STATUS= current
+ *   5. the alert sinks (sinks_new): a kick after each rule round, a delivery timer per
+ *      Alertmanager and webhook; their requests go through the fetcher of 3
+ *   6. the control socket (control_new): its listening socket and clients
+ *   7. /metrics (metrics_new), when configured: its listening socket and clients
+ *   8. a post source that keeps sd_notify STATUS= current
  */
 #include <fnmatch.h>
 #include <getopt.h>
@@ -27,7 +30,9 @@
 #include "lockwatch/config.h"
 #include "lockwatch/control.h"
 #include "lockwatch/fetch.h"
+#include "lockwatch/httpd.h"
 #include "lockwatch/log.h"
+#include "lockwatch/metrics.h"
 #include "lockwatch/normalize.h"
 #include "lockwatch/poller.h"
 #include "lockwatch/journal.h"
@@ -36,6 +41,7 @@
 #include "lockwatch/ruleload.h"
 #include "lockwatch/rules_eval.h"
 #include "lockwatch/ruletest.h"
+#include "lockwatch/sink.h"
 #include "lockwatch/state.h"
 #include "lockwatch/tableload.h"
 #include "lockwatch/util.h"
@@ -716,6 +722,8 @@ typedef struct Daemon {
         sd_event *event;
         Poller *poller;
         ControlServer *control;
+        Sinks *sinks;
+        Metrics *metrics;
         char status[256];
 } Daemon;
 
@@ -744,6 +752,8 @@ static int reload(void *userdata, char **ret_error)
                         *ret_error = xstrdup(load_error);
         } else {
                 r = poller_reload(d->poller, &t);
+                if (r >= 0)
+                        r = sinks_configure(d->sinks, poller_config(d->poller));
                 if (r < 0)
                         log_errno(LOG_ERR, r, "reload could not restart polling");
                 else
@@ -847,10 +857,19 @@ static int run(PollerTables *tables)
         } else {
                 r = poller_start(d.poller);
                 if (r >= 0) {
-                        /* 5. the control socket */
+                        /* 5. the alert sinks */
+                        r = sinks_new(event, fetcher, d.poller, state_dir, &d.sinks);
+                        if (r >= 0)
+                                r = sinks_configure(d.sinks, poller_config(d.poller));
+                        if (r < 0)
+                                log_errno(LOG_ERR, r, "cannot set up the alert sinks");
+                }
+                if (r >= 0) {
+                        /* 6. the control socket */
                         ControlOptions co = {.socket_path = poller_config(d.poller)->socket_path,
                                              .reload = reload,
-                                             .userdata = &d};
+                                             .userdata = &d,
+                                             .sinks = d.sinks};
                         r = control_new(event, d.poller, &co, &d.control);
                         if (r == -EINVAL &&
                             strlen(co.socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -863,7 +882,22 @@ static int run(PollerTables *tables)
                                           poller_config(d.poller)->socket_path);
                 }
                 if (r >= 0) {
-                        /* 6. STATUS= kept current after every dispatched event */
+                        /* 7. /metrics: a socket systemd passes wins over metrics_listen */
+                        const char *maddr = poller_config(d.poller)->metrics_listen;
+                        int fd = httpd_listen_fd(HTTPD_LISTEN_FD_NAME);
+                        if (fd >= 0 || maddr) {
+                                r = metrics_new(event, d.poller, d.sinks, fd, maddr,
+                                                &d.metrics);
+                                if (r < 0)
+                                        log_errno(LOG_ERR, r, "cannot serve metrics on %s",
+                                                  fd >= 0 ? "the socket systemd passed"
+                                                          : maddr);
+                        } else if (fd != -ENOENT) {
+                                r = log_errno(LOG_ERR, fd, "cannot use the metrics socket");
+                        }
+                }
+                if (r >= 0) {
+                        /* 8. STATUS= kept current after every dispatched event */
                         r = sd_event_add_post(event, &src, on_post, &d);
                         if (r >= 0)
                                 (void)sd_event_source_set_description(src, "notify-status");
@@ -877,7 +911,9 @@ static int run(PollerTables *tables)
                         r = sd_event_loop(event);
                 }
         }
+        metrics_free(d.metrics);
         control_free(d.control);
+        sinks_free(d.sinks);
         poller_free(d.poller);
         fetch_free(fetcher);
         return r;

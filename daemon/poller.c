@@ -23,6 +23,7 @@ typedef struct PollerSource {
         bool accept_next; /* the operator vouches for the next body (poller_poll_now) */
         bool accepting;   /* the poll under way is such a one */
         bool conditional; /* the poll under way sent validators */
+        uint64_t polls[_POLL_RESULT_MAX];
 } PollerSource;
 
 struct Poller {
@@ -39,6 +40,7 @@ struct Poller {
         sd_event_source *evaluate_timer;
         uint64_t evaluate_every;
         uint64_t generation; /* bumped whenever anything a status query shows may change */
+        PollerSaveStats save_stats;
 };
 
 static void outcome_clear(PollOutcome *o)
@@ -134,6 +136,11 @@ const Config *poller_config(const Poller *p)
 const AliasTable *poller_aliases(const Poller *p)
 {
         return p->tables.aliases;
+}
+
+const RuleSet *poller_rules(const Poller *p)
+{
+        return p->tables.rules;
 }
 
 const PollOutcome *poller_outcome(const Poller *p, size_t i)
@@ -254,9 +261,53 @@ static void save_state(Poller *p)
 {
         if (!p->state_dir)
                 return;
+        uint64_t start = util_now_mono();
         int r = state_save(p->state_dir, p->state);
-        if (r < 0)
+        uint64_t took = util_now_mono() - start;
+        p->save_stats.saves++;
+        p->save_stats.usec_total += took;
+        p->save_stats.last_usec = took;
+        if (r < 0) {
+                p->save_stats.failures++;
                 log_errno(LOG_ERR, r, "cannot write state to %s", p->state_dir);
+        }
+}
+
+const PollerSaveStats *poller_save_stats(const Poller *p)
+{
+        return &p->save_stats;
+}
+
+uint64_t poller_polls(const Poller *p, size_t i, PollResult result)
+{
+        if (i >= p->n_sources || (unsigned)result >= _POLL_RESULT_MAX)
+                return 0;
+        return p->sources[i].polls[result];
+}
+
+const char *poller_result_name(PollResult result)
+{
+        static const char *const names[_POLL_RESULT_MAX] = {
+            [POLL_RESULT_OK] = "ok",
+            [POLL_RESULT_NOT_MODIFIED] = "not-modified",
+            [POLL_RESULT_FETCH_ERROR] = "fetch-error",
+            [POLL_RESULT_PARSE_ERROR] = "parse-error",
+            [POLL_RESULT_SUSPECT] = "suspect",
+        };
+        return (unsigned)result < _POLL_RESULT_MAX ? names[result] : "unknown";
+}
+
+static PollResult poll_result_of(const PollOutcome *o)
+{
+        if (o->ingested && o->report.status == INGEST_PARSE_ERROR)
+                return POLL_RESULT_PARSE_ERROR;
+        if (o->ingested && o->report.status == INGEST_SUSPECT)
+                return POLL_RESULT_SUSPECT;
+        if (o->klass == FETCH_NOT_MODIFIED)
+                return POLL_RESULT_NOT_MODIFIED;
+        if (o->klass == FETCH_OK && streq(o->result, "ok"))
+                return POLL_RESULT_OK;
+        return o->klass == FETCH_OK ? POLL_RESULT_PARSE_ERROR : POLL_RESULT_FETCH_ERROR;
 }
 
 static void set_str(char **dst, const char *src)
@@ -514,6 +565,7 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
         }
         (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, ps->accepting, now,
                            &ps->outcome);
+        ps->polls[poll_result_of(&ps->outcome)]++;
         ps->accepting = false;
         if (res->klass == FETCH_OK) {
                 /* Nothing needs the body past the parse: free it before the save. */

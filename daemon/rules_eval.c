@@ -1213,6 +1213,9 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
 
         free(a->summary);
         a->summary = xstrdup(buf_str(&summary));
+        /* Kept, so a sink re-sending the alert after a restart says what it said. */
+        free(a->description);
+        a->description = rule->description ? xstrdup(buf_str(&description)) : NULL;
         free(a->clouds);
         a->clouds = model ? xstrdup(buf_str(&clouds)) : NULL;
         if (cb) {

@@ -505,6 +505,11 @@ void rules_rule_free(Rule *r)
         rules_expr_free(r->when);
         rules_template_free(r->summary);
         rules_template_free(r->description);
+        for (size_t i = 0; i < r->n_labels; i++) {
+                free(r->labels[i].name);
+                free(r->labels[i].value);
+        }
+        free(r->labels);
         free(r->file);
         free(r);
 }
@@ -575,6 +580,7 @@ typedef enum TokType {
         T_SEVERITY,
         T_SUMMARY,
         T_DESCRIPTION,
+        T_LABEL,
         T_AND,
         T_OR,
         T_NOT,
@@ -597,6 +603,7 @@ static const struct {
     {"severity", T_SEVERITY},
     {"summary", T_SUMMARY},
     {"description", T_DESCRIPTION},
+    {"label", T_LABEL},
     {"and", T_AND},
     {"or", T_OR},
     {"not", T_NOT},
@@ -629,11 +636,12 @@ typedef enum Clause {
         CLAUSE_SEVERITY,
         CLAUSE_SUMMARY,
         CLAUSE_DESCRIPTION,
+        CLAUSE_LABEL,
         _CLAUSE_MAX,
 } Clause;
 
 static const char *const clause_names[_CLAUSE_MAX] = {
-    "where", "when", "for", "keep_firing_for", "severity", "summary", "description",
+    "where", "when", "for", "keep_firing_for", "severity", "summary", "description", "label",
 };
 
 typedef struct Parser {
@@ -2040,6 +2048,65 @@ static int parse_for(Parser *p, Rule *rule)
                     describe(p, &t, d, sizeof(d)));
 }
 
+/* Labels the alert carries to Alertmanager and webhooks besides the fixed set. */
+static const char *const reserved_labels[] = {"alertname", "model",    "vendor",
+                                              "source",    "severity", "instance"};
+
+static bool label_name_valid(const char *s)
+{
+        if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strncmp(s, "__", 2) == 0)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '_')
+                        return false;
+        return true;
+}
+
+/* label NAME "value": the current token follows 'label'. */
+static int parse_label(Parser *p, Rule *rule)
+{
+        char d[48];
+
+        if (p->tok.type != T_IDENT)
+                return fail(p, p->tok.pos, "'label' takes a name and a string, found %s",
+                            describe(p, &p->tok, d, sizeof(d)));
+        Pos name_at = p->tok.pos;
+        _cleanup_free_ char *name = tok_text(p, &p->tok);
+        if (!label_name_valid(name) || strlen(name) > RULES_MAX_NAME)
+                return fail(p, name_at,
+                            "invalid label name '%s' (letters, digits and _, not starting with a "
+                            "digit or __)",
+                            name);
+        for (size_t i = 0; i < ELEMENTSOF(reserved_labels); i++)
+                if (streq(name, reserved_labels[i]))
+                        return fail(p, name_at,
+                                    "label '%s' is set by lockwatch itself (alertname, model, "
+                                    "vendor, source, severity and instance are)",
+                                    name);
+        for (size_t i = 0; i < rule->n_labels; i++)
+                if (streq(rule->labels[i].name, name))
+                        return fail(p, name_at, "duplicate label '%s' in alert '%s'", name,
+                                    rule->name);
+        if (rule->n_labels >= RULES_MAX_LABELS)
+                return fail(p, name_at, "too many labels in alert '%s' (at most %u)", rule->name,
+                            RULES_MAX_LABELS);
+        int r = next(p);
+        if (r < 0)
+                return r;
+        if (p->tok.type != T_STRING)
+                return fail(p, p->tok.pos, "label '%s' takes a string value, found %s", name,
+                            describe(p, &p->tok, d, sizeof(d)));
+        if (p->tok.brace != SIZE_MAX)
+                return fail(p, pos_same_line(p->tok.pos, p->tok.brace),
+                            "'{...}' expands only in summary and description (write \\{ for a "
+                            "literal brace)");
+        rule->labels = xreallocarray(rule->labels, rule->n_labels + 1, sizeof(*rule->labels));
+        rule->labels[rule->n_labels].name = TAKE_PTR(name);
+        rule->labels[rule->n_labels].value = string_decode(p, &p->tok);
+        rule->n_labels++;
+        return next(p);
+}
+
 static int parse_clause(Parser *p, Rule *rule, Clause c)
 {
         Pos at = p->tok.pos;
@@ -2092,6 +2159,8 @@ static int parse_clause(Parser *p, Rule *rule, Clause c)
                 return fail(p, p->tok.pos, "unknown severity '%s' (expected %s)", word,
                             severity_list);
         }
+        case CLAUSE_LABEL:
+                return parse_label(p, rule);
         case CLAUSE_SUMMARY:
         case CLAUSE_DESCRIPTION:
                 if (p->tok.type != T_STRING)
@@ -2131,6 +2200,8 @@ static Clause clause_of(TokType t)
                 return CLAUSE_SUMMARY;
         case T_DESCRIPTION:
                 return CLAUSE_DESCRIPTION;
+        case T_LABEL:
+                return CLAUSE_LABEL;
         default:
                 return _CLAUSE_MAX;
         }
@@ -2210,7 +2281,8 @@ static int parse_alert(Parser *p, Rule **ret)
                                                     suggest_text(&s, hint, sizeof(hint)));
                                 return fail(p, p->tok.pos,
                                             "unknown clause '%s' (expected where, when, for, "
-                                            "keep_firing_for, severity, summary or description)",
+                                            "keep_firing_for, severity, summary, description or "
+                                            "label)",
                                             word);
                         }
                         if (p->tok.type == T_EOF || p->tok.type == T_ALERT)
@@ -2223,7 +2295,7 @@ static int parse_alert(Parser *p, Rule **ret)
                                     "expected a clause or '}' in alert '%s', found %s", rule->name,
                                     describe(p, &p->tok, d, sizeof(d)));
                 }
-                if (have[c])
+                if (have[c] && c != CLAUSE_LABEL)
                         return fail(p, p->tok.pos,
                                     "duplicate '%s' clause in alert '%s' (first at %u:%u)",
                                     clause_names[c], rule->name, seen[c].line, pos_col(seen[c]));

@@ -1,5 +1,9 @@
 #include "lockwatch/util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -524,4 +528,75 @@ void util_memory_setup(void)
 void util_memory_release(void)
 {
         (void)malloc_trim(0);
+}
+
+int util_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len)
+{
+        struct sockaddr_storage ss = {0};
+        unsigned len;
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *port;
+        uint64_t p;
+
+        if (!s)
+                return -EINVAL;
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+                if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s + 1, (size_t)(close - s - 1));
+                host[close - s - 1] = '\0';
+                port = close + 2;
+        } else {
+                const char *colon = strrchr(s, ':');
+                if (!colon || (size_t)(colon - s) >= sizeof(host) || memchr(s, ':', (size_t)(colon - s)))
+                        return -EINVAL;
+                memcpy(host, s, (size_t)(colon - s));
+                host[colon - s] = '\0';
+                port = colon + 1;
+        }
+        if (util_parse_uint(port, &p) < 0 || p < 1 || p > 65535)
+                return -EINVAL;
+        if (s[0] == '[') {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons((uint16_t)p);
+                if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+                        return -EINVAL;
+                len = sizeof(*a);
+        } else {
+                struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+                a->sin_family = AF_INET;
+                a->sin_port = htons((uint16_t)p);
+                if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+                        return -EINVAL;
+                len = sizeof(*a);
+        }
+        if (ret)
+                *ret = ss;
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+char *util_base64(const void *data, size_t len)
+{
+        static const char tab[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const unsigned char *d = data;
+        char *out = xmalloc((len + 2) / 3 * 4 + 1), *o = out;
+
+        for (size_t i = 0; i < len; i += 3) {
+                uint32_t v = (uint32_t)d[i] << 16;
+                if (i + 1 < len)
+                        v |= (uint32_t)d[i + 1] << 8;
+                if (i + 2 < len)
+                        v |= d[i + 2];
+                *o++ = tab[(v >> 18) & 63];
+                *o++ = tab[(v >> 12) & 63];
+                *o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+                *o++ = i + 2 < len ? tab[v & 63] : '=';
+        }
+        *o = '\0';
+        return out;
 }

@@ -45,6 +45,7 @@ typedef struct Alert {
         uint64_t last_notified; /* the last FIRING or REPEAT announcement */
         uint64_t resolved_at;
         char *summary;          /* expanded at the last announcement */
+        char *description;      /* the same, NULL when the rule has none */
         char *clouds;           /* clouds at the last announcement ("aws,gcp"), may be NULL */
 } Alert;
 

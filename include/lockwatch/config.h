@@ -10,6 +10,7 @@
 #define CONFIG_MAX_SOURCES 256
 #define CONFIG_MAX_LINE    4096 /* longest line, without its line ending */
 #define CONFIG_MAX_NAME    64   /* longest source name in [source NAME] */
+#define CONFIG_MAX_SINKS   16   /* [alertmanager NAME] and [webhook NAME] sections together */
 
 /* Fetch settings: set in [daemon] as defaults, overridable per [source]. */
 typedef struct FetchLimits {
@@ -43,6 +44,29 @@ typedef struct SourceConfig {
         unsigned line; /* where the section starts, for messages */
 } SourceConfig;
 
+/* Where alerts go beyond the journal (DESIGN 9a). */
+typedef enum SinkKind {
+        SINK_ALERTMANAGER, /* [alertmanager NAME]: Alertmanager API v2 */
+        SINK_WEBHOOK,      /* [webhook NAME]: one JSON document per transition */
+        _SINK_KIND_MAX,
+} SinkKind;
+
+typedef struct SinkConfig {
+        char *name;                     /* from the section header */
+        SinkKind kind;
+        char *url;                      /* http:// or https:// */
+        char *ca_file;                  /* ca_file, NULL = system store */
+        char *bearer_token_file;        /* a path, or "credential:NAME" ($CREDENTIALS_DIRECTORY) */
+        char *basic_auth_user;          /* with basic_auth_password_file */
+        char *basic_auth_password_file; /* a path, or "credential:NAME" */
+        char *generator_url;            /* alertmanager: base of each alert's generatorURL */
+        uint64_t timeout_usec;          /* timeout: one delivery attempt, default 10s */
+        uint64_t resend_delay_usec;     /* alertmanager: resend_delay, default 1m */
+        uint64_t max_queue;             /* webhook: undelivered transitions kept, default 1000 */
+        bool text;                      /* webhook: add a plain-text "text" field */
+        unsigned line;                  /* where the section starts, for messages */
+} SinkConfig;
+
 typedef struct Config {
         char *path; /* the file this came from (as given) */
 
@@ -62,10 +86,15 @@ typedef struct Config {
         uint64_t evaluation_interval_usec; /* evaluation_interval: one rule round; 0 = interval */
         uint64_t repeat_interval_usec; /* repeat_interval for firing alerts, default 1d; 0 = never */
         char *user_agent_extra;   /* user_agent_extra: appended to the User-Agent */
+        char *metrics_listen;     /* metrics_listen: "ADDRESS:PORT" of /metrics, NULL = off */
+        char *instance;           /* instance label of alerts, NULL = the host name */
         FetchLimits limits;
 
         SourceConfig *sources;
         size_t n_sources;
+
+        SinkConfig *sinks; /* in file order */
+        size_t n_sinks;
 } Config;
 
 /* A parse error: "path:line:col: message". */
@@ -82,5 +111,7 @@ int config_load(const char *path, Config **ret, ConfigError *err);
 void config_free(Config *c);
 /* The syslog priority of a log level name (err, warning, notice, info, debug), or -EINVAL. */
 int config_log_level(const char *name);
+/* Name of a sink kind as in its section header: alertmanager, webhook. */
+const char *config_sink_kind_name(SinkKind k);
 /* Find a source by name, or NULL. */
 const SourceConfig *config_find_source(const Config *c, const char *name);

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "lockwatch/poller.h"
+#include "lockwatch/sink.h"
 
 #define CONTROL_MAX_CLIENTS 256u                 /* more are accepted and closed at once */
 #define CONTROL_MAX_OUTPUT  (4u * 1024u * 1024u) /* queued reply bytes before a drop */
@@ -27,6 +28,7 @@ typedef struct ControlOptions {
         size_t max_clients;       /* 0: CONTROL_MAX_CLIENTS */
         size_t max_output;        /* 0: CONTROL_MAX_OUTPUT */
         size_t max_message;       /* 0: VARLINK_MAX_MESSAGE */
+        const Sinks *sinks;       /* alert sinks whose health GetStatus shows; may be NULL */
 } ControlOptions;
 
 /* Listen (sd_listen_fds() first, else bind o->socket_path) and serve poller's state on event. */

@@ -68,6 +68,10 @@ typedef struct FetchRequest {
         const FetchLimits *limits;
         const FetchValidators *validators; /* may be NULL */
         const char *user_agent_extra;      /* may be NULL */
+        const char *method;                /* NULL: GET; "POST" sends body */
+        const char *body;                  /* the request body (POST), may hold NULs */
+        size_t body_len;
+        const char *const *headers;        /* extra "Name: value" lines, NULL-terminated */
 } FetchRequest;
 
 typedef struct Fetcher Fetcher;

@@ -49,6 +49,10 @@ void journal_setup(JournalMode mode, FILE *stream);
 /* Also hand every event (of priority info or more urgent) to fn: the state's history,
  * the control socket's subscribers. At most JOURNAL_MAX_OBSERVERS. */
 int journal_add_observer(journal_observer_fn fn, void *userdata);
+/* Also hand every alert transition, whole, to fn (the alert sinks). */
+int journal_add_rules_observer(rules_event_fn fn, void *userdata);
+/* Stop handing alert transitions to fn with userdata. */
+void journal_remove_rules_observer(rules_event_fn fn, void *userdata);
 /* Stop handing events to fn with userdata. */
 void journal_remove_observer(journal_observer_fn fn, void *userdata);
 /* Emit one event (or hold it: see journal_hold()). */

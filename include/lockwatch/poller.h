@@ -31,6 +31,24 @@ typedef struct PollOutcome {
         IngestReport report;    /* valid when ingested */
 } PollOutcome;
 
+/* How polls ended, counted per source since start (for /metrics). */
+typedef enum PollResult {
+        POLL_RESULT_OK,           /* fetched and applied */
+        POLL_RESULT_NOT_MODIFIED, /* 304 */
+        POLL_RESULT_FETCH_ERROR,  /* dns, connect, tls, timeout, http, too large, ... */
+        POLL_RESULT_PARSE_ERROR,
+        POLL_RESULT_SUSPECT,      /* held back by the guard */
+        _POLL_RESULT_MAX,
+} PollResult;
+
+/* Timing of state saves since start (for /metrics). */
+typedef struct PollerSaveStats {
+        uint64_t saves;
+        uint64_t failures;
+        uint64_t usec_total;
+        uint64_t last_usec;
+} PollerSaveStats;
+
 typedef struct PollerOptions {
         const char *state_dir; /* NULL: nothing is persisted */
         bool fetch_only;       /* classify fetches, never parse (connectivity checks) */
@@ -66,8 +84,16 @@ const State *poller_state(const Poller *p);
 const Config *poller_config(const Poller *p);
 /* The current alias table. */
 const AliasTable *poller_aliases(const Poller *p);
+/* The current rule set (NULL: none). */
+const RuleSet *poller_rules(const Poller *p);
 /* The outcome of the last poll of the i-th configured source, or NULL. */
 const PollOutcome *poller_outcome(const Poller *p, size_t i);
+/* Polls of the i-th configured source since start that ended in result. */
+uint64_t poller_polls(const Poller *p, size_t i, PollResult result);
+/* Name of a poll result: ok, not-modified, fetch-error, parse-error, suspect. */
+const char *poller_result_name(PollResult result);
+/* State save timings since start. */
+const PollerSaveStats *poller_save_stats(const Poller *p);
 /* Models on exactly one cloud that another cloud positively dropped (SingleCloud's test). */
 size_t poller_single_cloud(const Matrix *m);
 /* One line for sd_notify STATUS=: "42 models, 3 single-cloud, 1 source degraded". */

@@ -21,6 +21,7 @@
 #define RULES_MAX_DURATION (3650u * 86400u * 1000000ull) /* any duration literal: 10 years */
 #define RULES_MAX_ARGS     3u                            /* positional arguments of any function */
 #define RULES_MAX_KWARGS   1u                            /* keyword arguments of any function */
+#define RULES_MAX_LABELS   16u                           /* label clauses of one alert */
 
 typedef enum RuleTarget {
         RULE_TARGET_MODEL,  /* evaluated once per model row */
@@ -211,6 +212,12 @@ typedef struct Template {
         unsigned line, col; /* the opening quote */
 } Template;
 
+/* label NAME "value": sent with the alert to Alertmanager and webhooks. */
+typedef struct RuleLabel {
+        char *name;
+        char *value;
+} RuleLabel;
+
 typedef struct Rule {
         char *name;
         RuleTarget target;
@@ -222,6 +229,8 @@ typedef struct Rule {
         RuleSeverity severity;         /* warning when absent */
         Template *summary;             /* NULL when absent */
         Template *description;         /* NULL when absent */
+        RuleLabel *labels;             /* label clauses, in file order */
+        size_t n_labels;
         unsigned n_slots;              /* look-back calls in where, when and templates */
         char *file;
         unsigned line, col; /* the alert's name */

@@ -128,6 +128,12 @@ char *util_utf8_dup(const char *s, size_t max);
 /* Cut s in place to valid UTF-8 at its end: drop a trailing incomplete sequence (left
  * by a byte-counting truncation such as snprintf's), then clean the rest. */
 void util_utf8_fix_truncated(char *s);
+struct sockaddr_storage;
+/* Parse "IPV4:PORT" or "[IPV6]:PORT" (literal addresses, port 1-65535) into a socket
+ * address; NULL outputs are skipped. */
+int util_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len);
+/* Encode len bytes as base64 (RFC 4648, padded) into a new string. */
+char *util_base64(const void *data, size_t len);
 
 /* Levenshtein distance between a and b, capped at cap (for "did you mean" hints). */
 unsigned util_edit_distance(const char *a, const char *b, unsigned cap);

@@ -137,6 +137,8 @@ class InstalledFiles(unittest.TestCase):
             self.assertTrue(os.access(inst.path(rel), os.X_OK), rel)
         for rel in ("lib/systemd/system/lockwatchd.service",
                     "lib/systemd/system/lockwatchd.socket",
+                    "lib/systemd/system/lockwatchd-metrics.socket",
+                    "share/lockwatch/lockwatch.rules.yml",
                     "lib/systemd/catalog/lockwatch.catalog",
                     "lib/sysusers.d/lockwatch.conf",
                     "lib/tmpfiles.d/lockwatch.conf",

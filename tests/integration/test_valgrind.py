@@ -2,7 +2,8 @@
 """Under valgrind's memcheck, no invalid access, no use of uninitialised memory and no
 leak: every unit test binary, the real-data binaries on the captures, lockwatchd --once
 on the bundled snapshots and on every real capture, --replay, --test-rules, and a
-running daemon answering lockwatchctl, polling, reloading and stopping.
+running daemon answering lockwatchctl, polling, reloading and stopping, and one delivering
+to Alertmanagers and webhooks and serving /metrics.
 
 Skipped on a sanitizer build (valgrind cannot run ASan binaries) and without valgrind."""
 
@@ -177,6 +178,60 @@ class ValgrindTest(unittest.TestCase):
                                    text=True, timeout=WAIT)
                 self.assertEqual(r.returncode, 0, "%s: %s%s" % (args, r.stdout, r.stderr))
                 self.assertIn(want, r.stdout)
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=WAIT)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        with open(err_path) as f:
+            log = f.read()
+        self.assertNotEqual(rc, VG_EXIT, log)
+        self.assertNotRegex(log, r"==\d+== ", log)
+        self.assertEqual(rc, 0, log)
+
+    def test_daemon_with_sinks(self):
+        """Alertmanager and webhook deliveries (one receiver answering, one refusing to
+        connect, so both the success and the backoff paths run), the persisted queue and
+        /metrics scrapes, under memcheck."""
+        import sinks
+        receiver = sinks.Receiver()
+        self.addCleanup(receiver.stop)
+        dead = sinks.free_port()
+        port = sinks.free_port()
+        conf = self.demo_config()
+        with open(conf) as f:
+            text = f.read()
+        text = text.replace("[daemon]\n", "[daemon]\nevaluation_interval = 1s\n"
+                            "metrics_listen = 127.0.0.1:%d\n" % port, 1)
+        text += ("\n[alertmanager up]\nurl = %s\nresend_delay = 1s\n"
+                 "\n[alertmanager down]\nurl = http://127.0.0.1:%d\n"
+                 "\n[webhook hook]\nurl = %s\ntext = yes\n"
+                 "\n[webhook nowhere]\nurl = http://127.0.0.1:%d/\n"
+                 % (receiver.url("/am"), dead, receiver.url("/hook"), dead))
+        with open(conf, "w") as f:
+            f.write(text)
+        state = self.tmp.mkdir("state-sinks")
+        sock = self.tmp.join("io.lockwatch-sinks")
+        notify = lwtest.NotifySocket(self.tmp, "notify-sinks")
+        self.addCleanup(notify.close)
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+        env.pop("JOURNAL_STREAM", None)
+        err_path = self.tmp.join("stderr-sinks")
+        with open(err_path, "w") as err:
+            p = subprocess.Popen(VALGRIND + [lwtest.lockwatchd(), "--config", conf,
+                                             "--state-dir", state, "--socket", sock],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            self.assertTrue(notify.wait_for(lambda m: "READY=1" in m, WAIT), "no READY=1")
+            paths = lambda: {x["path"] for x in receiver.posts}  # noqa: E731
+            self.assertTrue(lwtest.wait_until(lambda: {"/am/api/v2/alerts", "/hook"} <= paths(), WAIT,
+                                              step=0.2),
+                            "no delivery to the receiver: %r" % paths())
+            status, text = sinks.http_get("http://127.0.0.1:%d/metrics" % port, timeout=WAIT)
+            self.assertEqual(status, 200)
+            self.assertIn('lockwatch_sink_up{sink="up",kind="alertmanager"} 1', text)
+            self.assertIn('lockwatch_sink_up{sink="down",kind="alertmanager"} 0', text)
             p.send_signal(signal.SIGTERM)
             rc = p.wait(timeout=WAIT)
         finally:

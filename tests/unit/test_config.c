@@ -469,8 +469,8 @@ typedef struct BadCase {
 
 static const BadCase bad_cases[] = {
     {NULL, "interval = 1h\n", 0, -EINVAL,
-     "lockwatch.conf:1:1: key 'interval' is outside any section; put it under [daemon] or "
-     "[source NAME]"},
+     "lockwatch.conf:1:1: key 'interval' is outside any section; put it under [daemon], "
+     "[source NAME], [alertmanager NAME] or [webhook NAME]"},
     {NULL, "\n  [daemon\n", 0, -EINVAL,
      "lockwatch.conf:2:3: section header is missing its closing ']'"},
     {NULL, "[daemon] # no inline comments\n", 0, -EINVAL,
@@ -482,7 +482,39 @@ static const BadCase bad_cases[] = {
     {NULL, "[sources x]\n", 0, -EINVAL,
      "lockwatch.conf:1:1: unknown section 'sources'; did you mean 'source'?"},
     {NULL, "[global]\n", 0, -EINVAL,
-     "lockwatch.conf:1:1: unknown section 'global' (use [daemon] or [source NAME])"},
+     "lockwatch.conf:1:1: unknown section 'global' (use [daemon], [source NAME], "
+     "[alertmanager NAME] or [webhook NAME])"},
+    {NULL, "[alertmanger a]\n", 0, -EINVAL,
+     "lockwatch.conf:1:1: unknown section 'alertmanger'; did you mean 'alertmanager'?"},
+    {NULL, "[alertmanager]\n", 0, -EINVAL,
+     "lockwatch.conf:1:1: section [alertmanager] needs a name, e.g. [alertmanager primary]"},
+    {NULL, "[alertmanager a]\ntimeout = 1s\n", 0, -EINVAL,
+     "lockwatch.conf:1:1: [alertmanager a]: missing required key 'url'"},
+    {NULL, "[alertmanager a]\nurl = /tmp/x\n", 0, -EINVAL,
+     "lockwatch.conf:2:7: [alertmanager a]: 'url' must be http:// or https://"},
+    {NULL, "[alertmanager a]\nurl = http://h/\n[alertmanager a]\nurl = http://h/\n", 0,
+     -EINVAL, "lockwatch.conf:3:1: duplicate alertmanager 'a'; first defined at line 1"},
+    {NULL, "[alertmanager a]\nurl = http://h/\nresend_dlay = 1m\n", 0, -EINVAL,
+     "lockwatch.conf:3:1: unknown key 'resend_dlay' in [alertmanager a]; did you mean "
+     "'resend_delay'?"},
+    {NULL, "[webhook w]\nurl = http://h/\nresend_delay = 1m\n", 0, -EINVAL,
+     "lockwatch.conf:3:1: key 'resend_delay' belongs in [alertmanager NAME], not in [webhook w]"},
+    {NULL, "[alertmanager a]\nurl = http://h/\nformat = litellm\n", 0, -EINVAL,
+     "lockwatch.conf:3:1: key 'format' belongs in [source NAME], not in [alertmanager a]"},
+    {NULL, "[webhook w]\nurl = http://h/\nbasic_auth_user = u\n", 0, -EINVAL,
+     "lockwatch.conf:3:1: [webhook w]: 'basic_auth_user' and 'basic_auth_password_file' go "
+     "together"},
+    {NULL, "[webhook w]\nurl = http://h/\nbearer_token_file = credential:a/b\n", 0, -EINVAL,
+     "lockwatch.conf:3:21: invalid credential name 'a/b' for 'bearer_token_file' (use "
+     "credential:NAME, as in LoadCredential=NAME:...)"},
+    {NULL, "[webhook w]\nurl = http://h/\nmax_queue = 0\n", 0, -EINVAL,
+     "lockwatch.conf:3:13: 'max_queue' must be between 1 and 100000, got '0'"},
+    {NULL, "[daemon]\nmetrics_listen = localhost:9464\n", 0, -EINVAL,
+     "lockwatch.conf:2:18: invalid listen address 'localhost:9464' for 'metrics_listen' (use "
+     "ADDRESS:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)"},
+    {NULL, "[daemon]\nmetrics_listen = 127.0.0.1:0\n", 0, -EINVAL,
+     "lockwatch.conf:2:18: invalid listen address '127.0.0.1:0' for 'metrics_listen' (use "
+     "ADDRESS:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)"},
     {NULL, "[daemon main]\n", 0, -EINVAL,
      "lockwatch.conf:1:1: section [daemon] takes no name, got 'main'"},
     {NULL, "[source]\n", 0, -EINVAL,
@@ -518,7 +550,8 @@ static const BadCase bad_cases[] = {
     {NULL, "[daemon]\n\x01x = 1\n", 0, -EINVAL,
      "lockwatch.conf:2:1: unknown key '\\x01x' in [daemon]"},
     {NULL, "[daemon]\nurl = http://x/\n", 0, -EINVAL,
-     "lockwatch.conf:2:1: key 'url' belongs in a [source NAME] section, not in [daemon]"},
+     "lockwatch.conf:2:1: key 'url' belongs in [source NAME], [alertmanager NAME] or "
+     "[webhook NAME], not in [daemon]"},
     {NULL, SRC("a") "state_dir = /tmp\n", 0, -EINVAL,
      "lockwatch.conf:4:1: key 'state_dir' belongs in [daemon], not in [source a]"},
     {NULL, "[daemon]\ninterval = 1h\ninterval = 2h\n", 0, -EINVAL,
@@ -853,6 +886,45 @@ static void test_find_source(void **state)
         config_free(NULL);
 }
 
+static void test_sinks(void **state)
+{
+        const char *text = "[daemon]\nmetrics_listen = [::1]:9464\ninstance = host-a\n"
+                           "[alertmanager one]\nurl = https://am1:9093\n"
+                           "bearer_token_file = credential:am-token\nresend_delay = 30s\n"
+                           "generator_url = https://lw.example/\nca_file = ca.pem\n"
+                           "[webhook chat]\nurl = http://hook/x\ntext = yes\nmax_queue = 5\n"
+                           "basic_auth_user = bot\nbasic_auth_password_file = /run/pw\n"
+                           "timeout = 3s\n"
+                           "[alertmanager two]\nurl = http://am2:9093\n";
+        Config *c = NULL;
+        ConfigError err;
+
+        if (config_parse("/etc/lockwatch/x.conf", text, strlen(text), &c, &err) < 0)
+                fail_msg("%s", err.message);
+        assert_string_equal(c->metrics_listen, "[::1]:9464");
+        assert_string_equal(c->instance, "host-a");
+        assert_int_equal(c->n_sinks, 3);
+        const SinkConfig *a = &c->sinks[0], *w = &c->sinks[1], *b = &c->sinks[2];
+        assert_int_equal(a->kind, SINK_ALERTMANAGER);
+        assert_string_equal(a->name, "one");
+        assert_string_equal(a->bearer_token_file, "credential:am-token");
+        assert_int_equal(a->resend_delay_usec, 30 * USEC_PER_SEC);
+        assert_string_equal(a->ca_file, "/etc/lockwatch/ca.pem");
+        assert_string_equal(a->generator_url, "https://lw.example/");
+        assert_int_equal(a->timeout_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(w->kind, SINK_WEBHOOK);
+        assert_true(w->text);
+        assert_int_equal(w->max_queue, 5);
+        assert_string_equal(w->basic_auth_user, "bot");
+        assert_string_equal(w->basic_auth_password_file, "/run/pw");
+        assert_int_equal(w->timeout_usec, 3 * USEC_PER_SEC);
+        assert_int_equal(b->resend_delay_usec, USEC_PER_MIN);
+        assert_int_equal(b->max_queue, 1000);
+        assert_null(b->ca_file);
+        assert_string_equal(config_sink_kind_name(w->kind), "webhook");
+        config_free(c);
+}
+
 /* The example in docs/config.md must stay a valid configuration. */
 static void test_docs_example(void **state)
 {
@@ -881,7 +953,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_good),         cmocka_unit_test(test_bad),
             cmocka_unit_test(test_caps),         cmocka_unit_test(test_find_source),
-            cmocka_unit_test(test_docs_example),
+            cmocka_unit_test(test_docs_example), cmocka_unit_test(test_sinks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

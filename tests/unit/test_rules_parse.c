@@ -179,6 +179,17 @@ static const BadCase bad_cases[] = {
      "kept\n    when previous(changed(vendor))\n                  ^"},
     {"clause suggest", "alert A {\n    when true\n    sumary \"x\"\n}\n",
      "t.rules:3:5: unknown clause 'sumary' (did you mean 'summary'?)\n    sumary \"x\"\n    ^"},
+    {"label reserved", "alert A {\n    when true\n    label model \"x\"\n}\n",
+     "t.rules:3:11: label 'model' is set by lockwatch itself (alertname, model, vendor, source, "
+     "severity and instance are)\n    label model \"x\"\n          ^"},
+    {"label dup", "alert A {\n    when true\n    label team \"a\"\n    label team \"b\"\n}\n",
+     "t.rules:4:11: duplicate label 'team' in alert 'A'\n    label team \"b\"\n          ^"},
+    {"label number", "alert A {\n    when true\n    label team 5\n}\n",
+     "t.rules:3:16: label 'team' takes a string value, found '5'\n    label team 5\n"
+     "               ^"},
+    {"label template", "alert A {\n    when true\n    label team \"{model}\"\n}\n",
+     "t.rules:3:17: '{...}' expands only in summary and description (write \\{ for a literal "
+     "brace)\n    label team \"{model}\"\n                ^"},
     {"close brace str", "alert A {\n    when true\n    summary \"a } b\"\n}\n",
      "t.rules:3:16: unmatched '}' in a string (write \\} for a literal brace)\n    summary \"a } "
      "b\"\n               ^"},
@@ -394,6 +405,24 @@ static void test_good(void **state)
                             good_cases[i].name);
                 rules_set_free(s);
         }
+}
+
+static void test_labels(void **state)
+{
+        static const char text[] = "alert A {\n    when true\n    label team \"procurement\"\n"
+                                   "    label tier \"1\"\n}\n";
+        RuleSet *rs = NULL;
+        RulesError err;
+
+        assert_int_equal(rules_set_new(&rs), 0);
+        if (rules_parse(rs, "t.rules", text, strlen(text), &err) < 0)
+                fail_msg("%s", err.message);
+        assert_int_equal(rs->rules[0]->n_labels, 2);
+        assert_string_equal(rs->rules[0]->labels[0].name, "team");
+        assert_string_equal(rs->rules[0]->labels[0].value, "procurement");
+        assert_string_equal(rs->rules[0]->labels[1].name, "tier");
+        assert_string_equal(rs->rules[0]->labels[1].value, "1");
+        rules_set_free(rs);
 }
 
 static void test_bad(void **state)
@@ -976,7 +1005,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_good),
-            cmocka_unit_test(test_bad),
+            cmocka_unit_test(test_bad), cmocka_unit_test(test_labels),
             cmocka_unit_test(test_files),
             cmocka_unit_test(test_duplicate_across_files),
             cmocka_unit_test(test_template_error_file),
