@@ -2045,6 +2045,10 @@ static const char *json_str_max(const json_t *v, size_t max)
 
         if (!s || json_string_length(v) > max || strlen(s) != json_string_length(v))
                 return NULL;
+        /* JSON leaves DEL unescaped: no text this engine stores holds one (ids are clean,
+         * rule strings refuse it), so a state file that does was not written by it. */
+        if (memchr(s, 0x7f, json_string_length(v)))
+                return NULL;
         return s;
 }
 

@@ -862,7 +862,7 @@ static int lex_string(Parser *p, Token *t, bool nested)
                         decoded++;
                         continue;
                 }
-                if ((unsigned char)c < 0x20 && c != '\t')
+                if (((unsigned char)c < 0x20 && c != '\t') || c == 0x7f)
                         return fail(p, pos_same_line(open, off), "control character in a string");
                 if (c == '}')
                         return fail(p, pos_same_line(open, off),
