@@ -63,38 +63,6 @@ const char *cell_state_name(CellState s)
         return cell_state_names[s];
 }
 
-/* Length of the UTF-8 sequence at s (at most left bytes), or 0 if it is not one that jansson
- * accepts: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t matrix_utf8_len(const unsigned char *s, size_t left)
-{
-        unsigned char c = s[0];
-        uint32_t cp;
-        size_t n;
-
-        if (c < 0x80)
-                return 1;
-        if (c < 0xc2 || c > 0xf4)
-                return 0;
-        n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-        if (n > left)
-                return 0;
-        cp = c & (0xff >> (n + 1));
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return n;
-}
-
-static bool matrix_is_control(unsigned char c)
-{
-        return c < 0x20 || c == 0x7f;
-}
-
 /* Text the matrix stores and serializes: at most MATRIX_MAX_ID bytes of valid UTF-8 without
  * control characters (ids end up in JSON and on terminals). len excludes the NUL. */
 static bool matrix_text_valid_len(const char *s, size_t len, bool allow_empty)
@@ -102,8 +70,8 @@ static bool matrix_text_valid_len(const char *s, size_t len, bool allow_empty)
         if (len > MATRIX_MAX_ID || (len == 0 && !allow_empty))
                 return false;
         for (size_t i = 0; i < len;) {
-                size_t n = matrix_utf8_len((const unsigned char *)s + i, len - i);
-                if (n == 0 || matrix_is_control((unsigned char)s[i]))
+                size_t n = util_utf8_char_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || util_is_control((unsigned char)s[i]))
                         return false;
                 i += n;
         }
@@ -130,8 +98,8 @@ static size_t matrix_text_clean(const char *s, char *buf)
         }
         len = strnlen(s, MATRIX_MAX_ID * 4);
         for (size_t i = 0; i < len;) {
-                size_t n = matrix_utf8_len((const unsigned char *)s + i, len - i);
-                if (n == 0 || matrix_is_control((unsigned char)s[i])) {
+                size_t n = util_utf8_char_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || util_is_control((unsigned char)s[i])) {
                         if (o + 1 > MATRIX_MAX_ID)
                                 break;
                         buf[o++] = '?';

@@ -112,9 +112,7 @@ bool endswith(const char *s, const char *suffix)
         return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
 
-/* Length of the UTF-8 sequence at s (at most left bytes), or 0 if it is not one that jansson
- * accepts: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t left)
+size_t util_utf8_char_len(const unsigned char *s, size_t left)
 {
         unsigned char c = s[0];
         uint32_t cp;
@@ -139,7 +137,7 @@ static size_t utf8_len(const unsigned char *s, size_t left)
         return n;
 }
 
-static bool is_control(unsigned char c)
+bool util_is_control(unsigned char c)
 {
         return c < 0x20 || c == 0x7f;
 }
@@ -147,8 +145,8 @@ static bool is_control(unsigned char c)
 bool util_utf8_valid(const char *s, size_t len)
 {
         for (size_t i = 0; i < len;) {
-                size_t n = utf8_len((const unsigned char *)s + i, len - i);
-                if (n == 0 || is_control((unsigned char)s[i]))
+                size_t n = util_utf8_char_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || util_is_control((unsigned char)s[i]))
                         return false;
                 i += n;
         }
@@ -164,8 +162,8 @@ bool util_utf8_clean(char *s)
                 return false;
         len = strlen(s);
         for (size_t i = 0; i < len;) {
-                size_t n = utf8_len((const unsigned char *)s + i, len - i);
-                if (n == 0 || is_control((unsigned char)s[i])) {
+                size_t n = util_utf8_char_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || util_is_control((unsigned char)s[i])) {
                         s[i++] = '?';
                         changed = true;
                         continue;
@@ -185,8 +183,8 @@ char *util_utf8_dup(const char *s, size_t max)
         len = strnlen(s, max);
         out = xmalloc(len + 1);
         for (size_t i = 0; i < len;) {
-                size_t n = utf8_len((const unsigned char *)s + i, len - i);
-                if (n == 0 || is_control((unsigned char)s[i])) {
+                size_t n = util_utf8_char_len((const unsigned char *)s + i, len - i);
+                if (n == 0 || util_is_control((unsigned char)s[i])) {
                         out[o++] = '?';
                         i++;
                         continue;
@@ -217,7 +215,7 @@ void util_utf8_fix_truncated(char *s)
                 }
                 start--;
         }
-        if (start < len && utf8_len((const unsigned char *)s + start, len - start) == 0 &&
+        if (start < len && util_utf8_char_len((const unsigned char *)s + start, len - start) == 0 &&
             (unsigned char)s[start] >= 0xc2)
                 s[start] = '\0';
         (void)util_utf8_clean(s);

@@ -116,6 +116,11 @@ void util_memory_setup(void);
 /* Give freed memory back to the system (after a poll, a save). */
 void util_memory_release(void);
 
+/* Length of the UTF-8 sequence at s (at most left bytes), or 0 if it is not one jansson
+ * accepts: no overlong forms, no surrogates, nothing past U+10FFFF. */
+size_t util_utf8_char_len(const unsigned char *s, size_t left);
+/* True for the control characters stored text never holds (C0 and DEL). */
+bool util_is_control(unsigned char c);
 /* True if len bytes at s are valid UTF-8 as jansson accepts it (no overlong forms,
  * surrogates or code points past U+10FFFF) and hold no control character. */
 bool util_utf8_valid(const char *s, size_t len);
