@@ -1755,6 +1755,22 @@ static void eval_source_rule(RulesEngine *e, size_t ri, const RulesSourceView *v
         }
 }
 
+/* The context for evaluating row i of m at now, with an empty row cache. */
+static void row_ctx_init(Ctx *c, RowCache *rc, RulesEngine *e, const Matrix *m, size_t i,
+                         uint64_t now)
+{
+        *c = (Ctx){.e = e,
+                   .m = m,
+                   .mm = m->models[i],
+                   .key = m->models[i]->id,
+                   .entry = e->keys[i],
+                   .rc = rc,
+                   .now = now};
+        rc->sets_done = rc->age_done = rc->price_done = false;
+        memset(rc->geo_done, 0, sizeof(rc->geo_done));
+        memset(rc->geo_unknown, 0, sizeof(rc->geo_unknown));
+}
+
 int rules_engine_evaluate(RulesEngine *e, const Matrix *m, const RulesSourceView *sources,
                           size_t n_sources, uint64_t now, rules_event_fn cb, void *userdata)
 {
@@ -1776,16 +1792,9 @@ int rules_engine_evaluate(RulesEngine *e, const Matrix *m, const RulesSourceView
                 e->cursor[ri] = alert_lower_bound(&e->alerts, e->rs[ri].name, "");
         for (size_t i = 0; i < e->n_keys; i++) {
                 RowCache rc;
-                Ctx c = {.e = e,
-                         .m = m,
-                         .mm = m->models[i],
-                         .key = m->models[i]->id,
-                         .entry = e->keys[i],
-                         .rc = &rc,
-                         .now = now};
-                rc.sets_done = rc.age_done = rc.price_done = false;
-                memset(rc.geo_done, 0, sizeof(rc.geo_done));
-                memset(rc.geo_unknown, 0, sizeof(rc.geo_unknown));
+                Ctx c;
+
+                row_ctx_init(&c, &rc, e, m, i, now);
                 for (size_t ri = 0; ri < e->n_rs; ri++)
                         if (e->rs[ri].rule->target == RULE_TARGET_MODEL)
                                 eval_model_rule(&c, ri, cb, userdata);
@@ -1817,20 +1826,12 @@ int rules_engine_rebase(RulesEngine *e, const Matrix *m, uint64_t now)
         sync_keys(e, m);
         for (size_t i = 0; i < e->n_keys; i++) {
                 RowCache rc;
-                Ctx c = {.e = e,
-                         .m = m,
-                         .mm = m->models[i],
-                         .key = m->models[i]->id,
-                         .entry = e->keys[i],
-                         .rc = &rc,
-                         .now = now};
+                Ctx c;
 
                 /* A row never evaluated keeps having no past. */
                 if (!e->keys[i]->has_prev)
                         continue;
-                rc.sets_done = rc.age_done = rc.price_done = false;
-                memset(rc.geo_done, 0, sizeof(rc.geo_done));
-                memset(rc.geo_unknown, 0, sizeof(rc.geo_unknown));
+                row_ctx_init(&c, &rc, e, m, i, now);
                 for (size_t ri = 0; ri < e->n_rs; ri++) {
                         const RuleState *rs = &e->rs[ri];
                         if (rs->rule->target != RULE_TARGET_MODEL)
