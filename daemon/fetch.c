@@ -948,6 +948,10 @@ static int fetch_job_setup(FetchJob *j)
         SETOPT(CURLOPT_PRIVATE, (void *)j);
         SETOPT(CURLOPT_ERRORBUFFER, j->curl_error);
         SETOPT(CURLOPT_NOSIGNAL, 1L);
+        /* A cancelled job must not wait for its name lookup: without this, libcurl joins the
+         * resolver thread, and a lookup against an unreachable nameserver blocks the loop (and
+         * a stop) for the resolver's whole timeout, long enough for the watchdog to fire. */
+        SETOPT(CURLOPT_QUICK_EXIT, 1L);
         SETOPT(CURLOPT_USERAGENT, j->user_agent);
         SETOPT(CURLOPT_HTTPHEADER, j->headers);
         SETOPT(CURLOPT_ACCEPT_ENCODING, "");

@@ -283,6 +283,51 @@ class DaemonTest(unittest.TestCase):
             notify.close()
             err.close()
 
+    def test_stop_while_a_name_lookup_hangs(self):
+        """A stop never waits for a name lookup: with a nameserver that never answers, a
+        daemon whose first poll is still resolving exits at once on SIGTERM (libcurl would
+        otherwise join its resolver thread, here for 30 s; under systemd the watchdog fires
+        first and the stop ends in 'failed')."""
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare(1) to give the daemon its own resolv.conf")
+        dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            dns.bind(("127.0.0.53", 53))
+        except OSError as e:
+            dns.close()
+            self.skipTest("cannot bind a nameserver on 127.0.0.53:53: %s" % e)
+        resolv = os.path.join(self.tmp, "resolv.conf")
+        with open(resolv, "w") as f:
+            f.write("nameserver 127.0.0.53\noptions timeout:30 attempts:1\n")
+        conf = os.path.join(self.tmp, "lockwatch.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\nrules = none\nproviders = %s/providers.conf\n"
+                    "aliases = %s/aliases.conf\n[source far]\n"
+                    "url = https://models.example.invalid/api.json\nformat = models-dev\n"
+                    % (DATA, DATA))
+        state = os.path.join(self.tmp, "state")
+        os.mkdir(state)
+        script = 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"'
+        p = subprocess.Popen(["unshare", "-m", "sh", "-c", script, "sh", resolv, LOCKWATCHD,
+                              "--config", conf, "--state-dir", state,
+                              "--socket", os.path.join(self.tmp, "sock")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            dns.settimeout(WAIT)
+            dns.recvfrom(4096)  # the first poll is resolving now
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=WAIT)
+            took = time.monotonic() - t0
+            self.assertEqual(rc, 0, p.stderr.read())
+            self.assertLess(took, 10.0, "the stop waited %.1f s for a name lookup" % took)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stderr.close()
+            dns.close()
+
 
 if __name__ == "__main__":
     if not os.path.exists(LOCKWATCHD):
