@@ -20,30 +20,78 @@ static int adapter_table_check(const AdapterOptions *opts, AdapterError *err)
 }
 
 static const Adapter adapters[] = {
-        {"litellm", "LiteLLM model_prices_and_context_window.json", false, false,
-         adapter_litellm_parse, NULL, ADAPTER_AUTHORITY_NEVER},
-        {"models-dev", "models.dev api.json (providers -> models)", false, false,
-         adapter_models_dev_parse, NULL, ADAPTER_AUTHORITY_NEVER},
-        {"openrouter", "OpenRouter GET /api/v1/models", false, false, adapter_openrouter_parse,
-         NULL, ADAPTER_AUTHORITY_NEVER},
-        {"bedrock-model-cards", "scrape of the AWS Bedrock model cards", false, false,
-         adapter_bedrock_cards_parse, NULL, ADAPTER_AUTHORITY_DEFAULT},
-        {"bedrock-api", "aws bedrock list-foundation-models / list-inference-profiles", false,
-         false, adapter_bedrock_api_parse, NULL, ADAPTER_AUTHORITY_DEFAULT},
-        {"azure-models", "az cognitiveservices model list", false, false,
-         adapter_azure_models_parse, NULL, ADAPTER_AUTHORITY_DEFAULT},
-        {"html-table", "an HTML table chosen by its header names", true, true,
-         adapter_html_table_parse, adapter_table_check, ADAPTER_AUTHORITY_OPT_IN},
-        {"markdown-table", "a Markdown pipe table chosen by its header names", true, true,
-         adapter_markdown_table_parse, adapter_table_check, ADAPTER_AUTHORITY_OPT_IN},
-        {"json", "any JSON document; rows and fields chosen by path expressions", false, true,
-         adapter_json_generic_parse, adapter_json_generic_check, ADAPTER_AUTHORITY_OPT_IN},
+        {.name = "litellm",
+         .description = "LiteLLM model_prices_and_context_window.json",
+         .parse = adapter_litellm_parse,
+         .authority = ADAPTER_AUTHORITY_NEVER},
+        {.name = "models-dev",
+         .description = "models.dev api.json (providers -> models)",
+         .parse = adapter_models_dev_parse,
+         .authority = ADAPTER_AUTHORITY_NEVER},
+        {.name = "openrouter",
+         .description = "OpenRouter GET /api/v1/models",
+         .parse = adapter_openrouter_parse,
+         .authority = ADAPTER_AUTHORITY_NEVER},
+        {.name = "bedrock-model-cards",
+         .description = "scrape of the AWS Bedrock model cards",
+         .parse = adapter_bedrock_cards_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT},
+        {.name = "bedrock-api",
+         .description = "aws bedrock list-foundation-models / list-inference-profiles",
+         .parse = adapter_bedrock_api_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT},
+        {.name = "azure-models",
+         .description = "az cognitiveservices model list",
+         .parse = adapter_azure_models_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT},
+        {.name = "html-table",
+         .description = "an HTML table chosen by its header names",
+         .needs_provider = true,
+         .needs_columns = true,
+         .parse = adapter_html_table_parse,
+         .check = adapter_table_check,
+         .authority = ADAPTER_AUTHORITY_OPT_IN},
+        {.name = "markdown-table",
+         .description = "a Markdown pipe table chosen by its header names",
+         .needs_provider = true,
+         .needs_columns = true,
+         .parse = adapter_markdown_table_parse,
+         .check = adapter_table_check,
+         .authority = ADAPTER_AUTHORITY_OPT_IN},
+        {.name = "json",
+         .description = "any JSON document; rows and fields chosen by path expressions",
+         .needs_columns = true,
+         .parse = adapter_json_generic_parse,
+         .check = adapter_json_generic_check,
+         .authority = ADAPTER_AUTHORITY_OPT_IN},
 };
 
-static const Adapter *const adapter_table[] = {
-    &adapters[0], &adapters[1], &adapters[2], &adapters[3], &adapters[4],
-    &adapters[5], &adapters[6], &adapters[7], &adapters[8], NULL,
+static const Adapter *adapter_table[ELEMENTSOF(adapters) + 1];
+
+static const char *const auth_names[_ADAPTER_AUTH_MAX] = {
+        [ADAPTER_AUTH_NONE] = "none",
+        [ADAPTER_AUTH_BEARER] = "bearer",
+        [ADAPTER_AUTH_X_API_KEY] = "x-api-key",
+        [ADAPTER_AUTH_GOOG_API_KEY] = "goog-api-key",
+        [ADAPTER_AUTH_AWS] = "aws",
 };
+
+const char *adapter_auth_name(AdapterAuth a)
+{
+        if (a < 0 || a >= _ADAPTER_AUTH_MAX)
+                return "unknown";
+        return auth_names[a];
+}
+
+int adapter_auth_from_string(const char *s)
+{
+        if (!s)
+                return -EINVAL;
+        for (int a = 0; a < _ADAPTER_AUTH_MAX; a++)
+                if (streq(auth_names[a], s))
+                        return a;
+        return -EINVAL;
+}
 
 const Adapter *adapter_find(const char *name)
 {
@@ -55,6 +103,10 @@ const Adapter *adapter_find(const char *name)
 
 const Adapter *const *adapter_all(void)
 {
+        /* Filled on first use so that a new format is one entry in adapters[] only. */
+        if (!adapter_table[0])
+                for (size_t i = 0; i < ELEMENTSOF(adapters); i++)
+                        adapter_table[i] = &adapters[i];
         return adapter_table;
 }
 

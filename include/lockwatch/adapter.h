@@ -62,6 +62,7 @@ typedef struct AdapterOptions {
         const char *vendor;   /* vendor hint for every row, may be NULL */
         const char *columns;  /* table or json column spec, may be NULL */
         const char *rows;     /* json: path to the rows, NULL = the root array's elements */
+        const char *region;   /* the region this body lists (per-region APIs), or NULL */
         size_t max_bytes;     /* 0 = ADAPTER_MAX_BYTES_DEFAULT */
         size_t max_rows;      /* 0 = ADAPTER_MAX_ROWS_DEFAULT */
 } AdapterOptions;
@@ -81,6 +82,35 @@ typedef enum AdapterAuthority {
         ADAPTER_AUTHORITY_DEFAULT, /* the cloud's own listing: authoritative unless set to no */
 } AdapterAuthority;
 
+/* How a format's API authenticates: the default of a source's `auth =`. */
+typedef enum AdapterAuth {
+        ADAPTER_AUTH_NONE,
+        ADAPTER_AUTH_BEARER,       /* Authorization: Bearer TOKEN */
+        ADAPTER_AUTH_X_API_KEY,    /* x-api-key: KEY (Anthropic) */
+        ADAPTER_AUTH_GOOG_API_KEY, /* x-goog-api-key: KEY (Gemini API): never in the URL */
+        ADAPTER_AUTH_AWS,          /* SigV4 with an access key, or a Bedrock API key as bearer */
+        _ADAPTER_AUTH_MAX,
+} AdapterAuth;
+
+/* A format's official API: what a source of that format polls when it names no url. */
+typedef struct AdapterEndpoint {
+        const char *const *urls;    /* URL templates, NULL-terminated; {region} is replaced */
+        const char *method;         /* NULL: GET */
+        const char *body;           /* the first page's request body (POST), or NULL */
+        const char *const *headers; /* fixed request headers, NULL-terminated, or NULL */
+        AdapterAuth auth;           /* the default `auth =` */
+        bool regional;              /* one listing per region: `regions =` is required */
+        const char *api;            /* the API's name as its owner documents it (explain) */
+        const char *sigv4_service;  /* AWS service name for SigV4, or NULL */
+} AdapterEndpoint;
+
+/* From one page's body and the request that fetched it (url, and body for POST), the
+ * request for the next page: 0 with *ret_url NULL when this page was the last, 1 with
+ * *ret_url (and *ret_body for POST) set. A malformed paging field is -EBADMSG with err. */
+typedef int (*adapter_next_page_fn)(const char *data, size_t len, const char *url,
+                                    const char *body, char **ret_url, char **ret_body,
+                                    AdapterError *err);
+
 typedef struct Adapter {
         const char *name;        /* the config's `format =` value */
         const char *description; /* one line for --help and docs */
@@ -89,6 +119,8 @@ typedef struct Adapter {
         adapter_parse_fn parse;
         adapter_check_fn check;  /* NULL: the format takes no options to check */
         AdapterAuthority authority;
+        const AdapterEndpoint *endpoint; /* NULL: `url =` is required, one request a poll */
+        adapter_next_page_fn next_page;  /* NULL: one page per request */
 } Adapter;
 
 /* Find an adapter by format name, or NULL. */
@@ -108,6 +140,10 @@ void observation_list_clear(ObservationList *l);
 /* Set err's message (printf-style) and offset/line/col; returns -EBADMSG for chaining. */
 int adapter_error(AdapterError *err, size_t offset, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Name of an auth kind as the config spells it: none, bearer, x-api-key, goog-api-key, aws. */
+const char *adapter_auth_name(AdapterAuth a);
+/* Parse an auth kind as the config spells it; -EINVAL if unknown. */
+int adapter_auth_from_string(const char *s);
 /* Name of a lifecycle value: active, preview, legacy, deprecated, retired, unknown. */
 const char *lifecycle_name(Lifecycle l);
 /* Parse a lifecycle word as published (case-insensitive, e.g. "Active", "LEGACY"). */
