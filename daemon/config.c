@@ -129,6 +129,10 @@ static const KeyDef keys[] = {
     SOURCE_KEY("vendor", KEY_TEXT, vendor),
     SOURCE_KEY("enabled", KEY_BOOL, enabled),
     SOURCE_KEY("authoritative", KEY_BOOL, authoritative),
+    SOURCE_KEY("endpoint", KEY_URL, endpoint),
+    SOURCE_KEY("regions", KEY_TEXT, regions),
+    SOURCE_KEY("auth", KEY_TEXT, auth),
+    SOURCE_KEY("credential", KEY_TEXT, credential),
     /* curl counts timeouts in milliseconds and the low-speed window in seconds: anything
      * smaller would round to zero, which curl reads as "no limit". */
     FETCH_KEY("connect_timeout", KEY_DURATION, USEC_PER_MSEC, USEC_PER_DAY, 0,
@@ -427,6 +431,64 @@ static size_t scheme_len(const char *v)
         return v[i] == ':' ? i : 0;
 }
 
+/* "us-east-1, eu-west-1": AWS and Google region names are lower-case words and digits. */
+static int parse_regions(Parser *p, const char *v, unsigned line, unsigned col)
+{
+        SourceConfig *s = &p->c->sources[p->c->n_sources - 1];
+        _cleanup_free_ char *copy = xstrdup(v);
+        char *save = NULL;
+
+        for (char *w = strtok_r(copy, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save)) {
+                size_t n = strlen(w);
+                bool ok = n > 0 && n <= CONFIG_MAX_REGION;
+                for (size_t i = 0; ok && i < n; i++)
+                        ok = (w[i] >= 'a' && w[i] <= 'z') || (w[i] >= '0' && w[i] <= '9') ||
+                             w[i] == '-';
+                if (!ok)
+                        return fail(p, -EINVAL, line, col,
+                                    "invalid region '%s' (use names such as us-east-1 or "
+                                    "europe-west4: a-z, 0-9 and '-', at most %d bytes)",
+                                    token(w).s, CONFIG_MAX_REGION);
+                for (size_t i = 0; i < s->n_regions; i++)
+                        if (streq(s->regions[i], w))
+                                return fail(p, -EINVAL, line, col, "region '%s' is listed twice",
+                                            token(w).s);
+                if (s->n_regions >= CONFIG_MAX_REGIONS)
+                        return fail(p, -EINVAL, line, col, "more than %d regions in one source",
+                                    CONFIG_MAX_REGIONS);
+                s->regions = xreallocarray(s->regions, s->n_regions + 1, sizeof(char *));
+                s->regions[s->n_regions++] = xstrdup(w);
+        }
+        if (s->n_regions == 0)
+                return fail(p, -EINVAL, line, col, "empty value for 'regions'");
+        return 0;
+}
+
+/* credential = NAME (systemd's LoadCredential=NAME:...) or a file path. */
+static int parse_credential(Parser *p, const char *v, unsigned line, unsigned col)
+{
+        SourceConfig *s = &p->c->sources[p->c->n_sources - 1];
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (strchr(v, '/')) {
+                r = resolve_path(p, "credential", v, line, col, &path);
+                if (r < 0)
+                        return r;
+                free(s->credential);
+                s->credential = TAKE_PTR(path);
+                return 0;
+        }
+        if (strlen(v) > 255 || streq(v, ".") || streq(v, ".."))
+                return fail(p, -EINVAL, line, col,
+                            "invalid credential name '%s' (a LoadCredential= name, or a file "
+                            "path)",
+                            token(v).s);
+        free(s->credential);
+        s->credential = xasprintf("credential:%s", v);
+        return 0;
+}
+
 static int parse_url(Parser *p, const char *key, const char *v, unsigned line, unsigned col,
                      char **ret)
 {
@@ -617,6 +679,20 @@ static int apply_value(Parser *p, const KeyDef *k, const char *v, unsigned line,
                 if (k->max > 0 && strlen(v) > k->max)
                         return fail(p, -EINVAL, line, col, "'%s' is longer than %llu bytes",
                                     k->name, (unsigned long long)k->max);
+                if (streq(k->name, "regions"))
+                        return parse_regions(p, v, line, col);
+                if (streq(k->name, "auth")) {
+                        int a = adapter_auth_from_string(v);
+                        if (a < 0)
+                                return fail(p, -EINVAL, line, col,
+                                            "invalid auth '%s' (use none, bearer, x-api-key, "
+                                            "goog-api-key or aws)",
+                                            token(v).s);
+                        p->c->sources[p->c->n_sources - 1].auth = a;
+                        return 0;
+                }
+                if (streq(k->name, "credential"))
+                        return parse_credential(p, v, line, col);
                 if (streq(k->name, "log_level") && config_log_level(v) < 0)
                         return fail(p, -EINVAL, line, col,
                                     "invalid log level '%s' (use err, warning, notice, info or "
@@ -822,6 +898,77 @@ static unsigned seen_line(const Parser *p, const char *key, unsigned *ret_vcol)
         return p->seen[k];
 }
 
+/* The keys of a provider's own API: where (endpoint, regions) and as whom (auth, credential). */
+static int source_check_api(Parser *p, SourceConfig *s, const Adapter *a)
+{
+        const AdapterEndpoint *e = a ? a->endpoint : NULL;
+        unsigned line, col;
+        bool templated = s->url ? strstr(s->url, "{region}") != NULL : false;
+
+        if (e && e->urls && e->urls[0])
+                for (size_t i = 0; !s->url && e->urls[i]; i++)
+                        templated = templated || strstr(e->urls[i], "{region}");
+        line = seen_line(p, "endpoint", &col);
+        if (s->endpoint && !e)
+                return fail(p, -EINVAL, line, col,
+                            "%s: 'endpoint' applies only to formats that name their API "
+                            "(format '%s' does not; use 'url')",
+                            p->section_label, s->format);
+        if (s->endpoint && s->url)
+                return fail(p, -EINVAL, line, col,
+                            "%s: use either 'url' (one URL polled as is) or 'endpoint' (the "
+                            "API's own paths under another host), not both",
+                            p->section_label);
+        if (s->endpoint && strpbrk(s->endpoint, "?#"))
+                return fail(p, -EINVAL, line, col,
+                            "%s: 'endpoint' is scheme://host[/prefix], without a query",
+                            p->section_label);
+        line = seen_line(p, "regions", &col);
+        if (s->n_regions > 0 && !templated)
+                return fail(p, -EINVAL, line, col,
+                            "%s: 'regions' needs a URL with {region} in it (format '%s' lists "
+                            "every region in one document)",
+                            p->section_label, s->format);
+        if (s->n_regions == 0 && templated)
+                return fail(p, -EINVAL, p->section_line, p->section_col,
+                            "%s: missing required key 'regions' (format '%s' lists models per "
+                            "region, e.g. regions = %s)",
+                            p->section_label, s->format,
+                            e && e->sigv4_service ? "us-east-1, eu-west-1"
+                                                  : "us-central1, europe-west4");
+        if (!seen_line(p, "auth", NULL))
+                s->auth = e ? (int)e->auth : ADAPTER_AUTH_NONE;
+        line = seen_line(p, "auth", &col);
+        if (s->auth == ADAPTER_AUTH_AWS && !(e && e->sigv4_service))
+                return fail(p, -EINVAL, line, col,
+                            "%s: auth = aws applies only to AWS APIs (format bedrock-api)",
+                            p->section_label);
+        if (s->auth != ADAPTER_AUTH_NONE && !s->credential) {
+                /* An API that needs a key is no use without one: say which, and how. */
+                if (!line)
+                        line = p->section_line, col = p->section_col;
+                return fail(p, -EINVAL, line, col,
+                            "%s: missing required key 'credential' (auth %s needs a key: "
+                            "credential = NAME with LoadCredential=NAME:/path/to/file in the "
+                            "unit, or credential = /path/to/file)",
+                            p->section_label, adapter_auth_name((AdapterAuth)s->auth));
+        }
+        line = seen_line(p, "credential", &col);
+        if (s->credential && s->auth == ADAPTER_AUTH_NONE)
+                return fail(p, -EINVAL, line, col,
+                            "%s: 'credential' is not used with auth none (set auth = bearer, "
+                            "x-api-key, goog-api-key or aws)",
+                            p->section_label);
+        const char *where = s->url ? s->url : s->endpoint;
+        if (s->credential && where && startswith_no_case(where, "http://") &&
+            !util_url_is_loopback(where))
+                return fail(p, -EINVAL, line, col,
+                            "%s: a credential is only sent over https:// (or to a loopback "
+                            "address)",
+                            p->section_label);
+        return 0;
+}
+
 /* A sink delivers over HTTP(S) only; its credentials come in exactly one form. */
 static int sink_check(Parser *p, const SinkConfig *s)
 {
@@ -868,10 +1015,11 @@ static int section_close(Parser *p)
                 p->set_mask[idx] = mask;
 
                 const char *missing = NULL;
-                if (!s->url)
-                        missing = "url";
-                else if (!s->format)
+                a = s->format ? adapter_find(s->format) : NULL;
+                if (!s->format)
                         missing = "format";
+                else if (!s->url && !(a && a->endpoint))
+                        missing = "url";
                 if (missing)
                         return fail(p, -EINVAL, p->section_line, p->section_col,
                                     "%s: missing required key '%s'", p->section_label, missing);
@@ -889,6 +1037,11 @@ static int section_close(Parser *p)
                         if (r < 0)
                                 return r;
                         r = source_check_authority(p, s, a);
+                        if (r < 0)
+                                return r;
+                }
+                {
+                        int r = source_check_api(p, s, a);
                         if (r < 0)
                                 return r;
                 }
@@ -1184,6 +1337,11 @@ void config_free(Config *c)
                 free(s->rows);
                 free(s->vendor);
                 free(s->limits.ca_file);
+                free(s->endpoint);
+                free(s->credential);
+                for (size_t j = 0; j < s->n_regions; j++)
+                        free(s->regions[j]);
+                free(s->regions);
         }
         free(c->sources);
         for (size_t i = 0; i < c->n_sinks; i++) {

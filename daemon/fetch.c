@@ -54,6 +54,9 @@ struct FetchJob {
         char *req_body; /* POST body, req_body_len bytes */
         size_t req_body_len;
         char **req_headers; /* NULL-terminated */
+        char *aws_sigv4;
+        char *userpwd;
+        bool secret;
         fetch_done_fn done;
         void *userdata;
 
@@ -373,7 +376,16 @@ static void fetch_job_free(FetchJob *j)
                         curl_multi_remove_handle(j->fetcher->multi, j->easy);
                 curl_easy_cleanup(j->easy);
         }
+        /* Extra headers and keys may carry credentials: leave no copy in freed memory. */
+        for (struct curl_slist *l = j->headers; l; l = l->next)
+                if (l->data)
+                        explicit_bzero(l->data, strlen(l->data));
         curl_slist_free_all(j->headers);
+        if (j->userpwd) {
+                explicit_bzero(j->userpwd, strlen(j->userpwd));
+                free(j->userpwd);
+        }
+        free(j->aws_sigv4);
         sd_event_source_disable_unref(j->event_source);
         free(j->url);
         free(j->limits.ca_file);
@@ -381,7 +393,6 @@ static void fetch_job_free(FetchJob *j)
         free(j->user_agent);
         free(j->method);
         free(j->req_body);
-        /* Extra headers may carry credentials: leave no copy in freed memory. */
         for (char **h = j->req_headers; h && *h; h++) {
                 explicit_bzero(*h, strlen(*h));
                 free(*h);
@@ -964,7 +975,11 @@ static int fetch_job_setup(FetchJob *j)
         SETOPT(CURLOPT_LOW_SPEED_LIMIT, low_speed_limit);
         SETOPT(CURLOPT_LOW_SPEED_TIME, low_speed_time);
         SETOPT(CURLOPT_MAXFILESIZE_LARGE, max_body);
-        SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
+        SETOPT(CURLOPT_FOLLOWLOCATION, j->secret ? 0L : 1L);
+        if (j->aws_sigv4) {
+                SETOPT(CURLOPT_AWS_SIGV4, j->aws_sigv4);
+                SETOPT(CURLOPT_USERPWD, j->userpwd);
+        }
         SETOPT(CURLOPT_MAXREDIRS, redirs);
         SETOPT(CURLOPT_PROTOCOLS_STR, "http,https,file");
         SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -1014,6 +1029,9 @@ int fetch_submit(Fetcher *f, const FetchRequest *req, fetch_done_fn done, void *
                 for (size_t i = 0; i < n; i++)
                         j->req_headers[i] = xstrdup(req->headers[i]);
         }
+        j->aws_sigv4 = xstrdup(req->aws_sigv4);
+        j->userpwd = xstrdup(req->userpwd);
+        j->secret = req->secret;
         j->done = done;
         j->userdata = userdata;
         j->state = FETCH_JOB_QUEUED;

@@ -75,8 +75,66 @@ static size_t drop_mapped_ids(const char **ids, const char **names, size_t n,
         return o;
 }
 
+/* Parse every page into one list: a poll of many regions or pages is one listing, judged
+ * whole by the guard. A page that fails fails the parse, named by its region and number. */
+static int ingest_parse_pages(const Adapter *a, const AdapterOptions *base, const IngestPage *pages,
+                              size_t n_pages, ObservationList *obs, AdapterError *err)
+{
+        bool have_fp = false;
+        int r;
+
+        for (size_t k = 0; k < n_pages; k++) {
+                AdapterOptions opts = *base;
+                ObservationList one = {0};
+
+                opts.region = pages[k].region;
+                r = adapter_parse(a, pages[k].body, pages[k].len, &opts, &one, err);
+                if (r >= 0 && obs->n + one.n > (base->max_rows ? base->max_rows
+                                                                : ADAPTER_MAX_ROWS_DEFAULT)) {
+                        observation_list_clear(&one);
+                        r = adapter_error(err, 0, "more than %zu rows in %zu pages",
+                                          base->max_rows ? base->max_rows
+                                                         : (size_t)ADAPTER_MAX_ROWS_DEFAULT,
+                                          k + 1);
+                }
+                if (r < 0) {
+                        if (n_pages > 1) {
+                                _cleanup_free_ char *m = xasprintf(
+                                    "%s%s%spage %zu: %s", pages[k].region ? "region " : "",
+                                    pages[k].region ? pages[k].region : "",
+                                    pages[k].region ? ", " : "", pages[k].page + 1, err->message);
+                                snprintf(err->message, sizeof(err->message), "%s", m);
+                                util_utf8_fix_truncated(err->message);
+                        }
+                        observation_list_clear(obs);
+                        return r;
+                }
+                /* Every page of one API has one layout: the first page with rows says it. */
+                if (!have_fp && (one.n > 0 || k == 0)) {
+                        obs->fingerprint = one.fingerprint;
+                        have_fp = one.n > 0;
+                }
+                if (one.n > 0) {
+                        obs->items = xreallocarray(obs->items, obs->n + one.n, sizeof(Observation));
+                        memcpy(obs->items + obs->n, one.items, one.n * sizeof(Observation));
+                        obs->n += one.n;
+                        obs->cap = obs->n;
+                }
+                free(one.items);
+        }
+        return 0;
+}
+
 int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const char *body,
                 size_t len, MatrixChanges *changes, IngestReport *ret)
+{
+        IngestPage page = {.body = body, .len = len};
+        return ingest_pages(m, p, mem, &page, 1, changes, ret);
+}
+
+int ingest_pages(Matrix *m, const IngestParams *p, const IngestMemory *mem,
+                 const IngestPage *pages, size_t n_pages, MatrixChanges *changes,
+                 IngestReport *ret)
 {
         const SourceConfig *src = p->source;
         ObservationList obs = {0};
@@ -101,7 +159,7 @@ int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const
                 .max_bytes = src->limits.max_body ? (size_t)src->limits.max_body : 0,
                 .max_rows = p->max_rows,
         };
-        r = adapter_parse(a, body, len, &opts, &obs, &rep.parse_error);
+        r = ingest_parse_pages(a, &opts, pages, n_pages, &obs, &rep.parse_error);
         if (r < 0) {
                 rep.status = INGEST_PARSE_ERROR;
                 *ret = rep;

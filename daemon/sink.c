@@ -9,6 +9,7 @@
 #include "lockwatch/alertmanager.h"
 #include "lockwatch/journal.h"
 #include "lockwatch/log.h"
+#include "lockwatch/secret.h"
 #include "lockwatch/util.h"
 #include "lockwatch/webhook.h"
 
@@ -114,49 +115,10 @@ static void sink_free(Sink *k)
         free(k);
 }
 
-/* A secret named by path or credential:NAME; trailing blanks and line ends dropped. */
+/* A secret named by path or credential:NAME (lockwatch/secret.h). */
 static int read_secret(const char *spec, char **ret, char **ret_error)
 {
-        _cleanup_free_ char *path = NULL;
-        const char *name = startswith(spec, "credential:");
-        char *text = NULL;
-        size_t len = 0;
-        int r;
-
-        if (name) {
-                const char *dir = getenv("CREDENTIALS_DIRECTORY");
-                if (!dir || !*dir) {
-                        *ret_error = xasprintf("%s: $CREDENTIALS_DIRECTORY is not set (use "
-                                               "LoadCredential=%s:PATH in the unit)",
-                                               spec, name);
-                        return -ENOENT;
-                }
-                path = xasprintf("%s/%s", dir, name);
-        } else {
-                path = xstrdup(spec);
-        }
-        r = util_read_file(path, SINK_MAX_SECRET, &text, &len);
-        if (r < 0) {
-                *ret_error = xasprintf("cannot read %s: %s", path,
-                                       r == -EFBIG ? "larger than 4096 bytes" : strerror(-r));
-                return r;
-        }
-        while (len > 0 && strchr(" \t\r\n", text[len - 1]))
-                text[--len] = '\0';
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) {
-                        explicit_bzero(text, len);
-                        free(text);
-                        *ret_error = xasprintf("%s: control characters in a secret", path);
-                        return -EINVAL;
-                }
-        if (len == 0) {
-                free(text);
-                *ret_error = xasprintf("%s is empty", path);
-                return -EINVAL;
-        }
-        *ret = text;
-        return 0;
+        return secret_read(spec, 0, ret, ret_error);
 }
 
 static void sink_load_credentials(Sink *k)

@@ -598,3 +598,23 @@ char *util_base64(const void *data, size_t len)
         *o = '\0';
         return out;
 }
+
+bool util_url_is_loopback(const char *url)
+{
+        const char *h = strstr(url, "://");
+        size_t n;
+
+        if (!h)
+                return false;
+        h += 3;
+        n = strcspn(h, "/?#");
+        /* userinfo@ before the host would make any check here a guess: refuse it. */
+        if (memchr(h, '@', n))
+                return false;
+        if (startswith(h, "[::1]"))
+                return n == 5 || h[5] == ':';
+        size_t hn = strcspn(h, ":/?#");
+        if (hn == 9 && strncasecmp(h, "localhost", 9) == 0)
+                return true;
+        return hn > 4 && strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") >= hn;
+}

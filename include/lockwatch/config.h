@@ -11,6 +11,8 @@
 #define CONFIG_MAX_LINE    4096 /* longest line, without its line ending */
 #define CONFIG_MAX_NAME    64   /* longest source name in [source NAME] */
 #define CONFIG_MAX_SINKS   16   /* [alertmanager NAME] and [webhook NAME] sections together */
+#define CONFIG_MAX_REGIONS 64   /* regions of one source */
+#define CONFIG_MAX_REGION  32   /* bytes of one region name */
 
 /* Fetch settings: set in [daemon] as defaults, overridable per [source]. */
 typedef struct FetchLimits {
@@ -39,6 +41,11 @@ typedef struct SourceConfig {
         uint64_t interval_usec; /* poll interval; default from [daemon] interval */
         bool enabled;
         bool authoritative; /* authoritative = yes|no; default from the format (DESIGN 5a) */
+        char *endpoint;     /* endpoint: replaces scheme://host of a format's own API URLs */
+        char **regions;     /* regions = a, b: one listing per region ({region} in URLs) */
+        size_t n_regions;
+        int auth;           /* auth = (an AdapterAuth); default from the format */
+        char *credential;   /* credential: a secret spec (a path, or credential:NAME) */
         unsigned provider_line, provider_col; /* where `provider =`'s value is, for messages */
         FetchLimits limits;
         unsigned line; /* where the section starts, for messages */

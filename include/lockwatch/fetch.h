@@ -72,6 +72,10 @@ typedef struct FetchRequest {
         const char *body;                  /* the request body (POST), may hold NULs */
         size_t body_len;
         const char *const *headers;        /* extra "Name: value" lines, NULL-terminated */
+        const char *aws_sigv4;  /* "aws:amz:REGION:SERVICE": sign with userpwd's key, or NULL */
+        const char *userpwd;    /* "ACCESS_KEY_ID:SECRET" for aws_sigv4, or NULL */
+        bool secret;            /* headers or userpwd hold a secret: never follow a redirect
+                                   (it could carry them to another host); wipe them when done */
 } FetchRequest;
 
 typedef struct Fetcher Fetcher;

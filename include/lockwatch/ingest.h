@@ -56,6 +56,18 @@ typedef struct IngestReport {
         char *unlisted_names[INGEST_MAX_REPORTED]; /* distinct upstream provider names */
 } IngestReport;
 
+/* One fetched page of a listing (a source may list per region, over several pages). */
+typedef struct IngestPage {
+        const char *body;
+        size_t len;
+        const char *region; /* the region the request asked about, or NULL */
+        size_t page;        /* 0-based page number within its region, for messages */
+} IngestPage;
+
+/* Parse every page as one listing and, if believable, merge it into m. */
+int ingest_pages(Matrix *m, const IngestParams *p, const IngestMemory *mem,
+                 const IngestPage *pages, size_t n_pages, MatrixChanges *changes,
+                 IngestReport *ret);
 /* Parse body and, if believable, merge it into m; changes (may be NULL) gets cell changes. */
 int ingest_body(Matrix *m, const IngestParams *p, const IngestMemory *mem, const char *body,
                 size_t len, MatrixChanges *changes, IngestReport *ret);

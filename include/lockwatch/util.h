@@ -142,3 +142,5 @@ char *util_base64(const void *data, size_t len);
 
 /* Levenshtein distance between a and b, capped at cap (for "did you mean" hints). */
 unsigned util_edit_distance(const char *a, const char *b, unsigned cap);
+/* Whether url's host is a loopback address (127.0.0.0/8, [::1], localhost). */
+bool util_url_is_loopback(const char *url);
