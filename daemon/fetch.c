@@ -96,6 +96,7 @@ static const char *const class_names[_FETCH_CLASS_MAX] = {
     [FETCH_CONNECT] = "connect",
     [FETCH_TLS] = "tls",
     [FETCH_TIMEOUT] = "timeout",
+    [FETCH_AUTH] = "auth",
     [FETCH_HTTP] = "http",
     [FETCH_TOO_LARGE] = "too-large",
     [FETCH_TRUNCATED] = "truncated",
@@ -525,6 +526,9 @@ static void fetch_job_finish(FetchJob *j, FetchClass klass, long status)
                         snprintf(r->error, sizeof(r->error), "%s", j->curl_error);
                 else if (klass == FETCH_HTTP)
                         snprintf(r->error, sizeof(r->error), "HTTP status %ld", status);
+                else if (klass == FETCH_AUTH)
+                        snprintf(r->error, sizeof(r->error),
+                                 "HTTP status %ld: the server refused the credentials", status);
                 else if (klass == FETCH_TRUNCATED)
                         snprintf(r->error, sizeof(r->error),
                                  "body of %zu bytes is shorter than Content-Length %" PRIu64,
@@ -609,6 +613,8 @@ static FetchClass fetch_classify(FetchJob *j, CURLcode code, long status)
 
         if (status == 304)
                 return FETCH_NOT_MODIFIED;
+        if (status == 401 || status == 403)
+                return FETCH_AUTH;
         if (status != 0 && (status < 200 || status > 299))
                 return FETCH_HTTP;
         if (j->resp.has_length && !j->resp.encoded && j->body_len < j->resp.content_length)

@@ -290,6 +290,7 @@ const char *poller_result_name(PollResult result)
         static const char *const names[_POLL_RESULT_MAX] = {
             [POLL_RESULT_OK] = "ok",
             [POLL_RESULT_NOT_MODIFIED] = "not-modified",
+            [POLL_RESULT_AUTH] = "auth",
             [POLL_RESULT_FETCH_ERROR] = "fetch-error",
             [POLL_RESULT_PARSE_ERROR] = "parse-error",
             [POLL_RESULT_SUSPECT] = "suspect",
@@ -307,6 +308,8 @@ static PollResult poll_result_of(const PollOutcome *o)
                 return POLL_RESULT_NOT_MODIFIED;
         if (o->klass == FETCH_OK && streq(o->result, "ok"))
                 return POLL_RESULT_OK;
+        if (o->klass == FETCH_AUTH)
+                return POLL_RESULT_AUTH;
         return o->klass == FETCH_OK ? POLL_RESULT_PARSE_ERROR : POLL_RESULT_FETCH_ERROR;
 }
 

@@ -18,6 +18,7 @@ typedef enum FetchClass {
         FETCH_CONNECT,      /* connection refused/unreachable */
         FETCH_TLS,          /* handshake or verification failed */
         FETCH_TIMEOUT,      /* connect, total or low-speed timeout */
+        FETCH_AUTH,         /* 401 or 403: the credentials were refused (or are missing) */
         FETCH_HTTP,         /* non-2xx, non-304 status: see http_status */
         FETCH_TOO_LARGE,    /* body over max_body */
         FETCH_TRUNCATED,    /* body shorter than announced / connection cut */

@@ -35,6 +35,7 @@ typedef struct PollOutcome {
 typedef enum PollResult {
         POLL_RESULT_OK,           /* fetched and applied */
         POLL_RESULT_NOT_MODIFIED, /* 304 */
+        POLL_RESULT_AUTH,         /* 401/403, or the credential could not be read */
         POLL_RESULT_FETCH_ERROR,  /* dns, connect, tls, timeout, http, too large, ... */
         POLL_RESULT_PARSE_ERROR,
         POLL_RESULT_SUSPECT,      /* held back by the guard */
@@ -90,7 +91,7 @@ const RuleSet *poller_rules(const Poller *p);
 const PollOutcome *poller_outcome(const Poller *p, size_t i);
 /* Polls of the i-th configured source since start that ended in result. */
 uint64_t poller_polls(const Poller *p, size_t i, PollResult result);
-/* Name of a poll result: ok, not-modified, fetch-error, parse-error, suspect. */
+/* Name of a poll result: ok, not-modified, auth, fetch-error, parse-error, suspect. */
 const char *poller_result_name(PollResult result);
 /* State save timings since start. */
 const PollerSaveStats *poller_save_stats(const Poller *p);
