@@ -7,6 +7,7 @@
 
 #include "lockwatch/journal.h"
 #include "lockwatch/log.h"
+#include "lockwatch/request.h"
 #include "lockwatch/rules_eval.h"
 #include "lockwatch/util.h"
 
@@ -14,17 +15,44 @@
  * from this value up to the interval. */
 #define POLLER_FAILURE_RETRY_USEC (1 * USEC_PER_MIN)
 
-typedef struct PollerSource {
+/* Pages of one region's listing before the poll gives up on a paging loop. */
+#define POLLER_MAX_PAGES 200
+
+typedef struct PollerSource PollerSource;
+
+/* One API path in one region: its pages, fetched one after the other. */
+typedef struct PollStream {
+        PollerSource *ps;
+        char *url, *body, *region; /* the request under way */
+        size_t pages;              /* fetched so far */
+        FetchJob *job;
+} PollStream;
+
+/* One poll of one source: every stream, then one ingest of every page. */
+typedef struct PollRun {
+        PollStream *streams;
+        size_t n_streams, n_open;
+        IngestPage *pages; /* bodies owned */
+        size_t n_pages;
+        size_t bytes;
+        uint64_t started;
+        unsigned attempts;
+        RequestAuth auth;
+        FetchResult result; /* the failure, or the lone response of a one-request poll */
+        bool failed;
+} PollRun;
+
+struct PollerSource {
         Poller *poller;
         size_t index;             /* into config->sources */
         sd_event_source *timer;
-        FetchJob *job;
+        PollRun *run;             /* the poll under way, or NULL */
         PollOutcome outcome;
         bool accept_next; /* the operator vouches for the next body (poller_poll_now) */
         bool accepting;   /* the poll under way is such a one */
         bool conditional; /* the poll under way sent validators */
         uint64_t polls[_POLL_RESULT_MAX];
-} PollerSource;
+};
 
 struct Poller {
         sd_event *event;
@@ -59,13 +87,35 @@ void poller_tables_clear(PollerTables *t)
         *t = (PollerTables){0};
 }
 
+static void run_free(Fetcher *f, PollRun *run)
+{
+        if (!run)
+                return;
+        for (size_t i = 0; i < run->n_streams; i++) {
+                PollStream *st = &run->streams[i];
+                if (st->job)
+                        fetch_cancel(f, st->job);
+                free(st->url);
+                free(st->body);
+                free(st->region);
+        }
+        free(run->streams);
+        for (size_t i = 0; i < run->n_pages; i++)
+                free((char *)run->pages[i].body);
+        free(run->pages);
+        request_auth_clear(&run->auth);
+        free(run->result.body);
+        fetch_validators_clear(&run->result.validators);
+        free(run);
+}
+
 static void sources_free(Poller *p)
 {
         for (size_t i = 0; i < p->n_sources; i++) {
                 PollerSource *ps = &p->sources[i];
                 sd_event_source_disable_unref(ps->timer);
-                if (ps->job)
-                        fetch_cancel(p->fetcher, ps->job);
+                run_free(p->fetcher, ps->run);
+                ps->run = NULL;
                 outcome_clear(&ps->outcome);
         }
         free(p->sources);
@@ -347,8 +397,8 @@ static void poll_succeeded(SourceState *ss, const char *name, const char *result
 }
 
 static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig *sc,
-                           SourceState *ss, const FetchResult *res, bool accept, uint64_t now,
-                           PollOutcome *o)
+                           SourceState *ss, const FetchResult *res, const IngestPage *pages,
+                           size_t n_pages, bool accept, uint64_t now, PollOutcome *o)
 {
         const Config *c = t->config;
         MatrixChanges changes = {0};
@@ -364,8 +414,10 @@ static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig 
                 .force = accept,
         };
 
-        int r = ingest_body(st->matrix, &params, &mem, res->body, res->body_len, &changes,
-                            &o->report);
+        int r = n_pages > 0 ? ingest_pages(st->matrix, &params, &mem, pages, n_pages, &changes,
+                                           &o->report)
+                            : ingest_body(st->matrix, &params, &mem, res->body, res->body_len,
+                                          &changes, &o->report);
         if (r < 0) {
                 snprintf(o->result, sizeof(o->result), "internal-error");
                 snprintf(o->error, sizeof(o->error), "ingest: %s", strerror(-r));
@@ -449,7 +501,8 @@ void poller_outcome_clear(PollOutcome *o)
 }
 
 int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const FetchResult *res,
-                 bool fetch_only, bool accept, uint64_t now, PollOutcome *o)
+                 const IngestPage *pages, size_t n_pages, bool fetch_only, bool accept,
+                 uint64_t now, PollOutcome *o)
 {
         SourceState *ss = state_source(st, sc->name);
 
@@ -458,6 +511,8 @@ int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const
         o->klass = res->klass;
         o->http_status = res->http_status;
         o->bytes = res->body_len;
+        for (size_t i = 0; i < n_pages; i++)
+                o->bytes += pages[i].len;
         o->elapsed_usec = res->elapsed_usec;
         o->attempts = res->attempts;
         snprintf(o->error, sizeof(o->error), "%s", res->error);
@@ -467,7 +522,7 @@ int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const
         ss->polls++;
 
         if (res->klass == FETCH_OK && !fetch_only) {
-                ingest_fetched(st, t, sc, ss, res, accept, now, o);
+                ingest_fetched(st, t, sc, ss, res, pages, n_pages, accept, now, o);
                 if (accept && o->ingested && o->report.verdict != GUARD_APPLY &&
                     o->report.status == INGEST_APPLIED)
                         log_notice("source %s: applied a parse the guard found suspect (%s), "
@@ -548,33 +603,40 @@ out:
         return r;
 }
 
-static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
+/* The whole poll is done: apply it, save, and schedule the next. */
+static void run_finish(PollerSource *ps)
 {
-        PollerSource *ps = userdata;
         Poller *p = ps->poller;
         const SourceConfig *sc = source_cfg(ps);
+        PollRun *run = ps->run;
+        FetchResult *res = &run->result;
         uint64_t now = util_now_real();
 
-        ps->job = NULL;
         p->in_flight--;
         p->generation++;
-        /* A 304 says "the body you hold is still good": to a request that named no body it
-         * is an upstream error, never a good poll. */
-        if (res->klass == FETCH_NOT_MODIFIED && !ps->conditional) {
-                res->klass = FETCH_HTTP;
-                res->http_status = 304;
-                snprintf(res->error, sizeof(res->error),
-                         "304 Not Modified answered a request that sent no validators");
-        }
-        (void)poller_apply(p->state, &p->tables, sc, res, p->opts.fetch_only, ps->accepting, now,
-                           &ps->outcome);
-        ps->polls[poll_result_of(&ps->outcome)]++;
-        ps->accepting = false;
-        if (res->klass == FETCH_OK) {
-                /* Nothing needs the body past the parse: free it before the save. */
+        if (!run->failed && (run->n_pages > 1 || run->n_streams > 1)) {
+                /* Many pages: res stands for the poll as a whole, the pages carry the bodies. */
                 free(res->body);
                 res->body = NULL;
+                res->body_len = 0;
+                res->klass = FETCH_OK;
+        } else if (!run->failed && run->n_pages == 1) {
+                res->body = (char *)run->pages[0].body;
+                res->body_len = run->pages[0].len;
+                run->pages[0].body = NULL;
+                run->n_pages = 0;
         }
+        res->elapsed_usec = util_now_mono() - run->started;
+        res->attempts = run->attempts;
+        (void)poller_apply(p->state, &p->tables, sc, res, run->n_pages > 0 ? run->pages : NULL,
+                           run->n_pages, p->opts.fetch_only, ps->accepting, now, &ps->outcome);
+        ps->polls[poll_result_of(&ps->outcome)]++;
+        ps->accepting = false;
+        uint64_t retry_after = res->retry_after_usec;
+        /* Nothing needs the bodies past the parse: free them before the save. */
+        ps->run = NULL;
+        run_free(p->fetcher, run);
+
         /* Rules are evaluated once per poll round (see evaluate_round), so that
          * `for N polls` means N rounds however many sources there are. The first round
          * is due as soon as every source has answered once. */
@@ -595,8 +657,8 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
                         back *= 2;
                 next = MIN(next, back);
         }
-        if (res->retry_after_usec > next)
-                next = res->retry_after_usec;
+        if (retry_after > next)
+                next = retry_after;
         int r = schedule(ps, next);
         if (r < 0)
                 log_errno(LOG_ERR, r, "cannot schedule the next poll of %s", sc->name);
@@ -605,34 +667,245 @@ static void on_fetch_done(FetchJob *job, FetchResult *res, void *userdata)
                 sd_event_exit(p->event, 0);
 }
 
-static int submit(PollerSource *ps)
+/* A failed request fails the poll: a listing missing a region or a page must never read
+ * as those models leaving (DESIGN 6.1). The other streams are stopped. */
+static void run_fail(PollRun *run, const PollStream *st, FetchResult *res)
 {
+        if (run->failed)
+                return;
+        run->failed = true;
+        free(run->result.body);
+        fetch_validators_clear(&run->result.validators);
+        run->result = *res;
+        res->body = NULL;
+        res->validators = (FetchValidators){0};
+        if (run->n_streams > 1 || st->pages > 0) {
+                char where[128];
+                snprintf(where, sizeof(where), "%s%s%spage %zu: ", st->region ? "region " : "",
+                         st->region ? st->region : "", st->region ? ", " : "", st->pages + 1);
+                _cleanup_free_ char *m = xasprintf("%s%s", where, res->error);
+                snprintf(run->result.error, sizeof(run->result.error), "%s", m);
+                util_utf8_fix_truncated(run->result.error);
+        }
+}
+
+static int stream_submit(PollStream *st);
+
+static void on_stream_done(FetchJob *job, FetchResult *res, void *userdata)
+{
+        PollStream *st = userdata;
+        PollerSource *ps = st->ps;
+        Poller *p = ps->poller;
+        const SourceConfig *sc = source_cfg(ps);
+        const Adapter *a = adapter_find(sc->format);
+        PollRun *run = ps->run;
+        bool more = false;
+
+        (void)job;
+        st->job = NULL;
+        run->attempts += res->attempts;
+        if (res->retry_after_usec > run->result.retry_after_usec && !run->failed)
+                run->result.retry_after_usec = res->retry_after_usec;
+        /* A 304 says "the body you hold is still good": to a request that named no body it
+         * is an upstream error, never a good poll. */
+        if (res->klass == FETCH_NOT_MODIFIED && !ps->conditional) {
+                res->klass = FETCH_HTTP;
+                res->http_status = 304;
+                snprintf(res->error, sizeof(res->error),
+                         "304 Not Modified answered a request that sent no validators");
+        }
+        if (run->failed) {
+                /* Another stream failed the poll already: this answer changes nothing. */
+        } else if (res->klass == FETCH_NOT_MODIFIED) {
+                /* Only a one-request poll is conditional: the poll is a 304. */
+                run->result.klass = FETCH_NOT_MODIFIED;
+                run->result.http_status = res->http_status;
+                fetch_validators_copy(&run->result.validators, &res->validators);
+        } else if (res->klass != FETCH_OK) {
+                run_fail(run, st, res);
+        } else if (run->bytes + res->body_len > sc->limits.max_body) {
+                res->klass = FETCH_TOO_LARGE;
+                snprintf(res->error, sizeof(res->error),
+                         "the pages together exceed max_body of %" PRIu64 " bytes",
+                         sc->limits.max_body);
+                run_fail(run, st, res);
+        } else {
+                _cleanup_free_ char *next_url = NULL, *next_body = NULL;
+                AdapterError aerr = {0};
+                int r = 0;
+
+                if (a && a->next_page && !p->opts.fetch_only)
+                        r = a->next_page(res->body, res->body_len, st->url, st->body, &next_url,
+                                         &next_body, &aerr);
+                run->bytes += res->body_len;
+                run->pages = xreallocarray(run->pages, run->n_pages + 1, sizeof(IngestPage));
+                run->pages[run->n_pages++] = (IngestPage){
+                    .body = res->body, .len = res->body_len, .region = st->region,
+                    .page = st->pages};
+                if (run->n_streams == 1 && st->pages == 0) {
+                        /* One request: its status and validators are the poll's. */
+                        run->result.http_status = res->http_status;
+                        fetch_validators_copy(&run->result.validators, &res->validators);
+                }
+                res->body = NULL;
+                st->pages++;
+                if (r < 0) {
+                        /* A paging field that makes no sense: the listing is incomplete. */
+                        FetchResult bad = {.klass = FETCH_ERROR};
+                        st->pages--;
+                        _cleanup_free_ char *m = xasprintf("paging: %s", aerr.message);
+                        snprintf(bad.error, sizeof(bad.error), "%s", m);
+                        util_utf8_fix_truncated(bad.error);
+                        run_fail(run, st, &bad);
+                } else if (r > 0 && next_url) {
+                        if (st->pages >= POLLER_MAX_PAGES ||
+                            (streq(next_url, st->url) && streq_ptr(next_body, st->body))) {
+                                FetchResult bad = {.klass = FETCH_ERROR};
+                                snprintf(bad.error, sizeof(bad.error),
+                                         st->pages >= POLLER_MAX_PAGES
+                                             ? "more than %d pages: stopped (a paging loop?)"
+                                             : "the next page is this page again (%d): a paging "
+                                               "loop",
+                                         POLLER_MAX_PAGES);
+                                run_fail(run, st, &bad);
+                        } else {
+                                free(st->url);
+                                free(st->body);
+                                st->url = TAKE_PTR(next_url);
+                                st->body = TAKE_PTR(next_body);
+                                more = true;
+                        }
+                }
+        }
+        if (more && stream_submit(st) < 0) {
+                FetchResult bad = {.klass = FETCH_ERROR};
+                snprintf(bad.error, sizeof(bad.error), "cannot request the next page");
+                run_fail(run, st, &bad);
+                more = false;
+        }
+        if (!more && --run->n_open == 0)
+                run_finish(ps);
+        else if (run->failed)
+                /* Stop asking the others: the poll has failed whatever they answer. */
+                for (size_t i = 0; i < run->n_streams; i++)
+                        if (run->streams[i].job) {
+                                fetch_cancel(p->fetcher, run->streams[i].job);
+                                run->streams[i].job = NULL;
+                                if (--run->n_open == 0) {
+                                        run_finish(ps);
+                                        break;
+                                }
+                        }
+}
+
+static int stream_submit(PollStream *st)
+{
+        PollerSource *ps = st->ps;
         Poller *p = ps->poller;
         const Config *c = p->tables.config;
         const SourceConfig *sc = source_cfg(ps);
         SourceState *ss = state_source(p->state, sc->name);
+        PollRun *run = ps->run;
+        _cleanup_free_ char *scope = request_sigv4_scope(sc, st->region);
 
-        if (ps->job)
-                return 0; /* a poll is already under way */
-
-        /* Conditional GET only when the matrix holds what that body said, and never when
-         * the operator asked for this body to be looked at again. */
+        /* Conditional GET only for a one-request poll, when the matrix holds what that body
+         * said, and never when the operator asked for this body to be looked at again. */
         const FetchValidators *v = NULL;
-        if ((p->opts.fetch_only || ss->validators_parsed) && !ps->accept_next)
+        if (run->n_streams == 1 && st->pages == 0 && !(adapter_find(sc->format) &&
+                                                      adapter_find(sc->format)->next_page) &&
+            (p->opts.fetch_only || ss->validators_parsed) && !ps->accept_next)
                 v = &ss->validators;
         FetchRequest req = {
-                .url = sc->url,
+                .url = st->url,
                 .limits = &sc->limits,
                 .validators = v,
                 .user_agent_extra = c->user_agent_extra,
+                .method = request_method(sc),
+                .body = st->body,
+                .body_len = st->body ? strlen(st->body) : 0,
+                .headers = (const char *const *)run->auth.headers,
+                .aws_sigv4 = run->auth.sigv4 ? scope : NULL,
+                .userpwd = run->auth.sigv4 ? run->auth.userpwd : NULL,
+                .secret = run->auth.secret,
         };
-        int r = fetch_submit(p->fetcher, &req, on_fetch_done, ps, &ps->job);
+        if (st->pages == 0)
+                ps->conditional = v && (v->etag || v->last_modified);
+        return fetch_submit(p->fetcher, &req, on_stream_done, st, &st->job);
+}
+
+/* A poll that fails before any request: the credential could not be read, say. */
+static void run_fail_early(PollerSource *ps, FetchClass klass, const char *error)
+{
+        PollRun *run = ps->run;
+
+        run->failed = true;
+        run->result.klass = klass;
+        snprintf(run->result.error, sizeof(run->result.error), "%s", error);
+        util_utf8_fix_truncated(run->result.error);
+        ps->poller->in_flight++;
+        run_finish(ps);
+}
+
+static int submit(PollerSource *ps)
+{
+        Poller *p = ps->poller;
+        const SourceConfig *sc = source_cfg(ps);
+        RequestTarget *targets = NULL;
+        size_t n = 0;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (ps->run)
+                return 0; /* a poll is already under way */
+
+        r = request_plan(sc, &targets, &n);
         if (r < 0)
-                return log_errno(LOG_ERR, r, "cannot start a poll of %s", sc->name);
+                return log_errno(LOG_ERR, r, "cannot plan a poll of %s", sc->name);
+        ps->run = xcalloc(1, sizeof(PollRun));
+        ps->run->started = util_now_mono();
         ps->accepting = ps->accept_next;
-        ps->accept_next = false;
-        ps->conditional = v && (v->etag || v->last_modified);
+        r = request_auth(sc, &ps->run->auth, &error);
+        if (r < 0) {
+                request_targets_free(targets, n);
+                ps->accept_next = false;
+                _cleanup_free_ char *m = xasprintf("credential: %s", error);
+                run_fail_early(ps, FETCH_AUTH, m);
+                return 0;
+        }
+        ps->run->streams = xcalloc(n, sizeof(PollStream));
+        ps->run->n_streams = n;
+        for (size_t i = 0; i < n; i++)
+                ps->run->streams[i] = (PollStream){
+                    .ps = ps,
+                    .url = TAKE_PTR(targets[i].url),
+                    .body = TAKE_PTR(targets[i].body),
+                    .region = TAKE_PTR(targets[i].region),
+                };
+        request_targets_free(targets, n);
         p->in_flight++;
+        for (size_t i = 0; i < n; i++) {
+                PollStream *st = &ps->run->streams[i];
+                r = stream_submit(st);
+                if (r < 0) {
+                        FetchResult bad = {.klass = FETCH_ERROR};
+                        snprintf(bad.error, sizeof(bad.error), "cannot start a request: %s",
+                                 strerror(-r));
+                        run_fail(ps->run, st, &bad);
+                        break;
+                }
+                ps->run->n_open++;
+        }
+        ps->accept_next = false;
+        if (ps->run->failed) {
+                /* Stop what started; the poll is over. */
+                for (size_t i = 0; i < n; i++)
+                        if (ps->run->streams[i].job) {
+                                fetch_cancel(p->fetcher, ps->run->streams[i].job);
+                                ps->run->streams[i].job = NULL;
+                        }
+                ps->run->n_open = 0;
+                run_finish(ps);
+        }
         return 0;
 }
 

@@ -169,7 +169,7 @@ int replay_run(const PollerTables *t, State *st, const char *dir, size_t *ret_st
                                         res.klass = FETCH_OK;
                                 }
                         }
-                        r = poller_apply(st, t, sc, &res, false, false, steps[i].time, &o);
+                        r = poller_apply(st, t, sc, &res, NULL, 0, false, false, steps[i].time, &o);
                         free(res.body);
                         poller_outcome_clear(&o);
                         if (r < 0)

@@ -18,11 +18,12 @@ static char *request_expand(const char *template, const char *region)
 {
         const char *mark = "{region}";
         size_t ml = strlen(mark);
-        char *out = xstrdup(""), *next;
         const char *p = template, *hit;
+        char *out, *next;
 
         if (!region)
                 return xstrdup(template);
+        out = xstrdup("");
         while ((hit = strstr(p, mark))) {
                 next = xasprintf("%s%.*s%s", out, (int)(hit - p), p, region);
                 free(out);

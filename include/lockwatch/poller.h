@@ -103,9 +103,11 @@ void poller_status_line(const Poller *p, char *buf, size_t size);
 void poller_tables_clear(PollerTables *t);
 
 /* Record one poll of source sc that ended in res at now into st (status, validators,
- * matrix through ingest), announcing source transitions; shared with replays. */
+ * matrix through ingest), announcing source transitions; shared with replays. A poll of
+ * many pages passes them in pages (res says how the poll as a whole went). */
 int poller_apply(State *st, const PollerTables *t, const SourceConfig *sc, const FetchResult *res,
-                 bool fetch_only, bool accept, uint64_t now, PollOutcome *o);
+                 const IngestPage *pages, size_t n_pages, bool fetch_only, bool accept,
+                 uint64_t now, PollOutcome *o);
 /* Make the enabled sources that c says are authoritative decide their columns in st. */
 int poller_authority(State *st, const Config *c);
 /* Evaluate every rule at now over st, announcing alert transitions. */

@@ -179,6 +179,21 @@ def run_daemon(args, timeout=60, env=None, wrapper=None):
     return Run(argv, proc.returncode, out, err, time.monotonic() - start, timed_out)
 
 
+def credentials_env(directory, config_text):
+    """The environment systemd's LoadCredential= would give a configuration: a
+    CREDENTIALS_DIRECTORY holding a stand-in file for every credential it names
+    (credential:NAME of the sinks, credential = NAME of the sources)."""
+    names = set(re.findall(r"credential:([A-Za-z0-9_.-]+)", config_text))
+    names |= set(re.findall(r"^\s*credential\s*=\s*([A-Za-z0-9_.-]+)\s*$", config_text,
+                            re.M))
+    creds = os.path.join(directory, "credentials")
+    os.makedirs(creds, exist_ok=True)
+    for n in names:
+        with open(os.path.join(creds, n), "w") as f:
+            f.write("stand-in-%s\n" % n)
+    return {"CREDENTIALS_DIRECTORY": creds}
+
+
 ONCE_LINE = re.compile(r"^(?P<name>\S+) (?P<klass>\S+) bytes=(?P<bytes>\d+) ms=(?P<ms>\d+) "
                        r"attempts=(?P<attempts>\d+) etag=(?P<etag>-|\".*\") "
                        r"last-modified=(?P<last_modified>-|\"[^\"]*\")(?: (?P<extra>.*))?$")

@@ -194,6 +194,11 @@ class ReadmeExampleTest(unittest.TestCase):
                 lwtest.shipped_tables()["providers"], lwtest.shipped_tables()["aliases"],
                 os.path.join(lwtest.source_dir(), "rules", "*.rules")), 1))
         r = lwtest.run_daemon(["--check-config", "--config", conf])
+        # What the README names, systemd must give: without it the check says so.
+        self.assertEqual(r.returncode, 1, r.describe())
+        self.assertIn("LoadCredential=", r.stderr)
+        r = lwtest.run_daemon(["--check-config", "--config", conf],
+                              env=lwtest.credentials_env(tmp.path, open(conf).read()))
         self.assertEqual(r.returncode, 0, r.describe())
         self.assertTrue(r.stdout.endswith("\nconfiguration OK\n"), r.describe())
 

@@ -164,7 +164,8 @@ def check_config(text, tmp):
     run = lwtest.run_daemon(["--check-config", "--config", path,
                              "--providers", os.path.join(DATA, "providers.conf"),
                              "--aliases", os.path.join(DATA, "aliases.conf"),
-                             "--rules-dir", RULES], timeout=WAIT)
+                             "--rules-dir", RULES], timeout=WAIT,
+                            env=lwtest.credentials_env(conf_dir, rewritten))
     ok = run.returncode == 0 and not run.timed_out and "configuration OK" in run.stdout
     report = "rewrites:\n  %s\n--- as checked\n%s\n%s" % (
         "\n  ".join(notes) or "(none)", rewritten, run.describe())
