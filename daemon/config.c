@@ -961,11 +961,13 @@ static int source_check_api(Parser *p, SourceConfig *s, const Adapter *a)
                             p->section_label);
         const char *where = s->url ? s->url : s->endpoint;
         if (s->credential && where && startswith_no_case(where, "http://") &&
-            !util_url_is_loopback(where))
+            !util_url_is_loopback(where)) {
+                line = seen_line(p, s->url ? "url" : "endpoint", &col);
                 return fail(p, -EINVAL, line, col,
                             "%s: a credential is only sent over https:// (or to a loopback "
                             "address)",
                             p->section_label);
+        }
         return 0;
 }
 

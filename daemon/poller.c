@@ -815,8 +815,9 @@ static int stream_submit(PollStream *st)
                                                       adapter_find(sc->format)->next_page) &&
             (p->opts.fetch_only || ss->validators_parsed) && !ps->accept_next)
                 v = &ss->validators;
+        _cleanup_free_ char *signed_url = run->auth.sigv4 ? request_sigv4_url(st->url) : NULL;
         FetchRequest req = {
-                .url = st->url,
+                .url = signed_url ? signed_url : st->url,
                 .limits = &sc->limits,
                 .validators = v,
                 .user_agent_extra = c->user_agent_extra,

@@ -1,6 +1,8 @@
 #include "lockwatch/request.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lockwatch/adapter.h"
@@ -67,8 +69,12 @@ int request_plan(const SourceConfig *sc, RequestTarget **ret, size_t *ret_n)
                         const char *region = sc->n_regions ? sc->regions[r] : NULL;
                         _cleanup_free_ char *url = request_expand(urls[u], region);
 
-                        t[n].url = sc->endpoint ? request_rebase(sc->endpoint, url)
-                                                : TAKE_PTR(url);
+                        if (sc->endpoint) {
+                                _cleanup_free_ char *base = request_expand(sc->endpoint, region);
+                                t[n].url = request_rebase(base, url);
+                        } else {
+                                t[n].url = TAKE_PTR(url);
+                        }
                         t[n].body = xstrdup(e ? e->body : NULL);
                         t[n].region = xstrdup(region);
                         n++;
@@ -192,4 +198,84 @@ const char *request_api(const SourceConfig *sc)
 {
         const AdapterEndpoint *e = request_endpoint(sc);
         return e ? e->api : NULL;
+}
+
+static int request_hex(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* s[0..n) percent-decoded, then encoded as SigV4 wants: all but A-Z a-z 0-9 - _ . ~ as %XX. */
+static char *request_sigv4_encode(const char *s, size_t n)
+{
+        char *out = xmalloc(n * 3 + 1), *o = out;
+
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c == '%' && i + 2 < n && request_hex(s[i + 1]) >= 0 &&
+                    request_hex(s[i + 2]) >= 0) {
+                        c = (unsigned char)(request_hex(s[i + 1]) * 16 + request_hex(s[i + 2]));
+                        i += 2;
+                }
+                if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '~')
+                        *o++ = (char)c;
+                else
+                        o += sprintf(o, "%%%02X", c);
+        }
+        *o = '\0';
+        return out;
+}
+
+static int request_cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *request_sigv4_url(const char *url)
+{
+        const char *q = strchr(url, '?');
+        size_t n = 0, cap = 0;
+        char **parts = NULL, *out;
+
+        if (!q || !q[1])
+                return xstrdup(url);
+        /* curl signs the query as written; AWS signs it sorted and strictly encoded. Writing
+         * it that way makes both the same. */
+        for (const char *p = q + 1; *p;) {
+                size_t len = strcspn(p, "&#");
+                const char *eq = memchr(p, '=', len);
+                size_t nl = eq ? (size_t)(eq - p) : len;
+                if (len > 0) {
+                        _cleanup_free_ char *name = request_sigv4_encode(p, nl);
+                        _cleanup_free_ char *value =
+                            request_sigv4_encode(eq ? eq + 1 : "", eq ? len - nl - 1 : 0);
+                        if (n == cap) {
+                                cap = cap ? cap * 2 : 8;
+                                parts = xreallocarray(parts, cap, sizeof(char *));
+                        }
+                        parts[n++] = xasprintf("%s=%s", name, value);
+                }
+                p += len;
+                if (*p == '#')
+                        break;
+                if (*p == '&')
+                        p++;
+        }
+        qsort(parts, n, sizeof(char *), request_cmp_str);
+        out = xasprintf("%.*s", (int)(q - url), url);
+        for (size_t i = 0; i < n; i++) {
+                char *next = xasprintf("%s%c%s", out, i == 0 ? '?' : '&', parts[i]);
+                free(out);
+                free(parts[i]);
+                out = next;
+        }
+        free(parts);
+        return out;
 }

@@ -36,6 +36,8 @@ void request_auth_clear(RequestAuth *a);
 /* The SigV4 scope of a request to region (or NULL: curl reads it off the host), e.g.
  * "aws:amz:us-east-1:bedrock"; NULL when sc does not sign. */
 char *request_sigv4_scope(const SourceConfig *sc, const char *region);
+/* url with its query sorted and strictly percent-encoded, as SigV4 signs it (a new string). */
+char *request_sigv4_url(const char *url);
 /* The method of sc's requests: NULL for GET, or "POST". */
 const char *request_method(const SourceConfig *sc);
 /* The name of sc's API for explain and status ("Amazon Bedrock ListFoundationModels"), or
