@@ -22,6 +22,7 @@
 #include "lockwatch/journal.h"
 #include "lockwatch/log.h"
 #include "lockwatch/render.h"
+#include "lockwatch/request.h"
 #include "lockwatch/rules_eval.h"
 #include "lockwatch/tableload.h"
 #include "lockwatch/util.h"
@@ -633,11 +634,21 @@ static const char *control_standing(const Matrix *m, const Cell *c, const Eviden
         return "agrees";
 }
 
-static json_t *control_evidence_json(const Matrix *m, const Cell *c, const Evidence *e)
+static json_t *control_evidence_json(const Config *cfg, const Matrix *m, const Cell *c,
+                                     const Evidence *e)
 {
+        const SourceConfig *sc = config_find_source(cfg, e->source);
+        const char *api = sc ? request_api(sc) : NULL;
         json_t *o = control_object();
 
         control_set(o, "source", control_str(e->source));
+        /* Which API said it, and which regions it was asked about: a cell decided by
+         * Bedrock in two regions reads differently from one decided in twenty. */
+        control_set(o, "api", api ? control_str(api) : json_null());
+        control_set(o, "asked_regions", sc && sc->n_regions
+                                            ? control_regions((char *const *)sc->regions,
+                                                              sc->n_regions)
+                                            : json_null());
         control_set(o, "standing", control_str(control_standing(m, c, e)));
         control_set(o, "said", control_str(cell_state_name(e->said)));
         control_set(o, "raw_id", control_str(e->raw_id ? e->raw_id : ""));
@@ -778,7 +789,8 @@ static void control_explain(ControlServer *s, ControlClient *c, const VarlinkReq
                         sorted[j] = &cell->evidence[k];
                 }
                 for (size_t k = 0; k < ne; k++)
-                        control_append(ev, control_evidence_json(m, cell, sorted[k]));
+                        control_append(ev, control_evidence_json(poller_config(s->poller), m,
+                                                                 cell, sorted[k]));
                 control_set(cj, "provider", control_str(m->providers[i].id));
                 control_set(cj, "kind", control_str(provider_kind_name(m->providers[i].kind)));
                 control_set(cj, "state", control_str(cell_state_name(cell->state)));

@@ -752,6 +752,14 @@ static int cmd_explain(char **args, size_t n)
                         printf("  %s%s said %s as %s: regions ", ctl_str(ev, "source", "?"), tag,
                                ctl_str(ev, "said", "?"), ctl_str(ev, "raw_id", "?"));
                         ctl_print_regions(json_object_get(ev, "regions"));
+                        if (json_is_string(json_object_get(ev, "api"))) {
+                                printf("; from %s", ctl_str(ev, "api", "?"));
+                                if (json_array_size(json_object_get(ev, "asked_regions")) > 0) {
+                                        printf(" (regions asked: ");
+                                        ctl_print_regions(json_object_get(ev, "asked_regions"));
+                                        printf(")");
+                                }
+                        }
                         printf("; price %s / %s; lifecycle %s; seen %s .. %s",
                                ctl_price(p1, sizeof(p1), ev, "price_in"),
                                ctl_price(p2, sizeof(p2), ev, "price_out"),

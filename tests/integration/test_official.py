@@ -241,13 +241,18 @@ class Bedrock(unittest.TestCase):
                                text=True, timeout=WAIT)
             out.append(r.stdout + r.stderr)
             if args == ["--json", "matrix"]:
-                model = json.loads(r.stdout)["matrix"]["models"][0]["id"] \
-                    if "matrix" in json.loads(r.stdout) else None
-        if model:
-            for args in (["explain", model], ["--json", "explain", model]):
-                r = subprocess.run([ctl_path(), "--socket", sock] + args,
-                                   capture_output=True, text=True, timeout=WAIT)
-                out.append(r.stdout + r.stderr)
+                model = json.loads(r.stdout)["models"][0]["id"]
+        self.assertTrue(model)
+        for args in (["explain", model], ["--json", "explain", model]):
+            r = subprocess.run([ctl_path(), "--socket", sock] + args,
+                               capture_output=True, text=True, timeout=WAIT)
+            out.append(r.stdout + r.stderr)
+        # explain names the API and the regions asked behind the cell.
+        self.assertIn("from Amazon Bedrock ListFoundationModels", out[-2])
+        self.assertIn("(regions asked: us-east-1 eu-west-1)", out[-2])
+        ev = json.loads(out[-1])["model"]["cells"][0]["evidence"][0]
+        self.assertEqual(ev["api"], "Amazon Bedrock ListFoundationModels + ListInferenceProfiles")
+        self.assertEqual(ev["asked_regions"], list(REGIONS))
         d.stop()
         out.append(d.stderr())
         for root, _, files in os.walk(state):
