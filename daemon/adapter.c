@@ -19,6 +19,8 @@ static int adapter_table_check(const AdapterOptions *opts, AdapterError *err)
         return table_columns_parse(opts->columns, &c, err);
 }
 
+static const char *const tmp_urls[] = {"https://bedrock.{region}.amazonaws.com/foundation-models", "https://bedrock.{region}.amazonaws.com/inference-profiles?typeEquals=SYSTEM_DEFINED&maxResults=1000", NULL};
+static const AdapterEndpoint tmp_ep = {.urls = tmp_urls, .auth = ADAPTER_AUTH_AWS, .regional = true, .api = "Amazon Bedrock ListFoundationModels + ListInferenceProfiles", .sigv4_service = "bedrock"};
 static const Adapter adapters[] = {
         {.name = "litellm",
          .description = "LiteLLM model_prices_and_context_window.json",
@@ -38,7 +40,7 @@ static const Adapter adapters[] = {
          .authority = ADAPTER_AUTHORITY_DEFAULT},
         {.name = "bedrock-api",
          .description = "aws bedrock list-foundation-models / list-inference-profiles",
-         .parse = adapter_bedrock_api_parse,
+         .parse = adapter_bedrock_api_parse, .endpoint = &tmp_ep,
          .authority = ADAPTER_AUTHORITY_DEFAULT},
         {.name = "azure-models",
          .description = "az cognitiveservices model list",

@@ -435,9 +435,19 @@ static void print_loaded(const PollerTables *t, const LoadReport *lr)
         printf("sources: %zu (%zu enabled, %zu authoritative)\n", c->n_sources, enabled, auth);
         for (size_t i = 0; i < c->n_sources; i++) {
                 const SourceConfig *sc = &c->sources[i];
-                printf("  %s: %s%s%s%s%s\n", sc->name, sc->format,
-                       sc->provider ? ", provider " : "", sc->provider ? sc->provider : "",
-                       sc->authoritative ? ", authoritative" : "", sc->enabled ? "" : ", disabled");
+                const char *cred = sc->credential ? sc->credential : NULL;
+                if (cred && startswith(cred, "credential:"))
+                        cred += strlen("credential:");
+                printf("  %s: %s%s%s", sc->name, sc->format, sc->provider ? ", provider " : "",
+                       sc->provider ? sc->provider : "");
+                if (sc->n_regions > 0)
+                        printf(", %zu region%s", sc->n_regions, sc->n_regions == 1 ? "" : "s");
+                /* The credential's name or path, never what it holds. */
+                if (cred)
+                        printf(", auth %s with credential %s",
+                               adapter_auth_name((AdapterAuth)sc->auth), cred);
+                printf("%s%s\n", sc->authoritative ? ", authoritative" : "",
+                       sc->enabled ? "" : ", disabled");
         }
         printf("provider table: %zu lines from %s\n", provider_map_count(t->providers),
                lr->providers_files);
