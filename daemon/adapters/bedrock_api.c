@@ -142,10 +142,18 @@ static int bedrock_api_foundation_model(json_t *m, const AdapterOptions *opts, O
                 o->lifecycle = lifecycle_from_string(
                     bedrock_api_str(life, BEDROCK_API_F_STATUS, BEDROCK_API_MAX_TEXT, seen));
                 /* Optional in the API; its presence depends on the model, so it stays out
-                 * of the fingerprint. An unreadable date leaves the end of life unknown. */
-                if (adapter_parse_date(adapter_json_string(eol, 0, BEDROCK_API_MAX_TEXT),
-                                       ADAPTER_DATE_TIME_SUFFIX | ADAPTER_DATE_FROM_EPOCH,
-                                       &o->eol) < 0)
+                 * of the fingerprint. An unreadable date leaves the end of life unknown.
+                 * The CLI prints an ISO 8601 string; a JSON protocol may send seconds
+                 * since the epoch: both are read, as the day they fall on. */
+                if (json_is_number(eol)) {
+                        double t = json_number_value(eol);
+
+                        o->eol = t > 0 && t < 253402300800.0 /* 10000-01-01 */
+                                     ? (int64_t)(t / 86400) * 86400
+                                     : 0;
+                } else if (adapter_parse_date(adapter_json_string(eol, 0, BEDROCK_API_MAX_TEXT),
+                                              ADAPTER_DATE_TIME_SUFFIX | ADAPTER_DATE_FROM_EPOCH,
+                                              &o->eol) < 0)
                         o->eol = 0;
         }
         if (o->lifecycle == LIFECYCLE_RETIRED)

@@ -91,7 +91,11 @@ static const char bedrock_fm_page[] =
     " \"providerName\": \"Anthropic\", \"inferenceTypesSupported\": [\"INFERENCE_PROFILE\"],"
     " \"modelLifecycle\": {\"status\": \"LEGACY\", \"endOfLifeTime\": \"2026-03-01T00:00:00Z\"}},"
     "{\"modelId\": \"meta.llama-test-v1:0\", \"modelName\": \"Llama Test\","
-    " \"providerName\": \"Meta\", \"modelLifecycle\": {\"status\": \"ACTIVE\"}}]}";
+    " \"providerName\": \"Meta\", \"modelLifecycle\": {\"status\": \"ACTIVE\"}},"
+    /* A timestamp as seconds since the epoch: 2026-07-30T08:00:00Z. */
+    "{\"modelId\": \"anthropic.claude-epoch-v1:0\", \"modelArn\": "
+    "\"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-epoch-v1:0\","
+    " \"modelLifecycle\": {\"status\": \"LEGACY\", \"endOfLifeTime\": 1785398400}}]}";
 
 static const Expect bedrock_fm_region[] = {
     {"anthropic.claude-test-v1:0", "bedrock", "Anthropic", "Claude Test", true, LIFECYCLE_LEGACY,
@@ -99,12 +103,16 @@ static const Expect bedrock_fm_region[] = {
     /* No ARN: the region the page was fetched from. */
     {"meta.llama-test-v1:0", "bedrock", "Meta", "Llama Test", true, LIFECYCLE_ACTIVE, 0,
      "ap-south-1"},
+    {"anthropic.claude-epoch-v1:0", "bedrock", NULL, NULL, true, LIFECYCLE_LEGACY,
+     1785369600 /* 2026-07-30 */, "us-east-1"},
 };
 
 static const Expect bedrock_fm_no_region[] = {
     {"anthropic.claude-test-v1:0", "bedrock", "Anthropic", "Claude Test", true, LIFECYCLE_LEGACY,
      1772323200, "eu-west-1"},
     {"meta.llama-test-v1:0", "bedrock", "Meta", "Llama Test", true, LIFECYCLE_ACTIVE, 0, ""},
+    {"anthropic.claude-epoch-v1:0", "bedrock", NULL, NULL, true, LIFECYCLE_LEGACY, 1785369600,
+     "us-east-1"},
 };
 
 static const char bedrock_regions_page[] =
