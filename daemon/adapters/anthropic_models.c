@@ -24,18 +24,14 @@ enum {
 };
 
 static const char *const anthropic_models_fields[_ANTHROPIC_MODELS_F_MAX] = {
-    [ANTHROPIC_MODELS_F_DATA] = "data",
-    [ANTHROPIC_MODELS_F_DISPLAY_NAME] = "display_name",
-    [ANTHROPIC_MODELS_F_HAS_MORE] = "has_more",
-    [ANTHROPIC_MODELS_F_ID] = "id",
-    [ANTHROPIC_MODELS_F_LAST_ID] = "last_id",
-    [ANTHROPIC_MODELS_F_TYPE] = "type",
+    [ANTHROPIC_MODELS_F_DATA] = "data",         [ANTHROPIC_MODELS_F_DISPLAY_NAME] = "display_name",
+    [ANTHROPIC_MODELS_F_HAS_MORE] = "has_more", [ANTHROPIC_MODELS_F_ID] = "id",
+    [ANTHROPIC_MODELS_F_LAST_ID] = "last_id",   [ANTHROPIC_MODELS_F_TYPE] = "type",
 };
 
 static const char *anthropic_models_str(json_t *obj, int field, size_t max, uint64_t *seen)
 {
-        return adapter_json_field_string(obj, anthropic_models_fields, (unsigned)field, max,
-                                         seen);
+        return adapter_json_field_string(obj, anthropic_models_fields, (unsigned)field, max, seen);
 }
 
 static int anthropic_models_entry(json_t *m, const AdapterOptions *opts, ObservationList *out,
@@ -56,8 +52,7 @@ static int anthropic_models_entry(json_t *m, const AdapterOptions *opts, Observa
         r = adapter_add_observation(out, opts, err, &o);
         if (r < 0)
                 return r;
-        o->provider =
-            xstrdup(opts->provider ? opts->provider : ANTHROPIC_MODELS_DEFAULT_PROVIDER);
+        o->provider = xstrdup(opts->provider ? opts->provider : ANTHROPIC_MODELS_DEFAULT_PROVIDER);
         o->model = xstrdup(id);
         o->vendor = xstrdup(opts->vendor ? opts->vendor : ANTHROPIC_MODELS_VENDOR);
         o->name = xstrdup(anthropic_models_str(m, ANTHROPIC_MODELS_F_DISPLAY_NAME,
@@ -83,8 +78,7 @@ int adapter_anthropic_models_parse(const char *data, size_t len, const AdapterOp
         list = adapter_json_field(root, anthropic_models_fields, ANTHROPIC_MODELS_F_DATA, &seen);
         if (!json_is_array(list))
                 return adapter_error(err, 0, ANTHROPIC_MODELS_SHAPE_ERROR);
-        (void)adapter_json_field(root, anthropic_models_fields, ANTHROPIC_MODELS_F_HAS_MORE,
-                                 &seen);
+        (void)adapter_json_field(root, anthropic_models_fields, ANTHROPIC_MODELS_F_HAS_MORE, &seen);
         json_array_foreach(list, i, item)
         {
                 if (!json_is_object(item))
@@ -95,9 +89,8 @@ int adapter_anthropic_models_parse(const char *data, size_t len, const AdapterOp
         }
         if (json_array_size(list) > 0 && !(seen & (UINT64_C(1) << ANTHROPIC_MODELS_F_ID)))
                 return adapter_error(err, 0, "no entry has an \"id\"");
-        out->fingerprint = adapter_fingerprint_fields("anthropic-models:object",
-                                                      anthropic_models_fields,
-                                                      _ANTHROPIC_MODELS_F_MAX, seen);
+        out->fingerprint = adapter_fingerprint_fields(
+            "anthropic-models:object", anthropic_models_fields, _ANTHROPIC_MODELS_F_MAX, seen);
         return 0;
 }
 

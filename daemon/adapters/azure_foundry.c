@@ -44,10 +44,15 @@ static const char *const azure_foundry_fields[_AZURE_FOUNDRY_F_MAX] = {
  * provisioned unit. The others (MaaP, VM: managed compute) put the weights on the
  * customer's own virtual machines: that is hosting, not the model's API. */
 static const char *const azure_foundry_api_options[] = {
-    "AOAI", "Serverless API", "ServerlessMaaS", "UnifiedEndpointMaaS",
+    "AOAI",
+    "Serverless API",
+    "ServerlessMaaS",
+    "UnifiedEndpointMaaS",
 };
 static const char *const azure_foundry_api_offers[] = {
-    "standard-paygo", "batch-paygo", "PTU",
+    "standard-paygo",
+    "batch-paygo",
+    "PTU",
 };
 
 static json_t *azure_foundry_get(json_t *obj, int field, uint64_t *seen)
@@ -220,9 +225,8 @@ int adapter_azure_foundry_parse(const char *data, size_t len, const AdapterOptio
         return 0;
 }
 
-int adapter_azure_foundry_next_page(const char *data, size_t len, const char *url,
-                                    const char *body, char **ret_url, char **ret_body,
-                                    AdapterError *err)
+int adapter_azure_foundry_next_page(const char *data, size_t len, const char *url, const char *body,
+                                    char **ret_url, char **ret_body, AdapterError *err)
 {
         _cleanup_free_ char *token = NULL, *next_url = NULL, *next_body = NULL;
         _cleanup_(adapter_json_decrefp) json_t *req = NULL;
@@ -237,8 +241,9 @@ int adapter_azure_foundry_next_page(const char *data, size_t len, const char *ur
         if (!url)
                 return adapter_error(err, 0, "no request URL to page from"), -EINVAL;
         /* A server that hands back the token it was given would page forever. */
-        if (body && adapter_json_load(body, strlen(body), ADAPTER_JSON_DEPTH_EBADMSG, &req,
-                                      &req_err) >= 0 &&
+        if (body &&
+            adapter_json_load(body, strlen(body), ADAPTER_JSON_DEPTH_EBADMSG, &req, &req_err) >=
+                0 &&
             streq_ptr(json_string_value(json_object_get(req, AZURE_FOUNDRY_TOKEN)), token))
                 return adapter_error(err, 0, "\"%s\" repeats the token of this request",
                                      AZURE_FOUNDRY_TOKEN);

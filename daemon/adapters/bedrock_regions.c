@@ -76,16 +76,15 @@ static int bedrock_regions_model(const char *id, json_t *m, const AdapterOptions
         r = adapter_add_observation(out, opts, err, &o);
         if (r < 0)
                 return r;
-        o->provider =
-            xstrdup(opts->provider ? opts->provider : BEDROCK_REGIONS_DEFAULT_PROVIDER);
+        o->provider = xstrdup(opts->provider ? opts->provider : BEDROCK_REGIONS_DEFAULT_PROVIDER);
         o->model = xstrdup(id);
         o->vendor = xstrdup(opts->vendor);
-        o->lifecycle = lifecycle_from_string(adapter_json_field_string(
-            m, bedrock_regions_fields, BEDROCK_REGIONS_F_LIFECYCLE, BEDROCK_REGIONS_MAX_TEXT,
-            seen));
+        o->lifecycle = lifecycle_from_string(
+            adapter_json_field_string(m, bedrock_regions_fields, BEDROCK_REGIONS_F_LIFECYCLE,
+                                      BEDROCK_REGIONS_MAX_TEXT, seen));
 
-        types = adapter_json_field(m, bedrock_regions_fields, BEDROCK_REGIONS_F_INFERENCE_TYPES,
-                                   seen);
+        types =
+            adapter_json_field(m, bedrock_regions_fields, BEDROCK_REGIONS_F_INFERENCE_TYPES, seen);
         regions = adapter_json_field(m, bedrock_regions_fields, BEDROCK_REGIONS_F_REGIONS, seen);
         if (json_is_object(types)) {
                 json_object_foreach(types, region, v)

@@ -45,9 +45,8 @@ static int gemini_models_entry(json_t *m, const AdapterOptions *opts, Observatio
         o->provider = xstrdup(opts->provider ? opts->provider : GEMINI_MODELS_DEFAULT_PROVIDER);
         o->model = xstrdup(id);
         o->vendor = xstrdup(opts->vendor ? opts->vendor : GEMINI_MODELS_VENDOR);
-        o->name = xstrdup(adapter_json_field_string(m, gemini_models_fields,
-                                                    GEMINI_MODELS_F_DISPLAY_NAME,
-                                                    GEMINI_MODELS_MAX_TEXT, seen));
+        o->name = xstrdup(adapter_json_field_string(
+            m, gemini_models_fields, GEMINI_MODELS_F_DISPLAY_NAME, GEMINI_MODELS_MAX_TEXT, seen));
         return 0;
 }
 
@@ -87,12 +86,10 @@ int adapter_gemini_models_parse(const char *data, size_t len, const AdapterOptio
         return 0;
 }
 
-int adapter_gemini_models_next_page(const char *data, size_t len, const char *url,
-                                    const char *body, char **ret_url, char **ret_body,
-                                    AdapterError *err)
+int adapter_gemini_models_next_page(const char *data, size_t len, const char *url, const char *body,
+                                    char **ret_url, char **ret_body, AdapterError *err)
 {
         if (ret_body)
                 *ret_body = NULL;
-        return adapter_next_page_query(data, len, url, "nextPageToken", "pageToken", ret_url,
-                                       err);
+        return adapter_next_page_query(data, len, url, "nextPageToken", "pageToken", ret_url, err);
 }

@@ -90,8 +90,7 @@ static int vertex_garden_model(json_t *m, const AdapterOptions *opts, Observatio
         publisher = name ? startswith(name, "publishers/") : NULL;
         slash = publisher ? strchr(publisher, '/') : NULL;
         id = slash ? startswith(slash, "/models/") : NULL;
-        if (!id || slash == publisher || !*id || strchr(id, '/') ||
-            strlen(id) > ADAPTER_MAX_ID_LEN)
+        if (!id || slash == publisher || !*id || strchr(id, '/') || strlen(id) > ADAPTER_MAX_ID_LEN)
                 return 0;
         n = (size_t)(slash - publisher);
         if (n > ADAPTER_MAX_ID_LEN)
@@ -146,18 +145,15 @@ int adapter_vertex_garden_parse(const char *data, size_t len, const AdapterOptio
         }
         if (json_array_size(list) > 0 && !(seen & (UINT64_C(1) << VERTEX_GARDEN_F_NAME)))
                 return adapter_error(err, 0, "no entry has a \"name\"");
-        out->fingerprint = adapter_fingerprint_fields("vertex-model-garden:object",
-                                                      vertex_garden_fields, _VERTEX_GARDEN_F_MAX,
-                                                      seen);
+        out->fingerprint = adapter_fingerprint_fields(
+            "vertex-model-garden:object", vertex_garden_fields, _VERTEX_GARDEN_F_MAX, seen);
         return 0;
 }
 
-int adapter_vertex_garden_next_page(const char *data, size_t len, const char *url,
-                                    const char *body, char **ret_url, char **ret_body,
-                                    AdapterError *err)
+int adapter_vertex_garden_next_page(const char *data, size_t len, const char *url, const char *body,
+                                    char **ret_url, char **ret_body, AdapterError *err)
 {
         if (ret_body)
                 *ret_body = NULL;
-        return adapter_next_page_query(data, len, url, "nextPageToken", "pageToken", ret_url,
-                                       err);
+        return adapter_next_page_query(data, len, url, "nextPageToken", "pageToken", ret_url, err);
 }

@@ -1,4 +1,5 @@
-/* libFuzzer target: the vertex-model-garden adapter over arbitrary bytes (checks in fuzz_adapter.h). */
+/* libFuzzer target: the vertex-model-garden adapter over arbitrary bytes (checks in
+ * fuzz_adapter.h). */
 #include "fuzz_adapter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

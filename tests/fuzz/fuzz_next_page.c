@@ -62,8 +62,8 @@ static void check_body(const char *body)
 }
 
 /* One call: 1 gives a URL (and a body for POST), 0 gives none, < 0 says why. */
-static int step(const Adapter *a, const char *page, size_t len, const char *url,
-                const char *body, char **ret_url, char **ret_body)
+static int step(const Adapter *a, const char *page, size_t len, const char *url, const char *body,
+                char **ret_url, char **ret_body)
 {
         AdapterError err = {0};
         int r;

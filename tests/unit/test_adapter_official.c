@@ -116,7 +116,8 @@ static const Expect bedrock_fm_no_region[] = {
 };
 
 static const char bedrock_regions_page[] =
-    "{\"anthropic.claude-test-v1:0\": {\"regions\": [\"us-east-1\", \"eu-west-1\", \"me-central-1\"],"
+    "{\"anthropic.claude-test-v1:0\": {\"regions\": [\"us-east-1\", \"eu-west-1\", "
+    "\"me-central-1\"],"
     "  \"inference_types\": {\"us-east-1\": [\"ON_DEMAND\", \"US\"], \"eu-west-1\": [\"EU\"],"
     "  \"me-central-1\": []}, \"model_lifecycle_status\": \"ACTIVE\","
     "  \"inferenceProfile\": {\"US\": {\"us-east-1\": [\"us-east-1\", \"us-west-2\"]}}},"
@@ -261,8 +262,8 @@ static const char gemini_page[] =
     " \"nextPageToken\": \"Chdtb2RlbHMvZ2VtaW5pLTIuNS1wcm8=\"}";
 
 static const Expect gemini_expect[] = {
-    {"gemini-test-2.5-pro", "gemini", "Google", "Gemini Test 2.5 Pro", true, LIFECYCLE_UNKNOWN,
-     0, ""},
+    {"gemini-test-2.5-pro", "gemini", "Google", "Gemini Test 2.5 Pro", true, LIFECYCLE_UNKNOWN, 0,
+     ""},
     {"embedding-test-001", "gemini", "Google", NULL, true, LIFECYCLE_UNKNOWN, 0, ""},
 };
 
@@ -273,17 +274,29 @@ static const struct {
         const Expect *expect;
         size_t n;
 } good_cases[] = {
-    {"bedrock-api", bedrock_fm_page, {.region = "ap-south-1"}, bedrock_fm_region,
+    {"bedrock-api",
+     bedrock_fm_page,
+     {.region = "ap-south-1"},
+     bedrock_fm_region,
      ELEMENTSOF(bedrock_fm_region)},
     {"bedrock-api", bedrock_fm_page, {0}, bedrock_fm_no_region, ELEMENTSOF(bedrock_fm_no_region)},
-    {"bedrock-api-regions", bedrock_regions_page, {.region = "ignored-1"}, bedrock_regions_expect,
+    {"bedrock-api-regions",
+     bedrock_regions_page,
+     {.region = "ignored-1"},
+     bedrock_regions_expect,
      ELEMENTSOF(bedrock_regions_expect)},
     {"azure-foundry", azure_page, {0}, azure_expect, ELEMENTSOF(azure_expect)},
-    {"vertex-model-garden", vertex_page, {.region = "us-east5"}, vertex_expect,
+    {"vertex-model-garden",
+     vertex_page,
+     {.region = "us-east5"},
+     vertex_expect,
      ELEMENTSOF(vertex_expect)},
     {"anthropic-models", anthropic_page, {0}, anthropic_expect, ELEMENTSOF(anthropic_expect)},
     {"openai-models", openai_page, {0}, openai_expect, ELEMENTSOF(openai_expect)},
-    {"openai-models", mantle_page, {.provider = "bedrock_mantle"}, mantle_expect,
+    {"openai-models",
+     mantle_page,
+     {.provider = "bedrock_mantle"},
+     mantle_expect,
      ELEMENTSOF(mantle_expect)},
     {"gemini-models", gemini_page, {0}, gemini_expect, ELEMENTSOF(gemini_expect)},
 };
@@ -310,9 +323,12 @@ static void test_options(void **state)
         static const struct {
                 const char *format, *page;
         } cases[] = {
-            {"bedrock-api-regions", bedrock_regions_page}, {"azure-foundry", azure_page},
-            {"vertex-model-garden", vertex_page},          {"anthropic-models", anthropic_page},
-            {"openai-models", openai_page},                {"gemini-models", gemini_page},
+            {"bedrock-api-regions", bedrock_regions_page},
+            {"azure-foundry", azure_page},
+            {"vertex-model-garden", vertex_page},
+            {"anthropic-models", anthropic_page},
+            {"openai-models", openai_page},
+            {"gemini-models", gemini_page},
         };
         const AdapterOptions opts = {.provider = "elsewhere", .vendor = "Fallback"};
 
@@ -452,8 +468,8 @@ static void test_hostile_sizes(void **state)
         memset(long_id, 'x', ADAPTER_MAX_ID_LEN + 1);
         long_id[ADAPTER_MAX_ID_LEN + 1] = '\0';
         {
-                _cleanup_free_ char *page = xasprintf(
-                    "{\"data\": [{\"id\": \"%s\"}, {\"id\": \"ok\"}]}", long_id);
+                _cleanup_free_ char *page =
+                    xasprintf("{\"data\": [{\"id\": \"%s\"}, {\"id\": \"ok\"}]}", long_id);
 
                 assert_int_equal(parse("anthropic-models", page, NULL, &l, &err), 0);
                 assert_int_equal(l.n, 1);
@@ -507,11 +523,9 @@ static void test_fingerprint(void **state)
              "{\"models\": [{\"name\": \"models/b\", \"displayName\": \"B\"}]}", true},
             {"gemini-models", "{\"models\": [{\"name\": \"models/a\", \"displayName\": \"A\"}]}",
              "{\"models\": [{\"name\": \"models/a\", \"display_name\": \"A\"}]}", false},
-            {"azure-foundry",
-             "{\"summaries\": [{\"name\": \"a\", \"lifecycle\": \"Preview\"}]}",
+            {"azure-foundry", "{\"summaries\": [{\"name\": \"a\", \"lifecycle\": \"Preview\"}]}",
              "{\"summaries\": [{\"name\": \"b\", \"lifecycle\": \"Retired\"}]}", true},
-            {"azure-foundry",
-             "{\"summaries\": [{\"name\": \"a\", \"lifecycle\": \"Preview\"}]}",
+            {"azure-foundry", "{\"summaries\": [{\"name\": \"a\", \"lifecycle\": \"Preview\"}]}",
              "{\"summaries\": [{\"name\": \"a\", \"lifecycleStatus\": \"Preview\"}]}", false},
             {"bedrock-api-regions",
              "{\"a\": {\"inference_types\": {\"us-east-1\": [\"ON_DEMAND\"]}}}",
@@ -559,7 +573,8 @@ static void test_url_set_query(void **state)
              "https://h/p?x=1&nextTokenX=2&nextToken=new"},
             {"https://h/p?a=1&&b=2", "c", "3", "https://h/p?a=1&b=2&c=3"},
             /* Everything outside the unreserved set is escaped, '%' and '+' too. */
-            {"https://h/p", "t", "a b+c/d=e&f%g~h_i.j-k", "https://h/p?t=a%20b%2Bc%2Fd%3De%26f%25g~h_i.j-k"},
+            {"https://h/p", "t", "a b+c/d=e&f%g~h_i.j-k",
+             "https://h/p?t=a%20b%2Bc%2Fd%3De%26f%25g~h_i.j-k"},
             {"https://h/p", "t", "\xc3\xa9", "https://h/p?t=%C3%A9"},
             {"https://h/p", "t", "", "https://h/p?t="},
             /* A fragment stays last; a '?' after it is not a query. */
@@ -569,9 +584,8 @@ static void test_url_set_query(void **state)
         char *s;
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                assert_int_equal(adapter_url_set_query(cases[i].url, cases[i].name,
-                                                       cases[i].value, &s),
-                                 0);
+                assert_int_equal(
+                    adapter_url_set_query(cases[i].url, cases[i].name, cases[i].value, &s), 0);
                 assert_string_equal(s, cases[i].want);
                 free(s);
         }
@@ -598,7 +612,8 @@ static void test_json_body_set(void **state)
                                                "\"pageSize\": 100}",
                                                "continuationToken", "t\"2", &s),
                          0);
-        assert_string_equal(s, "{\"filters\":[1],\"continuationToken\":\"t\\\"2\",\"pageSize\":100}");
+        assert_string_equal(s,
+                            "{\"filters\":[1],\"continuationToken\":\"t\\\"2\",\"pageSize\":100}");
         free(s);
         assert_int_equal(adapter_json_body_set("[1]", "k", "v", &s), -EINVAL);
         assert_int_equal(adapter_json_body_set("{\"a\":", "k", "v", &s), -EINVAL);
@@ -705,8 +720,8 @@ static const PageCase page_cases[] = {
      ANTHROPIC "?limit=1000", NULL, 1, ANTHROPIC "?limit=1000&after_id=claude-3-haiku", NULL},
     {"anthropic-models", "{\"data\": [], \"has_more\": true, \"last_id\": \"b\"}",
      ANTHROPIC "?after_id=a&limit=1000", NULL, 1, ANTHROPIC "?limit=1000&after_id=b", NULL},
-    {"anthropic-models", "{\"data\": [], \"has_more\": false, \"last_id\": \"b\"}", ANTHROPIC,
-     NULL, 0, NULL, NULL},
+    {"anthropic-models", "{\"data\": [], \"has_more\": false, \"last_id\": \"b\"}", ANTHROPIC, NULL,
+     0, NULL, NULL},
     {"anthropic-models", "{\"data\": []}", ANTHROPIC, NULL, 0, NULL, NULL},
     {"anthropic-models", "{\"data\": [], \"has_more\": \"true\", \"last_id\": \"b\"}", ANTHROPIC,
      NULL, -EBADMSG, "\"has_more\" is not a boolean", NULL},
@@ -882,12 +897,12 @@ static void test_endpoints(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_good_pages),   cmocka_unit_test(test_options),
-            cmocka_unit_test(test_bad_pages),    cmocka_unit_test(test_empty_pages),
+            cmocka_unit_test(test_good_pages),    cmocka_unit_test(test_options),
+            cmocka_unit_test(test_bad_pages),     cmocka_unit_test(test_empty_pages),
             cmocka_unit_test(test_hostile_sizes), cmocka_unit_test(test_fingerprint),
             cmocka_unit_test(test_url_set_query), cmocka_unit_test(test_json_body_set),
-            cmocka_unit_test(test_page_token),   cmocka_unit_test(test_next_page),
-            cmocka_unit_test(test_paging_walk),  cmocka_unit_test(test_endpoints),
+            cmocka_unit_test(test_page_token),    cmocka_unit_test(test_next_page),
+            cmocka_unit_test(test_paging_walk),   cmocka_unit_test(test_endpoints),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
