@@ -199,7 +199,7 @@ uint64_t adapter_fingerprint_fields(const char *shape, const char *const *names,
 int adapter_add_observation(ObservationList *out, const AdapterOptions *opts, AdapterError *err,
                             Observation **ret);
 
-/* Paging and request helpers shared by the formats' next_page hooks. */
+/* Paging and request building shared by the formats' next_page hooks. */
 #define ADAPTER_PAGE_TOKEN_MAX 4096 /* bytes of one paging token or cursor */
 #define ADAPTER_URL_MAX        8192 /* bytes of a URL built for the next page */
 #define ADAPTER_BODY_MAX       65536 /* bytes of a request body built for the next page */

@@ -2,7 +2,7 @@
  * the format's first request and then from the request it built. The first byte picks
  * the format. A next request is a well-formed URL no longer than the cap, with the
  * request's own host and path and nothing unescaped a URL cannot carry; a POST body stays
- * a JSON object. Then the query helper's escaping must give the value back. */
+ * a JSON object. Then adapter_url_set_query()'s escaping must give the value back. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>

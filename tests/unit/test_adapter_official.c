@@ -1,6 +1,6 @@
 /* Unit tests of the official model list adapters (bedrock-api's endpoint and paging,
  * bedrock-api-regions, azure-foundry, vertex-model-garden, anthropic-models,
- * openai-models, gemini-models) and of the paging helpers they share. */
+ * openai-models, gemini-models) and of the paging functions they share. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -557,7 +557,7 @@ static void test_fingerprint(void **state)
         }
 }
 
-/* ---- shared helpers ---- */
+/* ---- shared paging and request functions ---- */
 
 static void test_url_set_query(void **state)
 {
