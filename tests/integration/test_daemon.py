@@ -118,8 +118,10 @@ class DaemonTest(unittest.TestCase):
         formats = r.stdout.split("Source formats", 1)[1].splitlines()[1:]
         names = [line.split()[0] for line in formats if line.startswith("  ")]
         self.assertEqual(names, ["litellm", "models-dev", "openrouter", "bedrock-model-cards",
-                                 "bedrock-api", "azure-models", "html-table", "markdown-table",
-                                 "json"])
+                                 "bedrock-api", "bedrock-api-regions", "azure-models",
+                                 "azure-foundry", "vertex-model-garden", "anthropic-models",
+                                 "openai-models", "gemini-models", "html-table",
+                                 "markdown-table", "json"])
 
     def test_once_shows_the_bundled_matrix(self):
         r = self.run_lw("--once", "--config", demo_config(self.tmp))

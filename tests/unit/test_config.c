@@ -616,11 +616,14 @@ static const BadCase bad_cases[] = {
      "lockwatch.conf:2:7: URL 'https://x/a b' for 'url' contains a space; write it as %20"},
     {NULL, "[source a]\nurl = https://x/\nformat = litelm\n", 0, -EINVAL,
      "lockwatch.conf:3:10: unknown format 'litelm' (known: litellm, models-dev, openrouter, "
-     "bedrock-model-cards, bedrock-api, azure-models, html-table, markdown-table, json); did you "
-     "mean 'litellm'?"},
+     "bedrock-model-cards, bedrock-api, bedrock-api-regions, azure-models, azure-foundry, "
+     "vertex-model-garden, anthropic-models, openai-models, gemini-models, html-table, "
+     "markdown-table, json); did you mean 'litellm'?"},
     {NULL, "[source a]\nurl = https://x/\nformat = xml\n", 0, -EINVAL,
      "lockwatch.conf:3:10: unknown format 'xml' (known: litellm, models-dev, openrouter, "
-     "bedrock-model-cards, bedrock-api, azure-models, html-table, markdown-table, json)"},
+     "bedrock-model-cards, bedrock-api, bedrock-api-regions, azure-models, azure-foundry, "
+     "vertex-model-garden, anthropic-models, openai-models, gemini-models, html-table, "
+     "markdown-table, json)"},
     {NULL, "[source t]\nurl = https://x/\nformat = html-table\nprovider = azure\ncolumns = Model\n",
      0, -EINVAL,
      "lockwatch.conf:5:11: invalid columns: column 1 (\"Model\") has no ':' between header and "

@@ -1,0 +1,8 @@
+/* libFuzzer target: the openai-models adapter over arbitrary bytes (checks in fuzz_adapter.h). */
+#include "fuzz_adapter.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        fuzz_adapter_check("openai-models", NULL, NULL, data, size);
+        return 0;
+}

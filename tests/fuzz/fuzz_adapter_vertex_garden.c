@@ -1,0 +1,9 @@
+/* libFuzzer target: the vertex-model-garden adapter over arbitrary bytes (checks in
+ * fuzz_adapter.h). */
+#include "fuzz_adapter.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        fuzz_adapter_check("vertex-model-garden", NULL, NULL, data, size);
+        return 0;
+}
