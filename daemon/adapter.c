@@ -448,15 +448,21 @@ int adapter_json_load(const char *data, size_t len, unsigned flags, json_t **ret
 {
         json_error_t jerr;
         json_t *root;
+        size_t bom = 0;
         int r;
 
+        /* adapter_parse() strips a byte order mark; the next_page hooks read the same body. */
+        if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+                bom = 3;
+        data += bom;
+        len -= bom;
         r = adapter_json_check_depth(data, len, flags, err);
         if (r < 0)
                 return r;
         root = json_loadb(data, len, flags & ADAPTER_JSON_INT_AS_REAL ? JSON_DECODE_INT_AS_REAL : 0,
                           &jerr);
         if (!root) {
-                r = adapter_error(err, jerr.position > 0 ? (size_t)jerr.position : 0,
+                r = adapter_error(err, (jerr.position > 0 ? (size_t)jerr.position : 0) + bom,
                                   "invalid JSON: %s", jerr.text);
                 err->line = jerr.line > 0 ? (unsigned)jerr.line : 0;
                 err->col = jerr.column > 0 ? (unsigned)jerr.column : 0;

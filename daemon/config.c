@@ -936,8 +936,10 @@ static int source_check_api(Parser *p, SourceConfig *s, const Adapter *a)
                             p->section_label, s->format,
                             e && e->sigv4_service ? "us-east-1, eu-west-1"
                                                   : "us-central1, europe-west4");
+        /* The format's own auth belongs to the API's own endpoint: a 'url' is a capture, a mirror
+         * or a proxy the operator chose, read without a key unless 'auth' says otherwise. */
         if (!seen_line(p, "auth", NULL))
-                s->auth = e ? (int)e->auth : ADAPTER_AUTH_NONE;
+                s->auth = e && !s->url ? (int)e->auth : ADAPTER_AUTH_NONE;
         line = seen_line(p, "auth", &col);
         if (s->auth == ADAPTER_AUTH_AWS && !(e && e->sigv4_service))
                 return fail(p, -EINVAL, line, col,

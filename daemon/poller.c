@@ -603,6 +603,15 @@ out:
         return r;
 }
 
+static int page_cmp(const void *a, const void *b)
+{
+        const IngestPage *x = a, *y = b;
+
+        if (x->target != y->target)
+                return x->target < y->target ? -1 : 1;
+        return x->page < y->page ? -1 : x->page > y->page;
+}
+
 /* The whole poll is done: apply it, save, and schedule the next. */
 static void run_finish(PollerSource *ps)
 {
@@ -614,6 +623,10 @@ static void run_finish(PollerSource *ps)
 
         p->in_flight--;
         p->generation++;
+        /* Pages arrive in whatever order the network gives; the listing is read in the
+         * order of the configuration, so one answer always gives one matrix. */
+        if (run->n_pages > 1)
+                qsort(run->pages, run->n_pages, sizeof(IngestPage), page_cmp);
         if (!run->failed && (run->n_pages > 1 || run->n_streams > 1)) {
                 /* Many pages: res stands for the poll as a whole, the pages carry the bodies. */
                 free(res->body);
@@ -741,7 +754,7 @@ static void on_stream_done(FetchJob *job, FetchResult *res, void *userdata)
                 run->pages = xreallocarray(run->pages, run->n_pages + 1, sizeof(IngestPage));
                 run->pages[run->n_pages++] = (IngestPage){
                     .body = res->body, .len = res->body_len, .region = st->region,
-                    .page = st->pages};
+                    .page = st->pages, .target = (size_t)(st - run->streams)};
                 if (run->n_streams == 1 && st->pages == 0) {
                         /* One request: its status and validators are the poll's. */
                         run->result.http_status = res->http_status;

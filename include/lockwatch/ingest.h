@@ -62,6 +62,7 @@ typedef struct IngestPage {
         size_t len;
         const char *region; /* the region the request asked about, or NULL */
         size_t page;        /* 0-based page number within its region, for messages */
+        size_t target;      /* which request of the poll (URL x region) it answers */
 } IngestPage;
 
 /* Parse every page as one listing and, if believable, merge it into m. */

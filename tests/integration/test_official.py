@@ -25,6 +25,9 @@ SESSION = "FwoGZXIvYXdzEBYaDsession/token+=="
 OPUS = "anthropic.claude-opus-4-20250514-v1:0"
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
 REGIONS = ("us-east-1", "eu-west-1")
+# Cross-region profiles: five in the US (three pages of two), three in the EU.
+PROFILED = [OPUS, HAIKU, "anthropic.claude-sonnet-4-20250514-v1:0",
+            "meta.llama3-1-405b-instruct-v1:0", "mistral.mistral-large-2407-v1:0"]
 
 
 def ctl_path():
@@ -45,15 +48,13 @@ class Bedrock(unittest.TestCase):
         api.bedrock["us-east-1"] = {
             "models": [oa.bedrock_model("us-east-1", OPUS),
                        oa.bedrock_model("us-east-1", HAIKU, status="LEGACY")],
-            "profiles": [oa.bedrock_profile("us.anthropic.claude-p%d" % i,
-                                            ["us-east-1", "us-west-2"], OPUS)
-                         for i in range(5)],
+            "profiles": [oa.bedrock_profile("us." + m, ["us-east-1", "us-west-2"], m)
+                         for m in PROFILED],
         }
         api.bedrock["eu-west-1"] = {
             "models": [oa.bedrock_model("eu-west-1", OPUS)],
-            "profiles": [oa.bedrock_profile("eu.anthropic.claude-p%d" % i,
-                                            ["eu-west-1", "eu-central-1"], OPUS)
-                         for i in range(3)],
+            "profiles": [oa.bedrock_profile("eu." + m, ["eu-west-1", "eu-central-1"], m)
+                         for m in PROFILED[:3]],
         }
         self.keyfile = self.tmp.write(
             "aws-credentials", "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
@@ -105,10 +106,10 @@ class Bedrock(unittest.TestCase):
         self.assertTrue(any("nextToken=4%2B%2F%3D" in q for q in pages["us-east-1"]), pages)
         self.assertEqual(src["observations"], 3 + 8)
         # One model, several regions' listings: its aws cell has every region.
-        opus = [m for m in doc["matrix"]["models"]
-                if any(s.get("raw_id") == OPUS for c in m["cells"].values()
-                       for s in c.get("sources", []))]
+        opus = [m for m in doc["matrix"]["models"] if m["id"] == "anthropic/claude-opus-4"]
         self.assertEqual(len(opus), 1, [m["id"] for m in doc["matrix"]["models"]])
+        self.assertIn(opus[0]["cells"]["aws"]["sources"][0]["raw_id"],
+                      (OPUS, "us." + OPUS, "eu." + OPUS))
         aws = opus[0]["cells"]["aws"]
         self.assertEqual(aws["state"], "available")
         for region in ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1"):
@@ -263,6 +264,165 @@ class Bedrock(unittest.TestCase):
         for secret in ("ABSKfirstkey", "ABSKsecondkey", SECRET, SESSION):
             self.assertNotIn(secret, text)
         self.assertIn("bedrock", text)
+
+
+def pages(items, size, query_token, body_token=None):
+    """A route serving items size at a time: the token is the next offset, written so a URL
+    must escape it."""
+    def route(query, headers, body):
+        token = query.get(query_token) if query_token else \
+            json.loads(body or b"{}").get(body_token)
+        start = int(token.rstrip("=")) if token else 0
+        nxt = start + size if start + size < len(items) else None
+        return start, items[start:start + size], (None if nxt is None else "%d==" % nxt)
+    return route
+
+
+class VendorsAndClouds(unittest.TestCase):
+    """The other official formats, each through its auth and its way of paging."""
+
+    def setUp(self):
+        lwtest.require_daemon()
+        self.tmp = lwtest.TempDir("lw-official-")
+        self.addCleanup(self.tmp.cleanup)
+        self.srv = oa.Server()
+        self.addCleanup(self.srv.stop)
+
+    def run_source(self, section):
+        key = self.tmp.write("key", "sk-test-0123456789\n", mode=0o600)
+        conf = self.tmp.write("lockwatch.conf", (
+            "[daemon]\nrules = none\nproviders = %s\naliases = %s\nretries = 0\n\n"
+            "[source s]\n%s\n" % (lwtest.shipped_tables()["providers"],
+                                  lwtest.shipped_tables()["aliases"],
+                                  section.replace("KEY", key).replace("BASE", self.srv.base()))))
+        r = lwtest.run_daemon(["--once", "--json", "--config", conf], timeout=WAIT)
+        doc = json.loads(r.stdout)
+        return r, doc["sources"][0], doc
+
+    def test_anthropic_key_version_and_after_id(self):
+        items = [{"id": "claude-opus-4-%d" % i, "display_name": "Claude %d" % i,
+                  "created_at": "2026-01-01T00:00:00Z", "type": "model"} for i in range(5)]
+
+        def anthropic(query, headers, body):
+            if headers.get("x-api-key") != "sk-test-0123456789" or \
+                    headers.get("anthropic-version") != "2023-06-01":
+                return 401, {"type": "error"}
+            # after_id names the last id of the previous page.
+            after = query.get("after_id")
+            start = [i["id"] for i in items].index(after) + 1 if after else 0
+            page = items[start:start + 2]
+            return 200, {"data": page, "has_more": start + 2 < len(items),
+                         "first_id": page[0]["id"], "last_id": page[-1]["id"]}
+        self.srv.api.json_routes["/v1/models"] = anthropic
+        r, src, _ = self.run_source("format = anthropic-models\nendpoint = BASE\n"
+                                    "credential = KEY\n")
+        self.assertEqual((src["result"], src["observations"]), ("ok", 5), r.describe())
+        afters = [q["query"] for q in self.srv.requests()]
+        self.assertEqual(len(afters), 3, afters)
+        self.assertIn("after_id=claude-opus-4-1", afters[1])
+        self.assertIn("after_id=claude-opus-4-3", afters[2])
+
+    def test_gemini_key_in_a_header_never_in_the_url(self):
+        items = [{"name": "models/gemini-2.%d-flash" % i, "displayName": "Gemini",
+                  "version": "2", "supportedGenerationMethods": ["generateContent"]}
+                 for i in range(3)]
+        route = pages(items, 2, "pageToken")
+
+        def gemini(query, headers, body):
+            if headers.get("x-goog-api-key") != "sk-test-0123456789":
+                return 403, {"error": {"code": 403}}
+            _, page, nxt = route(query, headers, body)
+            out = {"models": page}
+            if nxt:
+                out["nextPageToken"] = nxt
+            return 200, out
+        self.srv.api.json_routes["/v1beta/models"] = gemini
+        r, src, _ = self.run_source("format = gemini-models\nendpoint = BASE\n"
+                                    "credential = KEY\n")
+        self.assertEqual((src["result"], src["observations"]), ("ok", 3), r.describe())
+        reqs = self.srv.requests()
+        self.assertEqual(len(reqs), 2)
+        self.assertIn("pageToken=2%3D%3D", reqs[1]["query"])
+        for q in reqs:
+            self.assertNotIn("sk-test", q["path"] + q["query"])
+
+    def test_openai_bearer_and_refusal(self):
+        def openai(query, headers, body):
+            if headers.get("authorization") != "Bearer sk-test-0123456789":
+                return 401, {"error": {"message": "bad key"}}
+            return 200, {"object": "list", "data": [
+                {"id": "gpt-5", "object": "model", "created": 1, "owned_by": "openai"}]}
+        self.srv.api.json_routes["/v1/models"] = openai
+        r, src, _ = self.run_source("format = openai-models\nendpoint = BASE\n"
+                                    "credential = KEY\n")
+        self.assertEqual((src["result"], src["observations"]), ("ok", 1), r.describe())
+        self.srv.api.refuse = 401
+        r, src, _ = self.run_source("format = openai-models\nendpoint = BASE\n"
+                                    "credential = KEY\n")
+        self.assertEqual((r.returncode, src["result"]), (1, "auth"), r.describe())
+
+    def test_vertex_regions_bearer_and_page_token(self):
+        def model(name, stage="GA"):
+            return {"name": "publishers/anthropic/models/%s" % name, "versionId": "001",
+                    "launchStage": stage}
+        per_region = {"us-central1": [model("claude-opus-4-7"), model("claude-sonnet-4-6"),
+                                      model("claude-haiku-4-5")],
+                      "europe-west4": [model("claude-opus-4-7")]}
+        for region, items in per_region.items():
+            route = pages(items, 2, "pageToken")
+
+            def vertex(query, headers, body, route=route):
+                if headers.get("authorization") != "Bearer sk-test-0123456789":
+                    return 401, {}
+                _, page, nxt = route(query, headers, body)
+                out = {"publisherModels": page}
+                if nxt:
+                    out["nextPageToken"] = nxt
+                return 200, out
+            self.srv.api.json_routes["/%s/v1beta1/publishers/*/models" % region] = vertex
+        r, src, doc = self.run_source("format = vertex-model-garden\nendpoint = BASE/{region}\n"
+                                      "regions = us-central1, europe-west4\ncredential = KEY\n")
+        self.assertEqual((src["result"], src["observations"]), ("ok", 4), r.describe())
+        self.assertEqual(len(self.srv.requests()), 3)  # two pages in one region, one in the other
+        cells = {m["id"]: m["cells"]["gcp"] for m in doc["matrix"]["models"]}
+        self.assertEqual(cells["anthropic/claude-opus-4-7"]["regions"],
+                         ["europe-west4", "us-central1"])
+        self.assertEqual(cells["anthropic/claude-haiku-4-5"]["regions"], ["us-central1"])
+
+    def test_azure_post_with_continuation_token(self):
+        items = [{"name": "model-%d" % i, "displayName": "Model %d" % i, "publisher": "Meta",
+                  "lifecycle": "Generally Available", "deploymentOptions": ["Serverless API"],
+                  "azureOffers": ["standard-paygo"], "deprecation": {}} for i in range(5)]
+        route = pages(items, 2, None, "continuationToken")
+        bodies = []
+
+        def azure(query, headers, body):
+            bodies.append(json.loads(body))
+            if headers.get("content-type") != "application/json":
+                return 415, {}
+            _, page, nxt = route(query, headers, body)
+            out = {"summaries": page, "totalCount": len(items)}
+            if nxt:
+                out["continuationToken"] = nxt
+            return 200, out
+        self.srv.api.json_routes["/asset-gallery/v1.0/models"] = azure
+        r, src, _ = self.run_source("format = azure-foundry\nendpoint = BASE\n")
+        self.assertEqual((src["result"], src["observations"]), ("ok", 5), r.describe())
+        self.assertEqual([q["method"] for q in self.srv.requests()], ["POST"] * 3)
+        # The same request each time, with the token the last page gave.
+        self.assertNotIn("continuationToken", bodies[0])
+        self.assertEqual([b.get("continuationToken") for b in bodies[1:]], ["2==", "4=="])
+        self.assertEqual({json.dumps(dict(b, continuationToken=None), sort_keys=True)
+                          for b in bodies}.__len__(), 1)
+        # A server that hands back the same token would page forever: the poll fails.
+        self.srv.api.log.clear()
+        bodies.clear()
+        self.srv.api.json_routes["/asset-gallery/v1.0/models"] = \
+            lambda q, h, b: (200, {"summaries": items[:2], "continuationToken": "same"})
+        r, src, _ = self.run_source("format = azure-foundry\nendpoint = BASE\n")
+        self.assertEqual(src["result"], "error", r.describe())
+        self.assertIn("repeats", src["error"])
+        self.assertLessEqual(len(self.srv.requests()), 2)
 
 
 if __name__ == "__main__":
