@@ -1,5 +1,6 @@
 #include "lockwatch/state.h"
 
+#include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <unistd.h>
@@ -548,6 +549,59 @@ int state_dir_prepare(const char *dir, char **ret_error)
                                        dir, strerror(e));
                 return -e;
         }
+        return 0;
+}
+
+/* The lock is a process-associated (POSIX) record lock rather than flock() or an OFD lock:
+ * F_GETLK then names the holder's pid, which the refusal prints. The pid is also written
+ * into the file for a reader in another PID namespace, where F_GETLK says 0. The fd stays
+ * open until exit; nothing else in the process opens the file, so no close drops it. */
+int state_dir_lock(const char *dir, char **ret_error)
+{
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_LOCK_NAME, dir);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        char buf[32];
+        int fd, e;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0) {
+                e = errno;
+                *ret_error = xasprintf("cannot open the lock file %s: %s", path, strerror(e));
+                return -e;
+        }
+        if (fcntl(fd, F_SETLK, &fl) < 0) {
+                e = errno;
+                if (e != EAGAIN && e != EACCES) {
+                        *ret_error = xasprintf("cannot lock %s: %s", path, strerror(e));
+                        close(fd);
+                        return -e;
+                }
+                long pid = 0;
+                struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+                if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK && who.l_pid > 0)
+                        pid = (long)who.l_pid;
+                if (pid == 0) {
+                        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+                        buf[n > 0 ? n : 0] = '\0';
+                        pid = strtol(buf, NULL, 10);
+                }
+                close(fd);
+                if (pid > 0)
+                        *ret_error = xasprintf("state directory %s is in use by another "
+                                               "lockwatchd (pid %ld); stop it, or name another "
+                                               "directory with --state-dir",
+                                               dir, pid);
+                else
+                        *ret_error = xasprintf("state directory %s is in use by another "
+                                               "lockwatchd; stop it, or name another directory "
+                                               "with --state-dir",
+                                               dir);
+                return -EBUSY;
+        }
+        int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+                log_debug("cannot write the pid into %s: %m", path);
+        /* Deliberately left open: the lock lives as long as the process. */
         return 0;
 }
 

@@ -13,6 +13,7 @@ typedef struct RulesEngine RulesEngine;
 typedef struct RuleSet RuleSet;
 
 #define STATE_FILE_NAME "state.json"
+#define STATE_LOCK_NAME "lock"
 #define STATE_MAX_BYTES (256u * 1024u * 1024u)
 
 typedef enum SourceStatus {
@@ -74,6 +75,10 @@ void state_free(State *s);
 /* Make sure dir exists (created 0700 if missing) and is a directory this process can
  * write; on failure *ret_error says what is wrong. */
 int state_dir_prepare(const char *dir, char **ret_error);
+/* Take the lock on dir (a lock file in it, held until the process exits) so a second
+ * daemon never writes over this one's state; -EBUSY with ret_error naming the process
+ * that holds it. */
+int state_dir_lock(const char *dir, char **ret_error);
 /* Load dir/state.json, restoring alert states for rules (which the rule engine keeps
  * borrowing; NULL: none); a missing file gives an empty state. Anything there that cannot
  * be the state (corrupt, a directory, larger than STATE_MAX_BYTES, unreadable) is renamed
