@@ -505,14 +505,17 @@ static void log_history(StateLogBuf *b, const State *s, size_t n)
         statelog_end(b, at);
 }
 
+/* The first frame of both files: the snapshot's generation, which its log repeats. */
 static void log_header(StateLogBuf *b, uint64_t generation)
 {
+        size_t frame = statelog_frame_begin(b);
         size_t at = statelog_begin(b, STATELOG_HEADER);
 
         statelog_put_str(b, STATELOG_MAGIC);
         statelog_put_uint(b, STATELOG_VERSION);
         statelog_put_uint(b, generation);
         statelog_end(b, at);
+        statelog_frame_end(b, frame);
 }
 
 typedef struct SourceNames {
@@ -544,6 +547,7 @@ static int encode_snapshot(const State *s, uint64_t generation, StateLogBuf *b)
 
         log_header(b, generation);
         /* The rows and columns first: a row or column that lost all its evidence stays. */
+        size_t frame = statelog_frame_begin(b);
         at = statelog_begin(b, STATELOG_SHAPE);
         statelog_put_uint(b, m->n_providers);
         for (size_t i = 0; i < m->n_providers; i++) {
@@ -556,19 +560,25 @@ static int encode_snapshot(const State *s, uint64_t generation, StateLogBuf *b)
                 statelog_put_u8(b, m->models[i]->mapped);
         }
         statelog_end(b, at);
+        statelog_frame_end(b, frame);
 
         /* Evidence may name sources the state has no entry for (a test, a replay). */
         _cleanup_free_ const char **names = NULL;
         size_t n = 0, cap = 0;
+        frame = statelog_frame_begin(b);
         for (size_t i = 0; i < s->n_sources; i++) {
                 log_source(b, &s->sources[i]);
                 records++;
         }
+        statelog_frame_end(b, frame);
         r = matrix_foreach_evidence(m, collect_source, &(SourceNames){&names, &n, &cap});
         if (r < 0)
                 return r;
+        frame = statelog_frame_begin(b);
         log_evidence(b, m, names, n);
+        statelog_frame_end(b, frame);
         records += n;
+        frame = statelog_frame_begin(b);
         r = log_engine(b, s->engine);
         if (r < 0)
                 return r;
@@ -580,6 +590,7 @@ static int encode_snapshot(const State *s, uint64_t generation, StateLogBuf *b)
         at = statelog_begin(b, STATELOG_END);
         statelog_put_uint(b, records);
         statelog_end(b, at);
+        statelog_frame_end(b, frame);
         return 0;
 }
 
@@ -738,6 +749,9 @@ static int encode_changes(State *s, StateLogBuf *b)
         StateStore *st = s->store;
         _cleanup_free_ const char **changed = xcalloc(s->n_sources + 1, sizeof(char *));
         size_t n = 0;
+        /* One frame: a save's changes are replayed all together or not at all (a source's
+         * validators without the evidence of the body they validate would be a lie). */
+        size_t frame = statelog_frame_begin(b);
 
         for (size_t i = 0; i < st->n_forgotten; i++) {
                 size_t at = statelog_begin(b, STATELOG_FORGET);
@@ -758,6 +772,7 @@ static int encode_changes(State *s, StateLogBuf *b)
                         return r;
         }
         log_history(b, s, s->history_unsaved);
+        statelog_frame_end(b, frame);
         return 0;
 }
 
@@ -1466,10 +1481,16 @@ static int replay_bytes(Replay *rp, const uint8_t *data, size_t len, size_t *ret
                                                torn ? "a cut-short" : "a damaged", off);
                         return -EBADMSG;
                 }
-                r = replay_record(rp, payload, n);
+                const uint8_t *rec;
+                size_t rlen, roff = 0;
+                while ((r = statelog_next_record(payload, n, roff, &rec, &rlen, &roff)) > 0) {
+                        r = replay_record(rp, rec, rlen);
+                        if (r < 0)
+                                break;
+                }
                 if (r < 0) {
-                        *ret_error = xasprintf("record %zu (offset %zu) is not a consistent "
-                                               "state record",
+                        *ret_error = xasprintf("record %zu (in the frame at offset %zu) is not "
+                                               "a consistent state record",
                                                rp->records, off);
                         return -EBADMSG;
                 }
@@ -1568,21 +1589,17 @@ static int read_store_file(const char *path, char **ret, size_t *ret_len, char *
         return 1;
 }
 
-/* The snapshot, then the log over it. */
-static int state_load_store(const char *dir, const RuleSet *rules, State **ret,
-                            char **ret_error)
+int state_replay(const void *snapshot, size_t snapshot_len, const void *log, size_t log_len,
+                 const RuleSet *rules, State **ret, StateReplayInfo *ret_info,
+                 char **ret_error)
 {
-        _cleanup_free_ char *snap_path = xasprintf("%s/" STATE_SNAPSHOT_NAME, dir);
-        _cleanup_free_ char *log_path = xasprintf("%s/" STATE_LOG_NAME, dir);
-        _cleanup_free_ char *snap = NULL, *log = NULL, *why = NULL;
-        size_t snap_len = 0, log_len = 0, valid = 0;
-        State *s = NULL;
+        StateReplayInfo info = {0};
+        const uint8_t *payload;
+        size_t n, next, valid = 0;
         bool torn = false;
+        State *s = NULL;
         int r;
 
-        r = read_store_file(snap_path, &snap, &snap_len, &why);
-        if (r < 0)
-                return state_set_aside_store(dir, STATE_SNAPSHOT_NAME, why, ret_error);
         r = state_new(&s);
         if (r >= 0)
                 r = rules_engine_set_rules(s->engine, rules);
@@ -1592,61 +1609,109 @@ static int state_load_store(const char *dir, const RuleSet *rules, State **ret,
                 return r;
         }
         Replay rp = {.s = s, .snapshot = true};
-        r = replay_bytes(&rp, (const uint8_t *)snap, snap_len, &valid, &torn, &why);
+        r = replay_bytes(&rp, snapshot, snapshot_len, &valid, &torn, ret_error);
         if (r >= 0)
-                r = replay_engine(&rp, &why);
+                r = replay_engine(&rp, ret_error);
         if (r < 0) {
                 state_free(s);
-                return state_set_aside_store(dir, STATE_SNAPSHOT_NAME, why, ret_error);
+                return r;
         }
-        StateStore *st = state_store_new(dir);
-        st->generation = rp.generation;
-        st->snapshot_bytes = snap_len;
-        s->store = st;
-
-        free(why);
-        why = NULL;
-        r = read_store_file(log_path, &log, &log_len, &why);
-        if (r < 0) {
-                state_free(s);
-                return state_set_aside_store(dir, STATE_LOG_NAME, why, ret_error);
-        }
+        info.generation = rp.generation;
         Replay lp = {.s = s};
-        const uint8_t *payload;
-        size_t n, next;
         /* A log that extends an older snapshot is what a kill between writing a snapshot
          * and starting its log leaves: the snapshot holds all it said. */
-        bool stale = log && statelog_next((const uint8_t *)log, log_len, 0, &payload, &n, &next,
-                                          &torn) > 0 &&
-                     replay_record(&lp, payload, n) >= 0 && lp.generation != rp.generation;
-        lp = (Replay){.s = s};
-        if (stale)
+        const uint8_t *rec;
+        size_t rlen, roff;
+        if (log && statelog_next(log, log_len, 0, &payload, &n, &next, &torn) > 0 &&
+            statelog_next_record(payload, n, 0, &rec, &rlen, &roff) > 0 &&
+            replay_record(&lp, rec, rlen) >= 0 && lp.generation != rp.generation)
+                info.stale_log = true;
+        else if (log) {
+                lp = (Replay){.s = s};
+                r = replay_bytes(&lp, log, log_len, &info.log_valid, &info.log_torn, ret_error);
+                if (r >= 0)
+                        r = replay_engine(&lp, ret_error);
+                if (r < 0) {
+                        info.bad_log = true;
+                        if (ret_info)
+                                *ret_info = info;
+                        state_free(s);
+                        return r;
+                }
+        }
+        if (ret_info)
+                *ret_info = info;
+        *ret = s;
+        return 0;
+}
+
+int state_encode_snapshot(const State *s, uint64_t generation, void **ret, size_t *ret_len)
+{
+        StateLogBuf b = {0};
+        int r = encode_snapshot(s, generation, &b);
+
+        if (r < 0) {
+                statelog_buf_free(&b);
+                return r;
+        }
+        *ret = b.data;
+        *ret_len = b.len;
+        return 0;
+}
+
+/* The snapshot, then the log over it. */
+static int state_load_store(const char *dir, const RuleSet *rules, State **ret,
+                            char **ret_error)
+{
+        _cleanup_free_ char *snap_path = xasprintf("%s/" STATE_SNAPSHOT_NAME, dir);
+        _cleanup_free_ char *log_path = xasprintf("%s/" STATE_LOG_NAME, dir);
+        _cleanup_free_ char *snap = NULL, *log = NULL, *why = NULL;
+        size_t snap_len = 0, log_len = 0;
+        StateReplayInfo info;
+        const char *which = STATE_SNAPSHOT_NAME;
+        State *s = NULL;
+        int r;
+
+        r = read_store_file(snap_path, &snap, &snap_len, &why);
+        if (r >= 0 && !snap) {
+                why = xstrdup("vanished while being read");
+                r = -EBADMSG;
+        }
+        if (r < 0)
+                return state_set_aside_store(dir, which, why, ret_error);
+        which = STATE_LOG_NAME;
+        r = read_store_file(log_path, &log, &log_len, &why);
+        if (r < 0)
+                return state_set_aside_store(dir, which, why, ret_error);
+        info = (StateReplayInfo){0};
+        r = state_replay(snap, snap_len, log, log_len, rules, &s, &info, &why);
+        if (r == -EBADMSG)
+                return state_set_aside_store(
+                    dir, info.bad_log ? STATE_LOG_NAME : STATE_SNAPSHOT_NAME, why, ret_error);
+        if (r < 0) {
+                *ret_error = TAKE_PTR(why);
+                return r;
+        }
+        StateStore *st = state_store_new(dir);
+        st->generation = info.generation;
+        st->snapshot_bytes = snap_len;
+        s->store = st;
+        if (info.stale_log)
                 (void)unlink(log_path);
         else if (log) {
-                r = replay_bytes(&lp, (const uint8_t *)log, log_len, &valid, &torn, &why);
-                if (r >= 0 && lp.generation != rp.generation) {
-                        why = xstrdup("its header names another snapshot");
-                        r = -EBADMSG;
-                }
-                if (r >= 0)
-                        r = replay_engine(&lp, &why);
-                if (r < 0) {
-                        state_free(s);
-                        return state_set_aside_store(dir, STATE_LOG_NAME, why, ret_error);
-                }
                 st->log_fd = open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
                 /* What a kill during an append left: dropped, so the next append follows
                  * whole records. */
-                if (torn && st->log_fd >= 0) {
+                if (info.log_torn && st->log_fd >= 0) {
                         log_notice("state log %s: dropped %zu byte(s) of a record cut short at "
                                    "its end",
-                                   log_path, log_len - valid);
-                        if (ftruncate(st->log_fd, (off_t)valid) < 0) {
+                                   log_path, log_len - info.log_valid);
+                        if (ftruncate(st->log_fd, (off_t)info.log_valid) < 0) {
                                 close(st->log_fd);
                                 st->log_fd = -1;
                         }
                 }
-                st->log_bytes = valid;
+                st->log_bytes = info.log_valid;
         }
         st->compact = st->log_fd < 0;
         state_mark_written(s);

@@ -77,27 +77,46 @@ static uint32_t get_le32(const uint8_t *p)
         return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-size_t statelog_begin(StateLogBuf *b, StateLogType t)
+size_t statelog_frame_begin(StateLogBuf *b)
 {
         size_t start = b->len;
 
         memset(buf_room(b, STATELOG_FRAME_BYTES), 0, STATELOG_FRAME_BYTES);
         b->len += STATELOG_FRAME_BYTES;
+        return start;
+}
+
+bool statelog_frame_end(StateLogBuf *b, size_t start)
+{
+        uint8_t *frame = b->data + start;
+        size_t n = b->len - start - STATELOG_FRAME_BYTES;
+
+        if (n == 0) {
+                b->len = start;
+                return false;
+        }
+        /* The callers' caps keep every frame far below this; past it, the reader would
+         * refuse the frame, so refusing to write it is the same answer, sooner. */
+        if (n > STATELOG_MAX_FRAME)
+                abort();
+        put_le32(frame, (uint32_t)n);
+        put_le32(frame + 4, statelog_crc32c(0, frame + STATELOG_FRAME_BYTES, n));
+        return true;
+}
+
+size_t statelog_begin(StateLogBuf *b, StateLogType t)
+{
+        size_t start = b->len;
+
+        memset(buf_room(b, STATELOG_RECORD_BYTES), 0, STATELOG_RECORD_BYTES);
+        b->len += STATELOG_RECORD_BYTES;
         statelog_put_u8(b, (uint8_t)t);
         return start;
 }
 
 void statelog_end(StateLogBuf *b, size_t start)
 {
-        uint8_t *frame = b->data + start;
-        size_t n = b->len - start - STATELOG_FRAME_BYTES;
-
-        /* The callers' caps keep every record far below this; past it, the reader would
-         * refuse the record, so refusing to write it is the same answer, sooner. */
-        if (n > STATELOG_MAX_RECORD)
-                abort();
-        put_le32(frame, (uint32_t)n);
-        put_le32(frame + 4, statelog_crc32c(0, frame + STATELOG_FRAME_BYTES, n));
+        put_le32(b->data + start, (uint32_t)(b->len - start - STATELOG_RECORD_BYTES));
 }
 
 void statelog_put_u8(StateLogBuf *b, uint8_t v)
@@ -176,7 +195,7 @@ int statelog_next(const uint8_t *data, size_t len, size_t off, const uint8_t **r
         n = get_le32(data + off);
         /* A file system that extended the file but had not written the data when the machine
          * went down leaves zeros: that is a torn tail too, not damage in the middle. */
-        if (n == 0 || n > STATELOG_MAX_RECORD) {
+        if (n == 0 || n > STATELOG_MAX_FRAME) {
                 *ret_torn = all_zero(data + off, left);
                 return -EBADMSG;
         }
@@ -193,6 +212,24 @@ int statelog_next(const uint8_t *data, size_t len, size_t off, const uint8_t **r
         *ret_payload = data + off + STATELOG_FRAME_BYTES;
         *ret_payload_len = n;
         *ret_next = off + STATELOG_FRAME_BYTES + n;
+        return 1;
+}
+
+int statelog_next_record(const uint8_t *payload, size_t len, size_t off,
+                         const uint8_t **ret_record, size_t *ret_record_len, size_t *ret_next)
+{
+        size_t n;
+
+        if (off == len)
+                return 0;
+        if (len - off < STATELOG_RECORD_BYTES)
+                return -EBADMSG;
+        n = get_le32(payload + off);
+        if (n == 0 || n > len - off - STATELOG_RECORD_BYTES)
+                return -EBADMSG;
+        *ret_record = payload + off + STATELOG_RECORD_BYTES;
+        *ret_record_len = n;
+        *ret_next = off + STATELOG_RECORD_BYTES + n;
         return 1;
 }
 

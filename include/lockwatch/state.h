@@ -117,6 +117,22 @@ int state_format(const State *s, char **ret_text);
 /* Read a state file's text (len bytes) as state_load() does, without touching any file:
  * -EBADMSG with ret_error set if it is not a consistent state. */
 int state_parse(const char *text, size_t len, const RuleSet *rules, State **ret, char **ret_error);
+/* What state_replay() found besides the state. */
+typedef struct StateReplayInfo {
+        uint64_t generation; /* of the snapshot */
+        size_t log_valid;    /* bytes of whole records at the start of the log */
+        bool log_torn;       /* the log ends in a record cut short (dropped) */
+        bool stale_log;      /* the log extends another snapshot (ignored) */
+        bool bad_log;        /* on -EBADMSG: the log is what is wrong, not the snapshot */
+} StateReplayInfo;
+
+/* Read a snapshot's bytes and a log's (NULL: none) as state_load() does, without touching
+ * any file: -EBADMSG with ret_error set if they are not a consistent state. */
+int state_replay(const void *snapshot, size_t snapshot_len, const void *log, size_t log_len,
+                 const RuleSet *rules, State **ret, StateReplayInfo *ret_info,
+                 char **ret_error);
+/* The bytes of a snapshot of s naming generation (the caller frees *ret). */
+int state_encode_snapshot(const State *s, uint64_t generation, void **ret, size_t *ret_len);
 /* Find the named source's state, creating it if absent. */
 SourceState *state_source(State *s, const char *name);
 /* Drop sources not named in keep (a NULL-terminated list), and their evidence. */

@@ -1,14 +1,17 @@
-/* The framing and the field encoding of the state's snapshot and change log (docs/state.md):
- * each record is its payload's length and CRC32C, then the payload, so a record cut short by a
- * kill or a crash is found and dropped. Pure: no files, no clock, no logging. */
+/* The framing and the field encoding of the state's snapshot and change log (docs/state.md).
+ * A file is a run of frames, each its payload's length and CRC32C, then the payload: a frame
+ * cut short by a kill or a crash is found and dropped whole. A frame holds a batch of
+ * records (a save's changes apply all or not at all), each its length, then its type, then
+ * its fields. Pure: no files, no clock, no logging. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATELOG_FRAME_BYTES  8u                   /* u32 length, u32 CRC32C, both little-endian */
-#define STATELOG_MAX_RECORD   (64u * 1024u * 1024u) /* a payload larger than this is not ours */
+#define STATELOG_FRAME_BYTES  8u /* u32 length, u32 CRC32C, both little-endian */
+#define STATELOG_RECORD_BYTES 4u /* u32 length of a record within a frame */
+#define STATELOG_MAX_FRAME    (256u * 1024u * 1024u) /* a payload larger than this is not ours */
 #define STATELOG_MAGIC        "lockwatch-state"
 #define STATELOG_VERSION      1u
 
@@ -42,9 +45,14 @@ uint32_t statelog_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Free the buffer's bytes and reset it. */
 void statelog_buf_free(StateLogBuf *b);
-/* Start a record of type t; returns its offset, to be passed to statelog_end(). */
+/* Start a frame; returns its offset, to be passed to statelog_frame_end(). */
+size_t statelog_frame_begin(StateLogBuf *b);
+/* Finish the frame started at offset start: fill in its length and checksum. An empty
+ * frame is taken back (returns false). */
+bool statelog_frame_end(StateLogBuf *b, size_t start);
+/* Start a record of type t within a frame; returns its offset, for statelog_end(). */
 size_t statelog_begin(StateLogBuf *b, StateLogType t);
-/* Finish the record started at offset start: fill in its length and checksum. */
+/* Finish the record started at offset start: fill in its length. */
 void statelog_end(StateLogBuf *b, size_t start);
 /* Append one byte. */
 void statelog_put_u8(StateLogBuf *b, uint8_t v);
@@ -59,12 +67,16 @@ void statelog_put_strn(StateLogBuf *b, const char *s, size_t len);
 /* Append len raw bytes. */
 void statelog_put_bytes(StateLogBuf *b, const void *data, size_t len);
 
-/* Find the record at offset off of len bytes: 1 with its payload set and *ret_next past it;
- * 0 at the exact end; -EBADMSG if the bytes there are not a whole, intact record, with
- * *ret_torn true when that is a tail cut short (the record runs past the end, or nothing
+/* Find the frame at offset off of len bytes: 1 with its payload set and *ret_next past it;
+ * 0 at the exact end; -EBADMSG if the bytes there are not a whole, intact frame, with
+ * *ret_torn true when that is a tail cut short (the frame runs past the end, or nothing
  * but zero bytes follow): what a kill during an append leaves. */
 int statelog_next(const uint8_t *data, size_t len, size_t off, const uint8_t **ret_payload,
                   size_t *ret_payload_len, size_t *ret_next, bool *ret_torn);
+/* Find the record at offset off of a frame's payload (len bytes): 1 with it set and
+ * *ret_next past it; 0 at the end; -EBADMSG if its length runs past the frame or is 0. */
+int statelog_next_record(const uint8_t *payload, size_t len, size_t off,
+                         const uint8_t **ret_record, size_t *ret_record_len, size_t *ret_next);
 
 /* A cursor over n bytes at p. */
 void statelog_reader_init(StateLogReader *r, const void *p, size_t n);
