@@ -25,13 +25,13 @@
 /* The files of one state directory as this process last wrote or read them. */
 struct StateStore {
         char *dir;
-        int log_fd;              /* state.log opened for appending, -1: none (compact next) */
+        int log_fd;              /* state.log opened for appending, -1: started at next save */
         uint64_t generation;     /* of the snapshot on disk; the log's header names it */
         uint64_t snapshot_bytes; /* size of that snapshot */
         uint64_t log_bytes;      /* bytes of whole records in the log */
         char **forgotten;        /* sources removed since the last save */
         size_t n_forgotten;
-        bool compact; /* the next save writes a snapshot (no log yet, or a failed append) */
+        bool compact; /* the next save writes a snapshot (none yet, or a log it cannot extend) */
 };
 
 static const char *const status_names[_SOURCE_STATUS_MAX] = {
@@ -697,50 +697,55 @@ static void state_mark_written(State *s)
         s->store->n_forgotten = 0;
 }
 
-/* A new snapshot of everything, then a new log that extends it. A kill between the two
- * leaves a log naming the old generation, which the next load ignores: the snapshot
- * already holds what it said. */
+/* A new snapshot of everything. The log it supersedes stays until the next save starts a
+ * new one: it names the old generation, so a load meanwhile ignores it, and the snapshot
+ * holds all it said. Nothing but the rename stands between the write and the announcements
+ * that wait for it (state_save()). */
 static int state_compact(State *s)
 {
         StateStore *st = s->store;
         StateLogBuf b = {0};
         /* Time-based, so a log left by another history of this directory never matches. */
         uint64_t gen = MAX(st->generation + 1, util_now_real());
-        int fd = -1, r;
+        int r;
 
         r = encode_snapshot(s, gen, &b);
         if (r >= 0)
                 r = write_file(st->dir, STATE_SNAPSHOT_NAME, &b, 1, NULL);
-        if (r < 0) {
-                statelog_buf_free(&b);
+        size_t len = b.len;
+        statelog_buf_free(&b);
+        if (r < 0)
                 return r;
-        }
         st->generation = gen;
-        st->snapshot_bytes = b.len;
+        st->snapshot_bytes = len;
         if (st->log_fd >= 0)
                 close(st->log_fd);
         st->log_fd = -1;
         st->log_bytes = 0;
-        /* From here the snapshot is the state: whatever happens to the log, the changes
-         * are saved. */
-        state_mark_written(s);
         st->compact = false;
+        state_mark_written(s);
         compaction_step(2);
-        b.len = 0;
-        log_header(&b, gen);
-        r = write_file(st->dir, STATE_LOG_NAME, &b, 0, &fd);
-        if (r >= 0) {
-                st->log_fd = fd;
-                st->log_bytes = b.len;
-        } else
-                /* No log to append to: the next save writes a snapshot again. */
-                st->compact = true;
-        statelog_buf_free(&b);
-        compaction_step(3);
         /* The state that came before the snapshot and the log: now superseded. */
         _cleanup_free_ char *legacy = xasprintf("%s/" STATE_FILE_NAME, st->dir);
         (void)unlink(legacy);
         return 0;
+}
+
+/* A new log for the snapshot in place, with nothing after its header. */
+static int state_start_log(StateStore *st)
+{
+        StateLogBuf b = {0};
+        int fd = -1, r;
+
+        log_header(&b, st->generation);
+        r = write_file(st->dir, STATE_LOG_NAME, &b, 0, &fd);
+        if (r >= 0) {
+                st->log_fd = fd;
+                st->log_bytes = b.len;
+        }
+        statelog_buf_free(&b);
+        compaction_step(3);
+        return r;
 }
 
 /* The changes since the last save, as records. */
@@ -805,7 +810,7 @@ static int state_write(const char *dir, State *s)
         if (!s->store)
                 s->store = state_store_new(dir);
         StateStore *st = s->store;
-        if (!st->compact && st->log_fd >= 0) {
+        if (!st->compact) {
                 r = encode_changes(s, &b);
                 if (r < 0) {
                         statelog_buf_free(&b);
@@ -817,7 +822,9 @@ static int state_write(const char *dir, State *s)
                  * outgrows the state it describes, rewriting the state costs less than
                  * replaying the log would. */
                 if (st->log_bytes + b.len <= 2 * st->snapshot_bytes + state_log_slack()) {
-                        r = state_append(st, &b);
+                        r = st->log_fd >= 0 ? 0 : state_start_log(st);
+                        if (r >= 0)
+                                r = state_append(st, &b);
                         statelog_buf_free(&b);
                         if (r >= 0)
                                 state_mark_written(s);
@@ -1696,6 +1703,10 @@ static int state_load_store(const char *dir, const RuleSet *rules, State **ret,
         st->generation = info.generation;
         st->snapshot_bytes = snap_len;
         s->store = st;
+        /* Without a log (or with one a compaction superseded) the next save starts one; a
+         * log that holds records but cannot be appended to is folded into a snapshot
+         * first, never replaced. */
+        st->compact = false;
         if (info.stale_log)
                 (void)unlink(log_path);
         else if (log) {
@@ -1712,8 +1723,8 @@ static int state_load_store(const char *dir, const RuleSet *rules, State **ret,
                         }
                 }
                 st->log_bytes = info.log_valid;
+                st->compact = st->log_fd < 0;
         }
-        st->compact = st->log_fd < 0;
         state_mark_written(s);
         /* The engine is recorded at the first save: the rules it runs may have changed. */
         s->engine_changed = true;

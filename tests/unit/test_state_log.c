@@ -117,6 +117,14 @@ static char *read_all(const char *dir, const char *name, size_t *len)
         return data;
 }
 
+/* The offset just past the first frame of a file's bytes (the header). */
+static size_t first_frame_end(const char *data)
+{
+        const unsigned char *p = (const unsigned char *)data;
+        return STATELOG_FRAME_BYTES +
+               ((size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24);
+}
+
 static void write_all(const char *dir, const char *name, const char *data, size_t len)
 {
         char path[256];
@@ -166,7 +174,9 @@ static void test_log_round_trip(void **unused)
         assert_int_equal(state_save(dir, s), 0);
         size_t snap_len;
         char *snap = read_all(dir, STATE_SNAPSHOT_NAME, &snap_len);
+        /* A first save is a snapshot; the log starts with the next. */
         off_t log0 = size_of(dir, STATE_LOG_NAME);
+        assert_int_equal(log0, -1);
         char *want = text_of(s);
         assert_loads(dir, want);
         free(want);
@@ -225,7 +235,7 @@ static void test_append_is_proportional(void **unused)
                 apply(s, name, i * 100, 100, T0, 0);
         }
         assert_int_equal(state_save(dir, s), 0);
-        off_t snap = size_of(dir, STATE_SNAPSHOT_NAME), log0 = size_of(dir, STATE_LOG_NAME);
+        off_t snap = size_of(dir, STATE_SNAPSHOT_NAME), log0 = 0;
         apply(s, "s3", 300, 100, T0 + USEC_PER_HOUR, 1);
         assert_int_equal(state_save(dir, s), 0);
         off_t appended = size_of(dir, STATE_LOG_NAME) - log0;
@@ -320,14 +330,16 @@ static void test_damage_sets_both_aside(void **unused)
         assert_int_equal(state_new(&s), 0);
         apply(s, "a", 0, 30, T0, 0);
         assert_int_equal(state_save(dir, s), 0);
-        off_t l0 = size_of(dir, STATE_LOG_NAME);
         apply(s, "a", 0, 30, T0 + USEC_PER_HOUR, 1);
         assert_int_equal(state_save(dir, s), 0);
         apply(s, "a", 0, 30, T0 + 2 * USEC_PER_HOUR, 2);
         assert_int_equal(state_save(dir, s), 0);
 
+        /* A byte of the first frame after the header, which another frame follows. */
         size_t len;
         char *log = read_all(dir, STATE_LOG_NAME, &len);
+        size_t l0 = first_frame_end(log);
+        assert_true(l0 + first_frame_end(log + l0) < len);
         log[l0 + STATELOG_FRAME_BYTES + 4] ^= 0x01;
         write_all(dir, STATE_LOG_NAME, log, len);
         assert_int_equal(state_load(dir, NULL, &back, &error), -EBADMSG);
@@ -365,9 +377,10 @@ static void test_damage_sets_both_aside(void **unused)
         remove_dir(dir);
 }
 
-/* A kill after a new snapshot is in place but before its log is: the old log, which names
- * the snapshot before, is ignored and removed; nothing it said is lost, the snapshot holds
- * it. Compactions come once the log outgrows the snapshot. */
+/* Compactions come once the log outgrows the snapshot. The log that a compaction
+ * supersedes stays until the next save starts a new one: a load meanwhile ignores it (it
+ * names the snapshot before) and removes it; nothing it said is lost, the snapshot holds
+ * it. */
 static void test_compaction_and_stale_log(void **unused)
 {
         char dir[] = "/tmp/lw-test-statelog-XXXXXX";
@@ -387,7 +400,10 @@ static void test_compaction_and_stale_log(void **unused)
         size_t compactions = 0, saves = 0;
         while (compactions == 0 && saves < 20) {
                 free(old_log);
-                old_log = read_all(dir, STATE_LOG_NAME, &old_len);
+                old_log = NULL;
+                old_len = 0;
+                if (size_of(dir, STATE_LOG_NAME) >= 0)
+                        old_log = read_all(dir, STATE_LOG_NAME, &old_len);
                 apply(s, saves % 2 ? "a" : "b", saves % 2 ? 0 : 50, 50,
                       T0 + (saves + 1) * USEC_PER_HOUR, (unsigned)saves);
                 assert_int_equal(state_save(dir, s), 0);
@@ -403,7 +419,7 @@ static void test_compaction_and_stale_log(void **unused)
         print_message("compacted after %zu saves of a source of two\n", saves);
         assert_int_equal(compactions, 1);
         assert_true(saves >= 3);
-        assert_true(size_of(dir, STATE_LOG_NAME) < (off_t)old_len);
+        assert_non_null(old_log);
 
         /* The log from before the compaction, as a kill between the two files leaves it. */
         write_all(dir, STATE_LOG_NAME, old_log, old_len);
