@@ -1995,8 +1995,8 @@ int matrix_foreach_evidence(const Matrix *m,
                 for (size_t k = 0; k < mm->n_cells; k++) {
                         const Cell *c = &mm->cells[k];
                         for (size_t i = 0; i < c->n_evidence; i++) {
-                                int ret = fn(mm, &m->providers[c->provider], &c->evidence[i],
-                                             userdata);
+                                int ret =
+                                    fn(mm, &m->providers[c->provider], &c->evidence[i], userdata);
                                 if (ret < 0)
                                         return ret;
                         }
@@ -2059,7 +2059,8 @@ static void matrix_row_drop_evidence(Matrix *m, MatrixModel *mm, size_t k, char 
                 return;
         at = (size_t)(e - c->evidence);
         matrix_evidence_done(m, e);
-        memmove(&c->evidence[at], &c->evidence[at + 1], (c->n_evidence - at - 1) * sizeof(Evidence));
+        memmove(&c->evidence[at], &c->evidence[at + 1],
+                (c->n_evidence - at - 1) * sizeof(Evidence));
         if (--c->n_evidence == 0) {
                 free(c->evidence);
                 c->evidence = NULL;

@@ -193,8 +193,8 @@ int state_prune(State *s, const char *const *keep)
                         return r;
                 if (s->store) {
                         StateStore *st = s->store;
-                        st->forgotten = xreallocarray(st->forgotten, st->n_forgotten + 1,
-                                                      sizeof(char *));
+                        st->forgotten =
+                            xreallocarray(st->forgotten, st->n_forgotten + 1, sizeof(char *));
                         st->forgotten[st->n_forgotten++] = TAKE_PTR(s->sources[i].name);
                 }
                 source_state_clear(&s->sources[i]);
@@ -326,9 +326,10 @@ static uint64_t source_digest(const SourceState *ss)
 {
         const char *texts[] = {ss->name, ss->last_result, ss->last_error, ss->validators.etag,
                                ss->validators.last_modified};
-        uint64_t v[] = {(uint64_t)ss->status, ss->validators_parsed, ss->has_previous,
-                        ss->fingerprint, ss->last_attempt, ss->last_ok,
-                        ss->consecutive_failures, ss->polls, ss->unmapped};
+        uint64_t v[] = {
+            (uint64_t)ss->status, ss->validators_parsed, ss->has_previous,         ss->fingerprint,
+            ss->last_attempt,     ss->last_ok,           ss->consecutive_failures, ss->polls,
+            ss->unmapped};
         uint64_t h = UTIL_FNV_INIT;
 
         for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
@@ -1597,8 +1598,7 @@ static int read_store_file(const char *path, char **ret, size_t *ret_len, char *
 }
 
 int state_replay(const void *snapshot, size_t snapshot_len, const void *log, size_t log_len,
-                 const RuleSet *rules, State **ret, StateReplayInfo *ret_info,
-                 char **ret_error)
+                 const RuleSet *rules, State **ret, StateReplayInfo *ret_info, char **ret_error)
 {
         StateReplayInfo info = {0};
         const uint8_t *payload;
@@ -1667,8 +1667,7 @@ int state_encode_snapshot(const State *s, uint64_t generation, void **ret, size_
 }
 
 /* The snapshot, then the log over it. */
-static int state_load_store(const char *dir, const RuleSet *rules, State **ret,
-                            char **ret_error)
+static int state_load_store(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *snap_path = xasprintf("%s/" STATE_SNAPSHOT_NAME, dir);
         _cleanup_free_ char *log_path = xasprintf("%s/" STATE_LOG_NAME, dir);
@@ -1733,8 +1732,7 @@ static int state_load_store(const char *dir, const RuleSet *rules, State **ret,
 }
 
 /* A state.json written before the snapshot and the log existed. */
-static int state_load_legacy(const char *dir, const RuleSet *rules, State **ret,
-                             char **ret_error)
+static int state_load_legacy(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
         _cleanup_free_ char *text = NULL, *error = NULL;

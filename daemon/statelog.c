@@ -205,8 +205,9 @@ int statelog_next(const uint8_t *data, size_t len, size_t off, const uint8_t **r
         }
         if (statelog_crc32c(0, data + off + STATELOG_FRAME_BYTES, n) != get_le32(data + off + 4)) {
                 /* The last record, whole in length but not in content: cut by a crash. */
-                *ret_torn = off + STATELOG_FRAME_BYTES + n == len ||
-                            all_zero(data + off + STATELOG_FRAME_BYTES, left - STATELOG_FRAME_BYTES);
+                *ret_torn =
+                    off + STATELOG_FRAME_BYTES + n == len ||
+                    all_zero(data + off + STATELOG_FRAME_BYTES, left - STATELOG_FRAME_BYTES);
                 return -EBADMSG;
         }
         *ret_payload = data + off + STATELOG_FRAME_BYTES;
@@ -215,8 +216,8 @@ int statelog_next(const uint8_t *data, size_t len, size_t off, const uint8_t **r
         return 1;
 }
 
-int statelog_next_record(const uint8_t *payload, size_t len, size_t off,
-                         const uint8_t **ret_record, size_t *ret_record_len, size_t *ret_next)
+int statelog_next_record(const uint8_t *payload, size_t len, size_t off, const uint8_t **ret_record,
+                         size_t *ret_record_len, size_t *ret_next)
 {
         size_t n;
 

@@ -40,7 +40,7 @@ typedef struct Evidence {
         unsigned missing;           /* consecutive good parses of the source without it */
         CellState said;             /* CELL_AVAILABLE or CELL_UNAVAILABLE */
         Lifecycle lifecycle;
-        bool later; /* made by a parse after the source's first: news, not the baseline */
+        bool later;         /* made by a parse after the source's first: news, not the baseline */
         uint16_t n_regions; /* at most MATRIX_MAX_REGIONS */
 } Evidence;
 

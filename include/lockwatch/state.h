@@ -69,8 +69,8 @@ typedef struct State {
         RulesEngine *engine; /* alert states and look-back history; rules set by the caller */
         StateEvent *history; /* a ring of up to STATE_HISTORY_MAX, grown on demand */
         size_t n_history, history_head, history_cap;
-        size_t history_unsaved; /* the newest this many are not written yet */
-        bool engine_changed;    /* the engine's state is not written yet */
+        size_t history_unsaved;   /* the newest this many are not written yet */
+        bool engine_changed;      /* the engine's state is not written yet */
         struct StateStore *store; /* the files in the state directory, once saved or loaded */
         /* Not saved: the health of the file itself (state_save()). */
         uint64_t save_failed_since; /* realtime usec of the first of the failing saves, 0: ok */
@@ -129,8 +129,7 @@ typedef struct StateReplayInfo {
 /* Read a snapshot's bytes and a log's (NULL: none) as state_load() does, without touching
  * any file: -EBADMSG with ret_error set if they are not a consistent state. */
 int state_replay(const void *snapshot, size_t snapshot_len, const void *log, size_t log_len,
-                 const RuleSet *rules, State **ret, StateReplayInfo *ret_info,
-                 char **ret_error);
+                 const RuleSet *rules, State **ret, StateReplayInfo *ret_info, char **ret_error);
 /* The bytes of a snapshot of s naming generation (the caller frees *ret). */
 int state_encode_snapshot(const State *s, uint64_t generation, void **ret, size_t *ret_len);
 /* Find the named source's state, creating it if absent. */

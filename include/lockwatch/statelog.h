@@ -75,8 +75,8 @@ int statelog_next(const uint8_t *data, size_t len, size_t off, const uint8_t **r
                   size_t *ret_payload_len, size_t *ret_next, bool *ret_torn);
 /* Find the record at offset off of a frame's payload (len bytes): 1 with it set and
  * *ret_next past it; 0 at the end; -EBADMSG if its length runs past the frame or is 0. */
-int statelog_next_record(const uint8_t *payload, size_t len, size_t off,
-                         const uint8_t **ret_record, size_t *ret_record_len, size_t *ret_next);
+int statelog_next_record(const uint8_t *payload, size_t len, size_t off, const uint8_t **ret_record,
+                         size_t *ret_record_len, size_t *ret_next);
 
 /* A cursor over n bytes at p. */
 void statelog_reader_init(StateLogReader *r, const void *p, size_t n);

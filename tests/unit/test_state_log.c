@@ -70,8 +70,12 @@ static void apply(State *s, const char *source, size_t first, size_t n, uint64_t
 
 static void event(State *s, uint64_t t, const char *model)
 {
-        StateEvent ev = {.time = t, .kind = "cell", .model = (char *)model, .provider = "aws",
-                         .state = "unavailable", .previous_state = "available",
+        StateEvent ev = {.time = t,
+                         .kind = "cell",
+                         .model = (char *)model,
+                         .provider = "aws",
+                         .state = "unavailable",
+                         .previous_state = "available",
                          .message = "left"};
         state_record(s, &ev);
 }
@@ -276,8 +280,12 @@ static void test_torn_tail_dropped(void **unused)
         assert_true(l2 > l1 + STATELOG_FRAME_BYTES);
         assert_memory_equal(log1, log2, l1);
 
-        size_t cuts[] = {l1 + 1, l1 + STATELOG_FRAME_BYTES - 1, l1 + STATELOG_FRAME_BYTES,
-                         l1 + STATELOG_FRAME_BYTES + 1, (l1 + l2) / 2, l2 - 1};
+        size_t cuts[] = {l1 + 1,
+                         l1 + STATELOG_FRAME_BYTES - 1,
+                         l1 + STATELOG_FRAME_BYTES,
+                         l1 + STATELOG_FRAME_BYTES + 1,
+                         (l1 + l2) / 2,
+                         l2 - 1};
         for (size_t i = 0; i < ELEMENTSOF(cuts); i++) {
                 write_all(dir, STATE_LOG_NAME, log2, cuts[i]);
                 assert_loads(dir, first);
