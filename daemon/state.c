@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -25,8 +26,8 @@
 /* The files of one state directory as this process last wrote or read them. */
 struct StateStore {
         char *dir;
-        int log_fd;              /* state.log opened for appending, -1: started at next save */
-        uint64_t generation;     /* of the snapshot on disk; the log's header names it */
+        bool has_log;        /* state.log extends the snapshot; false: the next save starts it */
+        uint64_t generation; /* of the snapshot on disk; the log's header names it */
         uint64_t snapshot_bytes; /* size of that snapshot */
         uint64_t log_bytes;      /* bytes of whole records in the log */
         char **forgotten;        /* sources removed since the last save */
@@ -139,8 +140,6 @@ static void state_store_free(StateStore *st)
 {
         if (!st)
                 return;
-        if (st->log_fd >= 0)
-                close(st->log_fd);
         for (size_t i = 0; i < st->n_forgotten; i++)
                 free(st->forgotten[i]);
         free(st->forgotten);
@@ -680,7 +679,6 @@ static StateStore *state_store_new(const char *dir)
         StateStore *st = xcalloc(1, sizeof(StateStore));
 
         st->dir = xstrdup(dir);
-        st->log_fd = -1;
         st->compact = true;
         return st;
 }
@@ -719,9 +717,7 @@ static int state_compact(State *s)
                 return r;
         st->generation = gen;
         st->snapshot_bytes = len;
-        if (st->log_fd >= 0)
-                close(st->log_fd);
-        st->log_fd = -1;
+        st->has_log = false;
         st->log_bytes = 0;
         st->compact = false;
         state_mark_written(s);
@@ -736,12 +732,12 @@ static int state_compact(State *s)
 static int state_start_log(StateStore *st)
 {
         StateLogBuf b = {0};
-        int fd = -1, r;
+        int r;
 
         log_header(&b, st->generation);
-        r = write_file(st->dir, STATE_LOG_NAME, &b, 0, &fd);
+        r = write_file(st->dir, STATE_LOG_NAME, &b, 0, NULL);
         if (r >= 0) {
-                st->log_fd = fd;
+                st->has_log = true;
                 st->log_bytes = b.len;
         }
         statelog_buf_free(&b);
@@ -782,19 +778,34 @@ static int encode_changes(State *s, StateLogBuf *b)
         return 0;
 }
 
-/* Append the batch and sync it. A failure takes the log back to its last whole record;
- * if even that fails, the next save writes a snapshot instead of appending after it. */
+/* Append the batch and sync it. The log is opened for each append, not held open: a
+ * descriptor open for writing would keep an operator from remounting the directory
+ * read-only. A failure takes the log back to its last whole frame; if even that fails,
+ * the next save writes a snapshot instead of appending after it. */
 static int state_append(StateStore *st, const StateLogBuf *b)
 {
-        int r = write_all(st->log_fd, b->data, b->len);
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_LOG_NAME, st->dir);
+        struct stat sb;
+        int fd, r = 0;
 
-        if (r >= 0 && fdatasync(st->log_fd) < 0)
-                r = -errno;
-        if (r < 0) {
-                if (ftruncate(st->log_fd, (off_t)st->log_bytes) < 0)
-                        st->compact = true;
-                return r;
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        /* Not what this process left there: never append after bytes it has not read. */
+        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != st->log_bytes) {
+                close(fd);
+                st->compact = true;
+                return -ESTALE;
         }
+        r = write_all(fd, b->data, b->len);
+        if (r >= 0 && fdatasync(fd) < 0)
+                r = -errno;
+        if (r < 0 && ftruncate(fd, (off_t)st->log_bytes) < 0)
+                st->compact = true;
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r < 0)
+                return r;
         st->log_bytes += b->len;
         return 0;
 }
@@ -823,7 +834,7 @@ static int state_write(const char *dir, State *s)
                  * outgrows the state it describes, rewriting the state costs less than
                  * replaying the log would. */
                 if (st->log_bytes + b.len <= 2 * st->snapshot_bytes + state_log_slack()) {
-                        r = st->log_fd >= 0 ? 0 : state_start_log(st);
+                        r = st->has_log ? 0 : state_start_log(st);
                         if (r >= 0)
                                 r = state_append(st, &b);
                         statelog_buf_free(&b);
@@ -1114,39 +1125,32 @@ int state_dir_prepare(const char *dir, char **ret_error)
         return 0;
 }
 
-/* The lock is a process-associated (POSIX) record lock rather than flock() or an OFD lock:
- * F_GETLK then names the holder's pid, which the refusal prints. The pid is also written
- * into the file for a reader in another PID namespace, where F_GETLK says 0. The fd stays
- * open until exit; nothing else in the process opens the file, so no close drops it. */
+/* flock() rather than a POSIX record lock: that one needs a descriptor open for writing,
+ * and one held open would keep an operator from remounting the directory read-only. The
+ * holder's pid is written into the file (through a descriptor closed at once) for the
+ * refusal to name. The locked descriptor stays open until exit. */
 int state_dir_lock(const char *dir, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_LOCK_NAME, dir);
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         char buf[32];
         int fd, e;
 
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0) {
                 e = errno;
                 *ret_error = xasprintf("cannot open the lock file %s: %s", path, strerror(e));
                 return -e;
         }
-        if (fcntl(fd, F_SETLK, &fl) < 0) {
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 e = errno;
-                if (e != EAGAIN && e != EACCES) {
+                if (e != EWOULDBLOCK) {
                         *ret_error = xasprintf("cannot lock %s: %s", path, strerror(e));
                         close(fd);
                         return -e;
                 }
-                long pid = 0;
-                struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-                if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK && who.l_pid > 0)
-                        pid = (long)who.l_pid;
-                if (pid == 0) {
-                        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-                        buf[n > 0 ? n : 0] = '\0';
-                        pid = strtol(buf, NULL, 10);
-                }
+                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+                buf[n > 0 ? n : 0] = '\0';
+                long pid = strtol(buf, NULL, 10);
                 close(fd);
                 if (pid > 0)
                         *ret_error = xasprintf("state directory %s is in use by another "
@@ -1160,9 +1164,12 @@ int state_dir_lock(const char *dir, char **ret_error)
                                                dir);
                 return -EBUSY;
         }
+        int w = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+        if (w < 0 || write(w, buf, (size_t)n) != n)
                 log_debug("cannot write the pid into %s: %m", path);
+        if (w >= 0)
+                close(w);
         /* Deliberately left open: the lock lives as long as the process. */
         return 0;
 }
@@ -1709,20 +1716,17 @@ static int state_load_store(const char *dir, const RuleSet *rules, State **ret, 
         if (info.stale_log)
                 (void)unlink(log_path);
         else if (log) {
-                st->log_fd = open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+                st->has_log = true;
+                st->log_bytes = info.log_valid;
                 /* What a kill during an append left: dropped, so the next append follows
-                 * whole records. */
-                if (info.log_torn && st->log_fd >= 0) {
-                        log_notice("state log %s: dropped %zu byte(s) of a record cut short at "
+                 * whole frames. */
+                if (info.log_torn) {
+                        log_notice("state log %s: dropped %zu byte(s) of a frame cut short at "
                                    "its end",
                                    log_path, log_len - info.log_valid);
-                        if (ftruncate(st->log_fd, (off_t)info.log_valid) < 0) {
-                                close(st->log_fd);
-                                st->log_fd = -1;
-                        }
+                        if (truncate(log_path, (off_t)info.log_valid) < 0)
+                                st->compact = true;
                 }
-                st->log_bytes = info.log_valid;
-                st->compact = st->log_fd < 0;
         }
         state_mark_written(s);
         /* The engine is recorded at the first save: the rules it runs may have changed. */
