@@ -828,8 +828,10 @@ static int state_write(const char *dir, State *s)
                         statelog_buf_free(&b);
                         return r;
                 }
-                if (b.len == 0)
+                if (b.len == 0) {
+                        statelog_buf_free(&b);
                         return 0;
+                }
                 /* Redis's AOF rewrite and etcd's snapshots follow the same rule: once the log
                  * outgrows the state it describes, rewriting the state costs less than
                  * replaying the log would. */
