@@ -640,16 +640,14 @@ static void fsync_dir(const char *dir)
         }
 }
 
-/* Write b to dir/name through a synced temporary renamed over it; the open descriptor of
- * the new file is returned in *ret_fd if that is not NULL (for appending to a new log). */
-static int write_file(const char *dir, const char *name, const StateLogBuf *b, unsigned stop,
-                      int *ret_fd)
+/* Write b to dir/name through a synced temporary renamed over it. */
+static int write_file(const char *dir, const char *name, const StateLogBuf *b, unsigned stop)
 {
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
         _cleanup_free_ char *tmp = xasprintf("%s.tmpXXXXXX", path);
         int fd, r;
 
-        fd = mkostemp(tmp, O_CLOEXEC | O_APPEND);
+        fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         r = write_all(fd, b->data, b->len);
@@ -660,17 +658,13 @@ static int write_file(const char *dir, const char *name, const StateLogBuf *b, u
                 if (rename(tmp, path) < 0)
                         r = -errno;
         }
+        close(fd);
         if (r < 0) {
-                close(fd);
                 unlink(tmp);
                 return r;
         }
         /* The rename is durable only once the directory entry is on disk. */
         fsync_dir(dir);
-        if (ret_fd)
-                *ret_fd = fd;
-        else
-                close(fd);
         return 0;
 }
 
@@ -710,7 +704,7 @@ static int state_compact(State *s)
 
         r = encode_snapshot(s, gen, &b);
         if (r >= 0)
-                r = write_file(st->dir, STATE_SNAPSHOT_NAME, &b, 1, NULL);
+                r = write_file(st->dir, STATE_SNAPSHOT_NAME, &b, 1);
         size_t len = b.len;
         statelog_buf_free(&b);
         if (r < 0)
@@ -735,7 +729,7 @@ static int state_start_log(StateStore *st)
         int r;
 
         log_header(&b, st->generation);
-        r = write_file(st->dir, STATE_LOG_NAME, &b, 0, NULL);
+        r = write_file(st->dir, STATE_LOG_NAME, &b, 0);
         if (r >= 0) {
                 st->has_log = true;
                 st->log_bytes = b.len;
@@ -822,7 +816,12 @@ static int state_write(const char *dir, State *s)
         if (!s->store)
                 s->store = state_store_new(dir);
         StateStore *st = s->store;
-        if (!st->compact) {
+        /* Redis's AOF rewrite and etcd's snapshots follow the same rule: once the log
+         * outgrows the state it describes, rewriting the state costs less than replaying
+         * the log would. Decided before the changes are encoded, which at 10,000 models
+         * costs as much as the snapshot (the engine's record): the batch that crosses the
+         * line is appended, the next save compacts. */
+        if (!st->compact && st->log_bytes <= 2 * st->snapshot_bytes + state_log_slack()) {
                 r = encode_changes(s, &b);
                 if (r < 0) {
                         statelog_buf_free(&b);
@@ -832,19 +831,13 @@ static int state_write(const char *dir, State *s)
                         statelog_buf_free(&b);
                         return 0;
                 }
-                /* Redis's AOF rewrite and etcd's snapshots follow the same rule: once the log
-                 * outgrows the state it describes, rewriting the state costs less than
-                 * replaying the log would. */
-                if (st->log_bytes + b.len <= 2 * st->snapshot_bytes + state_log_slack()) {
-                        r = st->has_log ? 0 : state_start_log(st);
-                        if (r >= 0)
-                                r = state_append(st, &b);
-                        statelog_buf_free(&b);
-                        if (r >= 0)
-                                state_mark_written(s);
-                        return r;
-                }
+                r = st->has_log ? 0 : state_start_log(st);
+                if (r >= 0)
+                        r = state_append(st, &b);
                 statelog_buf_free(&b);
+                if (r >= 0)
+                        state_mark_written(s);
+                return r;
         }
         return state_compact(s);
 }
@@ -1626,8 +1619,6 @@ int state_replay(const void *snapshot, size_t snapshot_len, const void *log, siz
         }
         Replay rp = {.s = s, .snapshot = true};
         r = replay_bytes(&rp, snapshot, snapshot_len, &valid, &torn, ret_error);
-        if (r >= 0)
-                r = replay_engine(&rp, ret_error);
         if (r < 0) {
                 state_free(s);
                 return r;
@@ -1645,8 +1636,6 @@ int state_replay(const void *snapshot, size_t snapshot_len, const void *log, siz
         else if (log) {
                 lp = (Replay){.s = s};
                 r = replay_bytes(&lp, log, log_len, &info.log_valid, &info.log_torn, ret_error);
-                if (r >= 0)
-                        r = replay_engine(&lp, ret_error);
                 if (r < 0) {
                         info.bad_log = true;
                         if (ret_info)
@@ -1654,6 +1643,17 @@ int state_replay(const void *snapshot, size_t snapshot_len, const void *log, siz
                         state_free(s);
                         return r;
                 }
+        }
+        /* The engine's state is read once, from the newest record: at 10,000 models its
+         * JSON costs more to read than the whole matrix. */
+        Replay *newest = lp.engine ? &lp : &rp;
+        r = replay_engine(newest, ret_error);
+        if (r < 0) {
+                info.bad_log = newest == &lp;
+                if (ret_info)
+                        *ret_info = info;
+                state_free(s);
+                return r;
         }
         if (ret_info)
                 *ret_info = info;
@@ -1730,9 +1730,9 @@ static int state_load_store(const char *dir, const RuleSet *rules, State **ret, 
                                 st->compact = true;
                 }
         }
+        /* What was read is what is on disk. The engine's states of rules that are gone are
+         * dropped again at each start until the next rule round records the engine. */
         state_mark_written(s);
-        /* The engine is recorded at the first save: the rules it runs may have changed. */
-        s->engine_changed = true;
         *ret = s;
         return 0;
 }
@@ -1799,7 +1799,7 @@ int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_er
         if (r < 0)
                 return r;
         (*ret)->store = state_store_new(dir);
+        /* The first save is a snapshot of everything. */
         state_mark_written(*ret);
-        (*ret)->engine_changed = true;
         return 0;
 }

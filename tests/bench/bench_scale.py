@@ -19,7 +19,8 @@ run R times on the same state directory. Printed per combination:
 version before the change log, say) and prints its figures in the same table.
 
 Usage: bench_scale.py [--models 1000,10000,100000] [--sources 1,10,100,256] [--rounds 4]
-                      [--callgrind-max 10000] [--compare BIN] LOCKWATCHD
+                      [--callgrind-max 10000] [--compare BIN [--compare-max 10000]]
+                      [--max-seconds 120] LOCKWATCHD
 """
 
 import argparse
@@ -160,6 +161,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--callgrind-max", type=int, default=10000)
     ap.add_argument("--compare")
+    ap.add_argument("--compare-max", type=int, default=10000,
+                    help="run the --compare build only up to this many models (it writes "
+                         "the whole state once per source: slow past that)")
     ap.add_argument("--max-seconds", type=float, default=120.0,
                     help="skip the larger combinations once a round takes longer than this")
     args = ap.parse_args()
@@ -184,7 +188,8 @@ def main():
                 d = os.path.join(work, "m%d-s%d" % (m, s))
                 conf = generate(os.path.join(d, "src"), m, s)
                 builds = [("", args.lockwatchd)] + ([("before", args.compare)]
-                                                   if args.compare else [])
+                                                   if args.compare and m <= args.compare_max
+                                                   else [])
                 for label, binary in builds:
                     r = measure(binary, conf, d, args.rounds,
                                 cg_ok and m <= args.callgrind_max and not label)
