@@ -98,8 +98,8 @@ int state_dir_lock(const char *dir, char **ret_error);
  * errno with ret_error naming the fix. */
 int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error);
 /* Record in dir what changed since the last save: appended to the change log and synced,
- * or, once the log outgrows twice the snapshot, a new snapshot written atomically and the
- * log started again. Then announce what was held for it (journal_flush()) and record
+ * or, once the log has outgrown twice the snapshot, a new snapshot written atomically (the
+ * next save starts a new log). Then announce what was held for it (journal_flush()) and record
  * those in the history. A failure is kept in s (since when, why) and announced once; the
  * first save that works again says so. */
 int state_save(const char *dir, State *s);

@@ -5,12 +5,13 @@ URLs split M models among S sources; `lockwatchd --once --state-dir` is one poll
 (every source fetched, parsed, merged and saved, then one rule evaluation and its save),
 run R times on the same state directory. Printed per combination:
 
-  round s       wall time of a steady round (median of rounds 2..R)
-  RSS MiB       peak resident set of that round (getrusage)
+  round s       wall time of a steady round (median of three after the counted ones)
+  RSS MiB       peak resident set of those rounds (getrusage)
   state MB      the state's size: its snapshot after the last compaction (or the first save)
   written MB    bytes written into the state directory in the first round, and per steady
-                round (median and max), counted from write(2) calls by strace -y
-  x state       steady bytes written per round over the state size (budget: 2)
+                round (mean and max of rounds 2..R, every one counted, so compactions are
+                in the mean), from the write(2) calls strace -y shows
+  x state       steady bytes written per round over the state size, mean/max (budget: 2)
   Ir            instructions of one steady round (valgrind --tool=callgrind; only where
                 M <= --callgrind-max), with the share spent loading and saving the state and
                 the instructions of the rule evaluation
@@ -18,7 +19,7 @@ run R times on the same state directory. Printed per combination:
 --compare OTHER_LOCKWATCHD runs the written-bytes rounds with another build as well (the
 version before the change log, say) and prints its figures in the same table.
 
-Usage: bench_scale.py [--models 1000,10000,100000] [--sources 1,10,100,256] [--rounds 4]
+Usage: bench_scale.py [--models 1000,10000,100000] [--sources 1,10,100,256] [--rounds 7]
                       [--callgrind-max 10000] [--compare BIN [--compare-max 10000]]
                       [--max-seconds 120] LOCKWATCHD
 """
@@ -136,9 +137,11 @@ def measure(binary, conf, work, rounds, with_callgrind):
     shutil.rmtree(state, ignore_errors=True)
     trace = os.path.join(work, "trace")
     first = written_round(binary, conf, state, trace)
-    steady, walls, rss = [], [], []
-    for _ in range(rounds - 1):
-        steady.append(written_round(binary, conf, state, trace))
+    # Every steady round counted, one after another: a compaction comes every few rounds,
+    # and the mean over them is what a round costs.
+    steady = [written_round(binary, conf, state, trace) for _ in range(rounds - 1)]
+    walls, rss = [], []
+    for _ in range(3):
         w, r = timed_round(binary, conf, state)
         walls.append(w)
         rss.append(r)
@@ -158,7 +161,7 @@ def main():
     ap.add_argument("lockwatchd")
     ap.add_argument("--models", default="1000,10000,100000")
     ap.add_argument("--sources", default="1,10,100,256")
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--callgrind-max", type=int, default=10000)
     ap.add_argument("--compare")
     ap.add_argument("--compare-max", type=int, default=10000,
@@ -172,8 +175,8 @@ def main():
     cg_ok = shutil.which("valgrind") and shutil.which("callgrind_annotate")
 
     work = tempfile.mkdtemp(prefix="lw-bench-scale-")
-    print("%-7s %-7s %-7s %-8s %-8s %-9s %-17s %-8s %s" % (
-        "models", "sources", "round s", "RSS MiB", "state MB", "1st MB", "steady MB med/max",
+    print("%-7s %-7s %-7s %-8s %-8s %-9s %-18s %-9s %s" % (
+        "models", "sources", "round s", "RSS MiB", "state MB", "1st MB", "steady MB mean/max",
         "x state", "Ir (state load / save / rules)"))
     skipped = []
     try:
@@ -193,7 +196,7 @@ def main():
                 for label, binary in builds:
                     r = measure(binary, conf, d, args.rounds,
                                 cg_ok and m <= args.callgrind_max and not label)
-                    med, top = statistics.median(r["steady"]), max(r["steady"])
+                    mean, top = statistics.mean(r["steady"]), max(r["steady"])
                     cg = r["cg"]
                     ir = "-"
                     if cg.get("total"):
@@ -201,10 +204,11 @@ def main():
                         ir = "%.2fG (%.0f%% / %.0f%% / %.2fG)" % (
                             t / 1e9, 100.0 * cg.get("load", 0) / t,
                             100.0 * cg.get("save", 0) / t, cg.get("rules", 0) / 1e9)
-                    print("%-7d %-7s %-7.2f %-8.1f %-8s %-9s %-17s %-8.2f %s" % (
+                    print("%-7d %-7s %-7.2f %-8.1f %-8s %-9s %-18s %4.2f/%-4.2f %s" % (
                         m, "%d%s" % (s, " " + label if label else ""), r["wall"], r["rss"],
-                        mb(r["size"]), mb(r["first"]), "%s/%s" % (mb(med), mb(top)),
-                        med / r["size"] if r["size"] else 0, ir), flush=True)
+                        mb(r["size"]), mb(r["first"]), "%s/%s" % (mb(mean), mb(top)),
+                        mean / r["size"] if r["size"] else 0,
+                        top / r["size"] if r["size"] else 0, ir), flush=True)
                     if not label and r["wall"] > args.max_seconds:
                         slow = True
     finally:
