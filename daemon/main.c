@@ -520,6 +520,8 @@ static int load_state(const char *dir, const RuleSet *rules, State **ret)
         if (!dir)
                 return state_new(ret);
         r = state_dir_prepare(dir, &error);
+        if (r >= 0)
+                r = state_dir_lock(dir, &error);
         if (r < 0) {
                 log_error("%s", error);
                 return r;

@@ -1980,3 +1980,268 @@ int matrix_from_state_json(const json_t *j, Matrix **ret)
         *ret = TAKE_PTR(m);
         return 0;
 }
+
+/* ---- the state's change log: one source's evidence at a time ------------------------- */
+
+int matrix_foreach_evidence(const Matrix *m,
+                            int (*fn)(const MatrixModel *mm, const MatrixProvider *p,
+                                      const Evidence *e, void *userdata),
+                            void *userdata)
+{
+        if (!m || !fn)
+                return -EINVAL;
+        for (size_t r = 0; r < m->n_models; r++) {
+                const MatrixModel *mm = m->models[r];
+                for (size_t k = 0; k < mm->n_cells; k++) {
+                        const Cell *c = &mm->cells[k];
+                        for (size_t i = 0; i < c->n_evidence; i++) {
+                                int ret =
+                                    fn(mm, &m->providers[c->provider], &c->evidence[i], userdata);
+                                if (ret < 0)
+                                        return ret;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* What matrix_evidence_from_json() accepts, for evidence handed over as a struct. */
+static bool matrix_entry_evidence_valid(const Evidence *e)
+{
+        if (!e->raw_id || !matrix_text_valid(e->raw_id, true) ||
+            (e->said != CELL_AVAILABLE && e->said != CELL_UNAVAILABLE) || e->lifecycle < 0 ||
+            e->lifecycle >= _LIFECYCLE_MAX || e->n_regions > MATRIX_MAX_REGIONS ||
+            (e->n_regions > 0 && !e->regions) || e->eol < 0 ||
+            e->first_seen > (uint64_t)INT64_MAX || e->last_seen > (uint64_t)INT64_MAX ||
+            e->changed > (uint64_t)INT64_MAX || e->missing > MATRIX_MAX_MISSING)
+                return false;
+        if (!isnan(e->price_in) && !matrix_price_ok(e->price_in))
+                return false;
+        if (!isnan(e->price_out) && !matrix_price_ok(e->price_out))
+                return false;
+        for (size_t i = 0; i < e->n_regions; i++) {
+                if (!matrix_text_valid(e->regions[i], false))
+                        return false;
+                /* Stored sorted and unique, so anything else was not written by us. */
+                if (i > 0 && strcmp(e->regions[i - 1], e->regions[i]) >= 0)
+                        return false;
+        }
+        return true;
+}
+
+/* Set dst, the evidence of src in its cell, to what in says. */
+static void matrix_evidence_assign(Matrix *m, Evidence *dst, char *src, const Evidence *in)
+{
+        char *raw_id = matrix_atom_get(m, in->raw_id, strlen(in->raw_id));
+        char **regions = NULL;
+
+        if (in->n_regions > 0) {
+                regions = xcalloc(in->n_regions, sizeof(char *));
+                for (size_t i = 0; i < in->n_regions; i++)
+                        regions[i] = matrix_atom_get(m, in->regions[i], strlen(in->regions[i]));
+        }
+        if (dst->source)
+                matrix_evidence_done(m, dst);
+        *dst = *in;
+        dst->source = matrix_atom_ref(src);
+        dst->raw_id = raw_id;
+        dst->regions = regions;
+}
+
+/* Drop the evidence of src from cell k of the row, and the cell if that was its last. */
+static void matrix_row_drop_evidence(Matrix *m, MatrixModel *mm, size_t k, char *src)
+{
+        Cell *c = &mm->cells[k];
+        Evidence *e = matrix_cell_evidence(c, src);
+        size_t at;
+
+        if (!e)
+                return;
+        at = (size_t)(e - c->evidence);
+        matrix_evidence_done(m, e);
+        memmove(&c->evidence[at], &c->evidence[at + 1],
+                (c->n_evidence - at - 1) * sizeof(Evidence));
+        if (--c->n_evidence == 0) {
+                free(c->evidence);
+                c->evidence = NULL;
+        }
+}
+
+/* One row's part of matrix_replace_source(): in (n entries of this row, their columns in
+ * cols, ascending) become src's evidence in the row; src's evidence elsewhere in the row
+ * goes. Only the cells that changed are re-merged: a replay visits every row. */
+static int matrix_row_replace(Matrix *m, MatrixModel *mm, char *src, const MatrixEntry *in,
+                              const int *cols, size_t n)
+{
+        _cleanup_free_ uint16_t *dropped = NULL;
+        size_t j = 0, n_dropped = 0, d = 0;
+
+        for (size_t k = 0; k < mm->n_cells; k++) {
+                while (j < n && (size_t)cols[j] < mm->cells[k].provider)
+                        j++;
+                if ((j < n && (size_t)cols[j] == mm->cells[k].provider) ||
+                    !matrix_cell_evidence(&mm->cells[k], src))
+                        continue;
+                if (!dropped)
+                        dropped = xcalloc(mm->n_cells, sizeof(uint16_t));
+                dropped[n_dropped++] = mm->cells[k].provider;
+                matrix_row_drop_evidence(m, mm, k, src);
+        }
+        if (n == 0 && n_dropped == 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                Cell *c = matrix_cell_mut(mm, (size_t)cols[i]);
+                Evidence *e = matrix_cell_evidence(c, src);
+                if (!e) {
+                        if (c->n_evidence >= MATRIX_MAX_EVIDENCE)
+                                return -EBADMSG;
+                        c->evidence =
+                            xreallocarray(c->evidence, (size_t)c->n_evidence + 1, sizeof(Evidence));
+                        e = &c->evidence[c->n_evidence++];
+                        *e = (Evidence){0};
+                }
+                matrix_evidence_assign(m, e, src, in[i].evidence);
+        }
+        j = 0;
+        for (size_t k = 0; k < mm->n_cells;) {
+                size_t col = mm->cells[k].provider;
+                bool touched;
+
+                while (j < n && (size_t)cols[j] < col)
+                        j++;
+                while (d < n_dropped && dropped[d] < col)
+                        d++;
+                touched = (j < n && (size_t)cols[j] == col) || (d < n_dropped && dropped[d] == col);
+                if (mm->cells[k].n_evidence == 0) {
+                        matrix_cell_remove(m, mm, k);
+                        continue;
+                }
+                if (touched)
+                        matrix_cell_settle(m, mm, &mm->cells[k], NULL);
+                k++;
+        }
+        return 0;
+}
+
+static bool matrix_entries_valid(const char *source, const MatrixEntry *in, size_t n)
+{
+        const char *prev = NULL;
+
+        for (size_t k = 0; k < n; k++) {
+                const MatrixEntry *e = &in[k];
+                if (e->model && !matrix_text_valid(e->model, false))
+                        return false;
+                if (e->provider && (!matrix_text_valid(e->provider, false) || e->kind < 0 ||
+                                    e->kind >= _PROVIDER_KIND_MAX))
+                        return false;
+                if (source ? !e->model || !e->provider || !e->evidence ||
+                                 !matrix_entry_evidence_valid(e->evidence)
+                           : e->evidence != NULL)
+                        return false;
+                if (e->model) {
+                        if (prev && strcmp(prev, e->model) > 0)
+                                return false;
+                        prev = e->model;
+                }
+        }
+        return true;
+}
+
+int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, size_t n)
+{
+        _cleanup_free_ MatrixColumns *cols = NULL;
+        _cleanup_free_ MatrixInput *rows = NULL;
+        _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ int *col_of = NULL;
+        _cleanup_free_ bool *dirty = NULL;
+        size_t n_rows = 0, new_rows = 0;
+        bool had;
+        char *src;
+        int r = 0;
+
+        if (!m || (n > 0 && !in))
+                return -EINVAL;
+        if ((source && !matrix_text_valid(source, false)) || !matrix_entries_valid(source, in, n))
+                return -EBADMSG;
+
+        cols = xmalloc(sizeof(*cols));
+        matrix_columns_build(m, cols);
+        col_of = xcalloc(MAX(n, (size_t)1), sizeof(int));
+        for (size_t k = 0; k < n; k++) {
+                if (!in[k].provider) {
+                        col_of[k] = -1;
+                        continue;
+                }
+                int p = matrix_columns_find(m, cols, in[k].provider);
+                if (p < 0) {
+                        if (m->n_providers >= MATRIX_MAX_PROVIDERS)
+                                return -EBADMSG;
+                        matrix_add_provider(m, in[k].provider, in[k].kind);
+                        matrix_columns_build(m, cols);
+                } else if (m->providers[p].kind != in[k].kind)
+                        return -EBADMSG;
+        }
+        /* Columns move as others are inserted: indices are taken once all exist. */
+        for (size_t k = 0; k < n; k++)
+                if (in[k].provider)
+                        col_of[k] = matrix_columns_find(m, cols, in[k].provider);
+
+        rows = xcalloc(MAX(n, (size_t)1), sizeof(MatrixInput));
+        idx = xcalloc(MAX(n, (size_t)1), sizeof(size_t));
+        for (size_t k = 0; k < n; k++) {
+                if (!in[k].model)
+                        continue;
+                if (n_rows == 0 || !streq(rows[n_rows - 1].model, in[k].model)) {
+                        if (!matrix_find_model(m, in[k].model))
+                                new_rows++;
+                        rows[n_rows] = (MatrixInput){.model = in[k].model, .mapped = in[k].mapped};
+                        idx[n_rows] = n_rows;
+                        n_rows++;
+                } else
+                        rows[n_rows - 1].mapped |= in[k].mapped;
+        }
+        if (m->n_models + new_rows > MATRIX_MAX_MODELS)
+                return -EBADMSG;
+        matrix_add_models(m, rows, idx, n_rows);
+        for (size_t k = 0; k < n_rows; k++)
+                matrix_find_model(m, rows[k].model)->mapped |= rows[k].mapped;
+        if (!source)
+                return 0;
+
+        /* Without a shared copy of the name no evidence is the source's yet: only the rows
+         * named need a visit. */
+        had = matrix_atom_find(m, source) != NULL;
+        src = matrix_atom_get(m, source, strlen(source));
+        for (size_t k = 0, ri = 0; r >= 0 && (had ? ri < m->n_models : k < n);) {
+                MatrixModel *mm = had ? m->models[ri++] : matrix_find_model(m, in[k].model);
+                size_t end = k;
+
+                while (end < n && streq(in[end].model, mm->id)) {
+                        if (end > k && col_of[end] <= col_of[end - 1]) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                        end++;
+                }
+                if (r < 0)
+                        break;
+                if (end > k || had)
+                        r = matrix_row_replace(m, mm, src, in + k, col_of + k, end - k);
+                k = end;
+        }
+        /* A source's first or last evidence in a column opens or closes it to authority. */
+        dirty = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(bool));
+        matrix_authority_refresh(m, NULL, dirty);
+        for (size_t i = 0; i < m->n_providers; i++)
+                if (dirty[i]) {
+                        for (size_t ri = 0; ri < m->n_models; ri++) {
+                                MatrixModel *mm = m->models[ri];
+                                for (size_t k = 0; k < mm->n_cells; k++)
+                                        if (dirty[mm->cells[k].provider])
+                                                matrix_cell_settle(m, mm, &mm->cells[k], NULL);
+                        }
+                        break;
+                }
+        matrix_atom_put(m, src);
+        return r;
+}

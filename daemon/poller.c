@@ -425,6 +425,8 @@ static void ingest_fetched(State *st, const PollerTables *t, const SourceConfig 
                 return;
         }
         o->ingested = true;
+        if (o->report.status == INGEST_APPLIED)
+                state_evidence_changed(st, sc->name);
 
         switch (o->report.status) {
         case INGEST_PARSE_ERROR: {
@@ -594,6 +596,7 @@ int poller_evaluate(State *st, const Config *c, uint64_t now)
                 n++;
         }
         r = rules_engine_evaluate(st->engine, st->matrix, views, n, now, on_rules_event, NULL);
+        state_engine_changed(st);
 out:
         for (size_t i = 0; i < c->n_sources; i++) {
                 free((char *)views[i].lagging_examples);
@@ -1040,6 +1043,8 @@ int poller_reload(Poller *p, PollerTables *tables)
         r = poller_authority(p->state, p->tables.config);
         if (r < 0)
                 return r;
+        /* Alert states of rules that are gone were dropped with them. */
+        state_engine_changed(p->state);
         sources_setup(p);
         save_state(p);
         return poller_start(p);

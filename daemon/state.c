@@ -1,9 +1,12 @@
 #include "lockwatch/state.h"
 
+#include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -11,9 +14,26 @@
 #include "lockwatch/journal.h"
 #include "lockwatch/log.h"
 #include "lockwatch/rules_eval.h"
+#include "lockwatch/statelog.h"
 #include "lockwatch/util.h"
 
 #define STATE_VERSION 1
+
+/* The log is compacted into a new snapshot once it holds more than twice the snapshot's
+ * bytes, and this many more: a small state is not rewritten at every other save. */
+#define STATE_LOG_SLACK (64u * 1024u)
+
+/* The files of one state directory as this process last wrote or read them. */
+struct StateStore {
+        char *dir;
+        bool has_log;        /* state.log extends the snapshot; false: the next save starts it */
+        uint64_t generation; /* of the snapshot on disk; the log's header names it */
+        uint64_t snapshot_bytes; /* size of that snapshot */
+        uint64_t log_bytes;      /* bytes of whole records in the log */
+        char **forgotten;        /* sources removed since the last save */
+        size_t n_forgotten;
+        bool compact; /* the next save writes a snapshot (none yet, or a log it cannot extend) */
+};
 
 static const char *const status_names[_SOURCE_STATUS_MAX] = {
     [SOURCE_NEW] = "new",
@@ -94,6 +114,8 @@ void state_record(State *s, const StateEvent *ev)
                 state_event_clear(slot);
                 s->history_head = (s->history_head + 1) % STATE_HISTORY_MAX;
         }
+        if (s->history_unsaved < STATE_HISTORY_MAX)
+                s->history_unsaved++;
         *slot = (StateEvent){
             .time = ev->time,
             .kind = xstrdup(ev->kind),
@@ -114,10 +136,22 @@ const StateEvent *state_history_at(const State *s, size_t i)
         return &s->history[(s->history_head + i) % STATE_HISTORY_MAX];
 }
 
+static void state_store_free(StateStore *st)
+{
+        if (!st)
+                return;
+        for (size_t i = 0; i < st->n_forgotten; i++)
+                free(st->forgotten[i]);
+        free(st->forgotten);
+        free(st->dir);
+        free(st);
+}
+
 void state_free(State *s)
 {
         if (!s)
                 return;
+        state_store_free(s->store);
         for (size_t i = 0; s->history && i < s->history_cap; i++)
                 state_event_clear(&s->history[i]);
         free(s->history);
@@ -156,6 +190,12 @@ int state_prune(State *s, const char *const *keep)
                 int r = matrix_forget_source(s->matrix, s->sources[i].name, NULL);
                 if (r < 0)
                         return r;
+                if (s->store) {
+                        StateStore *st = s->store;
+                        st->forgotten =
+                            xreallocarray(st->forgotten, st->n_forgotten + 1, sizeof(char *));
+                        st->forgotten[st->n_forgotten++] = TAKE_PTR(s->sources[i].name);
+                }
                 source_state_clear(&s->sources[i]);
         }
         s->n_sources = w;
@@ -277,14 +317,539 @@ int state_format(const State *s, char **ret_text)
         return 0;
 }
 
-static int state_write(const char *dir, const State *s)
+/* ---- the snapshot and the change log (docs/state.md) ----------------------------------- */
+
+/* What identifies a source's own fields as written: when it moves, the source is logged.
+ * Cheaper than being told: every poll changes them, and so may other paths. */
+static uint64_t source_digest(const SourceState *ss)
 {
-        _cleanup_free_ char *text = NULL;
-        int r = state_format(s, &text);
+        const char *texts[] = {ss->name, ss->last_result, ss->last_error, ss->validators.etag,
+                               ss->validators.last_modified};
+        uint64_t v[] = {
+            (uint64_t)ss->status, ss->validators_parsed, ss->has_previous,         ss->fingerprint,
+            ss->last_attempt,     ss->last_ok,           ss->consecutive_failures, ss->polls,
+            ss->unmapped};
+        uint64_t h = UTIL_FNV_INIT;
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                /* A length before each text: "a" + NULL and NULL + "a" differ. */
+                uint64_t len = texts[i] ? strlen(texts[i]) + 1 : 0;
+                h = util_fnv1a(h, &len, sizeof(len));
+                if (texts[i])
+                        h = util_fnv1a(h, texts[i], len - 1);
+        }
+        h = util_fnv1a(h, v, sizeof(v));
+        return h ? h : 1;
+}
+
+/* Texts are written as the JSON file had them (str_or_null()): UTF-8 without control
+ * characters, whatever a remote party or a byte-counting snprintf left in them. */
+static void put_text(StateLogBuf *b, const char *s)
+{
+        if (!s || util_utf8_valid(s, strlen(s))) {
+                statelog_put_str(b, s);
+                return;
+        }
+        _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+        statelog_put_str(b, clean);
+}
+
+static void log_source(StateLogBuf *b, const SourceState *ss)
+{
+        size_t at = statelog_begin(b, STATELOG_SOURCE);
+
+        put_text(b, ss->name);
+        statelog_put_u8(b, (uint8_t)ss->status);
+        put_text(b, ss->last_result);
+        put_text(b, ss->last_error);
+        put_text(b, ss->validators.etag);
+        put_text(b, ss->validators.last_modified);
+        statelog_put_u8(b, (uint8_t)(ss->validators_parsed | ss->has_previous << 1));
+        statelog_put_uint(b, ss->fingerprint);
+        statelog_put_uint(b, ss->last_attempt);
+        statelog_put_uint(b, ss->last_ok);
+        statelog_put_uint(b, ss->consecutive_failures);
+        statelog_put_uint(b, ss->polls);
+        statelog_put_uint(b, ss->unmapped);
+        statelog_end(b, at);
+}
+
+static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvider *p,
+                      const Evidence *e)
+{
+        statelog_put_str(b, mm->id);
+        statelog_put_u8(b, mm->mapped);
+        statelog_put_str(b, p->id);
+        statelog_put_u8(b, (uint8_t)p->kind);
+        statelog_put_str(b, e->raw_id ? e->raw_id : "");
+        statelog_put_u8(b, (uint8_t)e->said);
+        statelog_put_u8(b, (uint8_t)e->lifecycle);
+        statelog_put_u8(b, e->later);
+        statelog_put_double(b, e->price_in);
+        statelog_put_double(b, e->price_out);
+        statelog_put_uint(b, (uint64_t)e->eol);
+        statelog_put_uint(b, e->first_seen);
+        statelog_put_uint(b, e->last_seen);
+        statelog_put_uint(b, e->changed);
+        statelog_put_uint(b, e->missing);
+        statelog_put_uint(b, e->n_regions);
+        for (size_t i = 0; i < e->n_regions; i++)
+                statelog_put_str(b, e->regions[i]);
+}
+
+/* Evidence records being built: one per source, filled in one walk over the matrix. */
+typedef struct EvidenceBufs {
+        const char **names; /* the sources to log */
+        StateLogBuf *bufs;  /* their entries */
+        size_t *counts;
+        size_t n;
+        /* Which of them each shared source text is (-1: none), looked up once per text. */
+        const char **seen;
+        ssize_t *seen_index;
+        size_t n_seen, cap_seen;
+} EvidenceBufs;
+
+static int collect_entry(const MatrixModel *mm, const MatrixProvider *p, const Evidence *e,
+                         void *userdata)
+{
+        EvidenceBufs *eb = userdata;
+        ssize_t at = -1;
+        size_t k;
+
+        for (k = 0; k < eb->n_seen && eb->seen[k] != e->source; k++)
+                ;
+        if (k == eb->n_seen) {
+                for (size_t i = 0; i < eb->n && at < 0; i++)
+                        if (streq(eb->names[i], e->source))
+                                at = (ssize_t)i;
+                util_grow((void **)&eb->seen, &eb->cap_seen, k + 1, sizeof(char *));
+                eb->seen_index = xreallocarray(eb->seen_index, eb->cap_seen, sizeof(ssize_t));
+                eb->seen[k] = e->source;
+                eb->seen_index[k] = at;
+                eb->n_seen++;
+        }
+        at = eb->seen_index[k];
+        if (at >= 0) {
+                put_entry(&eb->bufs[at], mm, p, e);
+                eb->counts[at]++;
+        }
+        return 0;
+}
+
+/* One EVIDENCE record for each of the n named sources: all the evidence each holds. */
+static void log_evidence(StateLogBuf *b, const Matrix *m, const char **names, size_t n)
+{
+        EvidenceBufs eb = {
+            .names = names,
+            .bufs = xcalloc(MAX(n, (size_t)1), sizeof(StateLogBuf)),
+            .counts = xcalloc(MAX(n, (size_t)1), sizeof(size_t)),
+            .n = n,
+        };
+
+        if (n > 0)
+                (void)matrix_foreach_evidence(m, collect_entry, &eb);
+        for (size_t i = 0; i < n; i++) {
+                size_t at = statelog_begin(b, STATELOG_EVIDENCE);
+                statelog_put_str(b, names[i]);
+                statelog_put_uint(b, eb.counts[i]);
+                statelog_put_bytes(b, eb.bufs[i].data, eb.bufs[i].len);
+                statelog_end(b, at);
+                statelog_buf_free(&eb.bufs[i]);
+        }
+        free(eb.bufs);
+        free(eb.counts);
+        free(eb.seen);
+        free(eb.seen_index);
+}
+
+static int log_engine(StateLogBuf *b, const RulesEngine *e)
+{
+        json_t *j = NULL;
+        int r = rules_engine_to_json(e, &j);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
-        return util_write_file_atomic(path, text, strlen(text), 0640);
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (!text)
+                return -ENOMEM;
+        size_t at = statelog_begin(b, STATELOG_ENGINE);
+        statelog_put_str(b, text);
+        statelog_end(b, at);
+        free(text);
+        return 0;
+}
+
+/* The newest n transitions of the history. Kept to this one function (and
+ * replay_history()) so the history can move to a store of its own. */
+static void log_history(StateLogBuf *b, const State *s, size_t n)
+{
+        size_t at;
+
+        n = MIN(n, s->n_history);
+        if (n == 0)
+                return;
+        at = statelog_begin(b, STATELOG_HISTORY);
+        statelog_put_uint(b, n);
+        for (size_t i = s->n_history - n; i < s->n_history; i++) {
+                const StateEvent *e = state_history_at(s, i);
+                statelog_put_uint(b, e->time);
+                put_text(b, e->kind);
+                put_text(b, e->rule);
+                put_text(b, e->model);
+                put_text(b, e->provider);
+                put_text(b, e->source);
+                put_text(b, e->state);
+                put_text(b, e->previous_state);
+                put_text(b, e->message);
+        }
+        statelog_end(b, at);
+}
+
+/* The first frame of both files: the snapshot's generation, which its log repeats. */
+static void log_header(StateLogBuf *b, uint64_t generation)
+{
+        size_t frame = statelog_frame_begin(b);
+        size_t at = statelog_begin(b, STATELOG_HEADER);
+
+        statelog_put_str(b, STATELOG_MAGIC);
+        statelog_put_uint(b, STATELOG_VERSION);
+        statelog_put_uint(b, generation);
+        statelog_end(b, at);
+        statelog_frame_end(b, frame);
+}
+
+typedef struct SourceNames {
+        const char ***names;
+        size_t *n, *cap;
+} SourceNames;
+
+/* The distinct sources that hold evidence; the texts are the matrix's shared copies, so
+ * the same source is the same address. */
+static int collect_source(const MatrixModel *mm, const MatrixProvider *p, const Evidence *e,
+                          void *userdata)
+{
+        SourceNames *sn = userdata;
+
+        for (size_t i = *sn->n; i > 0; i--)
+                if ((*sn->names)[i - 1] == e->source)
+                        return 0;
+        util_grow((void **)sn->names, sn->cap, *sn->n + 1, sizeof(char *));
+        (*sn->names)[(*sn->n)++] = e->source;
+        return 0;
+}
+
+/* Everything: what a new snapshot holds. */
+static int encode_snapshot(const State *s, uint64_t generation, StateLogBuf *b)
+{
+        const Matrix *m = s->matrix;
+        size_t at, records = 2;
+        int r;
+
+        log_header(b, generation);
+        /* The rows and columns first: a row or column that lost all its evidence stays. */
+        size_t frame = statelog_frame_begin(b);
+        at = statelog_begin(b, STATELOG_SHAPE);
+        statelog_put_uint(b, m->n_providers);
+        for (size_t i = 0; i < m->n_providers; i++) {
+                statelog_put_str(b, m->providers[i].id);
+                statelog_put_u8(b, (uint8_t)m->providers[i].kind);
+        }
+        statelog_put_uint(b, m->n_models);
+        for (size_t i = 0; i < m->n_models; i++) {
+                statelog_put_str(b, m->models[i]->id);
+                statelog_put_u8(b, m->models[i]->mapped);
+        }
+        statelog_end(b, at);
+        statelog_frame_end(b, frame);
+
+        /* Evidence may name sources the state has no entry for (a test, a replay). */
+        _cleanup_free_ const char **names = NULL;
+        size_t n = 0, cap = 0;
+        frame = statelog_frame_begin(b);
+        for (size_t i = 0; i < s->n_sources; i++) {
+                log_source(b, &s->sources[i]);
+                records++;
+        }
+        statelog_frame_end(b, frame);
+        r = matrix_foreach_evidence(m, collect_source, &(SourceNames){&names, &n, &cap});
+        if (r < 0)
+                return r;
+        frame = statelog_frame_begin(b);
+        log_evidence(b, m, names, n);
+        statelog_frame_end(b, frame);
+        records += n;
+        frame = statelog_frame_begin(b);
+        r = log_engine(b, s->engine);
+        if (r < 0)
+                return r;
+        records++;
+        if (s->n_history > 0) {
+                log_history(b, s, s->n_history);
+                records++;
+        }
+        at = statelog_begin(b, STATELOG_END);
+        statelog_put_uint(b, records);
+        statelog_end(b, at);
+        statelog_frame_end(b, frame);
+        return 0;
+}
+
+/* Test hooks (docs/state.md): the slack before a compaction, and a step of compaction at
+ * which the process stops itself (SIGSTOP), so a test can kill it exactly there. */
+static uint64_t state_log_slack(void)
+{
+        const char *v = getenv("LOCKWATCH_STATE_LOG_SLACK");
+        uint64_t x;
+
+        if (v && util_parse_uint(v, &x) >= 0)
+                return x;
+        return STATE_LOG_SLACK;
+}
+
+static void compaction_step(unsigned step)
+{
+        const char *v = getenv("LOCKWATCH_STATE_COMPACT_STOP");
+        uint64_t x;
+
+        if (v && util_parse_uint(v, &x) >= 0 && x == step)
+                (void)raise(SIGSTOP);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+static void fsync_dir(const char *dir)
+{
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dfd >= 0) {
+                (void)fsync(dfd);
+                close(dfd);
+        }
+}
+
+/* Write b to dir/name through a synced temporary renamed over it. */
+static int write_file(const char *dir, const char *name, const StateLogBuf *b, unsigned stop)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmpXXXXXX", path);
+        int fd, r;
+
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, b->data, b->len);
+        if (r >= 0 && (fchmod(fd, 0640) < 0 || fsync(fd) < 0))
+                r = -errno;
+        if (r >= 0) {
+                compaction_step(stop);
+                if (rename(tmp, path) < 0)
+                        r = -errno;
+        }
+        close(fd);
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        /* The rename is durable only once the directory entry is on disk. */
+        fsync_dir(dir);
+        return 0;
+}
+
+static StateStore *state_store_new(const char *dir)
+{
+        StateStore *st = xcalloc(1, sizeof(StateStore));
+
+        st->dir = xstrdup(dir);
+        st->compact = true;
+        return st;
+}
+
+static void state_mark_written(State *s)
+{
+        for (size_t i = 0; i < s->n_sources; i++) {
+                s->sources[i].logged_digest = source_digest(&s->sources[i]);
+                s->sources[i].evidence_changed = false;
+        }
+        s->engine_changed = false;
+        s->history_unsaved = 0;
+        for (size_t i = 0; i < s->store->n_forgotten; i++)
+                free(s->store->forgotten[i]);
+        s->store->n_forgotten = 0;
+}
+
+/* A new snapshot of everything. The log it supersedes stays until the next save starts a
+ * new one: it names the old generation, so a load meanwhile ignores it, and the snapshot
+ * holds all it said. Nothing but the rename stands between the write and the announcements
+ * that wait for it (state_save()). */
+static int state_compact(State *s)
+{
+        StateStore *st = s->store;
+        StateLogBuf b = {0};
+        /* Time-based, so a log left by another history of this directory never matches. */
+        uint64_t gen = MAX(st->generation + 1, util_now_real());
+        int r;
+
+        r = encode_snapshot(s, gen, &b);
+        if (r >= 0)
+                r = write_file(st->dir, STATE_SNAPSHOT_NAME, &b, 1);
+        size_t len = b.len;
+        statelog_buf_free(&b);
+        if (r < 0)
+                return r;
+        st->generation = gen;
+        st->snapshot_bytes = len;
+        st->has_log = false;
+        st->log_bytes = 0;
+        st->compact = false;
+        state_mark_written(s);
+        compaction_step(2);
+        /* The state that came before the snapshot and the log: now superseded. */
+        _cleanup_free_ char *legacy = xasprintf("%s/" STATE_FILE_NAME, st->dir);
+        (void)unlink(legacy);
+        return 0;
+}
+
+/* A new log for the snapshot in place, with nothing after its header. */
+static int state_start_log(StateStore *st)
+{
+        StateLogBuf b = {0};
+        int r;
+
+        log_header(&b, st->generation);
+        r = write_file(st->dir, STATE_LOG_NAME, &b, 0);
+        if (r >= 0) {
+                st->has_log = true;
+                st->log_bytes = b.len;
+        }
+        statelog_buf_free(&b);
+        compaction_step(3);
+        return r;
+}
+
+/* The changes since the last save, as records. */
+static int encode_changes(State *s, StateLogBuf *b)
+{
+        StateStore *st = s->store;
+        _cleanup_free_ const char **changed = xcalloc(s->n_sources + 1, sizeof(char *));
+        size_t n = 0;
+        /* One frame: a save's changes are replayed all together or not at all (a source's
+         * validators without the evidence of the body they validate would be a lie). */
+        size_t frame = statelog_frame_begin(b);
+
+        for (size_t i = 0; i < st->n_forgotten; i++) {
+                size_t at = statelog_begin(b, STATELOG_FORGET);
+                statelog_put_str(b, st->forgotten[i]);
+                statelog_end(b, at);
+        }
+        for (size_t i = 0; i < s->n_sources; i++) {
+                SourceState *ss = &s->sources[i];
+                if (source_digest(ss) != ss->logged_digest)
+                        log_source(b, ss);
+                if (ss->evidence_changed)
+                        changed[n++] = ss->name;
+        }
+        log_evidence(b, s->matrix, changed, n);
+        if (s->engine_changed) {
+                int r = log_engine(b, s->engine);
+                if (r < 0)
+                        return r;
+        }
+        log_history(b, s, s->history_unsaved);
+        statelog_frame_end(b, frame);
+        return 0;
+}
+
+/* Append the batch and sync it. The log is opened for each append, not held open: a
+ * descriptor open for writing would keep an operator from remounting the directory
+ * read-only. A failure takes the log back to its last whole frame; if even that fails,
+ * the next save writes a snapshot instead of appending after it. */
+static int state_append(StateStore *st, const StateLogBuf *b)
+{
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_LOG_NAME, st->dir);
+        struct stat sb;
+        int fd, r = 0;
+
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        /* Not what this process left there: never append after bytes it has not read. */
+        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != st->log_bytes) {
+                close(fd);
+                st->compact = true;
+                return -ESTALE;
+        }
+        r = write_all(fd, b->data, b->len);
+        if (r >= 0 && fdatasync(fd) < 0)
+                r = -errno;
+        if (r < 0 && ftruncate(fd, (off_t)st->log_bytes) < 0)
+                st->compact = true;
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r < 0)
+                return r;
+        st->log_bytes += b->len;
+        return 0;
+}
+
+static int state_write(const char *dir, State *s)
+{
+        StateLogBuf b = {0};
+        int r;
+
+        if (s->store && !streq(s->store->dir, dir)) {
+                state_store_free(s->store);
+                s->store = NULL;
+        }
+        if (!s->store)
+                s->store = state_store_new(dir);
+        StateStore *st = s->store;
+        /* Redis's AOF rewrite and etcd's snapshots follow the same rule: once the log
+         * outgrows the state it describes, rewriting the state costs less than replaying
+         * the log would. Decided before the changes are encoded, which at 10,000 models
+         * costs as much as the snapshot (the engine's record): the batch that crosses the
+         * line is appended, the next save compacts. */
+        if (!st->compact && st->log_bytes <= 2 * st->snapshot_bytes + state_log_slack()) {
+                r = encode_changes(s, &b);
+                if (r < 0) {
+                        statelog_buf_free(&b);
+                        return r;
+                }
+                if (b.len == 0) {
+                        statelog_buf_free(&b);
+                        return 0;
+                }
+                r = st->has_log ? 0 : state_start_log(st);
+                if (r >= 0)
+                        r = state_append(st, &b);
+                statelog_buf_free(&b);
+                if (r >= 0)
+                        state_mark_written(s);
+                return r;
+        }
+        return state_compact(s);
+}
+
+void state_evidence_changed(State *s, const char *source)
+{
+        state_source(s, source)->evidence_changed = true;
+}
+
+void state_engine_changed(State *s)
+{
+        s->engine_changed = true;
 }
 
 static void state_save_failed(const char *dir, State *s, int error)
@@ -292,7 +857,7 @@ static void state_save_failed(const char *dir, State *s, int error)
         uint64_t now = util_now_real();
 
         free(s->save_error);
-        s->save_error = xasprintf("cannot write %s/" STATE_FILE_NAME ": %s", dir, strerror(-error));
+        s->save_error = xasprintf("cannot write the state in %s: %s", dir, strerror(-error));
         s->save_failures++;
         if (s->save_failed_since)
                 return;
@@ -316,7 +881,7 @@ static void state_save_recovered(const char *dir, State *s)
 {
         char when[64];
         _cleanup_free_ char *msg = xasprintf(
-            "[saved] %s/" STATE_FILE_NAME " written again after %" PRIu64
+            "[saved] the state in %s written again after %" PRIu64
             " failed save(s) since %s; %zu held announcement(s) follow",
             dir, s->save_failures, journal_format_time(when, sizeof(when), s->save_failed_since),
             journal_held());
@@ -506,17 +1071,21 @@ out:
         return r;
 }
 
-/* A kill between writing the temporary file and renaming it leaves the temporary
- * behind: it was never the state, so it goes. */
+/* A kill between writing a temporary file and renaming it leaves the temporary behind:
+ * it was never the state, so it goes. */
 static void state_remove_temporaries(const char *dir)
 {
-        _cleanup_free_ char *pattern = xasprintf("%s/" STATE_FILE_NAME ".tmp??????", dir);
-        glob_t g = {0};
+        static const char *const names[] = {STATE_FILE_NAME, STATE_SNAPSHOT_NAME, STATE_LOG_NAME};
 
-        if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
-                for (size_t i = 0; i < g.gl_pathc; i++)
-                        (void)unlink(g.gl_pathv[i]);
-        globfree(&g);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *pattern = xasprintf("%s/%s.tmp??????", dir, names[i]);
+                glob_t g = {0};
+
+                if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
+                        for (size_t k = 0; k < g.gl_pathc; k++)
+                                (void)unlink(g.gl_pathv[k]);
+                globfree(&g);
+        }
 }
 
 int state_dir_prepare(const char *dir, char **ret_error)
@@ -551,6 +1120,55 @@ int state_dir_prepare(const char *dir, char **ret_error)
         return 0;
 }
 
+/* flock() rather than a POSIX record lock: that one needs a descriptor open for writing,
+ * and one held open would keep an operator from remounting the directory read-only. The
+ * holder's pid is written into the file (through a descriptor closed at once) for the
+ * refusal to name. The locked descriptor stays open until exit. */
+int state_dir_lock(const char *dir, char **ret_error)
+{
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_LOCK_NAME, dir);
+        char buf[32];
+        int fd, e;
+
+        fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0) {
+                e = errno;
+                *ret_error = xasprintf("cannot open the lock file %s: %s", path, strerror(e));
+                return -e;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                e = errno;
+                if (e != EWOULDBLOCK) {
+                        *ret_error = xasprintf("cannot lock %s: %s", path, strerror(e));
+                        close(fd);
+                        return -e;
+                }
+                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+                buf[n > 0 ? n : 0] = '\0';
+                long pid = strtol(buf, NULL, 10);
+                close(fd);
+                if (pid > 0)
+                        *ret_error = xasprintf("state directory %s is in use by another "
+                                               "lockwatchd (pid %ld); stop it, or name another "
+                                               "directory with --state-dir",
+                                               dir, pid);
+                else
+                        *ret_error = xasprintf("state directory %s is in use by another "
+                                               "lockwatchd; stop it, or name another directory "
+                                               "with --state-dir",
+                                               dir);
+                return -EBUSY;
+        }
+        int w = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+        if (w < 0 || write(w, buf, (size_t)n) != n)
+                log_debug("cannot write the pid into %s: %m", path);
+        if (w >= 0)
+                close(w);
+        /* Deliberately left open: the lock lives as long as the process. */
+        return 0;
+}
+
 /* Whatever stands at path that cannot be the state (corrupt, a directory, too large,
  * unreadable) is never trusted and never destroyed: it is set aside for inspection and
  * the daemon starts empty. Only when it cannot even be moved is the start refused, with
@@ -570,7 +1188,557 @@ static int state_set_aside(const char *path, const char *why, char **ret_error)
         return -EBADMSG;
 }
 
-int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
+/* ---- reading the snapshot and the log back ---------------------------------------------- */
+
+#define STATE_MAX_TEXT 4096u /* as state_parse() allows a source's or an event's text */
+
+/* A text as the files hold it: valid UTF-8 without control characters, as the JSON file
+ * had them (str_or_null()), or NULL; anything else fails the reader. */
+static char *get_text(StateLogReader *r)
+{
+        size_t len;
+        const char *p = statelog_get_strn(r, STATE_MAX_TEXT, &len);
+
+        if (!p)
+                return NULL;
+        if (!util_utf8_valid(p, len)) {
+                r->failed = true;
+                return NULL;
+        }
+        return xstrndup(p, len);
+}
+
+static int replay_source(State *s, StateLogReader *r)
+{
+        _cleanup_free_ char *name = get_text(r);
+        SourceState *ss;
+
+        if (!name || strlen(name) > 64 || r->failed)
+                return -EBADMSG;
+        ss = state_source(s, name);
+        uint8_t status = statelog_get_u8(r);
+        if (status >= _SOURCE_STATUS_MAX)
+                return -EBADMSG;
+        ss->status = (SourceStatus)status;
+        free(ss->last_result);
+        free(ss->last_error);
+        fetch_validators_clear(&ss->validators);
+        ss->last_result = get_text(r);
+        ss->last_error = get_text(r);
+        ss->validators.etag = get_text(r);
+        ss->validators.last_modified = get_text(r);
+        uint8_t flags = statelog_get_u8(r);
+        if (flags > 3)
+                return -EBADMSG;
+        ss->validators_parsed = flags & 1;
+        ss->has_previous = flags & 2;
+        ss->fingerprint = statelog_get_uint(r);
+        ss->last_attempt = statelog_get_uint(r);
+        ss->last_ok = statelog_get_uint(r);
+        ss->consecutive_failures = statelog_get_uint(r);
+        ss->polls = statelog_get_uint(r);
+        ss->unmapped = statelog_get_uint(r);
+        return statelog_reader_done(r) ? 0 : -EBADMSG;
+}
+
+/* Texts of one record, NUL-terminated, in one allocation: each takes at most the bytes it
+ * took in the record (its length prefix becomes the NUL). */
+typedef struct Arena {
+        char *p;
+        size_t used, size;
+} Arena;
+
+static const char *arena_text(Arena *a, StateLogReader *r, size_t max)
+{
+        size_t len;
+        const char *s = statelog_get_strn(r, max, &len);
+
+        if (!s) {
+                r->failed = true;
+                return NULL;
+        }
+        if (len + 1 > a->size - a->used) {
+                r->failed = true;
+                return NULL;
+        }
+        char *d = a->p + a->used;
+        memcpy(d, s, len);
+        d[len] = '\0';
+        a->used += len + 1;
+        /* A NUL inside would cut the text short of what was checked. */
+        if (memchr(s, '\0', len))
+                r->failed = true;
+        return d;
+}
+
+static int replay_evidence(State *s, StateLogReader *r, size_t size)
+{
+        _cleanup_free_ char *name = get_text(r);
+        uint64_t n = statelog_get_uint(r);
+        Arena a = {.p = xmalloc(size + 1), .size = size + 1};
+        MatrixEntry *entries = NULL;
+        Evidence *ev = NULL;
+        char **regions = NULL;
+        size_t n_regions = 0;
+        int ret = -EBADMSG;
+
+        /* Every entry takes more than 16 bytes: a count past that is not a record's. */
+        if (!name || r->failed || n > size / 16)
+                goto out;
+        entries = xcalloc(MAX(n, (uint64_t)1), sizeof(MatrixEntry));
+        ev = xcalloc(MAX(n, (uint64_t)1), sizeof(Evidence));
+        /* Each region text takes at least a byte of the record. */
+        regions = xcalloc(size + 1, sizeof(char *));
+        for (size_t i = 0; i < n && !r->failed; i++) {
+                Evidence *e = &ev[i];
+                entries[i].model = arena_text(&a, r, MATRIX_MAX_ID);
+                entries[i].mapped = statelog_get_u8(r);
+                entries[i].provider = arena_text(&a, r, MATRIX_MAX_ID);
+                entries[i].kind = (ProviderKind)statelog_get_uint_max(r, _PROVIDER_KIND_MAX - 1);
+                entries[i].evidence = e;
+                e->raw_id = (char *)arena_text(&a, r, MATRIX_MAX_ID);
+                e->said = (CellState)statelog_get_uint_max(r, _CELL_STATE_MAX - 1);
+                e->lifecycle = (Lifecycle)statelog_get_uint_max(r, _LIFECYCLE_MAX - 1);
+                e->later = statelog_get_uint_max(r, 1);
+                e->price_in = statelog_get_double(r);
+                e->price_out = statelog_get_double(r);
+                e->eol = (int64_t)statelog_get_uint_max(r, INT64_MAX);
+                e->first_seen = statelog_get_uint(r);
+                e->last_seen = statelog_get_uint(r);
+                e->changed = statelog_get_uint(r);
+                e->missing = (unsigned)statelog_get_uint_max(r, MATRIX_MAX_MISSING);
+                uint64_t k = statelog_get_uint_max(r, MATRIX_MAX_REGIONS);
+                e->regions = regions + n_regions;
+                e->n_regions = (uint16_t)k;
+                for (size_t j = 0; j < k && !r->failed; j++) {
+                        if (n_regions >= size) {
+                                r->failed = true;
+                                break;
+                        }
+                        regions[n_regions++] = (char *)arena_text(&a, r, MATRIX_MAX_ID);
+                }
+        }
+        if (!statelog_reader_done(r))
+                goto out;
+        /* matrix_replace_source() checks the rest: texts, order, kinds, caps. */
+        ret = matrix_replace_source(s->matrix, name, entries, n) < 0 ? -EBADMSG : 0;
+out:
+        free(a.p);
+        free(entries);
+        free(ev);
+        free(regions);
+        return ret;
+}
+
+static int replay_shape(State *s, StateLogReader *r, size_t size)
+{
+        Arena a = {.p = xmalloc(size + 1), .size = size + 1};
+        uint64_t n_providers = statelog_get_uint_max(r, MATRIX_MAX_PROVIDERS);
+        MatrixEntry *entries = xcalloc(n_providers + 1, sizeof(MatrixEntry));
+        int ret = -EBADMSG;
+
+        for (size_t i = 0; i < n_providers && !r->failed; i++) {
+                entries[i].provider = arena_text(&a, r, MATRIX_MAX_ID);
+                entries[i].kind = (ProviderKind)statelog_get_uint_max(r, _PROVIDER_KIND_MAX - 1);
+        }
+        /* Columns first, in one go: their order is the matrix's whatever the rows say. */
+        if (r->failed || matrix_replace_source(s->matrix, NULL, entries, n_providers) < 0)
+                goto out;
+        uint64_t n_models = statelog_get_uint_max(r, MATRIX_MAX_MODELS);
+        if (r->failed || n_models > size / 2)
+                goto out;
+        free(entries);
+        entries = xcalloc(n_models + 1, sizeof(MatrixEntry));
+        for (size_t i = 0; i < n_models && !r->failed; i++) {
+                entries[i].model = arena_text(&a, r, MATRIX_MAX_ID);
+                entries[i].mapped = statelog_get_uint_max(r, 1);
+        }
+        if (!statelog_reader_done(r))
+                goto out;
+        ret = matrix_replace_source(s->matrix, NULL, entries, n_models) < 0 ? -EBADMSG : 0;
+out:
+        free(a.p);
+        free(entries);
+        return ret;
+}
+
+/* The counterpart of log_history(). */
+static int replay_history(State *s, StateLogReader *r)
+{
+        uint64_t n = statelog_get_uint_max(r, STATE_HISTORY_MAX);
+        int ret = 0;
+
+        for (size_t i = 0; i < n && ret >= 0; i++) {
+                StateEvent e = {.time = statelog_get_uint(r)};
+                char **fields[] = {&e.kind,   &e.rule,  &e.model,          &e.provider,
+                                   &e.source, &e.state, &e.previous_state, &e.message};
+                for (size_t k = 0; k < ELEMENTSOF(fields); k++)
+                        *fields[k] = get_text(r);
+                if (r->failed)
+                        ret = -EBADMSG;
+                else
+                        state_record(s, &e);
+                for (size_t k = 0; k < ELEMENTSOF(fields); k++)
+                        free(*fields[k]);
+        }
+        if (ret >= 0 && !statelog_reader_done(r))
+                ret = -EBADMSG;
+        return ret;
+}
+
+static int replay_forget(State *s, StateLogReader *r)
+{
+        _cleanup_free_ char *name = get_text(r);
+
+        if (!name || !statelog_reader_done(r))
+                return -EBADMSG;
+        /* Every source but this one stays. */
+        _cleanup_free_ const char **others = xcalloc(s->n_sources + 1, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; i < s->n_sources; i++)
+                if (!streq(s->sources[i].name, name))
+                        others[n++] = s->sources[i].name;
+        int ret = matrix_forget_source(s->matrix, name, NULL);
+        if (ret < 0)
+                return ret;
+        return state_prune(s, others);
+}
+
+typedef struct Replay {
+        State *s;
+        bool snapshot;         /* a snapshot: the rows, columns and an END record too */
+        uint64_t generation;   /* from the HEADER */
+        size_t records;        /* read so far in this file */
+        bool ended;            /* END read */
+        const uint8_t *engine; /* the newest engine text (into the file's bytes) */
+        size_t engine_len;
+} Replay;
+
+static int replay_record(Replay *rp, const uint8_t *p, size_t n)
+{
+        StateLogReader r;
+        uint8_t type;
+
+        statelog_reader_init(&r, p, n);
+        type = statelog_get_u8(&r);
+        if (rp->ended || (rp->records == 0) != (type == STATELOG_HEADER))
+                return -EBADMSG;
+        rp->records++;
+        switch (type) {
+        case STATELOG_HEADER: {
+                size_t len;
+                const char *magic = statelog_get_strn(&r, 64, &len);
+                if (!magic || len != strlen(STATELOG_MAGIC) ||
+                    memcmp(magic, STATELOG_MAGIC, len) != 0 ||
+                    statelog_get_uint(&r) != STATELOG_VERSION)
+                        return -EBADMSG;
+                rp->generation = statelog_get_uint(&r);
+                return statelog_reader_done(&r) ? 0 : -EBADMSG;
+        }
+        case STATELOG_SHAPE:
+                return rp->snapshot ? replay_shape(rp->s, &r, n) : -EBADMSG;
+        case STATELOG_SOURCE:
+                return replay_source(rp->s, &r);
+        case STATELOG_EVIDENCE:
+                return replay_evidence(rp->s, &r, n);
+        case STATELOG_FORGET:
+                return replay_forget(rp->s, &r);
+        case STATELOG_ENGINE: {
+                size_t len;
+                const char *text = statelog_get_strn(&r, n, &len);
+                if (!text || !statelog_reader_done(&r))
+                        return -EBADMSG;
+                /* Only the newest one counts: it is read once, at the end. */
+                rp->engine = (const uint8_t *)text;
+                rp->engine_len = len;
+                return 0;
+        }
+        case STATELOG_HISTORY:
+                return replay_history(rp->s, &r);
+        case STATELOG_END:
+                if (!rp->snapshot || statelog_get_uint(&r) != rp->records - 1 ||
+                    !statelog_reader_done(&r))
+                        return -EBADMSG;
+                rp->ended = true;
+                return 0;
+        default:
+                return -EBADMSG;
+        }
+}
+
+/* Replay len bytes of a file over rp's state. For a log, *ret_valid is the length of its
+ * whole records: a tail cut short ends it (*ret_torn), anything else broken is -EBADMSG
+ * with ret_error set. A snapshot must be whole to its END record. */
+static int replay_bytes(Replay *rp, const uint8_t *data, size_t len, size_t *ret_valid,
+                        bool *ret_torn, char **ret_error)
+{
+        size_t off = 0;
+
+        *ret_torn = false;
+        for (;;) {
+                const uint8_t *payload;
+                size_t n, next;
+                bool torn;
+                int r = statelog_next(data, len, off, &payload, &n, &next, &torn);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        if (torn && !rp->snapshot) {
+                                *ret_torn = true;
+                                break;
+                        }
+                        *ret_error = xasprintf("%s record at offset %zu",
+                                               torn ? "a cut-short" : "a damaged", off);
+                        return -EBADMSG;
+                }
+                const uint8_t *rec;
+                size_t rlen, roff = 0;
+                while ((r = statelog_next_record(payload, n, roff, &rec, &rlen, &roff)) > 0) {
+                        r = replay_record(rp, rec, rlen);
+                        if (r < 0)
+                                break;
+                }
+                if (r < 0) {
+                        *ret_error = xasprintf("record %zu (in the frame at offset %zu) is not "
+                                               "a consistent state record",
+                                               rp->records, off);
+                        return -EBADMSG;
+                }
+                off = next;
+        }
+        if (rp->records == 0 || (rp->snapshot && !rp->ended)) {
+                *ret_error = xstrdup(rp->records == 0 ? "no header record" : "no end record");
+                return -EBADMSG;
+        }
+        *ret_valid = off;
+        return 0;
+}
+
+static int replay_engine(Replay *rp, char **ret_error)
+{
+        json_error_t jerr;
+        json_t *j;
+        int r;
+
+        if (!rp->engine)
+                return 0;
+        j = json_loadb((const char *)rp->engine, rp->engine_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j) {
+                *ret_error = xasprintf("the alert states are not JSON: %s", jerr.text);
+                return -EBADMSG;
+        }
+        r = rules_engine_from_json(rp->s->engine, j);
+        json_decref(j);
+        if (r < 0) {
+                *ret_error = xstrdup("the alert states are inconsistent");
+                return -EBADMSG;
+        }
+        rp->engine = NULL;
+        return 0;
+}
+
+static void state_set_aside_quiet(const char *path, uint64_t now)
+{
+        _cleanup_free_ char *aside = xasprintf("%s.corrupt-%" PRIu64, path, now / USEC_PER_SEC);
+        (void)rename(path, aside);
+}
+
+/* A snapshot or log that cannot be the state: both are set aside (the log means nothing
+ * without its snapshot), and the daemon starts empty. */
+static int state_set_aside_store(const char *dir, const char *which, const char *why,
+                                 char **ret_error)
+{
+        _cleanup_free_ char *snap = xasprintf("%s/" STATE_SNAPSHOT_NAME, dir);
+        _cleanup_free_ char *log = xasprintf("%s/" STATE_LOG_NAME, dir);
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, which);
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = state_set_aside(path, why, &error);
+        if (r != -EBADMSG) {
+                *ret_error = TAKE_PTR(error);
+                return r;
+        }
+        /* The other file goes with it, under the same time. */
+        state_set_aside_quiet(streq(which, STATE_LOG_NAME) ? snap : log, util_now_real());
+        *ret_error = xasprintf("%s (the snapshot and the log were set aside together)", error);
+        return -EBADMSG;
+}
+
+/* Read the file at path (at most STATE_MAX_BYTES) into *ret; 0 with *ret NULL if absent;
+ * why it cannot be read in *ret_why otherwise. */
+static int read_store_file(const char *path, char **ret, size_t *ret_len, char **ret_why)
+{
+        struct stat st;
+        int r;
+
+        *ret = NULL;
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                *ret_why = xasprintf("cannot be examined: %s", strerror(errno));
+                return -EBADMSG;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                *ret_why = xstrdup("is a directory");
+                return -EBADMSG;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                *ret_why = xstrdup("is not a regular file");
+                return -EBADMSG;
+        }
+        if ((uint64_t)st.st_size > STATE_MAX_BYTES) {
+                *ret_why = xasprintf("is larger than the cap of %u bytes", STATE_MAX_BYTES);
+                return -EBADMSG;
+        }
+        r = util_read_file(path, STATE_MAX_BYTES, ret, ret_len);
+        if (r < 0) {
+                *ret_why = xasprintf("cannot be read: %s", strerror(-r));
+                return -EBADMSG;
+        }
+        return 1;
+}
+
+int state_replay(const void *snapshot, size_t snapshot_len, const void *log, size_t log_len,
+                 const RuleSet *rules, State **ret, StateReplayInfo *ret_info, char **ret_error)
+{
+        StateReplayInfo info = {0};
+        const uint8_t *payload;
+        size_t n, next, valid = 0;
+        bool torn = false;
+        State *s = NULL;
+        int r;
+
+        r = state_new(&s);
+        if (r >= 0)
+                r = rules_engine_set_rules(s->engine, rules);
+        if (r < 0) {
+                state_free(s);
+                *ret_error = xasprintf("cannot set up the rule engine: %s", strerror(-r));
+                return r;
+        }
+        Replay rp = {.s = s, .snapshot = true};
+        r = replay_bytes(&rp, snapshot, snapshot_len, &valid, &torn, ret_error);
+        if (r < 0) {
+                state_free(s);
+                return r;
+        }
+        info.generation = rp.generation;
+        Replay lp = {.s = s};
+        /* A log that extends an older snapshot is what a kill between writing a snapshot
+         * and starting its log leaves: the snapshot holds all it said. */
+        const uint8_t *rec;
+        size_t rlen, roff;
+        if (log && statelog_next(log, log_len, 0, &payload, &n, &next, &torn) > 0 &&
+            statelog_next_record(payload, n, 0, &rec, &rlen, &roff) > 0 &&
+            replay_record(&lp, rec, rlen) >= 0 && lp.generation != rp.generation)
+                info.stale_log = true;
+        else if (log) {
+                lp = (Replay){.s = s};
+                r = replay_bytes(&lp, log, log_len, &info.log_valid, &info.log_torn, ret_error);
+                if (r < 0) {
+                        info.bad_log = true;
+                        if (ret_info)
+                                *ret_info = info;
+                        state_free(s);
+                        return r;
+                }
+        }
+        /* The engine's state is read once, from the newest record: at 10,000 models its
+         * JSON costs more to read than the whole matrix. */
+        Replay *newest = lp.engine ? &lp : &rp;
+        r = replay_engine(newest, ret_error);
+        if (r < 0) {
+                info.bad_log = newest == &lp;
+                if (ret_info)
+                        *ret_info = info;
+                state_free(s);
+                return r;
+        }
+        if (ret_info)
+                *ret_info = info;
+        *ret = s;
+        return 0;
+}
+
+int state_encode_snapshot(const State *s, uint64_t generation, void **ret, size_t *ret_len)
+{
+        StateLogBuf b = {0};
+        int r = encode_snapshot(s, generation, &b);
+
+        if (r < 0) {
+                statelog_buf_free(&b);
+                return r;
+        }
+        *ret = b.data;
+        *ret_len = b.len;
+        return 0;
+}
+
+/* The snapshot, then the log over it. */
+static int state_load_store(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
+{
+        _cleanup_free_ char *snap_path = xasprintf("%s/" STATE_SNAPSHOT_NAME, dir);
+        _cleanup_free_ char *log_path = xasprintf("%s/" STATE_LOG_NAME, dir);
+        _cleanup_free_ char *snap = NULL, *log = NULL, *why = NULL;
+        size_t snap_len = 0, log_len = 0;
+        StateReplayInfo info;
+        const char *which = STATE_SNAPSHOT_NAME;
+        State *s = NULL;
+        int r;
+
+        r = read_store_file(snap_path, &snap, &snap_len, &why);
+        if (r >= 0 && !snap) {
+                why = xstrdup("vanished while being read");
+                r = -EBADMSG;
+        }
+        if (r < 0)
+                return state_set_aside_store(dir, which, why, ret_error);
+        which = STATE_LOG_NAME;
+        r = read_store_file(log_path, &log, &log_len, &why);
+        if (r < 0)
+                return state_set_aside_store(dir, which, why, ret_error);
+        info = (StateReplayInfo){0};
+        r = state_replay(snap, snap_len, log, log_len, rules, &s, &info, &why);
+        if (r == -EBADMSG)
+                return state_set_aside_store(
+                    dir, info.bad_log ? STATE_LOG_NAME : STATE_SNAPSHOT_NAME, why, ret_error);
+        if (r < 0) {
+                *ret_error = TAKE_PTR(why);
+                return r;
+        }
+        StateStore *st = state_store_new(dir);
+        st->generation = info.generation;
+        st->snapshot_bytes = snap_len;
+        s->store = st;
+        /* Without a log (or with one a compaction superseded) the next save starts one; a
+         * log that holds records but cannot be appended to is folded into a snapshot
+         * first, never replaced. */
+        st->compact = false;
+        if (info.stale_log)
+                (void)unlink(log_path);
+        else if (log) {
+                st->has_log = true;
+                st->log_bytes = info.log_valid;
+                /* What a kill during an append left: dropped, so the next append follows
+                 * whole frames. */
+                if (info.log_torn) {
+                        log_notice("state log %s: dropped %zu byte(s) of a frame cut short at "
+                                   "its end",
+                                   log_path, log_len - info.log_valid);
+                        if (truncate(log_path, (off_t)info.log_valid) < 0)
+                                st->compact = true;
+                }
+        }
+        /* What was read is what is on disk. The engine's states of rules that are gone are
+         * dropped again at each start until the next rule round records the engine. */
+        state_mark_written(s);
+        *ret = s;
+        return 0;
+}
+
+/* A state.json written before the snapshot and the log existed. */
+static int state_load_legacy(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
 {
         _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE_NAME, dir);
         _cleanup_free_ char *text = NULL, *error = NULL;
@@ -578,10 +1746,6 @@ int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_er
         size_t len;
         int r;
 
-        /* From here on this process keeps state: it announces a transition once the
-         * state that records it is saved (journal_hold()). */
-        journal_hold(true);
-        state_remove_temporaries(dir);
         /* Looked at before it is opened: a FIFO would block the start, a directory or a
          * huge file would fail it. */
         if (stat(path, &st) < 0) {
@@ -611,4 +1775,31 @@ int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_er
         if (r >= 0)
                 return 0;
         return state_set_aside(path, error, ret_error);
+}
+
+int state_load(const char *dir, const RuleSet *rules, State **ret, char **ret_error)
+{
+        _cleanup_free_ char *snap = xasprintf("%s/" STATE_SNAPSHOT_NAME, dir);
+        _cleanup_free_ char *log = xasprintf("%s/" STATE_LOG_NAME, dir);
+        struct stat st;
+        int r;
+
+        /* From here on this process keeps state: it announces a transition once the
+         * state that records it is saved (journal_hold()). */
+        journal_hold(true);
+        state_remove_temporaries(dir);
+        if (lstat(snap, &st) == 0 || errno != ENOENT)
+                return state_load_store(dir, rules, ret, ret_error);
+        /* A log without its snapshot extends nothing this directory holds. */
+        if (lstat(log, &st) == 0) {
+                log_warning("state log %s has no snapshot to extend; set aside", log);
+                state_set_aside_quiet(log, util_now_real());
+        }
+        r = state_load_legacy(dir, rules, ret, ret_error);
+        if (r < 0)
+                return r;
+        (*ret)->store = state_store_new(dir);
+        /* The first save is a snapshot of everything. */
+        state_mark_written(*ret);
+        return 0;
 }

@@ -40,7 +40,7 @@ typedef struct Evidence {
         unsigned missing;           /* consecutive good parses of the source without it */
         CellState said;             /* CELL_AVAILABLE or CELL_UNAVAILABLE */
         Lifecycle lifecycle;
-        bool later; /* made by a parse after the source's first: news, not the baseline */
+        bool later;         /* made by a parse after the source's first: news, not the baseline */
         uint16_t n_regions; /* at most MATRIX_MAX_REGIONS */
 } Evidence;
 
@@ -165,6 +165,28 @@ size_t matrix_source_raw_ids_known(const Matrix *m, const char *source, const ch
                                    size_t n, bool *ret_known);
 /* Drop every piece of evidence given by source (a source removed from the config). */
 int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes);
+/* One piece of evidence with the row and column it stands in, as the state's change log
+ * keeps it (matrix_foreach_evidence(), matrix_replace_source()). */
+typedef struct MatrixEntry {
+        const char *model;    /* row id; NULL: an entry that only makes its column */
+        bool mapped;          /* or-ed into the row's flag */
+        const char *provider; /* column id; NULL: an entry that only makes its row */
+        ProviderKind kind;
+        const Evidence *evidence; /* NULL: only the row and column; its source is ignored */
+} MatrixEntry;
+
+/* Call fn for each piece of evidence, rows in order and columns in order within a row; a
+ * negative return from fn stops the walk and is returned. */
+int matrix_foreach_evidence(const Matrix *m,
+                            int (*fn)(const MatrixModel *mm, const MatrixProvider *p,
+                                      const Evidence *e, void *userdata),
+                            void *userdata);
+/* Make source's evidence exactly the n entries (sorted by row id, columns in matrix order
+ * within a row), as a replay of the state's change log does: missing rows and columns are
+ * made, mapped flags or-ed in, changed cells re-merged. source NULL: entries without
+ * evidence that only make rows and columns. -EBADMSG for anything the matrix would not
+ * hold (text, order, kinds, caps); m is then consistent but partly changed. */
+int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *entries, size_t n);
 /* Free the items of changes and reset it. */
 void matrix_changes_clear(MatrixChanges *c);
 /* Serialize every field (evidence, counters, times) for the state file. Repeated strings

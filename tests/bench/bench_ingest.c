@@ -4,11 +4,22 @@
  * htmlReadMemory), in one run; then the RSS after ingesting all of them into
  * one matrix, and the peak.
  *
- * Usage: bench_ingest [FIXTURES_DIR] [REPEAT]   (default ../shared/fixtures, 7) */
+ * Wall time on a shared machine swings: the two sides alternate which runs first,
+ * and where the CPU's instruction counter can be read (perf_event_open) the ratio of
+ * instructions is printed too. Without it (a VM, perf_event_paranoid), run one fixture
+ * under valgrind --tool=callgrind and compare the inclusive costs of bare_parse_ms,
+ * ingest_ms and again_ms (which calls ingest_ms: subtract it): FILTER (a substring of
+ * the fixture path) keeps just that one.
+ *
+ * Usage: bench_ingest [FIXTURES_DIR] [REPEAT] [FILTER]   (default ../shared/fixtures, 7) */
+#include <linux/perf_event.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <libxml/HTMLparser.h>
@@ -59,6 +70,27 @@ static double now_ms(void)
         return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Instructions retired in user space by this thread, or -1 where the counter cannot be
+ * had. */
+static int insn_fd = -2;
+
+static long long insn_now(void)
+{
+        long long v;
+
+        if (insn_fd == -2) {
+                struct perf_event_attr a = {.type = PERF_TYPE_HARDWARE,
+                                            .size = sizeof(a),
+                                            .config = PERF_COUNT_HW_INSTRUCTIONS,
+                                            .exclude_kernel = 1,
+                                            .exclude_hv = 1};
+                insn_fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+        }
+        if (insn_fd < 0 || read(insn_fd, &v, sizeof(v)) != sizeof(v))
+                return -1;
+        return v;
+}
+
 static long status_kib(const char *field)
 {
         FILE *f = fopen("/proc/self/status", "re");
@@ -94,8 +126,10 @@ static int load_table(const char *path, bool providers, void **ret)
 }
 
 /* The bare library parse: what any consumer of these bytes must pay. */
-static double bare_parse_ms(const char *format, const char *body, size_t len)
+__attribute__((noinline)) static double bare_parse_ms(const char *format, const char *body,
+                                                      size_t len, long long *insn)
 {
+        long long i0 = insn_now();
         double t0 = now_ms();
         if (streq(format, "html-table")) {
                 htmlDocPtr d = htmlReadMemory(body, (int)len, NULL, "UTF-8",
@@ -114,18 +148,37 @@ static double bare_parse_ms(const char *format, const char *body, size_t len)
                 json_t *j = json_loadb(body, len, 0, &e);
                 json_decref(j);
         }
-        return now_ms() - t0;
+        double t = now_ms() - t0;
+        *insn = i0 >= 0 ? insn_now() - i0 : -1;
+        return t;
 }
 
-static double ingest_ms(Matrix *m, const IngestParams *p, const char *body, size_t len,
-                        IngestReport *rep)
+__attribute__((noinline)) static double ingest_ms(Matrix *m, const IngestParams *p,
+                                                  const IngestMemory *mem, const char *body,
+                                                  size_t len, IngestReport *rep, long long *insn)
 {
+        long long i0 = insn_now();
         double t0 = now_ms();
-        int r = ingest_body(m, p, NULL, body, len, NULL, rep);
+        int r = ingest_body(m, p, mem, body, len, NULL, rep);
         double t = now_ms() - t0;
+        *insn = i0 >= 0 ? insn_now() - i0 : -1;
         if (r < 0)
                 return -1;
         return t;
+}
+
+/* The same page again; a function of its own so callgrind counts it apart. */
+__attribute__((noinline)) static double again_ms(Matrix *m, const IngestParams *p,
+                                                 const IngestMemory *mem, const char *body,
+                                                 size_t len, IngestReport *rep, long long *insn)
+{
+        return ingest_ms(m, p, mem, body, len, rep, insn);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+        long long x = *(const long long *)a, y = *(const long long *)b;
+        return x < y ? -1 : x > y;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -138,6 +191,7 @@ int main(int argc, char **argv)
 {
         const char *dir = argc > 1 ? argv[1] : LW_SOURCE_DIR "/../shared/fixtures";
         int repeat = argc > 2 ? atoi(argv[2]) : 7;
+        const char *filter = argc > 3 ? argv[3] : NULL;
         ProviderMap *pm = NULL;
         AliasTable *at = NULL;
         Matrix *all = NULL;
@@ -151,8 +205,12 @@ int main(int argc, char **argv)
                 return 1;
         matrix_new(&all);
 
-        printf("%-62s %9s %9s %9s %6s %9s %6s\n", "fixture (median of runs)", "bytes", "bare ms",
-               "ingest ms", "ratio", "again ms", "ratio");
+        bool counted = insn_now() >= 0;
+        printf("instruction ratios: %s\n",
+               counted ? "from the CPU's counter (perf_event_open)"
+                       : "not available here (no hardware counter); see the header comment");
+        printf("%-62s %9s %9s %9s %6s %9s %6s %7s %7s\n", "fixture (median of runs)", "bytes",
+               "bare ms", "ingest ms", "ratio", "again ms", "ratio", "insn", "again");
         double worst = 0, worst_again = 0;
         for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
                 const Fixture *f = &fixtures[i];
@@ -160,7 +218,10 @@ int main(int argc, char **argv)
                 _cleanup_free_ char *body = NULL;
                 size_t len;
                 double bare[100], ing[100], again[100];
+                long long ibare[100], iing[100], iagain[100];
 
+                if (filter && !strstr(f->rel, filter))
+                        continue;
                 if (util_read_file(path, 64u << 20, &body, &len) < 0) {
                         printf("%-62s (absent)\n", f->rel);
                         continue;
@@ -178,25 +239,32 @@ int main(int argc, char **argv)
                                   .removal_polls = 2,
                                   .max_removal_percent = 20,
                                   .max_rows = 100000};
-                /* Interleave the two so drift in machine load hits both alike. */
+                /* Interleave the two so drift in machine load hits both alike, and take
+                 * turns at going first: the first of a pair pays for cold caches and for
+                 * heap the other then reuses (the ratios swung 0.59 to 3.74 without it). */
                 for (int k = 0; k < repeat; k++) {
                         Matrix *m;
                         IngestReport rep;
                         matrix_new(&m);
-                        bare[k] = bare_parse_ms(f->format, body, len);
-                        ing[k] = ingest_ms(m, &p, body, len, &rep);
+                        if (k % 2 == 0)
+                                bare[k] = bare_parse_ms(f->format, body, len, &ibare[k]);
+                        ing[k] = ingest_ms(m, &p, NULL, body, len, &rep, &iing[k]);
                         /* The daemon's usual case: the same page again, rows already known. */
                         IngestMemory mem = {.has_previous = true, .fingerprint = rep.fingerprint};
                         ingest_report_clear(&rep);
-                        double t0 = now_ms();
-                        ingest_body(m, &p, &mem, body, len, NULL, &rep);
-                        again[k] = now_ms() - t0;
+                        again[k] = again_ms(m, &p, &mem, body, len, &rep, &iagain[k]);
                         ingest_report_clear(&rep);
                         matrix_free(m);
+                        if (k % 2 == 1)
+                                bare[k] = bare_parse_ms(f->format, body, len, &ibare[k]);
                 }
                 qsort(bare, (size_t)repeat, sizeof(double), cmp_double);
                 qsort(ing, (size_t)repeat, sizeof(double), cmp_double);
                 qsort(again, (size_t)repeat, sizeof(double), cmp_double);
+                qsort(ibare, (size_t)repeat, sizeof(long long), cmp_ll);
+                qsort(iing, (size_t)repeat, sizeof(long long), cmp_ll);
+                qsort(iagain, (size_t)repeat, sizeof(long long), cmp_ll);
+                long long ib = ibare[repeat / 2];
                 double b = bare[repeat / 2], g = ing[repeat / 2], a = again[repeat / 2];
                 double ratio = b > 0 ? g / b : 0;
                 if (!streq(f->format, "markdown-table") && ratio > worst)
@@ -206,8 +274,13 @@ int main(int argc, char **argv)
                         worst_again = ratio_again;
                 _cleanup_free_ char *label =
                     streq(f->format, "json") ? xasprintf("%s (json)", f->rel) : xstrdup(f->rel);
-                printf("%-62s %9zu %9.2f %9.2f %6.2f %9.2f %6.2f\n", label, len, b, g, ratio, a,
-                       ratio_again);
+                if (counted && ib > 0)
+                        printf("%-62s %9zu %9.2f %9.2f %6.2f %9.2f %6.2f %7.2f %7.2f\n", label, len,
+                               b, g, ratio, a, ratio_again, (double)iing[repeat / 2] / (double)ib,
+                               (double)iagain[repeat / 2] / (double)ib);
+                else
+                        printf("%-62s %9zu %9.2f %9.2f %6.2f %9.2f %6.2f %7s %7s\n", label, len, b,
+                               g, ratio, a, ratio_again, "-", "-");
 
                 IngestReport rep;
                 ingest_body(all, &p, NULL, body, len, NULL, &rep);

@@ -537,10 +537,8 @@ def group_http():
             ok = got.startswith("unchanged, ") and result in allowed
             if ok and group == "headers":
                 # Whatever was kept of the headers is UTF-8, and the next start reads it.
-                with open(os.path.join(state, "state.json"), "rb") as f:
-                    raw = f.read()
                 try:
-                    src = json.loads(raw.decode("utf-8"))["sources"]["src"]
+                    src = lwtest.read_state(state)["sources"]["src"]
                 except (UnicodeDecodeError, ValueError, KeyError) as e:
                     ok, got = False, "state file: %s" % e
                 else:
@@ -567,9 +565,9 @@ def timeline(step):
     return narrowing_snapshot(stay, n=N_LLAMA)
 
 
-def saved_alert(state_path, key):
+def saved_alert(state_dir, key):
     try:
-        st = lwtest.read_json(state_path)
+        st = lwtest.read_state(state_dir)
     except ValueError:
         return "torn"
     if not st:
@@ -588,7 +586,6 @@ def group_kills():
     kills = 50
     try:
         state = tmp.mkdir("state")
-        state_path = os.path.join(state, "state.json")
         snap = tmp.join("snapshots", "litellm.json")
         rules_dir = tmp.mkdir("no-shipped-rules")
         rules = tmp.write("rules/one.rules", RULES)
@@ -606,7 +603,7 @@ def group_kills():
             d.kill9()
             logs.append(d.stderr())
             d.close()
-            phase = saved_alert(state_path, "meta/llama-%03d" % (step - 1))
+            phase = saved_alert(state, "meta/llama-%03d" % (step - 1))
             torn += phase == "torn"
             # The next model narrows once the last one's alert is saved as firing.
             if phase == "firing" and step < N_LLAMA:
@@ -616,7 +613,7 @@ def group_kills():
         d = Daemon(tmp, conf, state, rules_dir)
         d.ready()
         last = "meta/llama-%03d" % (step - 1)
-        done = lwtest.wait_until(lambda: saved_alert(state_path, last) == "firing", WAIT)
+        done = lwtest.wait_until(lambda: saved_alert(state, last) == "firing", WAIT)
         d.stop()
         logs.append(d.stderr())
         d.close()
@@ -825,7 +822,7 @@ def disk_scenario(tmp, state):
     conf = lwtest.write_config(tmp, {"rules": rules, "interval": "1s",
                                      "evaluation_interval": "1s", "retries": 0},
                                [("litellm", {"url": "file://" + snap, "format": "litellm"})])
-    state_path = os.path.join(state, "state.json")
+    state_path = os.path.join(state, "state.snapshot")
     logs = []
     key = "anthropic/claude-opus-4-7"
 

@@ -390,6 +390,19 @@ def wait_until(predicate, timeout, step=0.02):
         time.sleep(step)
 
 
+def read_state(state_dir):
+    """The state a lockwatchd keeps in state_dir (its snapshot with the change log replayed
+    over it) as one JSON document in the shape of the old state.json, or None when there is
+    none. A state that is damaged other than at the log's end raises ValueError."""
+    import statefile
+    return statefile.read_state(state_dir)
+
+
+def state_files(state_dir):
+    """The files a state directory holds that are the state (not the lock)."""
+    return sorted(f for f in os.listdir(state_dir) if f.startswith("state."))
+
+
 def read_json(path):
     """The parsed JSON document at path, or None when the file does not exist. A file that
     exists but does not parse raises ValueError."""

@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lwtest import demo_config  # noqa: E402
+from lwtest import demo_config, read_state  # noqa: E402
 
 LOCKWATCHD = os.environ.get("LOCKWATCHD", "build/lockwatchd")
 SRC = os.environ.get("LW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -171,7 +171,7 @@ class DaemonTest(unittest.TestCase):
         r = self.run_lw("--once", "--config", conf, "--state-dir", fresh)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(os.stat(fresh).st_mode & 0o777, 0o700)
-        self.assertTrue(os.path.isfile(os.path.join(fresh, "state.json")))
+        self.assertTrue(os.path.isfile(os.path.join(fresh, "state.snapshot")))
 
         # A missing parent is a typo, not a wish: refused before any polling.
         deep = os.path.join(self.tmp, "no", "such")
@@ -274,8 +274,7 @@ class DaemonTest(unittest.TestCase):
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=WAIT), 0)
             notify.wait_for(lambda m: "STOPPING=1" in m, "STOPPING=1")
-            with open(os.path.join(state, "state.json")) as f:
-                saved = json.load(f)
+            saved = read_state(state)
             self.assertEqual(saved["version"], 1)
             self.assertIn("litellm", saved["sources"])
         finally:

@@ -75,10 +75,8 @@ class HostileTextTest(unittest.TestCase):
         return run
 
     def read_state(self):
-        with open(os.path.join(self.state, "state.json"), "rb") as f:
-            raw = f.read()
-        raw.decode("utf-8")  # raises on any byte that is not UTF-8
-        return json.loads(raw)
+        # Every text is decoded as UTF-8, strictly: any byte that is not raises.
+        return lwtest.read_state(self.state)
 
     def test_state_json_and_restart(self):
         self.once()
@@ -96,7 +94,7 @@ class HostileTextTest(unittest.TestCase):
         # The next start reads that state instead of setting it aside.
         run = self.once()
         self.assertNotIn("set aside", run.stderr, run.describe())
-        self.assertEqual(os.listdir(self.state), ["state.json"])
+        self.assertEqual(lwtest.state_files(self.state), ["state.log", "state.snapshot"])
         self.assertEqual(self.read_state()["sources"]["md"]["polls"], "2")
 
     def test_once_json(self):

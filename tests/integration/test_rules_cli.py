@@ -312,8 +312,7 @@ class RulesCliTest(unittest.TestCase):
         self.assertIn("%s: no step directories" % d, run.stderr)
 
     def load_state(self, state_dir):
-        with open(os.path.join(state_dir, "state.json"), encoding="utf-8") as f:
-            return json.load(f)
+        return lwtest.read_state(state_dir)
 
     def cells(self, state, model):
         """{provider: set of what the sources said} for one model of a state file."""

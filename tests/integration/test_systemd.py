@@ -302,6 +302,19 @@ def firing(entries, rule, model):
             and e.get("LOCKWATCH_RULE") == rule and e.get("LOCKWATCH_MODEL") == model]
 
 
+def container_state(ct, tmp):
+    """The daemon's state inside the container, read as lwtest.read_state() reads it: its
+    files are copied out (base64, as ct.run() speaks text) into a directory of tmp."""
+    import base64
+    out = tmp.mkdir("container-state-%d" % time.monotonic_ns())
+    for name in ("state.snapshot", "state.log", "state.json"):
+        r = ct.run("base64", "-w0", "/var/lib/lockwatch/" + name, check=False)
+        if r.returncode == 0:
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(base64.b64decode(r.stdout))
+    return lwtest.read_state(out)
+
+
 def messages(entries, needle):
     return [e for e in entries if needle in str(e.get("MESSAGE", ""))]
 
@@ -562,7 +575,7 @@ class Service(unittest.TestCase):
         self.assertEqual((p["ActiveState"], p["Result"], p["ExecMainStatus"]),
                          ("inactive", "success", "0"))
         self.assertTrue(messages(ct.journal(), "stopping"))
-        state = json.loads(ct.run("cat", "/var/lib/lockwatch/state.json").stdout)
+        state = container_state(ct, self.tmp)
         models = {m["id"] for m in state["matrix"]["models"]}
         self.assertEqual(models, {MISTRAL, CLAUDE, COHERE, AI21})
         self.assertEqual(state["sources"]["feed"]["status"], "ok")

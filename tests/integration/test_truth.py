@@ -296,7 +296,8 @@ class Sources(unittest.TestCase):
         both = [("a", {"url": a, "format": "litellm"}), ("b", {"url": b, "format": "litellm"})]
         conf = lwtest.write_config(self.tmp, daemon, both)
         state = self.tmp.mkdir("state")
-        path = os.path.join(state, "state.json")
+        # Every save appends to the change log (or starts a new one).
+        path = os.path.join(state, "state.log")
         err = open(self.tmp.join("stderr"), "w+")
         self.addCleanup(err.close)
         p = subprocess.Popen([lwtest.lockwatchd(), "--config", conf, "--state-dir", state,
@@ -309,7 +310,7 @@ class Sources(unittest.TestCase):
             return err.read()
 
         def evaluations(n):
-            # Each evaluation round rewrites the state: wait for n rewrites.
+            # Each evaluation round writes the state: wait for n writes.
             seen = [None]
             count = [0]
 
@@ -325,7 +326,7 @@ class Sources(unittest.TestCase):
             return lwtest.wait_until(changed, 30)
 
         self.assertTrue(lwtest.wait_until(lambda: "opus" in json.dumps(
-            lwtest.read_json(path) or {}), 30), log())
+            lwtest.read_state(state) or {}), 30), log())
         self.assertTrue(evaluations(2), log())
         lwtest.write_config(self.tmp, daemon, both[:1])
         p.send_signal(signal.SIGHUP)
