@@ -10,6 +10,7 @@
 #include "lockwatch/matrix.h"
 
 typedef struct RulesEngine RulesEngine;
+typedef struct HistoryStore HistoryStore;
 typedef struct RuleSet RuleSet;
 
 #define STATE_FILE_NAME "state.json"
@@ -39,6 +40,8 @@ typedef struct SourceState {
         uint64_t unmapped; /* distinct unmapped ids in the last applied parse */
 } SourceState;
 
+/* The ring of transitions older versions kept in the state file: read once, moved into the
+ * history store (history.h), never written again once that store exists. */
 #define STATE_HISTORY_MAX 2000 /* transitions kept (oldest dropped first) */
 
 /* One transition, as announced: an alert, a source, or a matrix cell. */
@@ -61,6 +64,7 @@ typedef struct State {
         RulesEngine *engine; /* alert states and look-back history; rules set by the caller */
         StateEvent *history; /* a ring of up to STATE_HISTORY_MAX, grown on demand */
         size_t n_history, history_head, history_cap;
+        HistoryStore *store; /* the history store beside the file, or NULL (none kept) */
         /* Not saved: the health of the file itself (state_save()). */
         uint64_t save_failed_since; /* realtime usec of the first of the failing saves, 0: ok */
         uint64_t save_failures;     /* failed saves in a row */
@@ -98,6 +102,8 @@ SourceState *state_source(State *s, const char *name);
 int state_prune(State *s, const char *const *keep);
 /* Append a transition to the history ring (strings copied; NULL allowed). */
 void state_record(State *s, const StateEvent *ev);
+/* Empty the ring (its events moved into the history store). */
+void state_history_clear(State *s);
 /* The i-th transition kept, oldest first, or NULL past the end. */
 const StateEvent *state_history_at(const State *s, size_t i);
 /* Name of a status: new, ok, degraded, suspect. */
