@@ -1207,7 +1207,7 @@ static void ctl_timeline_draw(const CtlTimeline *t, uint64_t since, uint64_t unt
                                shown_changes - dated, shown_changes - dated == 1 ? "" : "s",
                                t->model);
         }
-        printf("legend: %s available  %s unavailable  %s unknown  %s a change, dated\n", mark[1],
+        printf("legend: %s available  %s unavailable  %s unknown  %s change\n", mark[1],
                mark[2], mark[0], tick);
 }
 
