@@ -722,7 +722,8 @@ static int store_list(HistoryStore *h)
                 h->segs[h->n_segs++] = s;
         }
         closedir(d);
-        qsort(h->segs, h->n_segs, sizeof(Segment), cmp_segment);
+        if (h->n_segs > 1)
+                qsort(h->segs, h->n_segs, sizeof(Segment), cmp_segment);
         /* More files than any limit leaves are not ours to keep track of: the oldest go. */
         while (h->n_segs > HISTORY_MAX_SEGMENTS) {
                 segment_unlink(h, &h->segs[0]);
@@ -1318,7 +1319,7 @@ int history_replay_step(HistoryReplay *r, size_t budget)
                 r->list[r->n_list++] = (HistoryCell){
                     .model = e->model, .provider = e->provider, .state = e->state, .since = e->since};
         }
-        if (r->n_list)
+        if (r->n_list > 1)
                 qsort(r->list, r->n_list, sizeof(HistoryCell), cmp_cell);
         return k < 0 ? k : 0;
 }
