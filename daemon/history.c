@@ -795,14 +795,6 @@ int history_open(const char *dir, const HistoryLimits *limits, HistoryStore **re
                 if (r < 0)
                         goto fail;
         }
-        if (h->n_segs > 0) {
-                _cleanup_free_ char *path = segment_path(h, &h->segs[h->n_segs - 1], SEGMENT_SUFFIX);
-                h->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-                if (h->fd < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-        }
         enforce_limits(h);
         *ret = h;
         return 0;
@@ -914,20 +906,21 @@ static int roll(HistoryStore *h, uint64_t time)
         Segment next = {.seq = h->n_segs ? h->segs[h->n_segs - 1].seq + 1 : 1};
         int r;
 
-        if (h->fd >= 0) {
-                if (fdatasync(h->fd) < 0) {
-                        h->stats.write_errors++;
-                        return -errno;
-                }
-                h->dirty = false;
+        if (h->fd >= 0 && h->dirty && fdatasync(h->fd) < 0) {
+                h->stats.write_errors++;
+                return -errno;
+        }
+        h->dirty = false;
+        if (h->n_segs > 0) {
                 r = index_write(h, &h->segs[h->n_segs - 1], &h->models);
                 if (r < 0) {
                         h->stats.write_errors++;
                         return r;
                 }
-                close(h->fd);
-                h->fd = -1;
         }
+        if (h->fd >= 0)
+                close(h->fd);
+        h->fd = -1;
         strset_clear(&h->models);
         month_of(time, &next.year, &next.month);
         _cleanup_free_ char *path = segment_path(h, &next, SEGMENT_SUFFIX);
@@ -971,10 +964,17 @@ int history_append(HistoryStore *h, const HistoryEvent *ev)
         const Segment *s = h->n_segs ? &h->segs[h->n_segs - 1] : NULL;
         bool full = s && s->bytes > h->snapshot_bytes &&
                     s->bytes - h->snapshot_bytes >= segment_cap(h);
-        if (!s || h->fd < 0 || s->year != y || s->month != m || full) {
+        if (!s || s->year != y || s->month != m || full) {
                 r = roll(h, ev->time);
                 if (r < 0)
                         return r;
+        } else if (h->fd < 0) {
+                _cleanup_free_ char *path = segment_path(h, s, SEGMENT_SUFFIX);
+                h->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+                if (h->fd < 0) {
+                        h->stats.write_errors++;
+                        return -errno;
+                }
         }
         r = append_raw(h, ev, false);
         if (r < 0)
@@ -1049,12 +1049,17 @@ int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
         }
         free(gone);
         free(was);
-        if (h->dirty && h->fd >= 0) {
-                if (fdatasync(h->fd) < 0) {
+        /* Synced, then closed: between saves no file of the state directory is held open
+         * for writing, so it can be remounted read-only (and a deleted store is let go). */
+        if (h->fd >= 0) {
+                if (h->dirty && fdatasync(h->fd) < 0) {
                         h->stats.write_errors++;
-                        return r < 0 ? r : -errno;
+                        if (r >= 0)
+                                r = -errno;
                 }
                 h->dirty = false;
+                close(h->fd);
+                h->fd = -1;
         }
         return r;
 }
