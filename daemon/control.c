@@ -852,7 +852,8 @@ static void control_get_history_ring(ControlClient *c, const VarlinkRequest *rq,
 
         limit = MIN(limit, (long long)CONTROL_MAX_HISTORY);
         for (size_t i = 0; (ev = state_history_at(st, i)); i++)
-                matching += control_event_selected(ev, since, model) && (!until || ev->time <= until);
+                matching +=
+                    control_event_selected(ev, since, model) && (!until || ev->time <= until);
         /* The newest `limit` of them, still oldest first. */
         skip = matching > (size_t)limit ? matching - (size_t)limit : 0;
         events = control_array();
@@ -1084,18 +1085,15 @@ static void control_get_history(ControlServer *s, ControlClient *c, const Varlin
         if (rq->flags & VARLINK_ONEWAY)
                 return;
         if (!st->store)
-                return control_get_history_ring(c, rq, st, (uint64_t)since, (uint64_t)until,
-                                                limit,
+                return control_get_history_ring(c, rq, st, (uint64_t)since, (uint64_t)until, limit,
                                                 model);
 
         ControlJob *j = xcalloc(1, sizeof(ControlJob));
         j->kind = CONTROL_JOB_HISTORY;
         j->flags = rq->flags;
         j->model = xstrdup(model);
-        j->q = (HistoryQuery){.model = j->model,
-                              .since = (uint64_t)since,
-                              .until = (uint64_t)until,
-                              .quiet = quiet};
+        j->q = (HistoryQuery){
+            .model = j->model, .since = (uint64_t)since, .until = (uint64_t)until, .quiet = quiet};
         j->events = control_array();
         /* One reply holds at most CONTROL_MAX_HISTORY events, the newest; streamed, every
          * match comes, a page at a time, and a limit is exact. The newest N are found by
@@ -1114,7 +1112,8 @@ static void control_get_history(ControlServer *s, ControlClient *c, const Varlin
 
 static void control_get_matrix_at(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
 {
-        static const char *const allowed[] = {"at", "model", "text", "ascii", "wide", "width", NULL};
+        static const char *const allowed[] = {"at",   "model", "text", "ascii",
+                                              "wide", "width", NULL};
         const State *st = poller_state(s->poller);
         long long at = -1, width = 0;
         bool text = false, ascii = false, wide = false;
@@ -1132,8 +1131,7 @@ static void control_get_matrix_at(ControlServer *s, ControlClient *c, const Varl
                 return control_invalid(c, rq, "ascii");
         if (varlink_param_bool(rq->parameters, "wide", &wide) < 0)
                 return control_invalid(c, rq, "wide");
-        if (varlink_param_int(rq->parameters, "width", &width) < 0 || width < 0 ||
-            width > 100000)
+        if (varlink_param_int(rq->parameters, "width", &width) < 0 || width < 0 || width > 100000)
                 return control_invalid(c, rq, "width");
         if (rq->flags & VARLINK_ONEWAY)
                 return;
@@ -1146,10 +1144,8 @@ static void control_get_matrix_at(ControlServer *s, ControlClient *c, const Varl
         j->at = (uint64_t)at;
         j->glob = xstrdup(model);
         j->text = text;
-        j->ro = (RenderOptions){.model_glob = j->glob,
-                                .width = (size_t)width,
-                                .ascii = ascii,
-                                .compact = !wide};
+        j->ro = (RenderOptions){
+            .model_glob = j->glob, .width = (size_t)width, .ascii = ascii, .compact = !wide};
         control_start_job(s, c, j);
 }
 

@@ -850,8 +850,12 @@ static int ctl_parse_time(const char *s, bool end, uint64_t *ret)
                         return -EINVAL;
         } else if (*p)
                 return -EINVAL;
-        struct tm tm = {.tm_year = (int)y - 1900, .tm_mon = (int)mo - 1, .tm_mday = (int)d,
-                        .tm_hour = (int)h, .tm_min = (int)mi, .tm_sec = (int)sec};
+        struct tm tm = {.tm_year = (int)y - 1900,
+                        .tm_mon = (int)mo - 1,
+                        .tm_mday = (int)d,
+                        .tm_hour = (int)h,
+                        .tm_min = (int)mi,
+                        .tm_sec = (int)sec};
         time_t t = timegm(&tm);
         if (t == (time_t)-1 || tm.tm_mday != (int)d)
                 return -EINVAL;
@@ -953,7 +957,8 @@ static int cmd_history(char **args, size_t n)
         int r;
 
         if (n > 1 || (n == 1 && arg_model)) {
-                fprintf(stderr, "lockwatchctl: history takes at most one MODEL (or --model GLOB)\n");
+                fprintf(stderr,
+                        "lockwatchctl: history takes at most one MODEL (or --model GLOB)\n");
                 json_decref(params);
                 return EXIT_USAGE;
         }
@@ -995,7 +1000,8 @@ static int ctl_matrix_at(char **args, size_t n)
 
         if (arg_vendor || arg_provider || arg_on || arg_not_on || arg_clouds >= 0 ||
             arg_single_cloud) {
-                fprintf(stderr, "lockwatchctl: matrix --at takes a GLOB, --ascii and --wide only\n");
+                fprintf(stderr,
+                        "lockwatchctl: matrix --at takes a GLOB, --ascii and --wide only\n");
                 json_decref(params);
                 return EXIT_USAGE;
         }
@@ -1041,9 +1047,9 @@ static int ctl_matrix_at(char **args, size_t n)
 
 /* ---- timeline ------------------------------------------------------------------------------ */
 
-#define CTL_TIMELINE_MAX_ROWS    64u /* providers drawn */
+#define CTL_TIMELINE_MAX_ROWS    64u   /* providers drawn */
 #define CTL_TIMELINE_MAX_CHANGES 2048u /* cell changes kept per model */
-#define CTL_TIMELINE_DATED       6u  /* changes dated under one line; more are counted */
+#define CTL_TIMELINE_DATED       6u    /* changes dated under one line; more are counted */
 
 typedef struct CtlChange {
         uint64_t time;
@@ -1171,7 +1177,8 @@ static void ctl_timeline_draw(const CtlTimeline *t, uint64_t since, uint64_t unt
                 printf("%*s", (int)(label - MIN(ctl_width(row->provider), label - 2)), "");
                 /* Each column shows the state at the end of its slice of time. */
                 for (size_t col = 0; col < bar; col++) {
-                        uint64_t end = since + (uint64_t)((double)span * (double)(col + 1) / (double)bar);
+                        uint64_t end =
+                            since + (uint64_t)((double)span * (double)(col + 1) / (double)bar);
                         fputs(mark[ctl_row_state(row, col + 1 == bar ? until : end)], stdout);
                 }
                 printf("\n");
@@ -1189,7 +1196,8 @@ static void ctl_timeline_draw(const CtlTimeline *t, uint64_t since, uint64_t unt
                                 continue;
                         dated++;
                         char when[32], text[96];
-                        size_t col = (size_t)((double)(ch->time - since) / (double)span * (double)bar);
+                        size_t col =
+                            (size_t)((double)(ch->time - since) / (double)span * (double)bar);
                         col = MIN(col, bar - 1);
                         ctl_date(when, sizeof(when), ch->time);
                         snprintf(text, sizeof(text), "%s %s", when, names[ch->state]);
@@ -1207,8 +1215,8 @@ static void ctl_timeline_draw(const CtlTimeline *t, uint64_t since, uint64_t unt
                                shown_changes - dated, shown_changes - dated == 1 ? "" : "s",
                                t->model);
         }
-        printf("legend: %s available  %s unavailable  %s unknown  %s change\n", mark[1],
-               mark[2], mark[0], tick);
+        printf("legend: %s available  %s unavailable  %s unknown  %s change\n", mark[1], mark[2],
+               mark[0], tick);
 }
 
 static int cmd_timeline(char **args, size_t n)
@@ -1238,8 +1246,8 @@ static int cmd_timeline(char **args, size_t n)
                 return EXIT_USAGE;
         }
         glob = ctl_model_glob(args[0]);
-        params = json_pack("{s:s, s:b, s:I}", "model", glob, "quiet", true, "until",
-                           (json_int_t)until);
+        params =
+            json_pack("{s:s, s:b, s:I}", "model", glob, "quiet", true, "until", (json_int_t)until);
         if (since)
                 json_object_set_new(params, "since", json_integer((json_int_t)since));
         r = ctl_stream("io.lockwatch.GetHistory", params, ctl_timeline_page, &t);
@@ -1291,7 +1299,8 @@ static int cmd_timeline(char **args, size_t n)
         json_array_foreach(json_object_get(doc, "providers"), i, pj)
         {
                 for (size_t k = 0; k < t.n_rows; k++)
-                        if (t.rows[k].provider && streq(t.rows[k].provider, ctl_str(pj, "id", ""))) {
+                        if (t.rows[k].provider &&
+                            streq(t.rows[k].provider, ctl_str(pj, "id", ""))) {
                                 sorted[ns++] = t.rows[k];
                                 t.rows[k].provider = NULL;
                         }

@@ -11,12 +11,12 @@
 
 #include <jansson.h>
 
-#define SEGMENT_SUFFIX   ".seg"
-#define INDEX_SUFFIX     ".idx"
-#define INDEX_MAX_BYTES  (8u * 1024u * 1024u)
-#define READER_BUFFER    (2u * HISTORY_MAX_RECORD)
-#define RECORD_HEAD      9u /* "CCCCCCCC " */
-#define QUIET_NOTE       " (not announced)"
+#define SEGMENT_SUFFIX  ".seg"
+#define INDEX_SUFFIX    ".idx"
+#define INDEX_MAX_BYTES (8u * 1024u * 1024u)
+#define READER_BUFFER   (2u * HISTORY_MAX_RECORD)
+#define RECORD_HEAD     9u /* "CCCCCCCC " */
+#define QUIET_NOTE      " (not announced)"
 
 /* ---- records ----------------------------------------------------------------------------- */
 
@@ -88,8 +88,9 @@ int history_record_format(const HistoryEvent *ev, char **ret, size_t *ret_len)
         record_set(o, "message", ev->message);
         if (ev->quiet && json_object_set_new(o, "quiet", json_true()) < 0)
                 util_oom();
-        if (ev->since && json_object_set_new(o, "since", json_integer((json_int_t)MIN(
-                                                             ev->since, (uint64_t)INT64_MAX))) < 0)
+        if (ev->since &&
+            json_object_set_new(o, "since",
+                                json_integer((json_int_t)MIN(ev->since, (uint64_t)INT64_MAX))) < 0)
                 util_oom();
         _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
@@ -269,8 +270,8 @@ static int reader_line(Reader *r, const char **line, size_t *len, uint64_t *at)
         }
 }
 
-int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userdata),
-                         void *userdata, uint64_t *ret_valid_end)
+int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userdata), void *userdata,
+                         uint64_t *ret_valid_end)
 {
         Reader r;
         const char *line;
@@ -470,7 +471,7 @@ struct HistoryStore {
         HistoryLimits limits;
         Segment *segs; /* oldest first; the last is the one appended to */
         size_t n_segs, cap_segs;
-        int fd; /* the last segment, or -1 */
+        int fd;                  /* the last segment, or -1 */
         uint64_t snapshot_bytes; /* of the last segment: its opening snapshot */
         StrSet models;           /* of the last segment's records (snapshots aside) */
         CellMap cells;           /* every known cell, as the history last recorded it */
@@ -481,8 +482,7 @@ struct HistoryStore {
 
 static char *segment_path(const HistoryStore *h, const Segment *s, const char *suffix)
 {
-        return xasprintf("%s/%08" PRIu64 "-%04u-%02u%s", h->dir, s->seq, s->year, s->month,
-                         suffix);
+        return xasprintf("%s/%08" PRIu64 "-%04u-%02u%s", h->dir, s->seq, s->year, s->month, suffix);
 }
 
 static void month_of(uint64_t usec, unsigned *year, unsigned *month)
@@ -556,7 +556,8 @@ static int index_write(const HistoryStore *h, const Segment *s, const StrSet *mo
         if (!o || !list)
                 util_oom();
         for (size_t i = 0; !models->overflow && i < models->cap; i++)
-                if (models->slots[i] && json_array_append_new(list, json_string(models->slots[i])) < 0)
+                if (models->slots[i] &&
+                    json_array_append_new(list, json_string(models->slots[i])) < 0)
                         util_oom();
         json_object_set_new(o, "models", list);
         _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -580,8 +581,9 @@ static int index_read(const HistoryStore *h, Segment *s, json_t **ret_models)
 
         if (r < 0)
                 return -EBADMSG;
-        if (len < RECORD_HEAD + 3 || text[len - 1] != '\n' || sscanf(text, "%8" SCNx32, &want) != 1 ||
-            text[8] != ' ' || crc32_of(text + RECORD_HEAD, len - RECORD_HEAD - 1) != want)
+        if (len < RECORD_HEAD + 3 || text[len - 1] != '\n' ||
+            sscanf(text, "%8" SCNx32, &want) != 1 || text[8] != ' ' ||
+            crc32_of(text + RECORD_HEAD, len - RECORD_HEAD - 1) != want)
                 return -EBADMSG;
         json_t *o = json_loadb(text + RECORD_HEAD, len - RECORD_HEAD - 1, 0, NULL);
         json_t *models = json_object_get(o, "models");
@@ -591,7 +593,8 @@ static int index_read(const HistoryStore *h, Segment *s, json_t **ret_models)
         json_int_t events = json_integer_value(json_object_get(o, "events"));
         json_int_t bytes = json_integer_value(json_object_get(o, "bytes"));
         if (!json_is_object(o) || (uint64_t)seq != s->seq || first < 0 || last < first ||
-            events < 0 || (uint64_t)bytes != s->bytes || !(json_is_null(models) || json_is_array(models))) {
+            events < 0 || (uint64_t)bytes != s->bytes ||
+            !(json_is_null(models) || json_is_array(models))) {
                 json_decref(o);
                 return -EBADMSG;
         }
@@ -684,8 +687,8 @@ static bool name_is(const char *name, const char *suffix, Segment *ret)
         int n = 0;
         char want[64];
 
-        if (sscanf(name, "%8llu-%4u-%2u%n", &seq, &y, &m, &n) != 3 || n != 16 || m < 1 ||
-            m > 12 || seq == 0)
+        if (sscanf(name, "%8llu-%4u-%2u%n", &seq, &y, &m, &n) != 3 || n != 16 || m < 1 || m > 12 ||
+            seq == 0)
                 return false;
         snprintf(want, sizeof(want), "%08llu-%04u-%02u%s", seq, y, m, suffix);
         if (!streq(name, want))
@@ -962,8 +965,8 @@ int history_append(HistoryStore *h, const HistoryEvent *ev)
                 return -EINVAL;
         month_of(ev->time, &y, &m);
         const Segment *s = h->n_segs ? &h->segs[h->n_segs - 1] : NULL;
-        bool full = s && s->bytes > h->snapshot_bytes &&
-                    s->bytes - h->snapshot_bytes >= segment_cap(h);
+        bool full =
+            s && s->bytes > h->snapshot_bytes && s->bytes - h->snapshot_bytes >= segment_cap(h);
         if (!s || s->year != y || s->month != m || full) {
                 r = roll(h, ev->time);
                 if (r < 0)
@@ -989,9 +992,8 @@ int history_append(HistoryStore *h, const HistoryEvent *ev)
 static int append_quiet(HistoryStore *h, const char *model, const char *provider, CellState from,
                         CellState to, uint64_t now)
 {
-        _cleanup_free_ char *msg =
-            xasprintf("[cell] %s on %s: %s -> %s" QUIET_NOTE, model, provider,
-                      cell_state_name(from), cell_state_name(to));
+        _cleanup_free_ char *msg = xasprintf("[cell] %s on %s: %s -> %s" QUIET_NOTE, model,
+                                             provider, cell_state_name(from), cell_state_name(to));
         HistoryEvent ev = {.time = now,
                            .kind = "cell",
                            .model = model,
@@ -1018,8 +1020,8 @@ int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
                                 continue;
                         e = cellmap_find(&h->cells, mm->id, provider);
                         if (!e || e->state != c->state) {
-                                r = append_quiet(h, mm->id, provider,
-                                                 e ? e->state : CELL_UNKNOWN, c->state, now);
+                                r = append_quiet(h, mm->id, provider, e ? e->state : CELL_UNKNOWN,
+                                                 c->state, now);
                                 e = cellmap_find(&h->cells, mm->id, provider);
                         }
                         if (e)
@@ -1043,7 +1045,8 @@ int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
         }
         for (size_t i = 0; i < n; i++) {
                 if (r >= 0)
-                        r = append_quiet(h, gone[2 * i], gone[2 * i + 1], was[i], CELL_UNKNOWN, now);
+                        r = append_quiet(h, gone[2 * i], gone[2 * i + 1], was[i], CELL_UNKNOWN,
+                                         now);
                 free(gone[2 * i]);
                 free(gone[2 * i + 1]);
         }
@@ -1321,8 +1324,10 @@ int history_replay_step(HistoryReplay *r, size_t budget)
                 if (!e->model || e->state == CELL_UNKNOWN)
                         continue;
                 r->list = xreallocarray(r->list, r->n_list + 1, sizeof(HistoryCell));
-                r->list[r->n_list++] = (HistoryCell){
-                    .model = e->model, .provider = e->provider, .state = e->state, .since = e->since};
+                r->list[r->n_list++] = (HistoryCell){.model = e->model,
+                                                     .provider = e->provider,
+                                                     .state = e->state,
+                                                     .since = e->since};
         }
         if (r->n_list > 1)
                 qsort(r->list, r->n_list, sizeof(HistoryCell), cmp_cell);
@@ -1397,8 +1402,7 @@ static json_t *row_json(const char *id, bool mapped, RowCell *rc, size_t n)
         return row;
 }
 
-int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *current,
-                         Matrix **ret)
+int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *current, Matrix **ret)
 {
         json_t *providers = json_array(), *models = json_array();
         RowCell rc[MATRIX_MAX_PROVIDERS];
@@ -1409,9 +1413,8 @@ int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *curre
                 util_oom();
         for (size_t i = 0; i < current->n_providers; i++)
                 if (json_array_append_new(
-                        providers,
-                        json_pack("{s:s, s:s}", "id", current->providers[i].id, "kind",
-                                  provider_kind_name(current->providers[i].kind))) < 0)
+                        providers, json_pack("{s:s, s:s}", "id", current->providers[i].id, "kind",
+                                             provider_kind_name(current->providers[i].kind))) < 0)
                         util_oom();
         for (size_t i = 0; i < n; i++) {
                 int p = matrix_provider_index(current, cells[i].provider);
@@ -1422,7 +1425,8 @@ int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *curre
                 if (nrc > 0) {
                         const MatrixModel *mm = matrix_find_model(current, cells[i].model);
                         if (json_array_append_new(
-                                models, row_json(cells[i].model, mm ? mm->mapped : true, rc, nrc)) < 0)
+                                models, row_json(cells[i].model, mm ? mm->mapped : true, rc, nrc)) <
+                            0)
                                 util_oom();
                 }
                 nrc = 0;

@@ -121,8 +121,7 @@ void history_replay_free(HistoryReplay *r);
 
 /* A matrix holding the n cells (as a replay gives them), with the columns of current (a
  * provider the current matrix no longer has is left out): for rendering only. */
-int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *current,
-                         Matrix **ret);
+int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *current, Matrix **ret);
 
 /* Parse one record line (without its newline): 0 and ret (texts pointing into *ret_json,
  * which the caller frees with json_decref), or -EBADMSG. For the reader and its fuzzer. */
@@ -131,5 +130,5 @@ int history_record_parse(const char *line, size_t len, HistoryEvent *ret, void *
 int history_record_format(const HistoryEvent *ev, char **ret, size_t *ret_len);
 /* Read every record of the segment open at fd, as a query does, calling fn for each valid
  * one; returns the offset just past the last valid record. */
-int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userdata),
-                         void *userdata, uint64_t *ret_valid_end);
+int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userdata), void *userdata,
+                         uint64_t *ret_valid_end);

@@ -83,9 +83,8 @@ int main(int argc, char **argv)
                         const char *from = state[cell] ? "available" : "unavailable";
                         state[cell] = !state[cell];
                         snprintf(model, sizeof(model), "vendor-%u/model-%u", m % 40, m);
-                        snprintf(msg, sizeof(msg), "[cell] %s on %s: %s -> %s (source cat)",
-                                 model, providers[p], from,
-                                 state[cell] ? "available" : "unavailable");
+                        snprintf(msg, sizeof(msg), "[cell] %s on %s: %s -> %s (source cat)", model,
+                                 providers[p], from, state[cell] ? "available" : "unavailable");
                         HistoryEvent ev = {.time = T0 + d * USEC_PER_DAY + i * USEC_PER_SEC,
                                            .kind = "cell",
                                            .model = model,
@@ -101,8 +100,9 @@ int main(int argc, char **argv)
         history_stats(h, &st);
         printf("history: %u days x %u transitions = %" PRIu64 " records in %.1f s "
                "(%.1f us each); %" PRIu64 " segments, %.1f MiB on disk\n",
-               DAYS, PER_DAY, st.events_appended, write_s, write_s * 1e6 / (double)st.events_appended,
-               st.segments, (double)st.bytes / 1048576.0);
+               DAYS, PER_DAY, st.events_appended, write_s,
+               write_s * 1e6 / (double)st.events_appended, st.segments,
+               (double)st.bytes / 1048576.0);
         history_close(h);
 
         t = bench_now();
@@ -118,9 +118,9 @@ int main(int argc, char **argv)
         bench_query(h, "one model, last 30 days",
                     &(HistoryQuery){.model = "vendor-7/model-1207",
                                     .since = T0 + (DAYS - 30) * USEC_PER_DAY});
-        bench_query(h, "one vendor's models (glob), last 90 days",
-                    &(HistoryQuery){.model = "vendor-7/*",
-                                    .since = T0 + (DAYS - 90) * USEC_PER_DAY});
+        bench_query(
+            h, "one vendor's models (glob), last 90 days",
+            &(HistoryQuery){.model = "vendor-7/*", .since = T0 + (DAYS - 90) * USEC_PER_DAY});
         bench_query(h, "all models, one week a year ago",
                     &(HistoryQuery){.since = T0 + (DAYS - 365) * USEC_PER_DAY,
                                     .until = T0 + (DAYS - 358) * USEC_PER_DAY});

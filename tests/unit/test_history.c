@@ -71,8 +71,8 @@ static char *query(HistoryStore *h, const HistoryQuery *q, size_t *ret_segments)
         for (;;) {
                 size_t budget = 4096; /* small: the cursor must resume across budgets */
                 while ((k = history_cursor_next(c, &budget, &ev)) > 0) {
-                        char *n = xasprintf("%s%" PRIu64 " %s %s %s\n", out,
-                                            (ev.time - T0) / DAY, ev.model ? ev.model : "-",
+                        char *n = xasprintf("%s%" PRIu64 " %s %s %s\n", out, (ev.time - T0) / DAY,
+                                            ev.model ? ev.model : "-",
                                             ev.provider ? ev.provider : "-", ev.state);
                         free(out);
                         out = n;
@@ -100,8 +100,11 @@ static void test_append_and_query(void **unused)
         cell(h, T0 + 2 * DAY, "anthropic/sonnet", "gcp", "available", "unavailable");
         cell(h, T0 + 40 * DAY, "anthropic/sonnet", "gcp", "unavailable", "available");
         cell(h, T0 + 70 * DAY, "anthropic/opus", "aws", "unavailable", "available");
-        HistoryEvent alert = {.time = T0 + 70 * DAY, .kind = "alert", .rule = "R",
-                              .model = "anthropic/opus", .state = "resolved"};
+        HistoryEvent alert = {.time = T0 + 70 * DAY,
+                              .kind = "alert",
+                              .rule = "R",
+                              .model = "anthropic/opus",
+                              .state = "resolved"};
         assert_int_equal(history_append(h, &alert), 0);
         assert_false(history_empty(h));
 
@@ -131,13 +134,12 @@ static void test_append_and_query(void **unused)
         assert_int_equal(segs, 2);
 
         /* By time: only the segments whose span overlaps are read. */
-        _cleanup_free_ char *range = query(
-            h, &(HistoryQuery){.since = T0 + 2 * DAY, .until = T0 + 40 * DAY}, &segs);
+        _cleanup_free_ char *range =
+            query(h, &(HistoryQuery){.since = T0 + 2 * DAY, .until = T0 + 40 * DAY}, &segs);
         assert_string_equal(range, "2 anthropic/sonnet gcp unavailable\n"
                                    "40 anthropic/sonnet gcp available\n");
         assert_int_equal(segs, 2);
-        _cleanup_free_ char *none =
-            query(h, &(HistoryQuery){.model = "nobody/*"}, &segs);
+        _cleanup_free_ char *none = query(h, &(HistoryQuery){.model = "nobody/*"}, &segs);
         assert_string_equal(none, "");
         assert_int_equal(segs, 0);
 
@@ -176,7 +178,8 @@ static void test_retention_by_age_and_size(void **unused)
         uint64_t start = T0 + 200 * DAY;
         for (unsigned i = 0; i < 20000; i++) {
                 snprintf(model, sizeof(model), "v/model-%u", i % 10);
-                cell(h, start + i * USEC_PER_SEC, model, "aws", i % 20 < 10 ? "unavailable" : "available",
+                cell(h, start + i * USEC_PER_SEC, model, "aws",
+                     i % 20 < 10 ? "unavailable" : "available",
                      i % 20 < 10 ? "available" : "unavailable");
         }
         history_stats(h, &st);
@@ -203,8 +206,8 @@ static void test_retention_by_age_and_size(void **unused)
 
 static char *segment_file(const char *dir, const char *suffix, bool last)
 {
-        _cleanup_free_ char *cmd = xasprintf("ls %s/history/*%s | %s -1", dir, suffix,
-                                             last ? "tail" : "head");
+        _cleanup_free_ char *cmd =
+            xasprintf("ls %s/history/*%s | %s -1", dir, suffix, last ? "tail" : "head");
         FILE *p = popen(cmd, "r");
         char buf[512] = "";
         assert_non_null(p);
@@ -255,8 +258,8 @@ static void test_torn_tail_and_damage(void **unused)
         history_stats(h, &st);
         assert_int_equal(st.dropped_torn, 0);
         _cleanup_free_ char *after = query(h, &(HistoryQuery){0}, NULL);
-        assert_string_equal(after,
-                            "1 v/a aws unavailable\n3 v/c aws unavailable\n4 v/d aws unavailable\n");
+        assert_string_equal(
+            after, "1 v/a aws unavailable\n3 v/c aws unavailable\n4 v/d aws unavailable\n");
         history_close(h);
         remove_dir(dir);
 }
@@ -299,9 +302,9 @@ static char *replay(HistoryStore *h, uint64_t at, const char *glob)
                 ;
         size_t n = history_replay_cells(r, &cells);
         for (size_t i = 0; i < n; i++) {
-                char *s = xasprintf("%s%s %s %s %" PRIu64 "\n", out, cells[i].model,
-                                    cells[i].provider, cell_state_name(cells[i].state),
-                                    (cells[i].since - T0) / DAY);
+                char *s =
+                    xasprintf("%s%s %s %s %" PRIu64 "\n", out, cells[i].model, cells[i].provider,
+                              cell_state_name(cells[i].state), (cells[i].since - T0) / DAY);
                 free(out);
                 out = s;
         }
