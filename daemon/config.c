@@ -114,6 +114,10 @@ static const KeyDef keys[] = {
     DAEMON_KEY("log_level", KEY_TEXT, 0, 16, 0, log_level),
     DAEMON_KEY("metrics_listen", KEY_LISTEN, 0, 0, KF_EMPTY_OK, metrics_listen),
     DAEMON_KEY("instance", KEY_TEXT, 0, 256, KF_EMPTY_OK, instance),
+    DAEMON_KEY("history_retention", KEY_DURATION, USEC_PER_DAY, 100 * 365 * USEC_PER_DAY, 0,
+               history_retention_usec),
+    DAEMON_KEY("history_max_size", KEY_SIZE, UINT64_C(1) << 20, UINT64_C(1) << 40, 0,
+               history_max_size),
     {
         .name = "url",
         .where = SECTION_SOURCE | SECTION_SINKS,
@@ -1313,6 +1317,8 @@ static Config *config_new_defaults(const char *path)
         c->max_removal_percent = 20;
         c->max_rows = 100000;
         c->repeat_interval_usec = USEC_PER_DAY;
+        c->history_retention_usec = 2 * 365 * USEC_PER_DAY;
+        c->history_max_size = UINT64_C(256) << 20;
         c->limits = (FetchLimits){
             .connect_timeout_usec = 10 * USEC_PER_SEC,
             .timeout_usec = 60 * USEC_PER_SEC,

@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "lockwatch/control.h"
+#include "lockwatch/history.h"
 #include "lockwatch/journal.h"
 #include "lockwatch/log.h"
 #include "lockwatch/render.h"
@@ -47,6 +48,7 @@ static const char *control_doc_url(void)
 }
 
 typedef struct ControlClient ControlClient;
+typedef struct ControlJob ControlJob;
 
 struct ControlClient {
         ControlServer *server;
@@ -62,6 +64,7 @@ struct ControlClient {
         bool read_eof; /* the peer closed its sending side */
         bool closing;  /* write what is queued, then close */
         bool dead;
+        ControlJob *job; /* a reply built a slice at a time (history); requests wait */
 };
 
 struct ControlServer {
@@ -72,6 +75,7 @@ struct ControlServer {
         char *bound_path; /* the socket we bound ourselves, unlinked at the end */
         sd_event_source *listen_src;
         sd_event_source *reap_src;
+        sd_event_source *job_src; /* runs a slice of every job whose client's queue is low */
         ControlClient *clients;
         size_t n_clients;
         uint64_t start_time;
@@ -156,8 +160,11 @@ static void control_client_kill(ControlClient *c)
         (void)sd_event_source_set_enabled(c->server->reap_src, SD_EVENT_ONESHOT);
 }
 
+static void control_job_free(ControlJob *j);
+
 static void control_client_free(ControlClient *c)
 {
+        control_job_free(c->job);
         sd_event_source_disable_unref(c->io);
         if (c->fd >= 0)
                 close(c->fd);
@@ -846,33 +853,24 @@ static bool control_event_selected(const StateEvent *ev, uint64_t since, const c
         return ev->time >= since && control_glob(model, ev->model);
 }
 
-static void control_get_history(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+/* A daemon without a history store (no state directory) answers from the state's ring. */
+static void control_get_history_ring(ControlClient *c, const VarlinkRequest *rq, const State *st,
+                                     uint64_t since, uint64_t until, long long limit,
+                                     const char *model)
 {
-        static const char *const allowed[] = {"since", "model", "limit", NULL};
-        const State *st = poller_state(s->poller);
-        long long since = 0, limit = CONTROL_MAX_HISTORY;
-        const char *model, *bad;
         const StateEvent *ev;
         size_t matching = 0, skip;
         json_t *events;
 
-        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
-                return control_invalid(c, rq, bad);
-        if (varlink_param_int(rq->parameters, "since", &since) < 0 || since < 0)
-                return control_invalid(c, rq, "since");
-        if (varlink_param_int(rq->parameters, "limit", &limit) < 0 || limit < 0)
-                return control_invalid(c, rq, "limit");
-        if (varlink_param_string(rq->parameters, "model", false, &model) < 0)
-                return control_invalid(c, rq, "model");
         limit = MIN(limit, (long long)CONTROL_MAX_HISTORY);
-
         for (size_t i = 0; (ev = state_history_at(st, i)); i++)
-                matching += control_event_selected(ev, (uint64_t)since, model);
+                matching +=
+                    control_event_selected(ev, since, model) && (!until || ev->time <= until);
         /* The newest `limit` of them, still oldest first. */
         skip = matching > (size_t)limit ? matching - (size_t)limit : 0;
         events = control_array();
         for (size_t i = 0; (ev = state_history_at(st, i)); i++) {
-                if (!control_event_selected(ev, (uint64_t)since, model))
+                if (!control_event_selected(ev, since, model) || (until && ev->time > until))
                         continue;
                 if (skip > 0) {
                         skip--;
@@ -883,6 +881,284 @@ static void control_get_history(ControlServer *s, ControlClient *c, const Varlin
                                                           ev->previous_state, ev->message));
         }
         control_reply(c, rq, json_pack("{s:o}", "events", events), false);
+}
+
+/* ---- history: replies read from the store a slice at a time ---------------------------- */
+
+/* A job reads at most CONTROL_JOB_BUDGET bytes of the store per turn of the loop, and a turn
+ * comes only while its client's queue is under CONTROL_JOB_QUEUE_LOW: a long history streams
+ * at the pace the client reads it, and never blocks the loop or grows memory. */
+#define CONTROL_JOB_BUDGET    (256u * 1024u)
+#define CONTROL_JOB_QUEUE_LOW (256u * 1024u)
+
+typedef enum ControlJobKind {
+        CONTROL_JOB_HISTORY,
+        CONTROL_JOB_MATRIX_AT,
+} ControlJobKind;
+
+struct ControlJob {
+        ControlJobKind kind;
+        unsigned flags; /* the request's: VARLINK_MORE streams */
+        HistoryQuery q;
+        char *model;
+        HistoryCursor *cursor;
+        uint64_t limit;   /* the newest N only (0: all) */
+        bool counting;    /* a streamed limit: first count the matches */
+        uint64_t matched; /* by the count */
+        uint64_t skip;    /* matches before the newest `limit` */
+        json_t *events;   /* the page being filled, or the newest `limit` when not streaming */
+        /* GetMatrixAt */
+        HistoryReplay *replay;
+        uint64_t at;
+        RenderOptions ro;
+        char *glob;
+        bool text;
+};
+
+static void control_job_free(ControlJob *j)
+{
+        if (!j)
+                return;
+        history_cursor_free(j->cursor);
+        history_replay_free(j->replay);
+        json_decref(j->events);
+        free(j->model);
+        free(j->glob);
+        free(j);
+}
+
+static void control_job_reply(ControlClient *c, ControlJob *j, json_t *params, bool continues)
+{
+        VarlinkRequest rq = {.flags = j->flags};
+        control_reply(c, &rq, params, continues);
+}
+
+static json_t *control_history_event_json(const HistoryEvent *ev)
+{
+        json_t *o = control_event_json(ev->time, ev->kind, ev->rule, ev->model, ev->provider,
+                                       ev->source, ev->state, ev->previous_state, ev->message);
+        if (ev->quiet)
+                control_set(o, "quiet", json_true());
+        return o;
+}
+
+/* One slice of a GetHistory: 1 while there is more to do, 0 when the last reply is queued. */
+static int control_job_history(ControlServer *s, ControlClient *c, ControlJob *j)
+{
+        HistoryStore *store = poller_state(s->poller)->history_store;
+        size_t budget = CONTROL_JOB_BUDGET;
+        bool stream = j->flags & VARLINK_MORE;
+        HistoryEvent ev;
+        int k;
+
+        if (!j->cursor && history_cursor_new(store, &j->q, &j->cursor) < 0)
+                util_oom();
+        while ((k = history_cursor_next(j->cursor, &budget, &ev)) > 0) {
+                if (j->counting) {
+                        j->matched++;
+                        continue;
+                }
+                if (j->skip > 0) {
+                        j->skip--;
+                        continue;
+                }
+                control_append(j->events, control_history_event_json(&ev));
+                if (stream && json_array_size(j->events) >= CONTROL_HISTORY_PAGE) {
+                        control_job_reply(c, j, json_pack("{s:O}", "events", j->events), true);
+                        json_array_clear(j->events);
+                        return 1;
+                }
+        }
+        if (k == -EAGAIN)
+                return 1;
+        if (k < 0)
+                log_errno(LOG_WARNING, k, "control: reading the history failed");
+        if (j->counting) {
+                /* The count is done: read again, from the first of the newest `limit`. */
+                j->counting = false;
+                j->skip = j->matched > j->limit ? j->matched - j->limit : 0;
+                history_cursor_free(j->cursor);
+                j->cursor = NULL;
+                return 1;
+        }
+        control_job_reply(c, j, json_pack("{s:O}", "events", j->events), false);
+        return 0;
+}
+
+static int control_job_matrix_at(ControlServer *s, ControlClient *c, ControlJob *j)
+{
+        const State *st = poller_state(s->poller);
+        const HistoryCell *cells;
+        Matrix *m = NULL;
+        json_t *doc = NULL;
+
+        if (!j->replay && history_replay_new(st->history_store, j->at, NULL, &j->replay) < 0)
+                util_oom();
+        if (history_replay_step(j->replay, CONTROL_JOB_BUDGET) > 0)
+                return 1;
+        size_t n = history_replay_cells(j->replay, &cells);
+        if (history_matrix_build(cells, n, st->matrix, &m) < 0) {
+                control_job_reply(c, j, NULL, false);
+                return 0;
+        }
+        json_int_t shown = (json_int_t)render_rows_selected(m, &j->ro);
+        uint64_t from = history_replay_from(j->replay);
+        json_t *params = json_pack("{s:I, s:o, s:I}", "at", (json_int_t)j->at, "from",
+                                   control_time(from), "shown", shown);
+        if (!params)
+                util_oom();
+        if (j->text) {
+                _cleanup_free_ char *t = control_render_text(m, &j->ro);
+                if (!t)
+                        util_oom();
+                control_set(params, "text", json_string(t));
+        } else {
+                if (render_matrix_json(m, &j->ro, &doc) < 0)
+                        util_oom();
+                control_set(params, "matrix", doc);
+        }
+        matrix_free(m);
+        control_job_reply(c, j, params, false);
+        return 0;
+}
+
+static void control_jobs_schedule(ControlServer *s)
+{
+        (void)sd_event_source_set_enabled(s->job_src, SD_EVENT_ONESHOT);
+}
+
+static bool control_job_may_run(const ControlClient *c)
+{
+        return c->job && !c->dead && c->out_len - c->out_start < CONTROL_JOB_QUEUE_LOW;
+}
+
+/* A client's queue drained: its job may take its next slice. */
+static void control_jobs_wake(ControlClient *c)
+{
+        if (control_job_may_run(c))
+                control_jobs_schedule(c->server);
+}
+
+static void control_client_process(ControlClient *c);
+
+static int control_on_jobs(sd_event_source *src, void *userdata)
+{
+        ControlServer *s = userdata;
+        bool again = false;
+
+        for (ControlClient *c = s->clients; c; c = c->next) {
+                if (!control_job_may_run(c))
+                        continue;
+                ControlJob *j = c->job;
+                int more = j->kind == CONTROL_JOB_HISTORY ? control_job_history(s, c, j)
+                                                          : control_job_matrix_at(s, c, j);
+                if (!more) {
+                        control_job_free(j);
+                        c->job = NULL;
+                        /* Requests that arrived meanwhile are answered now, in order. */
+                        control_client_process(c);
+                }
+                control_client_flush(c);
+                control_client_update_events(c);
+                again = again || control_job_may_run(c);
+        }
+        if (again)
+                control_jobs_schedule(s);
+        return 0;
+}
+
+static void control_start_job(ControlServer *s, ControlClient *c, ControlJob *j)
+{
+        c->job = j;
+        control_jobs_schedule(s);
+}
+
+static void control_get_history(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {"since", "until", "model", "limit", "quiet", NULL};
+        const State *st = poller_state(s->poller);
+        long long since = 0, until = 0, limit = LLONG_MAX; /* LLONG_MAX: not given */
+        bool quiet = false;
+        const char *model, *bad;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (varlink_param_int(rq->parameters, "since", &since) < 0 || since < 0)
+                return control_invalid(c, rq, "since");
+        if (varlink_param_int(rq->parameters, "until", &until) < 0 || until < 0 ||
+            (until && until < since))
+                return control_invalid(c, rq, "until");
+        if (varlink_param_int(rq->parameters, "limit", &limit) < 0 || limit < 0)
+                return control_invalid(c, rq, "limit");
+        if (varlink_param_string(rq->parameters, "model", false, &model) < 0)
+                return control_invalid(c, rq, "model");
+        if (varlink_param_bool(rq->parameters, "quiet", &quiet) < 0)
+                return control_invalid(c, rq, "quiet");
+        if (rq->flags & VARLINK_ONEWAY)
+                return;
+        if (!st->history_store)
+                return control_get_history_ring(c, rq, st, (uint64_t)since, (uint64_t)until, limit,
+                                                model);
+
+        ControlJob *j = xcalloc(1, sizeof(ControlJob));
+        j->kind = CONTROL_JOB_HISTORY;
+        j->flags = rq->flags;
+        j->model = xstrdup(model);
+        j->q = (HistoryQuery){
+            .model = j->model, .since = (uint64_t)since, .until = (uint64_t)until, .quiet = quiet};
+        j->events = control_array();
+        /* One reply holds at most CONTROL_MAX_HISTORY events, the newest; streamed, every
+         * match comes, a page at a time, and a limit is exact. The newest N are found by
+         * counting first and reading again: two reads of the store, no buffer of N. */
+        if (rq->flags & VARLINK_MORE)
+                j->limit = limit != LLONG_MAX ? (uint64_t)limit : 0;
+        else
+                j->limit = (uint64_t)MIN(limit, (long long)CONTROL_MAX_HISTORY);
+        j->counting = j->limit > 0;
+        if (limit == 0) {
+                control_job_free(j);
+                return control_reply(c, rq, json_pack("{s:[]}", "events"), false);
+        }
+        control_start_job(s, c, j);
+}
+
+static void control_get_matrix_at(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
+{
+        static const char *const allowed[] = {"at",   "model", "text", "ascii",
+                                              "wide", "width", NULL};
+        const State *st = poller_state(s->poller);
+        long long at = -1, width = 0;
+        bool text = false, ascii = false, wide = false;
+        const char *model, *bad;
+
+        if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
+                return control_invalid(c, rq, bad);
+        if (varlink_param_int(rq->parameters, "at", &at) < 0 || at < 0)
+                return control_invalid(c, rq, "at");
+        if (varlink_param_string(rq->parameters, "model", false, &model) < 0)
+                return control_invalid(c, rq, "model");
+        if (varlink_param_bool(rq->parameters, "text", &text) < 0)
+                return control_invalid(c, rq, "text");
+        if (varlink_param_bool(rq->parameters, "ascii", &ascii) < 0)
+                return control_invalid(c, rq, "ascii");
+        if (varlink_param_bool(rq->parameters, "wide", &wide) < 0)
+                return control_invalid(c, rq, "wide");
+        if (varlink_param_int(rq->parameters, "width", &width) < 0 || width < 0 || width > 100000)
+                return control_invalid(c, rq, "width");
+        if (rq->flags & VARLINK_ONEWAY)
+                return;
+        if (!st->history_store)
+                return control_error(c, rq, VARLINK_ERROR_NO_HISTORY, NULL);
+
+        ControlJob *j = xcalloc(1, sizeof(ControlJob));
+        j->kind = CONTROL_JOB_MATRIX_AT;
+        j->flags = rq->flags & ~VARLINK_MORE;
+        j->at = (uint64_t)at;
+        j->glob = xstrdup(model);
+        j->text = text;
+        j->ro = (RenderOptions){
+            .model_glob = j->glob, .width = (size_t)width, .ascii = ascii, .compact = !wide};
+        control_start_job(s, c, j);
 }
 
 static void control_subscribe(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
@@ -961,6 +1237,7 @@ static const struct {
     {VARLINK_INTERFACE_LOCKWATCH, "ListAlerts", control_list_alerts, false, false},
     {VARLINK_INTERFACE_LOCKWATCH, "Explain", control_explain, false, false},
     {VARLINK_INTERFACE_LOCKWATCH, "GetHistory", control_get_history, false, false},
+    {VARLINK_INTERFACE_LOCKWATCH, "GetMatrixAt", control_get_matrix_at, false, false},
     {VARLINK_INTERFACE_LOCKWATCH, "Subscribe", control_subscribe, false, true},
     {VARLINK_INTERFACE_LOCKWATCH, "Poll", control_poll, true, false},
     {VARLINK_INTERFACE_LOCKWATCH, "Reload", control_reload, true, false},
@@ -1001,7 +1278,7 @@ static void control_client_process(ControlClient *c)
         size_t len;
         int r;
 
-        while (!c->dead && !c->closing) {
+        while (!c->dead && !c->closing && !c->job) {
                 VarlinkRequest rq = {0};
                 const char *reason = NULL;
 
@@ -1060,6 +1337,7 @@ static int control_on_client(sd_event_source *src, int fd, uint32_t revents, voi
                 return 0;
         }
         control_client_flush(c);
+        control_jobs_wake(c);
         control_client_update_events(c);
         return 0;
 }
@@ -1283,6 +1561,11 @@ int control_new(sd_event *event, Poller *poller, const ControlOptions *o, Contro
                 goto fail;
         (void)sd_event_source_set_enabled(s->reap_src, SD_EVENT_OFF);
         (void)sd_event_source_set_description(s->reap_src, "control-reap");
+        r = sd_event_add_defer(event, &s->job_src, control_on_jobs, s);
+        if (r < 0)
+                goto fail;
+        (void)sd_event_source_set_enabled(s->job_src, SD_EVENT_OFF);
+        (void)sd_event_source_set_description(s->job_src, "control-jobs");
         r = journal_add_observer(control_on_journal, s);
         if (r < 0)
                 goto fail;
@@ -1305,6 +1588,7 @@ void control_free(ControlServer *s)
         }
         sd_event_source_disable_unref(s->listen_src);
         sd_event_source_disable_unref(s->reap_src);
+        sd_event_source_disable_unref(s->job_src);
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
         if (s->bound_path)

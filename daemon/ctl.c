@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -34,6 +35,7 @@ static const char *arg_socket;
 static bool arg_json, arg_ascii, arg_wide, arg_exit_status, arg_accept, arg_no_pager;
 static bool arg_single_cloud;
 static const char *arg_model, *arg_vendor, *arg_provider, *arg_state, *arg_on, *arg_not_on;
+static const char *arg_since, *arg_until, *arg_at;
 static long long arg_limit = -1, arg_clouds = -1;
 static size_t ctl_columns; /* the terminal's width, 0 when output is not to one */
 static pid_t ctl_pager_pid;
@@ -50,7 +52,9 @@ static void help(void)
                "  matrix [GLOB]          the provider-by-model grid (models matching GLOB)\n"
                "  alerts                 alerts that are pending, firing or resolved\n"
                "  explain MODEL          every cell of MODEL with what each source said, when\n"
-               "  history                recorded transitions, oldest first\n"
+               "  history [MODEL]        recorded transitions, oldest first (MODEL: every\n"
+               "                         change of that model, unannounced ones too)\n"
+               "  timeline MODEL         MODEL's cells over time, one line per provider\n"
                "  watch                  print every transition as it happens (until ^C)\n"
                "  poll [SOURCE]          poll SOURCE, or every enabled source, now (*)\n"
                "  reload                 reload the configuration and tables (*)\n"
@@ -79,6 +83,12 @@ static void help(void)
                "      --state STATE      alerts: only pending, firing, resolved or inactive\n"
                "      --model GLOB       history: only events of models matching GLOB\n"
                "      --limit N          history: only the last N events\n"
+               "      --since DATE       history, timeline: from DATE on\n"
+               "      --until DATE       history, timeline: up to DATE\n"
+               "      --at DATE          matrix: as it was at DATE, rebuilt from the history\n"
+               "                         (DATE: 2026-07-01 (a whole day), 2026-07-01T12:00Z,\n"
+               "                         an ISO 8601 time with an offset, now, or an age\n"
+               "                         such as 30d, 12h, 2w, 1y)\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
                "\n"
@@ -578,6 +588,8 @@ static int cmd_status(char **args, size_t n)
         return EXIT_OK;
 }
 
+static int ctl_matrix_at(char **args, size_t n);
+
 static int cmd_matrix(char **args, size_t n)
 {
         json_t *params = json_object(), *rp = NULL;
@@ -587,6 +599,10 @@ static int cmd_matrix(char **args, size_t n)
                 fprintf(stderr, "lockwatchctl: matrix takes at most one GLOB\n");
                 json_decref(params);
                 return EXIT_USAGE;
+        }
+        if (arg_at) {
+                json_decref(params);
+                return ctl_matrix_at(args, n);
         }
         if (n == 1)
                 json_object_set_new(params, "model", json_string(args[0]));
@@ -789,31 +805,528 @@ static void ctl_print_event(const json_t *ev)
                        ctl_str(ev, "provider", ""), ctl_str(ev, "state", "-"));
 }
 
-static int cmd_history(char **args, size_t n)
+/* ---- history and time ------------------------------------------------------------------- */
+
+/* A time a person types: a date (its first microsecond, or with end its last), an ISO 8601
+ * date-time with Z or an offset, "now", or an age back from now ("30d", "12h", "1y"). */
+static int ctl_parse_time(const char *s, bool end, uint64_t *ret)
 {
-        json_t *params = json_object(), *rp = NULL;
+        unsigned y, mo, d, h = 0, mi = 0, sec = 0;
+        uint64_t age;
+        int n = 0;
+
+        if (streq(s, "now")) {
+                *ret = util_now_real();
+                return 0;
+        }
+        if (util_parse_duration(s, &age) == 0 && strchr("0123456789", s[strlen(s) - 1]) == NULL) {
+                uint64_t now = util_now_real();
+                *ret = age < now ? now - age : 0;
+                return 0;
+        }
+        if (sscanf(s, "%4u-%2u-%2u%n", &y, &mo, &d, &n) != 3 || n != 10 || y < 1970 || mo < 1 ||
+            mo > 12 || d < 1 || d > 31)
+                return -EINVAL;
+        const char *p = s + n;
+        long offset = 0;
+        bool whole_day = *p == '\0';
+        if (*p == 'T' || *p == ' ') {
+                int k = 0;
+                if (sscanf(p + 1, "%2u:%2u%n", &h, &mi, &k) != 2 || k != 5)
+                        return -EINVAL;
+                p += 1 + k;
+                if (*p == ':') {
+                        if (sscanf(p + 1, "%2u%n", &sec, &k) != 1 || k != 2)
+                                return -EINVAL;
+                        p += 3;
+                        if (*p == '.') /* fractions of a second: dropped */
+                                for (p++; *p >= '0' && *p <= '9'; p++)
+                                        ;
+                }
+                if (*p == 'Z' || *p == 'z')
+                        p++;
+                else if (*p == '+' || *p == '-') {
+                        unsigned oh, om;
+                        int sign = *p == '-' ? -1 : 1;
+                        if (sscanf(p + 1, "%2u:%2u%n", &oh, &om, &k) != 2 || k != 5 || oh > 23 ||
+                            om > 59)
+                                return -EINVAL;
+                        offset = sign * (long)(oh * 3600 + om * 60);
+                        p += 1 + k;
+                }
+                if (*p || h > 23 || mi > 59 || sec > 60)
+                        return -EINVAL;
+        } else if (*p)
+                return -EINVAL;
+        struct tm tm = {.tm_year = (int)y - 1900,
+                        .tm_mon = (int)mo - 1,
+                        .tm_mday = (int)d,
+                        .tm_hour = (int)h,
+                        .tm_min = (int)mi,
+                        .tm_sec = (int)sec};
+        time_t t = timegm(&tm);
+        if (t == (time_t)-1 || tm.tm_mday != (int)d)
+                return -EINVAL;
+        t -= offset;
+        if (t < 0)
+                return -EINVAL;
+        *ret = (uint64_t)t * USEC_PER_SEC + (whole_day && end ? USEC_PER_DAY - 1 : 0);
+        return 0;
+}
+
+static int ctl_time_option(const char *name, const char *value, bool end, uint64_t *ret)
+{
+        if (ctl_parse_time(value, end, ret) < 0) {
+                fprintf(stderr,
+                        "lockwatchctl: invalid --%s '%s' (a date such as 2026-07-01, a time such "
+                        "as 2026-07-01T12:00Z, now, or an age such as 30d)\n",
+                        name, value);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* A model as typed: "claude-opus-4" means any vendor's; a glob is taken as it is. */
+static char *ctl_model_glob(const char *arg)
+{
+        if (strpbrk(arg, "*?[/"))
+                return xstrdup(arg);
+        return xasprintf("*/%s", arg);
+}
+
+/* One call whose replies stream ("more"): fn sees each reply's parameters. 0 or an exit
+ * code. */
+static int ctl_stream(const char *method, json_t *params,
+                      int (*fn)(const json_t *params, void *userdata), void *userdata)
+{
+        CtlConn c = {.fd = -1};
+        VarlinkReply rp = {0};
+        int r, code = EXIT_OK;
+
+        if (ctl_connect(arg_socket, &c) < 0) {
+                json_decref(params);
+                return EXIT_CONNECT;
+        }
+        r = ctl_send(&c, method, params, VARLINK_MORE);
+        json_decref(params);
+        while (r >= 0) {
+                r = ctl_receive(&c, &rp);
+                if (r < 0)
+                        break;
+                if (rp.error) {
+                        code = ctl_report_error(method, &rp);
+                        varlink_reply_clear(&rp);
+                        break;
+                }
+                code = fn(rp.parameters, userdata);
+                bool more = rp.continues;
+                varlink_reply_clear(&rp);
+                if (code != EXIT_OK || !more)
+                        break;
+        }
+        ctl_close(&c);
+        if (r < 0) {
+                fprintf(stderr, "lockwatchctl: %s: %s\n", method,
+                        r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
+                return EXIT_CONNECT;
+        }
+        return code;
+}
+
+typedef struct CtlHistory {
+        size_t n;
+} CtlHistory;
+
+/* Printed as the pages come: a long history never sits whole in memory, here or there. */
+static int ctl_history_page(const json_t *params, void *userdata)
+{
+        CtlHistory *h = userdata;
         const json_t *ev;
         size_t i;
+
+        json_array_foreach(json_object_get(params, "events"), i, ev)
+        {
+                if (arg_json) {
+                        _cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                        printf("%s    %s", h->n ? ",\n" : "", s ? s : "{}");
+                } else
+                        ctl_print_event(ev);
+                h->n++;
+        }
+        return EXIT_OK;
+}
+
+static int cmd_history(char **args, size_t n)
+{
+        json_t *params = json_object();
+        _cleanup_free_ char *glob = NULL;
+        CtlHistory h = {0};
+        uint64_t since = 0, until = 0;
         int r;
 
-        if (n != 0) {
-                fprintf(stderr, "lockwatchctl: history takes no arguments (use --model)\n");
+        if (n > 1 || (n == 1 && arg_model)) {
+                fprintf(stderr,
+                        "lockwatchctl: history takes at most one MODEL (or --model GLOB)\n");
                 json_decref(params);
                 return EXIT_USAGE;
         }
-        if (arg_model)
+        if ((arg_since && ctl_time_option("since", arg_since, false, &since) < 0) ||
+            (arg_until && ctl_time_option("until", arg_until, true, &until) < 0)) {
+                json_decref(params);
+                return EXIT_USAGE;
+        }
+        if (n == 1) {
+                /* One model's whole story: the cells its first parse filled belong to it. */
+                glob = ctl_model_glob(args[0]);
+                json_object_set_new(params, "model", json_string(glob));
+                json_object_set_new(params, "quiet", json_true());
+        } else if (arg_model)
                 json_object_set_new(params, "model", json_string(arg_model));
         if (arg_limit >= 0)
                 json_object_set_new(params, "limit", json_integer(arg_limit));
-        r = ctl_call("io.lockwatch.GetHistory", params, &rp);
+        if (since)
+                json_object_set_new(params, "since", json_integer((json_int_t)since));
+        if (until)
+                json_object_set_new(params, "until", json_integer((json_int_t)until));
+        if (arg_json)
+                printf("{\n  \"events\": [\n");
+        r = ctl_stream("io.lockwatch.GetHistory", params, ctl_history_page, &h);
+        if (arg_json)
+                printf("%s  ]\n}\n", h.n ? "\n" : "");
+        else if (r == EXIT_OK && h.n == 0)
+                printf("no events\n");
+        return r;
+}
+
+/* `matrix --at`: the grid as it was, rebuilt by the daemon from its history. */
+static int ctl_matrix_at(char **args, size_t n)
+{
+        json_t *params = json_object(), *rp = NULL;
+        uint64_t at;
+        char when[64];
+        int r;
+
+        if (arg_vendor || arg_provider || arg_on || arg_not_on || arg_clouds >= 0 ||
+            arg_single_cloud) {
+                fprintf(stderr,
+                        "lockwatchctl: matrix --at takes a GLOB, --ascii and --wide only\n");
+                json_decref(params);
+                return EXIT_USAGE;
+        }
+        if (ctl_time_option("at", arg_at, true, &at) < 0) {
+                json_decref(params);
+                return EXIT_USAGE;
+        }
+        json_object_set_new(params, "at", json_integer((json_int_t)at));
+        if (n == 1)
+                json_object_set_new(params, "model", json_string(args[0]));
+        if (!arg_json) {
+                json_object_set_new(params, "text", json_true());
+                if (arg_ascii || !ctl_utf8)
+                        json_object_set_new(params, "ascii", json_true());
+                if (arg_wide)
+                        json_object_set_new(params, "wide", json_true());
+                if (ctl_columns > 0)
+                        json_object_set_new(params, "width", json_integer((json_int_t)ctl_columns));
+        }
+        r = ctl_call("io.lockwatch.GetMatrixAt", params, &rp);
         if (r != 0)
                 return r;
+        const json_t *from = json_object_get(rp, "from");
+        if (!json_is_integer(from) || (uint64_t)json_integer_value(from) > at)
+                fprintf(stderr, "lockwatchctl: the history %s%s: nothing is known before it\n",
+                        json_is_integer(from) ? "begins at " : "is empty",
+                        json_is_integer(from) ? ctl_time(when, sizeof(when), rp, "from") : "");
+        if (n == 1 && json_integer_value(json_object_get(rp, "shown")) == 0) {
+                fprintf(stderr, "lockwatchctl: no model matches '%s' at %s\n", args[0],
+                        journal_format_time(when, sizeof(when), at));
+                json_decref(rp);
+                return EXIT_DAEMON;
+        }
         if (arg_json)
                 r = ctl_print_json(rp);
-        else if (json_array_size(json_object_get(rp, "events")) == 0)
-                printf("no events\n");
-        else
-                json_array_foreach(json_object_get(rp, "events"), i, ev) ctl_print_event(ev);
+        else {
+                printf("as it was at %s\n", journal_format_time(when, sizeof(when), at));
+                fputs(ctl_str(rp, "text", ""), stdout);
+        }
+        json_decref(rp);
+        return r;
+}
+
+/* ---- timeline ------------------------------------------------------------------------------ */
+
+#define CTL_TIMELINE_MAX_ROWS    64u   /* providers drawn */
+#define CTL_TIMELINE_MAX_CHANGES 2048u /* cell changes kept per model */
+#define CTL_TIMELINE_DATED       6u    /* changes dated under one line; more are counted */
+
+typedef struct CtlChange {
+        uint64_t time;
+        int state; /* CELL_* order: 0 unknown, 1 available, 2 unavailable */
+        bool quiet;
+} CtlChange;
+
+typedef struct CtlRow {
+        char *provider;
+        int initial;
+        CtlChange *changes;
+        size_t n_changes;
+} CtlRow;
+
+typedef struct CtlTimeline {
+        char *model; /* the one model the glob matched */
+        bool ambiguous;
+        CtlRow rows[CTL_TIMELINE_MAX_ROWS];
+        size_t n_rows;
+        uint64_t first; /* the first change's time */
+        size_t dropped;
+} CtlTimeline;
+
+static int ctl_state_index(const char *s)
+{
+        return s && streq(s, "available") ? 1 : s && streq(s, "unavailable") ? 2 : 0;
+}
+
+static CtlRow *ctl_timeline_row(CtlTimeline *t, const char *provider)
+{
+        for (size_t i = 0; i < t->n_rows; i++)
+                if (streq(t->rows[i].provider, provider))
+                        return &t->rows[i];
+        if (t->n_rows == CTL_TIMELINE_MAX_ROWS)
+                return NULL;
+        CtlRow *r = &t->rows[t->n_rows++];
+        *r = (CtlRow){.provider = xstrdup(provider)};
+        return r;
+}
+
+static bool ctl_timeline_model(CtlTimeline *t, const char *model)
+{
+        if (!model)
+                return false;
+        if (!t->model)
+                t->model = xstrdup(model);
+        else if (!streq(t->model, model)) {
+                t->ambiguous = true;
+                return false;
+        }
+        return true;
+}
+
+static int ctl_timeline_page(const json_t *params, void *userdata)
+{
+        CtlTimeline *t = userdata;
+        const json_t *ev;
+        size_t i;
+
+        json_array_foreach(json_object_get(params, "events"), i, ev)
+        {
+                const char *provider = ctl_str(ev, "provider", NULL);
+                CtlRow *row;
+                if (!streq(ctl_str(ev, "kind", ""), "cell") || !provider ||
+                    !ctl_timeline_model(t, ctl_str(ev, "model", NULL)))
+                        continue;
+                if (!(row = ctl_timeline_row(t, provider)) ||
+                    row->n_changes >= CTL_TIMELINE_MAX_CHANGES) {
+                        t->dropped++;
+                        continue;
+                }
+                row->changes = xreallocarray(row->changes, row->n_changes + 1, sizeof(CtlChange));
+                row->changes[row->n_changes++] =
+                    (CtlChange){.time = (uint64_t)ctl_int(ev, "time"),
+                                .state = ctl_state_index(ctl_str(ev, "state", NULL)),
+                                .quiet = json_is_true(json_object_get(ev, "quiet"))};
+                if (!t->first || (uint64_t)ctl_int(ev, "time") < t->first)
+                        t->first = (uint64_t)ctl_int(ev, "time");
+        }
+        return EXIT_OK;
+}
+
+static void ctl_date(char *buf, size_t size, uint64_t usec)
+{
+        time_t s = (time_t)(usec / USEC_PER_SEC);
+        struct tm tm;
+        if (!gmtime_r(&s, &tm) || strftime(buf, size, "%Y-%m-%d", &tm) == 0)
+                snprintf(buf, size, "?");
+}
+
+/* The state of row at time t: its initial state, then each change up to t. */
+static int ctl_row_state(const CtlRow *row, uint64_t t)
+{
+        int st = row->initial;
+        for (size_t i = 0; i < row->n_changes && row->changes[i].time <= t; i++)
+                st = row->changes[i].state;
+        return st;
+}
+
+static void ctl_timeline_draw(const CtlTimeline *t, uint64_t since, uint64_t until)
+{
+        static const char *const utf8_marks[3] = {"\u00b7", "\u2588", "\u2715"};
+        static const char *const ascii_marks[3] = {".", "#", "x"};
+        static const char *const names[3] = {"unknown", "available", "unavailable"};
+        const char *const *mark = arg_ascii || !ctl_utf8 ? ascii_marks : utf8_marks;
+        const char *tick = arg_ascii || !ctl_utf8 ? "^" : "\u2514";
+        const char *tick_left = arg_ascii || !ctl_utf8 ? "^" : "\u2518";
+        size_t width = ctl_columns ? ctl_columns : 80, label = 4;
+        char d1[32], d2[32];
+
+        for (size_t i = 0; i < t->n_rows; i++)
+                label = MAX(label, ctl_width(t->rows[i].provider) + 2);
+        label = MIN(label, (size_t)16);
+        size_t bar = width > label + 20 ? width - label - 1 : 20;
+        uint64_t span = until > since ? until - since : 1;
+
+        ctl_date(d1, sizeof(d1), since);
+        ctl_date(d2, sizeof(d2), until);
+        printf("%s  %s .. %s\n", t->model, d1, d2);
+        printf("%*s%s%*s%s\n", (int)label, "", d1,
+               (int)(bar > 2 * strlen(d1) ? bar - strlen(d1) - strlen(d2) : 1), "", d2);
+        for (size_t i = 0; i < t->n_rows; i++) {
+                const CtlRow *row = &t->rows[i];
+                ctl_put_cut(row->provider, label - 2);
+                printf("%*s", (int)(label - MIN(ctl_width(row->provider), label - 2)), "");
+                /* Each column shows the state at the end of its slice of time. */
+                for (size_t col = 0; col < bar; col++) {
+                        uint64_t end =
+                            since + (uint64_t)((double)span * (double)(col + 1) / (double)bar);
+                        fputs(mark[ctl_row_state(row, col + 1 == bar ? until : end)], stdout);
+                }
+                printf("\n");
+                size_t dated = 0, shown_changes = 0;
+                int prev = row->initial;
+                for (size_t k = 0; k < row->n_changes; k++) {
+                        const CtlChange *ch = &row->changes[k];
+                        if (ch->state == prev || ch->time < since || ch->time > until) {
+                                prev = ch->state;
+                                continue;
+                        }
+                        prev = ch->state;
+                        shown_changes++;
+                        if (dated == CTL_TIMELINE_DATED)
+                                continue;
+                        dated++;
+                        char when[32], text[96];
+                        size_t col =
+                            (size_t)((double)(ch->time - since) / (double)span * (double)bar);
+                        col = MIN(col, bar - 1);
+                        ctl_date(when, sizeof(when), ch->time);
+                        snprintf(text, sizeof(text), "%s %s", when, names[ch->state]);
+                        if (label + col + 2 + strlen(text) <= width)
+                                printf("%*s%s %s\n", (int)(label + col), "", tick, text);
+                        else {
+                                size_t at = label + col + 1 > strlen(text) + 1
+                                                ? label + col - strlen(text) - 1
+                                                : 0;
+                                printf("%*s%s %s\n", (int)at, "", text, tick_left);
+                        }
+                }
+                if (shown_changes > dated)
+                        printf("%*s(%zu more change%s: lockwatchctl history %s)\n", (int)label, "",
+                               shown_changes - dated, shown_changes - dated == 1 ? "" : "s",
+                               t->model);
+        }
+        printf("legend: %s available  %s unavailable  %s unknown  %s change\n", mark[1], mark[2],
+               mark[0], tick);
+}
+
+static int cmd_timeline(char **args, size_t n)
+{
+        _cleanup_free_ char *glob = NULL;
+        CtlTimeline t = {0};
+        uint64_t since = 0, until = 0;
+        json_t *rp = NULL, *params;
+        int r;
+
+        if (n != 1) {
+                fprintf(stderr, "lockwatchctl: timeline takes one MODEL\n");
+                return EXIT_USAGE;
+        }
+        if (arg_json) {
+                fprintf(stderr, "lockwatchctl: timeline is a picture; for data use history "
+                                "--json\n");
+                return EXIT_USAGE;
+        }
+        if ((arg_since && ctl_time_option("since", arg_since, false, &since) < 0) ||
+            (arg_until && ctl_time_option("until", arg_until, true, &until) < 0))
+                return EXIT_USAGE;
+        if (!until)
+                until = util_now_real();
+        if (since && since >= until) {
+                fprintf(stderr, "lockwatchctl: --since must come before --until\n");
+                return EXIT_USAGE;
+        }
+        glob = ctl_model_glob(args[0]);
+        params =
+            json_pack("{s:s, s:b, s:I}", "model", glob, "quiet", true, "until", (json_int_t)until);
+        if (since)
+                json_object_set_new(params, "since", json_integer((json_int_t)since));
+        r = ctl_stream("io.lockwatch.GetHistory", params, ctl_timeline_page, &t);
+        if (r != EXIT_OK)
+                goto out;
+        if (t.ambiguous) {
+                fprintf(stderr, "lockwatchctl: '%s' matches more than one model; name one\n",
+                        args[0]);
+                r = EXIT_USAGE;
+                goto out;
+        }
+        if (!since)
+                since = t.first;
+        /* Where each cell stood when the picture begins: the matrix rebuilt at that time,
+         * which also orders the rows as the matrix orders its columns. */
+        if (since) {
+                r = ctl_call("io.lockwatch.GetMatrixAt",
+                             json_pack("{s:I, s:s}", "at", (json_int_t)(since - 1), "model",
+                                       t.model ? t.model : glob),
+                             &rp);
+                if (r != 0)
+                        goto out;
+        }
+        const json_t *doc = json_object_get(rp, "matrix"), *mj, *pj;
+        size_t i;
+        json_array_foreach(json_object_get(doc, "models"), i, mj)
+        {
+                const char *key;
+                const json_t *cj;
+                if (!ctl_timeline_model(&t, ctl_str(mj, "id", NULL)))
+                        continue;
+                json_object_foreach((json_t *)json_object_get(mj, "cells"), key, cj)
+                {
+                        CtlRow *row = ctl_timeline_row(&t, key);
+                        if (row)
+                                row->initial = ctl_state_index(ctl_str(cj, "state", NULL));
+                }
+        }
+        if (t.ambiguous || !t.model || t.n_rows == 0) {
+                fprintf(stderr, "lockwatchctl: %s\n",
+                        t.ambiguous ? "the model is ambiguous; name one"
+                                    : "no recorded cell of that model in that time");
+                r = t.ambiguous ? EXIT_USAGE : EXIT_DAEMON;
+                goto out;
+        }
+        /* Rows in the matrix's column order (clouds first); columns it no longer has after. */
+        CtlRow sorted[CTL_TIMELINE_MAX_ROWS];
+        size_t ns = 0;
+        json_array_foreach(json_object_get(doc, "providers"), i, pj)
+        {
+                for (size_t k = 0; k < t.n_rows; k++)
+                        if (t.rows[k].provider &&
+                            streq(t.rows[k].provider, ctl_str(pj, "id", ""))) {
+                                sorted[ns++] = t.rows[k];
+                                t.rows[k].provider = NULL;
+                        }
+        }
+        for (size_t k = 0; k < t.n_rows; k++)
+                if (t.rows[k].provider)
+                        sorted[ns++] = t.rows[k];
+        memcpy(t.rows, sorted, ns * sizeof(CtlRow));
+        ctl_timeline_draw(&t, since, until);
+        if (t.dropped)
+                printf("(%zu change%s not drawn: more than %u providers or changes)\n", t.dropped,
+                       t.dropped == 1 ? "" : "s", CTL_TIMELINE_MAX_CHANGES);
+out:
+        for (size_t k = 0; k < t.n_rows; k++) {
+                free(t.rows[k].provider);
+                free(t.rows[k].changes);
+        }
+        free(t.model);
         json_decref(rp);
         return r;
 }
@@ -920,6 +1433,9 @@ enum {
         OPT_ON,
         OPT_NOT_ON,
         OPT_STATE,
+        OPT_SINCE,
+        OPT_UNTIL,
+        OPT_AT,
         OPT_VERSION,
 };
 
@@ -936,11 +1452,13 @@ static const struct {
     {"status", cmd_status, 0, true},
     {"matrix", cmd_matrix,
      BIT(OPT_ASCII) | BIT(OPT_WIDE) | BIT(OPT_VENDOR) | BIT(OPT_PROVIDER) | BIT(OPT_SINGLE_CLOUD) |
-         BIT(OPT_CLOUDS) | BIT(OPT_ON) | BIT(OPT_NOT_ON),
+         BIT(OPT_CLOUDS) | BIT(OPT_ON) | BIT(OPT_NOT_ON) | BIT(OPT_AT),
      true},
     {"alerts", cmd_alerts, BIT(OPT_EXIT_STATUS) | BIT(OPT_STATE), true},
     {"explain", cmd_explain, 0, true},
-    {"history", cmd_history, BIT(OPT_MODEL) | BIT(OPT_LIMIT), true},
+    {"history", cmd_history, BIT(OPT_MODEL) | BIT(OPT_LIMIT) | BIT(OPT_SINCE) | BIT(OPT_UNTIL),
+     true},
+    {"timeline", cmd_timeline, BIT(OPT_SINCE) | BIT(OPT_UNTIL) | BIT(OPT_ASCII), true},
     {"watch", cmd_watch, 0, false},
     {"poll", cmd_poll, BIT(OPT_ACCEPT), false},
     {"reload", cmd_reload, 0, false},
@@ -963,6 +1481,9 @@ static const struct option options[] = {
     {"on", required_argument, NULL, OPT_ON},
     {"not-on", required_argument, NULL, OPT_NOT_ON},
     {"state", required_argument, NULL, OPT_STATE},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"at", required_argument, NULL, OPT_AT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {},
@@ -1021,6 +1542,15 @@ static int parse_argv(int argc, char **argv)
                         break;
                 case OPT_STATE:
                         arg_state = optarg;
+                        break;
+                case OPT_SINCE:
+                        arg_since = optarg;
+                        break;
+                case OPT_UNTIL:
+                        arg_until = optarg;
+                        break;
+                case OPT_AT:
+                        arg_at = optarg;
                         break;
                 case OPT_CLOUDS:
                         if (util_parse_uint(optarg, &v) < 0 || v > 256) {

@@ -512,7 +512,24 @@ static const char *state_dir_for(const Config *c)
         return c->state_dir;
 }
 
-static int load_state(const char *dir, const RuleSet *rules, State **ret)
+static int load_state_file(const char *dir, const RuleSet *rules, State **ret);
+
+/* The state and, beside it, the history store. */
+static int load_state(const char *dir, const PollerTables *t, State **ret)
+{
+        int r = load_state_file(dir, t->rules, ret);
+
+        if (r < 0 || !dir)
+                return r;
+        r = poller_history_open(*ret, dir, t->config);
+        if (r < 0) {
+                state_free(*ret);
+                *ret = NULL;
+        }
+        return r;
+}
+
+static int load_state_file(const char *dir, const RuleSet *rules, State **ret)
 {
         _cleanup_free_ char *error = NULL;
         int r;
@@ -707,7 +724,7 @@ static int run_replay(PollerTables *t)
         size_t steps = 0;
         int r;
 
-        r = load_state(arg_state_dir, t->rules, &st);
+        r = load_state(arg_state_dir, t, &st);
         if (r < 0)
                 return r;
         rules_engine_set_repeat_interval(st->engine, t->config->repeat_interval_usec);
@@ -839,7 +856,7 @@ static int run(PollerTables *tables)
         const char *state_dir = state_dir_for(tables->config);
         int r;
 
-        r = load_state(state_dir, tables->rules, &state);
+        r = load_state(state_dir, tables, &state);
         if (r < 0)
                 return r;
         rules_engine_set_repeat_interval(state->engine, tables->config->repeat_interval_usec);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lockwatch/history.h"
 #include "lockwatch/journal.h"
 #include "lockwatch/log.h"
 #include "lockwatch/request.h"
@@ -239,7 +240,9 @@ static int schedule(PollerSource *ps, uint64_t delay_usec)
         return sd_event_source_set_enabled(ps->timer, SD_EVENT_ONESHOT);
 }
 
-/* Every announced transition also goes into the state's history (GetHistory). */
+/* Every announced transition also goes into the history (GetHistory): the store when the
+ * state keeps one, else the state's ring. Announcements come after the save that records
+ * them (journal_hold()), so the history never holds a transition the state forgot. */
 static void on_journal_event(const JournalEvent *je, void *userdata)
 {
         State *st = userdata;
@@ -258,7 +261,78 @@ static void on_journal_event(const JournalEvent *je, void *userdata)
                 .previous_state = (char *)je->previous_state,
                 .message = (char *)je->message,
         };
-        state_record(st, &ev);
+        if (!st->history_store) {
+                state_record(st, &ev);
+                return;
+        }
+        HistoryEvent he = {
+                .time = je->time,
+                .kind = kind,
+                .rule = je->rule,
+                .model = je->model,
+                .provider = je->provider,
+                .source = je->source,
+                .state = je->state,
+                .previous_state = je->previous_state,
+                .message = je->message,
+        };
+        int r = history_append(st->history_store, &he);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "cannot append to the history");
+}
+
+static HistoryLimits history_limits_of(const Config *c)
+{
+        return (HistoryLimits){.retention_usec = c->history_retention_usec,
+                               .max_size = c->history_max_size};
+}
+
+int poller_history_open(State *st, const char *state_dir, const Config *c)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/" HISTORY_DIR_NAME, state_dir);
+        HistoryLimits lim = history_limits_of(c);
+        HistoryStats hs;
+        int r;
+
+        r = history_open(dir, &lim, &st->history_store);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot open the history in %s", dir);
+        history_stats(st->history_store, &hs);
+        if (hs.dropped_torn > 0)
+                log_warning("history: dropped %" PRIu64 " byte(s) of a record cut short in %s",
+                            hs.dropped_torn, dir);
+        /* The ring an older version kept in the state file moves into the store once, when
+         * the store is new; the next save writes the state without it. */
+        if (history_empty(st->history_store) && st->n_history > 0) {
+                size_t moved = 0;
+                for (size_t i = 0; i < st->n_history; i++) {
+                        const StateEvent *e = state_history_at(st, i);
+                        HistoryEvent he = {.time = e->time,
+                                           .kind = e->kind,
+                                           .rule = e->rule,
+                                           .model = e->model,
+                                           .provider = e->provider,
+                                           .source = e->source,
+                                           .state = e->state,
+                                           .previous_state = e->previous_state,
+                                           .message = e->message};
+                        moved += history_append(st->history_store, &he) >= 0;
+                }
+                log_info("history: moved %zu of %zu transition(s) from the state file into %s",
+                         moved, st->n_history, dir);
+        }
+        state_history_clear(st);
+        return poller_history_sync(st, util_now_real());
+}
+
+int poller_history_sync(State *st, uint64_t now)
+{
+        if (!st->history_store)
+                return 0;
+        int r = history_sync(st->history_store, st->matrix, now);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "cannot write the history");
+        return r;
 }
 
 void poller_record_history(State *st, bool on)
@@ -320,7 +394,10 @@ static void save_state(Poller *p)
         if (r < 0) {
                 p->save_stats.failures++;
                 log_errno(LOG_ERR, r, "cannot write state to %s", p->state_dir);
+                return;
         }
+        /* Only a saved state is history: cells that changed unannounced are recorded now. */
+        (void)poller_history_sync(p->state, util_now_real());
 }
 
 const PollerSaveStats *poller_save_stats(const Poller *p)
@@ -1045,6 +1122,10 @@ int poller_reload(Poller *p, PollerTables *tables)
                 return r;
         /* Alert states of rules that are gone were dropped with them. */
         state_engine_changed(p->state);
+        if (p->state->history_store) {
+                HistoryLimits lim = history_limits_of(p->tables.config);
+                history_set_limits(p->state->history_store, &lim);
+        }
         sources_setup(p);
         save_state(p);
         return poller_start(p);

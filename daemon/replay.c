@@ -181,6 +181,7 @@ int replay_run(const PollerTables *t, State *st, const char *dir, size_t *ret_st
                                                strerror(-r));
                         goto out;
                 }
+                (void)poller_history_sync(st, steps[i].time);
         }
         if (ret_steps)
                 *ret_steps = n;

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "lockwatch/history.h"
 #include "lockwatch/journal.h"
 #include "lockwatch/log.h"
 #include "lockwatch/rules_eval.h"
@@ -147,14 +148,25 @@ static void state_store_free(StateStore *st)
         free(st);
 }
 
+void state_history_clear(State *s)
+{
+        /* Events a snapshot or the log still holds are dropped by a fresh snapshot. */
+        if (s->n_history > 0 && s->store)
+                s->store->compact = true;
+        for (size_t i = 0; s->history && i < s->history_cap; i++)
+                state_event_clear(&s->history[i]);
+        free(s->history);
+        s->history = NULL;
+        s->n_history = s->history_head = s->history_cap = s->history_unsaved = 0;
+}
+
 void state_free(State *s)
 {
         if (!s)
                 return;
+        state_history_clear(s);
         state_store_free(s->store);
-        for (size_t i = 0; s->history && i < s->history_cap; i++)
-                state_event_clear(&s->history[i]);
-        free(s->history);
+        history_close(s->history_store);
         free(s->save_error);
         for (size_t i = 0; i < s->n_sources; i++)
                 source_state_clear(&s->sources[i]);
@@ -242,6 +254,28 @@ static int opt_str_from_json(const json_t *j, char **ret)
         return 0;
 }
 
+static int state_history_to_json(const State *s, json_t *root)
+{
+        json_t *hist = json_array();
+
+        if (!hist)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_history; i++) {
+                const StateEvent *e = state_history_at(s, i);
+                json_t *o = json_pack(
+                    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time", u64_json(e->time),
+                    "kind", str_or_null(e->kind), "rule", str_or_null(e->rule), "model",
+                    str_or_null(e->model), "provider", str_or_null(e->provider), "source",
+                    str_or_null(e->source), "state", str_or_null(e->state), "previous_state",
+                    str_or_null(e->previous_state), "message", str_or_null(e->message));
+                if (!o || json_array_append_new(hist, o) < 0) {
+                        json_decref(hist);
+                        return -EINVAL;
+                }
+        }
+        return json_object_set_new(root, "history", hist) < 0 ? -ENOMEM : 0;
+}
+
 int state_format(const State *s, char **ret_text)
 {
         json_t *root = json_object(), *sources = json_object(), *mj = NULL;
@@ -288,27 +322,12 @@ int state_format(const State *s, char **ret_text)
                 return r;
         }
         json_object_set_new(root, "alerts", rj);
-        json_t *hist = json_array();
-        if (!hist) {
+        /* Transitions live in the history store; a ring is written only by a state that
+         * keeps none (a --once without a store) or has not moved its ring there yet. */
+        if (s->n_history > 0 && (r = state_history_to_json(s, root)) < 0) {
                 json_decref(root);
-                return -ENOMEM;
+                return r;
         }
-        for (size_t i = 0; i < s->n_history; i++) {
-                const StateEvent *e = state_history_at(s, i);
-                json_t *o = json_pack(
-                    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time", u64_json(e->time),
-                    "kind", str_or_null(e->kind), "rule", str_or_null(e->rule), "model",
-                    str_or_null(e->model), "provider", str_or_null(e->provider), "source",
-                    str_or_null(e->source), "state", str_or_null(e->state), "previous_state",
-                    str_or_null(e->previous_state), "message", str_or_null(e->message));
-                if (!o || json_array_append_new(hist, o) < 0) {
-                        json_decref(hist);
-                        json_decref(root);
-                        return -EINVAL;
-                }
-        }
-        json_object_set_new(root, "history", hist);
-
         char *text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
         if (!text)
@@ -908,9 +927,10 @@ int state_save(const char *dir, State *s)
         }
         if (s->save_failed_since)
                 state_save_recovered(dir, s);
-        /* What the file now records may be announced; the announcements land in the
-         * history, which is written once more so a restart shows them too. */
-        if (journal_flush() > 0) {
+        /* What the file now records may be announced. Without a history store the
+         * announcements land in the ring, which is written once more so a restart shows
+         * them too; with one, they are appended there (history_sync() after the save). */
+        if (journal_flush() > 0 && s->history_unsaved > 0) {
                 r = state_write(dir, s);
                 if (r < 0) {
                         state_save_failed(dir, s, r);

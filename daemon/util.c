@@ -304,6 +304,7 @@ int util_parse_duration(const char *s, uint64_t *ret_usec)
             {"h", USEC_PER_HOUR},
             {"d", USEC_PER_DAY},
             {"w", 7 * USEC_PER_DAY},
+            {"y", 365 * USEC_PER_DAY},
         };
         return parse_with_units(s, units, ELEMENTSOF(units), USEC_PER_SEC, true, ret_usec);
 }

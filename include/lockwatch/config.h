@@ -95,6 +95,8 @@ typedef struct Config {
         char *user_agent_extra;   /* user_agent_extra: appended to the User-Agent */
         char *metrics_listen;     /* metrics_listen: "ADDRESS:PORT" of /metrics, NULL = off */
         char *instance;           /* instance label of alerts, NULL = the host name */
+        uint64_t history_retention_usec; /* history_retention, default 2y (history.h) */
+        uint64_t history_max_size;       /* history_max_size, default 256M */
         FetchLimits limits;
 
         SourceConfig *sources;

@@ -14,6 +14,7 @@
 #define CONTROL_MAX_CLIENTS 256u                 /* more are accepted and closed at once */
 #define CONTROL_MAX_OUTPUT  (4u * 1024u * 1024u) /* queued reply bytes before a drop */
 #define CONTROL_MAX_HISTORY 2000u                /* events in one GetHistory reply */
+#define CONTROL_HISTORY_PAGE 256u /* events in one streamed GetHistory reply ("continues") */
 
 typedef struct ControlServer ControlServer;
 

@@ -10,6 +10,7 @@
 #include "lockwatch/matrix.h"
 
 typedef struct RulesEngine RulesEngine;
+typedef struct HistoryStore HistoryStore;
 typedef struct RuleSet RuleSet;
 
 #define STATE_FILE_NAME     "state.json" /* the whole state as one JSON text (before the log) */
@@ -45,6 +46,8 @@ typedef struct SourceState {
         bool evidence_changed;  /* its evidence changed since it was last written */
 } SourceState;
 
+/* The ring of transitions older versions kept in the state file: read once, moved into the
+ * history store (history.h), never written again once that store exists. */
 #define STATE_HISTORY_MAX 2000 /* transitions kept (oldest dropped first) */
 
 /* One transition, as announced: an alert, a source, or a matrix cell. */
@@ -72,6 +75,7 @@ typedef struct State {
         size_t history_unsaved;   /* the newest this many are not written yet */
         bool engine_changed;      /* the engine's state is not written yet */
         struct StateStore *store; /* the files in the state directory, once saved or loaded */
+        HistoryStore *history_store; /* the history store beside the state, or NULL (none kept) */
         /* Not saved: the health of the file itself (state_save()). */
         uint64_t save_failed_since; /* realtime usec of the first of the failing saves, 0: ok */
         uint64_t save_failures;     /* failed saves in a row */
@@ -138,6 +142,8 @@ SourceState *state_source(State *s, const char *name);
 int state_prune(State *s, const char *const *keep);
 /* Append a transition to the history ring (strings copied; NULL allowed). */
 void state_record(State *s, const StateEvent *ev);
+/* Empty the ring (its events moved into the history store). */
+void state_history_clear(State *s);
 /* The i-th transition kept, oldest first, or NULL past the end. */
 const StateEvent *state_history_at(const State *s, size_t i);
 /* Name of a status: new, ok, degraded, suspect. */

@@ -25,6 +25,7 @@
 #define VARLINK_ERROR_PERMISSION_DENIED   "io.lockwatch.PermissionDenied"
 #define VARLINK_ERROR_RELOAD_FAILED       "io.lockwatch.ReloadFailed"
 #define VARLINK_ERROR_POLL_FAILED         "io.lockwatch.PollFailed"
+#define VARLINK_ERROR_NO_HISTORY          "io.lockwatch.NoHistory"
 #define VARLINK_ERROR_PROTOCOL            "io.lockwatch.ProtocolError"
 
 typedef enum VarlinkFlags {

@@ -196,7 +196,9 @@ class ControlTest(unittest.TestCase):
                      "method GetStatus() -> (status: Status)",
                      "method ListAlerts(state: ?string) -> (alerts: []Alert)",
                      "method Explain(model: string) -> (model: Model)",
-                     "method GetHistory(since: ?int, model: ?string, limit: ?int) -> (events: []Event)",
+                     "method GetHistory(\n  since: ?int,\n  until: ?int,\n  model: ?string,\n"
+                     "  limit: ?int,\n  quiet: ?bool\n) -> (events: []Event)",
+                     "method GetMatrixAt(\n  at: int,\n",
                      "method Subscribe() -> (event: Event)",
                      "method Poll(source: ?string, accept: ?bool) -> ()", "method Reload() -> ()",
                      "error NoSuchModel (model: string, suggestions: ?[]string)", "error NoSuchSource (source: string)",

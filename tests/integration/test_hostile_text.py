@@ -89,12 +89,22 @@ class HostileTextTest(unittest.TestCase):
             self.assertIsNone(src["last_modified"], src)
         self.assertEqual(st["sources"]["busy"]["last_result"], "http-503")
         self.assertEqual(st["sources"]["away"]["status"], "degraded")
-        messages = [e.get("message") or "" for e in st["history"]]
+        # The transitions went to the history store beside it, repaired the same way.
+        messages = []
+        hist = os.path.join(self.state, "history")
+        for name in sorted(os.listdir(hist)):
+            if name.endswith(".seg"):
+                with open(os.path.join(hist, name), "rb") as f:
+                    raw = f.read()
+                raw.decode("utf-8")
+                messages += [json.loads(l.split(b" ", 2)[2]).get("message") or ""
+                             for l in raw.splitlines()]
         self.assertTrue(any("Caf? Model 9" in m for m in messages), messages)
         # The next start reads that state instead of setting it aside.
         run = self.once()
         self.assertNotIn("set aside", run.stderr, run.describe())
         self.assertEqual(lwtest.state_files(self.state), ["state.log", "state.snapshot"])
+        self.assertTrue(os.path.isdir(os.path.join(self.state, "history")))
         self.assertEqual(self.read_state()["sources"]["md"]["polls"], "2")
 
     def test_once_json(self):

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -309,7 +310,11 @@ class RestartTest(unittest.TestCase):
         for name, data in cases:
             with self.subTest(case=name):
                 for f in os.listdir(self.state_dir):
-                    os.unlink(os.path.join(self.state_dir, f))
+                    path = os.path.join(self.state_dir, f)
+                    if os.path.isdir(path):  # the history store
+                        shutil.rmtree(path)
+                    else:
+                        os.unlink(path)
                 with open(self.state_path, "wb") as f:
                     f.write(data)
                 t0 = int(time.time())

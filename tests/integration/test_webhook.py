@@ -144,9 +144,10 @@ class WebhookTest(unittest.TestCase):
         self.assertEqual(receiver.posts[0]["headers"]["Authorization"], "Bearer " + TOKEN)
         for dd in (d, d2):
             self.assertNotIn(TOKEN, dd.stderr())
-        for name in os.listdir(self.state_dir):
-            with open(os.path.join(self.state_dir, name), "rb") as f:
-                self.assertNotIn(TOKEN.encode(), f.read(), name)
+        for top, _, names in os.walk(self.state_dir):  # the history store's files too
+            for name in names:
+                with open(os.path.join(top, name), "rb") as f:
+                    self.assertNotIn(TOKEN.encode(), f.read(), name)
 
     def test_tls_with_ca_file(self):
         tls = lwtest.TLSFiles(self.tmp)

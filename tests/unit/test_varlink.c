@@ -308,8 +308,11 @@ static void test_interface_description(void **state)
                                            "method GetMatrix(",
                                            "method ListAlerts(state: ?string) -> (alerts: []Alert)",
                                            "method Explain(model: string) -> (",
-                                           ("method GetHistory(since: ?int, model: "
-                                            "?string, limit: ?int) -> (events: []Event)"),
+                                           ("method GetHistory(\n  since: ?int,\n  until: "
+                                            "?int,\n  model: ?string,\n  limit: ?int,\n  "
+                                            "quiet: ?bool\n) -> (events: []Event)"),
+                                           "method GetMatrixAt(\n  at: int,\n",
+                                           "error NoHistory ()",
                                            "method Subscribe() -> (event: Event)",
                                            "method Poll(source: ?string, accept: ?bool) -> ()",
                                            "method Reload() -> ()",

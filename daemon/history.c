@@ -1,0 +1,1441 @@
+#include "lockwatch/history.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define SEGMENT_SUFFIX  ".seg"
+#define INDEX_SUFFIX    ".idx"
+#define INDEX_MAX_BYTES (8u * 1024u * 1024u)
+#define READER_BUFFER   (2u * HISTORY_MAX_RECORD)
+#define RECORD_HEAD     9u /* "CCCCCCCC " */
+#define QUIET_NOTE      " (not announced)"
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+/* CRC-32 (IEEE 802.3, reflected): enough to tell a torn or flipped record from a whole one. */
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+        if (crc_table[1])
+                return;
+        for (uint32_t i = 0; i < 256; i++) {
+                uint32_t c = i;
+                for (int k = 0; k < 8; k++)
+                        c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+                crc_table[i] = c;
+        }
+}
+
+static uint32_t crc32_of(const char *p, size_t len)
+{
+        uint32_t c = 0xffffffffu;
+
+        crc_init();
+        for (size_t i = 0; i < len; i++)
+                c = crc_table[(c ^ (unsigned char)p[i]) & 0xff] ^ (c >> 8);
+        return c ^ 0xffffffffu;
+}
+
+static const char *const kind_names[] = {"cell", "alert", "source", "unmapped", "snapshot"};
+
+static const char *kind_known(const char *k)
+{
+        for (size_t i = 0; k && i < ELEMENTSOF(kind_names); i++)
+                if (streq(k, kind_names[i]))
+                        return kind_names[i];
+        return NULL;
+}
+
+static void record_set(json_t *o, const char *key, const char *v)
+{
+        if (!v)
+                return;
+        /* Texts come from remote parties: the file holds UTF-8 without control characters,
+         * each field cut to a bound, so a record always fits HISTORY_MAX_RECORD. */
+        _cleanup_free_ char *clean = NULL;
+        if (strlen(v) > HISTORY_MAX_TEXT || !util_utf8_valid(v, strlen(v)))
+                v = clean = util_utf8_dup(v, HISTORY_MAX_TEXT);
+        if (json_object_set_new(o, key, json_string(v)) < 0)
+                util_oom();
+}
+
+int history_record_format(const HistoryEvent *ev, char **ret, size_t *ret_len)
+{
+        const char *kind = kind_known(ev->kind);
+        json_t *o;
+
+        if (!kind)
+                return -EINVAL;
+        o = json_object();
+        if (!o)
+                util_oom();
+        record_set(o, "kind", kind);
+        record_set(o, "rule", ev->rule);
+        record_set(o, "model", ev->model);
+        record_set(o, "provider", ev->provider);
+        record_set(o, "source", ev->source);
+        record_set(o, "state", ev->state);
+        record_set(o, "previous_state", ev->previous_state);
+        record_set(o, "message", ev->message);
+        if (ev->quiet && json_object_set_new(o, "quiet", json_true()) < 0)
+                util_oom();
+        if (ev->since &&
+            json_object_set_new(o, "since",
+                                json_integer((json_int_t)MIN(ev->since, (uint64_t)INT64_MAX))) < 0)
+                util_oom();
+        _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (!body)
+                util_oom();
+        _cleanup_free_ char *payload = xasprintf("%" PRIu64 " %s", ev->time, body);
+        size_t plen = strlen(payload);
+        if (RECORD_HEAD + plen + 1 > HISTORY_MAX_RECORD)
+                return -EMSGSIZE;
+        char *line = xasprintf("%08" PRIx32 " %s\n", crc32_of(payload, plen), payload);
+        *ret_len = RECORD_HEAD + plen + 1;
+        *ret = line;
+        return 0;
+}
+
+/* The time in a record's head, without checking the rest: for skipping records a query
+ * cannot want before paying for the checksum and the JSON. */
+static bool record_time(const char *line, size_t len, uint64_t *ret)
+{
+        uint64_t t = 0;
+        size_t i = RECORD_HEAD, start = i;
+
+        for (; i < len && i < start + 20 && line[i] >= '0' && line[i] <= '9'; i++)
+                t = t * 10 + (uint64_t)(line[i] - '0');
+        if (i == start || i >= len || line[i] != ' ')
+                return false;
+        *ret = t;
+        return true;
+}
+
+static int record_text(json_t *o, const char *key, const char **ret)
+{
+        json_t *v = json_object_get(o, key);
+        const char *s;
+
+        *ret = NULL;
+        if (!v)
+                return 0;
+        s = json_string_value(v);
+        if (!s || json_string_length(v) > HISTORY_MAX_TEXT ||
+            !util_utf8_valid(s, json_string_length(v)))
+                return -EBADMSG;
+        *ret = s;
+        return 0;
+}
+
+int history_record_parse(const char *line, size_t len, HistoryEvent *ret, void **ret_json)
+{
+        HistoryEvent ev = {0};
+        uint32_t want = 0;
+        json_t *o, *v;
+        uint64_t t;
+
+        if (len < RECORD_HEAD + 4 || len >= HISTORY_MAX_RECORD || line[8] != ' ')
+                return -EBADMSG;
+        for (size_t i = 0; i < 8; i++) {
+                char c = line[i];
+                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                if (d < 0)
+                        return -EBADMSG;
+                want = want << 4 | (uint32_t)d;
+        }
+        if (crc32_of(line + RECORD_HEAD, len - RECORD_HEAD) != want)
+                return -EBADMSG;
+        if (!record_time(line, len, &t))
+                return -EBADMSG;
+        const char *body = memchr(line + RECORD_HEAD, ' ', len - RECORD_HEAD);
+        if (!body)
+                return -EBADMSG;
+        body++;
+        o = json_loadb(body, len - (size_t)(body - line), JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o))
+                goto bad;
+        ev.time = t;
+        if (record_text(o, "kind", &ev.kind) < 0 || !kind_known(ev.kind) ||
+            record_text(o, "rule", &ev.rule) < 0 || record_text(o, "model", &ev.model) < 0 ||
+            record_text(o, "provider", &ev.provider) < 0 ||
+            record_text(o, "source", &ev.source) < 0 || record_text(o, "state", &ev.state) < 0 ||
+            record_text(o, "previous_state", &ev.previous_state) < 0 ||
+            record_text(o, "message", &ev.message) < 0)
+                goto bad;
+        v = json_object_get(o, "quiet");
+        if (v && !json_is_boolean(v))
+                goto bad;
+        ev.quiet = json_is_true(v);
+        v = json_object_get(o, "since");
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+                goto bad;
+        ev.since = v ? (uint64_t)json_integer_value(v) : 0;
+        /* Cells and snapshots are what replays rebuild the matrix from: they must name one. */
+        if ((streq(ev.kind, "cell") || streq(ev.kind, "snapshot")) &&
+            (!ev.model || !ev.provider || !ev.state))
+                goto bad;
+        *ret = ev;
+        *ret_json = o;
+        return 0;
+bad:
+        json_decref(o);
+        return -EBADMSG;
+}
+
+static CellState cell_state_of(const char *s)
+{
+        if (s && streq(s, "available"))
+                return CELL_AVAILABLE;
+        if (s && streq(s, "unavailable"))
+                return CELL_UNAVAILABLE;
+        return CELL_UNKNOWN;
+}
+
+/* ---- reading a segment line by line ------------------------------------------------------ */
+
+typedef struct Reader {
+        int fd;
+        char *buf;
+        size_t start, end;
+        uint64_t pos; /* file offset of buf[start] */
+        uint64_t bytes_read;
+        bool eof, skipping;
+} Reader;
+
+static void reader_init(Reader *r, int fd)
+{
+        *r = (Reader){.fd = fd};
+        r->buf = xmalloc(READER_BUFFER);
+}
+
+static void reader_clear(Reader *r)
+{
+        if (r->fd >= 0)
+                close(r->fd);
+        free(r->buf);
+        *r = (Reader){.fd = -1};
+}
+
+/* The next line: 1 with *line and *len (no newline) starting at file offset *at; 2 for an
+ * overlong line (skipped); 0 at the end, where bytes without a newline are a torn tail and
+ * not returned; -errno. */
+static int reader_line(Reader *r, const char **line, size_t *len, uint64_t *at)
+{
+        for (;;) {
+                char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+                if (nl) {
+                        size_t n = (size_t)(nl - (r->buf + r->start));
+                        bool skipped = r->skipping;
+                        *line = r->buf + r->start;
+                        *len = n;
+                        *at = r->pos;
+                        r->start += n + 1;
+                        r->pos += n + 1;
+                        r->skipping = false;
+                        return skipped ? 2 : 1;
+                }
+                if (r->end - r->start >= HISTORY_MAX_RECORD) {
+                        /* No record is this long: drop what is here and the rest of the line. */
+                        r->pos += r->end - r->start;
+                        r->start = r->end = 0;
+                        r->skipping = true;
+                }
+                if (r->eof)
+                        return 0;
+                if (r->start > 0) {
+                        memmove(r->buf, r->buf + r->start, r->end - r->start);
+                        r->end -= r->start;
+                        r->start = 0;
+                }
+                ssize_t k = read(r->fd, r->buf + r->end, READER_BUFFER - r->end);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        r->eof = true;
+                r->end += (size_t)k;
+                r->bytes_read += (uint64_t)k;
+        }
+}
+
+int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userdata), void *userdata,
+                         uint64_t *ret_valid_end)
+{
+        Reader r;
+        const char *line;
+        size_t len;
+        uint64_t at, valid_end = 0;
+        int k;
+
+        reader_init(&r, fd);
+        while ((k = reader_line(&r, &line, &len, &at)) > 0) {
+                HistoryEvent ev;
+                void *j;
+                if (k == 2 || history_record_parse(line, len, &ev, &j) < 0)
+                        continue;
+                valid_end = at + len + 1;
+                if (fn)
+                        fn(&ev, userdata);
+                json_decref(j);
+        }
+        r.fd = -1; /* the caller's */
+        reader_clear(&r);
+        if (k < 0)
+                return k;
+        if (ret_valid_end)
+                *ret_valid_end = valid_end;
+        return 0;
+}
+
+/* ---- sets of model ids and maps of cells ------------------------------------------------- */
+
+typedef struct StrSet {
+        char **slots;
+        size_t cap, n;
+        bool overflow; /* more than HISTORY_MAX_INDEX_MODELS: the index says "any" */
+} StrSet;
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+        return util_fnv1a(h, s, strlen(s) + 1);
+}
+
+static void strset_clear(StrSet *s)
+{
+        for (size_t i = 0; i < s->cap; i++)
+                free(s->slots[i]);
+        free(s->slots);
+        *s = (StrSet){0};
+}
+
+static void strset_add(StrSet *s, const char *v)
+{
+        if (s->overflow)
+                return;
+        if (s->n * 2 >= s->cap) {
+                if (s->n >= HISTORY_MAX_INDEX_MODELS) {
+                        strset_clear(s);
+                        s->overflow = true;
+                        return;
+                }
+                StrSet g = {.cap = s->cap ? s->cap * 2 : 64};
+                g.slots = xcalloc(g.cap, sizeof(char *));
+                for (size_t i = 0; i < s->cap; i++)
+                        if (s->slots[i]) {
+                                size_t j = hash_str(UTIL_FNV_INIT, s->slots[i]) & (g.cap - 1);
+                                while (g.slots[j])
+                                        j = (j + 1) & (g.cap - 1);
+                                g.slots[j] = s->slots[i];
+                                g.n++;
+                        }
+                free(s->slots);
+                *s = g;
+        }
+        size_t j = hash_str(UTIL_FNV_INIT, v) & (s->cap - 1);
+        for (; s->slots[j]; j = (j + 1) & (s->cap - 1))
+                if (streq(s->slots[j], v))
+                        return;
+        s->slots[j] = xstrdup(v);
+        s->n++;
+}
+
+typedef struct CellEntry {
+        char *model, *provider;
+        uint64_t since, mark;
+        CellState state;
+} CellEntry;
+
+typedef struct CellMap {
+        CellEntry *slots; /* model NULL: free */
+        size_t cap, n;
+} CellMap;
+
+static size_t cell_hash(const char *model, const char *provider)
+{
+        return (size_t)hash_str(hash_str(UTIL_FNV_INIT, model), provider);
+}
+
+static void cellmap_clear(CellMap *m)
+{
+        for (size_t i = 0; i < m->cap; i++) {
+                free(m->slots[i].model);
+                free(m->slots[i].provider);
+        }
+        free(m->slots);
+        *m = (CellMap){0};
+}
+
+static CellEntry *cellmap_find(const CellMap *m, const char *model, const char *provider)
+{
+        if (!m->cap)
+                return NULL;
+        for (size_t j = cell_hash(model, provider) & (m->cap - 1); m->slots[j].model;
+             j = (j + 1) & (m->cap - 1))
+                if (streq(m->slots[j].model, model) && streq(m->slots[j].provider, provider))
+                        return &m->slots[j];
+        return NULL;
+}
+
+static void cellmap_place(CellMap *m, CellEntry e)
+{
+        size_t j = cell_hash(e.model, e.provider) & (m->cap - 1);
+        while (m->slots[j].model)
+                j = (j + 1) & (m->cap - 1);
+        m->slots[j] = e;
+        m->n++;
+}
+
+/* Rebuilt without the cells that went unknown: entries are never deleted one by one (linear
+ * probing), so the map is compacted here, at each new segment and when it must grow. */
+static void cellmap_rebuild(CellMap *m, size_t want)
+{
+        size_t live = 0, cap = 64;
+
+        for (size_t i = 0; i < m->cap; i++)
+                live += m->slots[i].model && m->slots[i].state != CELL_UNKNOWN;
+        while (cap < (live + want) * 2)
+                cap *= 2;
+        CellMap g = {.cap = cap};
+        g.slots = xcalloc(cap, sizeof(CellEntry));
+        for (size_t i = 0; i < m->cap; i++) {
+                CellEntry *e = &m->slots[i];
+                if (!e->model)
+                        continue;
+                if (e->state == CELL_UNKNOWN) {
+                        free(e->model);
+                        free(e->provider);
+                        continue;
+                }
+                cellmap_place(&g, *e);
+        }
+        free(m->slots);
+        *m = g;
+}
+
+/* Set a cell; false when the map is at HISTORY_MAX_CELLS and the cell is new. */
+static bool cellmap_set(CellMap *m, const char *model, const char *provider, CellState st,
+                        uint64_t since)
+{
+        CellEntry *e = cellmap_find(m, model, provider);
+
+        if (e) {
+                e->state = st;
+                e->since = since;
+                return true;
+        }
+        if (st == CELL_UNKNOWN)
+                return true;
+        if ((m->n + 1) * 2 > m->cap) {
+                cellmap_rebuild(m, 1);
+                if (m->n >= HISTORY_MAX_CELLS)
+                        return false;
+        }
+        cellmap_place(m, (CellEntry){.model = xstrdup(model),
+                                     .provider = xstrdup(provider),
+                                     .since = since,
+                                     .state = st});
+        return true;
+}
+
+static void cellmap_apply(CellMap *m, const HistoryEvent *ev)
+{
+        if (streq(ev->kind, "snapshot"))
+                (void)cellmap_set(m, ev->model, ev->provider, cell_state_of(ev->state), ev->since);
+        else if (streq(ev->kind, "cell"))
+                (void)cellmap_set(m, ev->model, ev->provider, cell_state_of(ev->state), ev->time);
+}
+
+/* ---- the store ------------------------------------------------------------------------- */
+
+typedef struct Segment {
+        uint64_t seq;
+        unsigned year, month;
+        uint64_t first, last; /* record times; 0, 0 while empty */
+        uint64_t bytes, events;
+} Segment;
+
+struct HistoryStore {
+        char *dir;
+        HistoryLimits limits;
+        Segment *segs; /* oldest first; the last is the one appended to */
+        size_t n_segs, cap_segs;
+        int fd;                  /* the last segment, or -1 */
+        uint64_t snapshot_bytes; /* of the last segment: its opening snapshot */
+        StrSet models;           /* of the last segment's records (snapshots aside) */
+        CellMap cells;           /* every known cell, as the history last recorded it */
+        uint64_t mark;
+        bool dirty; /* appended since the last fdatasync */
+        HistoryStats stats;
+};
+
+static char *segment_path(const HistoryStore *h, const Segment *s, const char *suffix)
+{
+        return xasprintf("%s/%08" PRIu64 "-%04u-%02u%s", h->dir, s->seq, s->year, s->month, suffix);
+}
+
+static void month_of(uint64_t usec, unsigned *year, unsigned *month)
+{
+        time_t t = (time_t)(usec / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm)) {
+                *year = 1970;
+                *month = 1;
+                return;
+        }
+        *year = (unsigned)tm.tm_year + 1900;
+        *month = (unsigned)tm.tm_mon + 1;
+}
+
+static uint64_t segment_cap(const HistoryStore *h)
+{
+        uint64_t cap = h->limits.max_size / 32;
+        return MIN(MAX(cap, (uint64_t)HISTORY_SEGMENT_MIN_EVENTS),
+                   (uint64_t)HISTORY_SEGMENT_MAX_EVENTS);
+}
+
+HistoryLimits history_default_limits(void)
+{
+        return (HistoryLimits){.retention_usec = HISTORY_DEFAULT_RETENTION,
+                               .max_size = HISTORY_DEFAULT_MAX_SIZE};
+}
+
+bool history_empty(const HistoryStore *h)
+{
+        for (size_t i = 0; i < h->n_segs; i++)
+                if (h->segs[i].events > 0)
+                        return false;
+        return true;
+}
+
+void history_stats(const HistoryStore *h, HistoryStats *ret)
+{
+        *ret = h->stats;
+        ret->segments = h->n_segs;
+        ret->bytes = 0;
+        ret->oldest = ret->newest = 0;
+        for (size_t i = 0; i < h->n_segs; i++) {
+                ret->bytes += h->segs[i].bytes;
+                if (h->segs[i].events && (!ret->oldest || h->segs[i].first < ret->oldest))
+                        ret->oldest = h->segs[i].first;
+                ret->newest = MAX(ret->newest, h->segs[i].last);
+        }
+}
+
+/* ---- indexes ---------------------------------------------------------------------------- */
+
+static void segment_note(Segment *s, const HistoryEvent *ev, size_t len)
+{
+        if (s->events == 0 || ev->time < s->first)
+                s->first = ev->time;
+        s->last = MAX(s->last, ev->time);
+        s->events++;
+        s->bytes += len;
+}
+
+/* A sealed segment's index: span, size and models, one checksummed line. */
+static int index_write(const HistoryStore *h, const Segment *s, const StrSet *models)
+{
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I}", "seq", (json_int_t)s->seq, "first",
+                              (json_int_t)s->first, "last", (json_int_t)s->last, "events",
+                              (json_int_t)s->events, "bytes", (json_int_t)s->bytes);
+        json_t *list = models->overflow ? json_null() : json_array();
+
+        if (!o || !list)
+                util_oom();
+        for (size_t i = 0; !models->overflow && i < models->cap; i++)
+                if (models->slots[i] &&
+                    json_array_append_new(list, json_string(models->slots[i])) < 0)
+                        util_oom();
+        json_object_set_new(o, "models", list);
+        _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (!body)
+                util_oom();
+        _cleanup_free_ char *text =
+            xasprintf("%08" PRIx32 " %s\n", crc32_of(body, strlen(body)), body);
+        _cleanup_free_ char *path = segment_path(h, s, INDEX_SUFFIX);
+        return util_write_file_atomic(path, text, strlen(text), 0640);
+}
+
+/* Read a segment's index: 0 with the span in *s and the models (NULL: any) in *ret_models;
+ * -EBADMSG if it is missing, damaged, or not of this segment as it is on disk. */
+static int index_read(const HistoryStore *h, Segment *s, json_t **ret_models)
+{
+        _cleanup_free_ char *path = segment_path(h, s, INDEX_SUFFIX), *text = NULL;
+        size_t len;
+        uint32_t want;
+        int r = util_read_file(path, INDEX_MAX_BYTES, &text, &len);
+
+        if (r < 0)
+                return -EBADMSG;
+        if (len < RECORD_HEAD + 3 || text[len - 1] != '\n' ||
+            sscanf(text, "%8" SCNx32, &want) != 1 || text[8] != ' ' ||
+            crc32_of(text + RECORD_HEAD, len - RECORD_HEAD - 1) != want)
+                return -EBADMSG;
+        json_t *o = json_loadb(text + RECORD_HEAD, len - RECORD_HEAD - 1, 0, NULL);
+        json_t *models = json_object_get(o, "models");
+        json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+        json_int_t first = json_integer_value(json_object_get(o, "first"));
+        json_int_t last = json_integer_value(json_object_get(o, "last"));
+        json_int_t events = json_integer_value(json_object_get(o, "events"));
+        json_int_t bytes = json_integer_value(json_object_get(o, "bytes"));
+        if (!json_is_object(o) || (uint64_t)seq != s->seq || first < 0 || last < first ||
+            events < 0 || (uint64_t)bytes != s->bytes ||
+            !(json_is_null(models) || json_is_array(models))) {
+                json_decref(o);
+                return -EBADMSG;
+        }
+        s->first = (uint64_t)first;
+        s->last = (uint64_t)last;
+        s->events = (uint64_t)events;
+        if (ret_models)
+                *ret_models = json_is_array(models) ? json_incref(models) : NULL;
+        json_decref(o);
+        return 0;
+}
+
+typedef struct ScanState {
+        Segment *seg;
+        StrSet *models;
+        CellMap *cells;
+        uint64_t snapshot_bytes;
+        bool in_snapshot;
+        HistoryStats *stats;
+} ScanState;
+
+static void scan_one(const HistoryEvent *ev, void *userdata)
+{
+        ScanState *st = userdata;
+        _cleanup_free_ char *line = NULL;
+        size_t len = 0;
+
+        /* The bytes it takes as written again: the same as on disk for every record we wrote. */
+        if (history_record_format(ev, &line, &len) < 0)
+                len = 0;
+        segment_note(st->seg, ev, len);
+        if (streq(ev->kind, "snapshot")) {
+                if (st->in_snapshot)
+                        st->snapshot_bytes += len;
+        } else {
+                st->in_snapshot = false;
+                if (ev->model && st->models)
+                        strset_add(st->models, ev->model);
+        }
+        if (st->cells)
+                cellmap_apply(st->cells, ev);
+}
+
+/* Read a whole segment: span, models, cells; cut a torn tail when cut_tail. */
+static int segment_rescan(HistoryStore *h, Segment *s, StrSet *models, CellMap *cells,
+                          bool cut_tail)
+{
+        _cleanup_free_ char *path = segment_path(h, s, SEGMENT_SUFFIX);
+        int fd = open(path, (cut_tail ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        uint64_t valid_end = 0;
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -EBADMSG;
+        }
+        ScanState ss = {.seg = s, .models = models, .cells = cells, .in_snapshot = true};
+        s->first = s->last = s->events = s->bytes = 0;
+        r = history_segment_scan(fd, scan_one, &ss, &valid_end);
+        if (r >= 0 && cut_tail && (uint64_t)st.st_size > valid_end) {
+                /* A record cut short by a crash (or garbage after the last good one) goes:
+                 * appends continue after the last whole record. */
+                h->stats.dropped_torn += (uint64_t)st.st_size - valid_end;
+                if (ftruncate(fd, (off_t)valid_end) < 0)
+                        r = -errno;
+        }
+        /* The figures that matter for size limits are the file's own. */
+        s->bytes = r >= 0 && cut_tail ? valid_end : (uint64_t)st.st_size;
+        if (r >= 0)
+                h->snapshot_bytes = ss.snapshot_bytes;
+        close(fd);
+        return r;
+}
+
+/* ---- opening ---------------------------------------------------------------------------- */
+
+static int cmp_segment(const void *a, const void *b)
+{
+        const Segment *x = a, *y = b;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool name_is(const char *name, const char *suffix, Segment *ret)
+{
+        unsigned long long seq;
+        unsigned y, m;
+        int n = 0;
+        char want[64];
+
+        if (sscanf(name, "%8llu-%4u-%2u%n", &seq, &y, &m, &n) != 3 || n != 16 || m < 1 || m > 12 ||
+            seq == 0)
+                return false;
+        snprintf(want, sizeof(want), "%08llu-%04u-%02u%s", seq, y, m, suffix);
+        if (!streq(name, want))
+                return false;
+        *ret = (Segment){.seq = seq, .year = y, .month = m};
+        return true;
+}
+
+static void segment_unlink(HistoryStore *h, const Segment *s)
+{
+        _cleanup_free_ char *seg = segment_path(h, s, SEGMENT_SUFFIX),
+                            *idx = segment_path(h, s, INDEX_SUFFIX);
+        (void)unlink(idx);
+        (void)unlink(seg);
+}
+
+static int store_list(HistoryStore *h)
+{
+        DIR *d = opendir(h->dir);
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                Segment s;
+                if (strstr(de->d_name, INDEX_SUFFIX ".tmp")) {
+                        /* An index write a crash interrupted: never an index. */
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
+                        continue;
+                }
+                if (!name_is(de->d_name, SEGMENT_SUFFIX, &s))
+                        continue;
+                util_grow((void **)&h->segs, &h->cap_segs, h->n_segs + 1, sizeof(Segment));
+                h->segs[h->n_segs++] = s;
+        }
+        closedir(d);
+        if (h->n_segs > 1)
+                qsort(h->segs, h->n_segs, sizeof(Segment), cmp_segment);
+        /* More files than any limit leaves are not ours to keep track of: the oldest go. */
+        while (h->n_segs > HISTORY_MAX_SEGMENTS) {
+                segment_unlink(h, &h->segs[0]);
+                memmove(h->segs, h->segs + 1, (h->n_segs - 1) * sizeof(Segment));
+                h->n_segs--;
+                h->stats.segments_removed++;
+        }
+        return 0;
+}
+
+static int segment_size(const HistoryStore *h, Segment *s)
+{
+        _cleanup_free_ char *path = segment_path(h, s, SEGMENT_SUFFIX);
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG;
+        s->bytes = (uint64_t)st.st_size;
+        return 0;
+}
+
+static void enforce_limits(HistoryStore *h);
+
+int history_open(const char *dir, const HistoryLimits *limits, HistoryStore **ret)
+{
+        HistoryStore *h = xcalloc(1, sizeof(HistoryStore));
+        int r;
+
+        h->dir = xstrdup(dir);
+        h->fd = -1;
+        h->limits = limits ? *limits : history_default_limits();
+        h->limits.max_size = MAX(h->limits.max_size, HISTORY_MIN_MAX_SIZE);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                r = -errno;
+                goto fail;
+        }
+        r = store_list(h);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < h->n_segs; i++) {
+                Segment *s = &h->segs[i];
+                bool last = i + 1 == h->n_segs;
+                StrSet models = {0};
+
+                if (segment_size(h, s) < 0) {
+                        /* Not a file we can use (a directory, a dangling link): set it aside
+                         * from the store's view, never read it. */
+                        memmove(s, s + 1, (h->n_segs - i - 1) * sizeof(Segment));
+                        h->n_segs--;
+                        i--;
+                        continue;
+                }
+                if (last) {
+                        r = segment_rescan(h, s, &h->models, &h->cells, true);
+                        if (r < 0)
+                                goto fail;
+                        continue;
+                }
+                if (index_read(h, s, NULL) >= 0)
+                        continue;
+                /* A crash between sealing a segment and writing its index, or an index
+                 * damaged since: rebuilt from the segment itself. */
+                r = segment_rescan(h, s, &models, NULL, false);
+                if (r >= 0)
+                        r = index_write(h, s, &models);
+                strset_clear(&models);
+                if (r < 0)
+                        goto fail;
+        }
+        enforce_limits(h);
+        *ret = h;
+        return 0;
+fail:
+        history_close(h);
+        return r;
+}
+
+void history_close(HistoryStore *h)
+{
+        if (!h)
+                return;
+        if (h->fd >= 0) {
+                if (h->dirty)
+                        (void)fdatasync(h->fd);
+                close(h->fd);
+        }
+        strset_clear(&h->models);
+        cellmap_clear(&h->cells);
+        free(h->segs);
+        free(h->dir);
+        free(h);
+}
+
+/* Drop whole segments, oldest first, while the oldest is past the retention (counted back
+ * from the newest record, so a replay of old snapshots keeps what it wrote) or the store is
+ * over its size. The segment appended to is never dropped. */
+static void enforce_limits(HistoryStore *h)
+{
+        uint64_t total = 0, newest = 0;
+
+        for (size_t i = 0; i < h->n_segs; i++) {
+                total += h->segs[i].bytes;
+                newest = MAX(newest, h->segs[i].last);
+        }
+        while (h->n_segs > 1) {
+                const Segment *s = &h->segs[0];
+                bool old = newest > h->limits.retention_usec &&
+                           s->last < newest - h->limits.retention_usec;
+                if (!old && total <= h->limits.max_size)
+                        break;
+                total -= s->bytes;
+                segment_unlink(h, s);
+                memmove(h->segs, h->segs + 1, (h->n_segs - 1) * sizeof(Segment));
+                h->n_segs--;
+                h->stats.segments_removed++;
+        }
+}
+
+void history_set_limits(HistoryStore *h, const HistoryLimits *limits)
+{
+        h->limits = *limits;
+        h->limits.max_size = MAX(h->limits.max_size, HISTORY_MIN_MAX_SIZE);
+        enforce_limits(h);
+}
+
+/* ---- appending -------------------------------------------------------------------------- */
+
+static int write_line(HistoryStore *h, const char *line, size_t len)
+{
+        Segment *s = &h->segs[h->n_segs - 1];
+        size_t off = 0;
+
+        while (off < len) {
+                ssize_t n = write(h->fd, line + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int e = n < 0 ? errno : EIO;
+                        /* A record half written (a full disk) is taken back, so the next
+                         * one does not follow garbage. */
+                        if (off > 0 && ftruncate(h->fd, (off_t)s->bytes) < 0)
+                                h->stats.write_errors++;
+                        h->stats.write_errors++;
+                        return -e;
+                }
+                off += (size_t)n;
+        }
+        h->dirty = true;
+        return 0;
+}
+
+static int append_raw(HistoryStore *h, const HistoryEvent *ev, bool snapshot)
+{
+        _cleanup_free_ char *line = NULL;
+        size_t len;
+        int r = history_record_format(ev, &line, &len);
+
+        if (r < 0) {
+                h->stats.write_errors++;
+                return r;
+        }
+        r = write_line(h, line, len);
+        if (r < 0)
+                return r;
+        Segment *s = &h->segs[h->n_segs - 1];
+        segment_note(s, ev, len);
+        if (snapshot)
+                h->snapshot_bytes += len;
+        else if (ev->model)
+                strset_add(&h->models, ev->model);
+        return 0;
+}
+
+/* Seal the segment appended to (synced, indexed) and start the next, opening with a
+ * snapshot of every known cell so it can be replayed on its own. */
+static int roll(HistoryStore *h, uint64_t time)
+{
+        Segment next = {.seq = h->n_segs ? h->segs[h->n_segs - 1].seq + 1 : 1};
+        int r;
+
+        if (h->fd >= 0 && h->dirty && fdatasync(h->fd) < 0) {
+                h->stats.write_errors++;
+                return -errno;
+        }
+        h->dirty = false;
+        if (h->n_segs > 0) {
+                r = index_write(h, &h->segs[h->n_segs - 1], &h->models);
+                if (r < 0) {
+                        h->stats.write_errors++;
+                        return r;
+                }
+        }
+        if (h->fd >= 0)
+                close(h->fd);
+        h->fd = -1;
+        strset_clear(&h->models);
+        month_of(time, &next.year, &next.month);
+        _cleanup_free_ char *path = segment_path(h, &next, SEGMENT_SUFFIX);
+        h->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (h->fd < 0) {
+                h->stats.write_errors++;
+                return -errno;
+        }
+        util_grow((void **)&h->segs, &h->cap_segs, h->n_segs + 1, sizeof(Segment));
+        h->segs[h->n_segs++] = next;
+        h->snapshot_bytes = 0;
+        enforce_limits(h);
+        cellmap_rebuild(&h->cells, 0);
+        for (size_t i = 0; i < h->cells.cap; i++) {
+                const CellEntry *e = &h->cells.slots[i];
+                if (!e->model)
+                        continue;
+                HistoryEvent snap = {.time = time,
+                                     .kind = "snapshot",
+                                     .model = e->model,
+                                     .provider = e->provider,
+                                     .state = cell_state_name(e->state),
+                                     .since = e->since};
+                r = append_raw(h, &snap, true);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int history_append(HistoryStore *h, const HistoryEvent *ev)
+{
+        unsigned y, m;
+        int r;
+
+        if (!kind_known(ev->kind) || streq(ev->kind, "snapshot"))
+                return -EINVAL;
+        if ((streq(ev->kind, "cell")) && (!ev->model || !ev->provider || !ev->state))
+                return -EINVAL;
+        month_of(ev->time, &y, &m);
+        const Segment *s = h->n_segs ? &h->segs[h->n_segs - 1] : NULL;
+        bool full =
+            s && s->bytes > h->snapshot_bytes && s->bytes - h->snapshot_bytes >= segment_cap(h);
+        if (!s || s->year != y || s->month != m || full) {
+                r = roll(h, ev->time);
+                if (r < 0)
+                        return r;
+        } else if (h->fd < 0) {
+                _cleanup_free_ char *path = segment_path(h, s, SEGMENT_SUFFIX);
+                h->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+                if (h->fd < 0) {
+                        h->stats.write_errors++;
+                        return -errno;
+                }
+        }
+        r = append_raw(h, ev, false);
+        if (r < 0)
+                return r;
+        h->stats.events_appended++;
+        if (streq(ev->kind, "cell"))
+                (void)cellmap_set(&h->cells, ev->model, ev->provider, cell_state_of(ev->state),
+                                  ev->time);
+        return 0;
+}
+
+static int append_quiet(HistoryStore *h, const char *model, const char *provider, CellState from,
+                        CellState to, uint64_t now)
+{
+        _cleanup_free_ char *msg = xasprintf("[cell] %s on %s: %s -> %s" QUIET_NOTE, model,
+                                             provider, cell_state_name(from), cell_state_name(to));
+        HistoryEvent ev = {.time = now,
+                           .kind = "cell",
+                           .model = model,
+                           .provider = provider,
+                           .state = cell_state_name(to),
+                           .previous_state = cell_state_name(from),
+                           .message = msg,
+                           .quiet = true};
+        return history_append(h, &ev);
+}
+
+int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
+{
+        int r = 0;
+
+        h->mark++;
+        for (size_t i = 0; m && i < m->n_models && r >= 0; i++) {
+                const MatrixModel *mm = m->models[i];
+                for (size_t k = 0; k < mm->n_cells && r >= 0; k++) {
+                        const Cell *c = &mm->cells[k];
+                        const char *provider = m->providers[c->provider].id;
+                        CellEntry *e;
+                        if (c->state == CELL_UNKNOWN)
+                                continue;
+                        e = cellmap_find(&h->cells, mm->id, provider);
+                        if (!e || e->state != c->state) {
+                                r = append_quiet(h, mm->id, provider, e ? e->state : CELL_UNKNOWN,
+                                                 c->state, now);
+                                e = cellmap_find(&h->cells, mm->id, provider);
+                        }
+                        if (e)
+                                e->mark = h->mark;
+                }
+        }
+        /* Known cells the matrix no longer holds (a source removed, a row gone): unknown now.
+         * Collected first: appending may start a segment, which compacts the map. */
+        size_t n = 0;
+        char **gone = NULL;
+        CellState *was = NULL;
+        for (size_t i = 0; r >= 0 && i < h->cells.cap; i++) {
+                const CellEntry *e = &h->cells.slots[i];
+                if (!e->model || e->state == CELL_UNKNOWN || e->mark == h->mark)
+                        continue;
+                gone = xreallocarray(gone, 2 * (n + 1), sizeof(char *));
+                was = xreallocarray(was, n + 1, sizeof(CellState));
+                gone[2 * n] = xstrdup(e->model);
+                gone[2 * n + 1] = xstrdup(e->provider);
+                was[n++] = e->state;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (r >= 0)
+                        r = append_quiet(h, gone[2 * i], gone[2 * i + 1], was[i], CELL_UNKNOWN,
+                                         now);
+                free(gone[2 * i]);
+                free(gone[2 * i + 1]);
+        }
+        free(gone);
+        free(was);
+        /* Synced, then closed: between saves no file of the state directory is held open
+         * for writing, so it can be remounted read-only (and a deleted store is let go). */
+        if (h->fd >= 0) {
+                if (h->dirty && fdatasync(h->fd) < 0) {
+                        h->stats.write_errors++;
+                        if (r >= 0)
+                                r = -errno;
+                }
+                h->dirty = false;
+                close(h->fd);
+                h->fd = -1;
+        }
+        return r;
+}
+
+/* ---- queries ---------------------------------------------------------------------------- */
+
+struct HistoryCursor {
+        HistoryStore *h;
+        char *model;
+        bool literal; /* model has no glob characters: a cheap text test skips most records */
+        uint64_t since, until;
+        bool quiet, snapshots, use_index;
+        Segment *segs; /* candidates, chosen by time span when the cursor was made */
+        size_t n_segs, next;
+        Reader reader;
+        bool open;
+        uint64_t bytes_read;
+        size_t segments_read;
+        json_t *current;
+};
+
+static bool glob_match(const char *glob, const char *s)
+{
+        return !glob || (s && fnmatch(glob, s, 0) == 0);
+}
+
+static bool span_overlaps(const Segment *s, uint64_t since, uint64_t until)
+{
+        if (s->events == 0)
+                return false;
+        return s->last >= since && (until == 0 || s->first <= until);
+}
+
+static HistoryCursor *cursor_alloc(HistoryStore *h, const HistoryQuery *q)
+{
+        HistoryCursor *c = xcalloc(1, sizeof(HistoryCursor));
+
+        c->h = h;
+        c->model = xstrdup(q->model);
+        c->literal = q->model && !strpbrk(q->model, "*?[\\\"");
+        c->since = q->since;
+        c->until = q->until;
+        c->quiet = q->quiet;
+        c->use_index = true;
+        c->reader.fd = -1;
+        return c;
+}
+
+int history_cursor_new(HistoryStore *h, const HistoryQuery *q, HistoryCursor **ret)
+{
+        HistoryCursor *c = cursor_alloc(h, q);
+
+        c->segs = xcalloc(MAX(h->n_segs, (size_t)1), sizeof(Segment));
+        for (size_t i = 0; i < h->n_segs; i++)
+                if (span_overlaps(&h->segs[i], q->since, q->until))
+                        c->segs[c->n_segs++] = h->segs[i];
+        *ret = c;
+        return 0;
+}
+
+void history_cursor_free(HistoryCursor *c)
+{
+        if (!c)
+                return;
+        if (c->open)
+                reader_clear(&c->reader);
+        json_decref(c->current);
+        free(c->segs);
+        free(c->model);
+        free(c);
+}
+
+uint64_t history_cursor_bytes_read(const HistoryCursor *c)
+{
+        return c->bytes_read + (c->open ? c->reader.bytes_read : 0);
+}
+
+size_t history_cursor_segments_read(const HistoryCursor *c)
+{
+        return c->segments_read;
+}
+
+/* Whether segment s can hold a record of the cursor's model, by its index. */
+static bool segment_may_hold(HistoryCursor *c, Segment *s)
+{
+        const HistoryStore *h = c->h;
+
+        if (!c->model || !c->use_index)
+                return true;
+        if (h->n_segs && s->seq == h->segs[h->n_segs - 1].seq) {
+                /* Appended to now: the index is the store's own set. */
+                if (h->models.overflow)
+                        return true;
+                if (c->literal) {
+                        for (size_t j = hash_str(UTIL_FNV_INIT, c->model) & (h->models.cap - 1);
+                             h->models.cap && h->models.slots[j]; j = (j + 1) & (h->models.cap - 1))
+                                if (streq(h->models.slots[j], c->model))
+                                        return true;
+                        return false;
+                }
+                for (size_t i = 0; i < h->models.cap; i++)
+                        if (h->models.slots[i] && glob_match(c->model, h->models.slots[i]))
+                                return true;
+                return false;
+        }
+        json_t *models = NULL, *v;
+        size_t i;
+        Segment copy = *s;
+        if (segment_size(h, &copy) < 0 || index_read(h, &copy, &models) < 0 || !models)
+                return true; /* no usable index: read it */
+        bool hit = false;
+        json_array_foreach(models, i, v) if (glob_match(c->model, json_string_value(v)))
+        {
+                hit = true;
+                break;
+        }
+        json_decref(models);
+        return hit;
+}
+
+static int cursor_open_next(HistoryCursor *c)
+{
+        while (c->next < c->n_segs) {
+                Segment *s = &c->segs[c->next++];
+                if (!segment_may_hold(c, s))
+                        continue;
+                _cleanup_free_ char *path = segment_path(c->h, s, SEGMENT_SUFFIX);
+                int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue; /* dropped by retention since the query began */
+                        return -errno;
+                }
+                reader_init(&c->reader, fd);
+                c->open = true;
+                c->segments_read++;
+                return 1;
+        }
+        return 0;
+}
+
+static bool cursor_wants(const HistoryCursor *c, const HistoryEvent *ev)
+{
+        if (ev->time < c->since || (c->until && ev->time > c->until))
+                return false;
+        if (streq(ev->kind, "snapshot") ? !c->snapshots : ev->quiet && !c->quiet)
+                return false;
+        return glob_match(c->model, ev->model);
+}
+
+int history_cursor_next(HistoryCursor *c, size_t *budget, HistoryEvent *ret)
+{
+        json_decref(c->current);
+        c->current = NULL;
+        for (;;) {
+                const char *line;
+                size_t len;
+                uint64_t at, t, before;
+                int k;
+
+                if (!c->open) {
+                        k = cursor_open_next(c);
+                        if (k <= 0)
+                                return k;
+                }
+                if (*budget == 0)
+                        return -EAGAIN;
+                before = c->reader.bytes_read;
+                k = reader_line(&c->reader, &line, &len, &at);
+                *budget -= MIN(*budget, (size_t)(c->reader.bytes_read - before));
+                if (k <= 0) {
+                        c->bytes_read += c->reader.bytes_read;
+                        reader_clear(&c->reader);
+                        c->open = false;
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+                *budget -= MIN(*budget, len / 8); /* parsing costs too, not only reading */
+                if (k == 2)
+                        continue;
+                /* Records a query cannot want are passed over on their head and text. */
+                if (!record_time(line, len, &t) || t < c->since || (c->until && t > c->until))
+                        continue;
+                if (c->literal && !memmem(line, len, c->model, strlen(c->model)))
+                        continue;
+                HistoryEvent ev;
+                void *j;
+                if (history_record_parse(line, len, &ev, &j) < 0) {
+                        c->h->stats.dropped_corrupt++;
+                        continue;
+                }
+                if (!cursor_wants(c, &ev)) {
+                        json_decref(j);
+                        continue;
+                }
+                c->current = j;
+                *ret = ev;
+                return 1;
+        }
+}
+
+/* ---- the matrix as it was ------------------------------------------------------------------ */
+
+struct HistoryReplay {
+        HistoryCursor *cursor;
+        CellMap cells;
+        HistoryCell *list;
+        size_t n_list;
+        uint64_t from;
+        bool done;
+};
+
+int history_replay_new(HistoryStore *h, uint64_t at, const char *glob, HistoryReplay **ret)
+{
+        HistoryReplay *r = xcalloc(1, sizeof(HistoryReplay));
+        const Segment *pick = NULL;
+        HistoryStats st;
+
+        history_stats(h, &st);
+        r->from = st.oldest;
+        /* The newest segment begun by then: its opening snapshot holds every cell as it was,
+         * so nothing older is read. */
+        for (size_t i = 0; i < h->n_segs; i++)
+                if (h->segs[i].events > 0 && h->segs[i].first <= at)
+                        pick = &h->segs[i];
+        HistoryQuery q = {.model = glob, .since = 0, .until = at, .quiet = true};
+        r->cursor = cursor_alloc(h, &q);
+        r->cursor->snapshots = true;
+        r->cursor->use_index = false;
+        r->cursor->segs = xcalloc(1, sizeof(Segment));
+        if (pick)
+                r->cursor->segs[r->cursor->n_segs++] = *pick;
+        *ret = r;
+        return 0;
+}
+
+static int cmp_cell(const void *a, const void *b)
+{
+        const HistoryCell *x = a, *y = b;
+        int c = strcmp(x->model, y->model);
+        return c ? c : strcmp(x->provider, y->provider);
+}
+
+int history_replay_step(HistoryReplay *r, size_t budget)
+{
+        HistoryEvent ev;
+        int k;
+
+        if (r->done)
+                return 0;
+        while ((k = history_cursor_next(r->cursor, &budget, &ev)) > 0)
+                cellmap_apply(&r->cells, &ev);
+        if (k == -EAGAIN)
+                return 1;
+        r->done = true;
+        for (size_t i = 0; i < r->cells.cap; i++) {
+                const CellEntry *e = &r->cells.slots[i];
+                if (!e->model || e->state == CELL_UNKNOWN)
+                        continue;
+                r->list = xreallocarray(r->list, r->n_list + 1, sizeof(HistoryCell));
+                r->list[r->n_list++] = (HistoryCell){.model = e->model,
+                                                     .provider = e->provider,
+                                                     .state = e->state,
+                                                     .since = e->since};
+        }
+        if (r->n_list > 1)
+                qsort(r->list, r->n_list, sizeof(HistoryCell), cmp_cell);
+        return k < 0 ? k : 0;
+}
+
+size_t history_replay_cells(HistoryReplay *r, const HistoryCell **ret)
+{
+        *ret = r->list;
+        return r->n_list;
+}
+
+uint64_t history_replay_from(const HistoryReplay *r)
+{
+        return r->from;
+}
+
+uint64_t history_replay_bytes_read(const HistoryReplay *r)
+{
+        return history_cursor_bytes_read(r->cursor);
+}
+
+void history_replay_free(HistoryReplay *r)
+{
+        if (!r)
+                return;
+        history_cursor_free(r->cursor);
+        cellmap_clear(&r->cells);
+        free(r->list);
+        free(r);
+}
+
+/* The matrix is built through its own state format (docs/matrix.md): one piece of evidence
+ * per cell, from a source named "history", so the merge gives back exactly the state
+ * recorded. The format name is the one matrix.c writes. */
+#define MATRIX_STATE_FORMAT "lockwatch.matrix-state/1"
+
+typedef struct RowCell {
+        int provider;
+        const HistoryCell *cell;
+} RowCell;
+
+static int cmp_row_cell(const void *a, const void *b)
+{
+        const RowCell *x = a, *y = b;
+        return x->provider - y->provider;
+}
+
+static json_t *row_json(const char *id, bool mapped, RowCell *rc, size_t n)
+{
+        json_t *cells = json_array();
+
+        if (!cells)
+                util_oom();
+        qsort(rc, n, sizeof(RowCell), cmp_row_cell);
+        for (size_t i = 0; i < n; i++) {
+                const HistoryCell *c = rc[i].cell;
+                json_int_t t = (json_int_t)MIN(c->since, (uint64_t)INT64_MAX);
+                json_t *ev = json_pack(
+                    "{s:s, s:s, s:s, s:[], s:n, s:n, s:s, s:i, s:I, s:I, s:I, s:i}", "source",
+                    "history", "said", c->state == CELL_AVAILABLE ? "available" : "unavailable",
+                    "raw_id", "", "regions", "price_in", "price_out", "lifecycle",
+                    lifecycle_name(LIFECYCLE_UNKNOWN), "eol", 0, "first_seen", t, "last_seen", t,
+                    "changed", t, "missing", 0);
+                json_t *cj = json_pack("{s:i, s:[o]}", "provider", rc[i].provider, "evidence", ev);
+                if (!cj || json_array_append_new(cells, cj) < 0)
+                        util_oom();
+        }
+        json_t *row = json_pack("{s:s, s:b, s:o}", "id", id, "mapped", mapped, "cells", cells);
+        if (!row)
+                util_oom();
+        return row;
+}
+
+int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *current, Matrix **ret)
+{
+        json_t *providers = json_array(), *models = json_array();
+        RowCell rc[MATRIX_MAX_PROVIDERS];
+        size_t nrc = 0;
+        int r;
+
+        if (!providers || !models)
+                util_oom();
+        for (size_t i = 0; i < current->n_providers; i++)
+                if (json_array_append_new(
+                        providers, json_pack("{s:s, s:s}", "id", current->providers[i].id, "kind",
+                                             provider_kind_name(current->providers[i].kind))) < 0)
+                        util_oom();
+        for (size_t i = 0; i < n; i++) {
+                int p = matrix_provider_index(current, cells[i].provider);
+                if (p >= 0 && nrc < ELEMENTSOF(rc))
+                        rc[nrc++] = (RowCell){.provider = p, .cell = &cells[i]};
+                if (i + 1 < n && streq(cells[i + 1].model, cells[i].model))
+                        continue;
+                if (nrc > 0) {
+                        const MatrixModel *mm = matrix_find_model(current, cells[i].model);
+                        if (json_array_append_new(
+                                models, row_json(cells[i].model, mm ? mm->mapped : true, rc, nrc)) <
+                            0)
+                                util_oom();
+                }
+                nrc = 0;
+        }
+        json_t *doc = json_pack("{s:s, s:o, s:o}", "format", MATRIX_STATE_FORMAT, "providers",
+                                providers, "models", models);
+        if (!doc)
+                util_oom();
+        r = matrix_from_state_json(doc, ret);
+        json_decref(doc);
+        return r;
+}

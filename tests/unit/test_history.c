@@ -1,0 +1,397 @@
+/* The history store: appends read back by model and time, the index keeping segments that
+ * cannot hold an answer closed, retention by age and by size, a torn tail cut at reopen,
+ * a damaged record skipped, a missing index rebuilt, and the matrix rebuilt at a time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lockwatch/history.h"
+#include "lockwatch/util.h"
+
+#include <jansson.h>
+
+#define DAY USEC_PER_DAY
+/* 2026-01-01T00:00:00Z */
+#define T0 (UINT64_C(1767225600) * USEC_PER_SEC)
+
+static char *make_dir(void)
+{
+        char *d = xstrdup("/tmp/lw-test-history-XXXXXX");
+        assert_non_null(mkdtemp(d));
+        return d;
+}
+
+static void remove_dir(char *d)
+{
+        _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", d);
+        assert_int_equal(system(cmd), 0);
+        free(d);
+}
+
+static HistoryStore *open_store(const char *dir, uint64_t retention, uint64_t max_size)
+{
+        HistoryLimits lim = {.retention_usec = retention, .max_size = max_size};
+        HistoryStore *h = NULL;
+        _cleanup_free_ char *sub = xasprintf("%s/history", dir);
+        assert_int_equal(history_open(sub, &lim, &h), 0);
+        return h;
+}
+
+static void cell(HistoryStore *h, uint64_t t, const char *model, const char *provider,
+                 const char *from, const char *to)
+{
+        HistoryEvent ev = {.time = t,
+                           .kind = "cell",
+                           .model = model,
+                           .provider = provider,
+                           .source = "cards",
+                           .state = to,
+                           .previous_state = from,
+                           .message = "m"};
+        assert_int_equal(history_append(h, &ev), 0);
+}
+
+/* Every match of q as "time model provider state" lines, and the cursor's segment count. */
+static char *query(HistoryStore *h, const HistoryQuery *q, size_t *ret_segments)
+{
+        HistoryCursor *c = NULL;
+        char *out = xstrdup("");
+        HistoryEvent ev;
+        int k;
+
+        assert_int_equal(history_cursor_new(h, q, &c), 0);
+        for (;;) {
+                size_t budget = 4096; /* small: the cursor must resume across budgets */
+                while ((k = history_cursor_next(c, &budget, &ev)) > 0) {
+                        char *n = xasprintf("%s%" PRIu64 " %s %s %s\n", out, (ev.time - T0) / DAY,
+                                            ev.model ? ev.model : "-",
+                                            ev.provider ? ev.provider : "-", ev.state);
+                        free(out);
+                        out = n;
+                }
+                if (k != -EAGAIN)
+                        break;
+        }
+        assert_int_equal(k, 0);
+        if (ret_segments)
+                *ret_segments = history_cursor_segments_read(c);
+        history_cursor_free(c);
+        return out;
+}
+
+static void test_append_and_query(void **unused)
+{
+        char *dir = make_dir();
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        size_t segs;
+        (void)unused;
+
+        assert_true(history_empty(h));
+        /* January: opus leaves aws; February: sonnet only; March: opus comes back. */
+        cell(h, T0 + 1 * DAY, "anthropic/opus", "aws", "available", "unavailable");
+        cell(h, T0 + 2 * DAY, "anthropic/sonnet", "gcp", "available", "unavailable");
+        cell(h, T0 + 40 * DAY, "anthropic/sonnet", "gcp", "unavailable", "available");
+        cell(h, T0 + 70 * DAY, "anthropic/opus", "aws", "unavailable", "available");
+        HistoryEvent alert = {.time = T0 + 70 * DAY,
+                              .kind = "alert",
+                              .rule = "R",
+                              .model = "anthropic/opus",
+                              .state = "resolved"};
+        assert_int_equal(history_append(h, &alert), 0);
+        assert_false(history_empty(h));
+
+        HistoryStats st;
+        history_stats(h, &st);
+        assert_int_equal(st.segments, 3); /* one a month */
+        assert_int_equal(st.oldest, T0 + 1 * DAY);
+        assert_int_equal(st.newest, T0 + 70 * DAY);
+
+        _cleanup_free_ char *all = query(h, &(HistoryQuery){0}, &segs);
+        assert_string_equal(all, "1 anthropic/opus aws unavailable\n"
+                                 "2 anthropic/sonnet gcp unavailable\n"
+                                 "40 anthropic/sonnet gcp available\n"
+                                 "70 anthropic/opus aws available\n"
+                                 "70 anthropic/opus - resolved\n");
+        assert_int_equal(segs, 3);
+
+        /* By model: February's segment never speaks of opus, and stays closed. */
+        _cleanup_free_ char *opus = query(h, &(HistoryQuery){.model = "anthropic/opus"}, &segs);
+        assert_string_equal(opus, "1 anthropic/opus aws unavailable\n"
+                                  "70 anthropic/opus aws available\n"
+                                  "70 anthropic/opus - resolved\n");
+        assert_int_equal(segs, 2);
+        _cleanup_free_ char *glob = query(h, &(HistoryQuery){.model = "*/son*"}, &segs);
+        assert_string_equal(glob, "2 anthropic/sonnet gcp unavailable\n"
+                                  "40 anthropic/sonnet gcp available\n");
+        assert_int_equal(segs, 2);
+
+        /* By time: only the segments whose span overlaps are read. */
+        _cleanup_free_ char *range =
+            query(h, &(HistoryQuery){.since = T0 + 2 * DAY, .until = T0 + 40 * DAY}, &segs);
+        assert_string_equal(range, "2 anthropic/sonnet gcp unavailable\n"
+                                   "40 anthropic/sonnet gcp available\n");
+        assert_int_equal(segs, 2);
+        _cleanup_free_ char *none = query(h, &(HistoryQuery){.model = "nobody/*"}, &segs);
+        assert_string_equal(none, "");
+        assert_int_equal(segs, 0);
+
+        /* Reopened: the same answers, indexes and all. */
+        history_close(h);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        _cleanup_free_ char *again = query(h, &(HistoryQuery){.model = "anthropic/opus"}, &segs);
+        assert_string_equal(again, opus);
+        assert_int_equal(segs, 2);
+        history_close(h);
+        remove_dir(dir);
+}
+
+static void test_retention_by_age_and_size(void **unused)
+{
+        char *dir = make_dir();
+        HistoryStore *h = open_store(dir, 60 * DAY, HISTORY_DEFAULT_MAX_SIZE);
+        HistoryStats st;
+        (void)unused;
+
+        for (unsigned m = 0; m < 6; m++)
+                cell(h, T0 + m * 31 * DAY, "v/a", "aws", "available", "unavailable");
+        history_stats(h, &st);
+        /* Newest at day 155: what ended before day 95 is gone, the rest stays. */
+        assert_int_equal(st.oldest, T0 + 93 * DAY);
+        assert_true(st.segments_removed >= 3);
+        _cleanup_free_ char *left = query(h, &(HistoryQuery){0}, NULL);
+        assert_string_equal(left, "93 v/a aws unavailable\n124 v/a aws unavailable\n"
+                                  "155 v/a aws unavailable\n");
+        history_close(h);
+
+        /* By size: many records in one month roll by size; the store stays under the cap
+         * (give or take the segment being written) and the newest records survive. */
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_MIN_MAX_SIZE);
+        char model[64];
+        uint64_t start = T0 + 200 * DAY;
+        for (unsigned i = 0; i < 20000; i++) {
+                snprintf(model, sizeof(model), "v/model-%u", i % 10);
+                cell(h, start + i * USEC_PER_SEC, model, "aws",
+                     i % 20 < 10 ? "unavailable" : "available",
+                     i % 20 < 10 ? "available" : "unavailable");
+        }
+        history_stats(h, &st);
+        assert_true(st.bytes <= HISTORY_MIN_MAX_SIZE + 2 * HISTORY_SEGMENT_MIN_EVENTS);
+        assert_true(st.bytes >= HISTORY_MIN_MAX_SIZE / 2);
+        assert_true(st.oldest > start);
+        _cleanup_free_ char *last = query(
+            h, &(HistoryQuery){.model = "v/model-9", .since = start + 19999 * USEC_PER_SEC}, NULL);
+        assert_string_equal(last, "200 v/model-9 aws unavailable\n");
+        _cleanup_free_ char *first = query(h, &(HistoryQuery){.until = start}, NULL);
+        assert_string_equal(first, "");
+        /* The oldest segment left still replays whole: its snapshot holds what came before. */
+        HistoryReplay *rp = NULL;
+        const HistoryCell *cells;
+        assert_int_equal(history_replay_new(h, st.oldest, NULL, &rp), 0);
+        while (history_replay_step(rp, 4096) == 1)
+                ;
+        /* the ten models, and v/a from the months before */
+        assert_int_equal(history_replay_cells(rp, &cells), 11);
+        history_replay_free(rp);
+        history_close(h);
+        remove_dir(dir);
+}
+
+static char *segment_file(const char *dir, const char *suffix, bool last)
+{
+        _cleanup_free_ char *cmd =
+            xasprintf("ls %s/history/*%s | %s -1", dir, suffix, last ? "tail" : "head");
+        FILE *p = popen(cmd, "r");
+        char buf[512] = "";
+        assert_non_null(p);
+        assert_non_null(fgets(buf, sizeof(buf), p));
+        pclose(p);
+        buf[strcspn(buf, "\n")] = 0;
+        return xstrdup(buf);
+}
+
+static void test_torn_tail_and_damage(void **unused)
+{
+        char *dir = make_dir();
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        HistoryStats st;
+        (void)unused;
+
+        cell(h, T0 + 1 * DAY, "v/a", "aws", "available", "unavailable");
+        cell(h, T0 + 2 * DAY, "v/b", "aws", "available", "unavailable");
+        cell(h, T0 + 3 * DAY, "v/c", "aws", "available", "unavailable");
+        history_close(h);
+
+        /* A kill -9 in the middle of a write leaves half a record. */
+        _cleanup_free_ char *seg = segment_file(dir, ".seg", true);
+        int fd = open(seg, O_WRONLY | O_APPEND);
+        assert_true(fd >= 0);
+        const char torn[] = "0badc0de 1767484800000000 {\"kind\":\"cell\",\"mod";
+        assert_int_equal(write(fd, torn, sizeof(torn) - 1), (ssize_t)sizeof(torn) - 1);
+        close(fd);
+        /* And one byte flipped inside the second record. */
+        fd = open(seg, O_RDWR);
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        assert_true(n > 0);
+        char *second = strstr(buf, "v/b");
+        assert_non_null(second);
+        assert_int_equal(pwrite(fd, "X", 1, second - buf), 1);
+        close(fd);
+
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        history_stats(h, &st);
+        assert_int_equal(st.dropped_torn, sizeof(torn) - 1);
+        _cleanup_free_ char *left = query(h, &(HistoryQuery){0}, NULL);
+        assert_string_equal(left, "1 v/a aws unavailable\n3 v/c aws unavailable\n");
+        /* Appends go on after the last whole record. */
+        cell(h, T0 + 4 * DAY, "v/d", "aws", "available", "unavailable");
+        history_close(h);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        history_stats(h, &st);
+        assert_int_equal(st.dropped_torn, 0);
+        _cleanup_free_ char *after = query(h, &(HistoryQuery){0}, NULL);
+        assert_string_equal(
+            after, "1 v/a aws unavailable\n3 v/c aws unavailable\n4 v/d aws unavailable\n");
+        history_close(h);
+        remove_dir(dir);
+}
+
+static void test_index_rebuilt(void **unused)
+{
+        char *dir = make_dir();
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        size_t segs;
+        (void)unused;
+
+        cell(h, T0 + 1 * DAY, "v/a", "aws", "available", "unavailable");
+        cell(h, T0 + 40 * DAY, "v/b", "aws", "available", "unavailable");
+        history_close(h);
+        _cleanup_free_ char *idx = segment_file(dir, ".idx", false);
+        /* Lost (a crash before it was written) and then damaged: rebuilt both times. */
+        assert_int_equal(unlink(idx), 0);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        history_close(h);
+        assert_int_equal(access(idx, F_OK), 0);
+        int fd = open(idx, O_WRONLY);
+        assert_int_equal(pwrite(fd, "ffffffff", 8, 0), 8);
+        close(fd);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        _cleanup_free_ char *b = query(h, &(HistoryQuery){.model = "v/b"}, &segs);
+        assert_string_equal(b, "40 v/b aws unavailable\n");
+        assert_int_equal(segs, 1);
+        history_close(h);
+        remove_dir(dir);
+}
+
+static char *replay(HistoryStore *h, uint64_t at, const char *glob)
+{
+        HistoryReplay *r = NULL;
+        const HistoryCell *cells;
+        char *out = xstrdup("");
+
+        assert_int_equal(history_replay_new(h, at, glob, &r), 0);
+        while (history_replay_step(r, 1024) == 1)
+                ;
+        size_t n = history_replay_cells(r, &cells);
+        for (size_t i = 0; i < n; i++) {
+                char *s =
+                    xasprintf("%s%s %s %s %" PRIu64 "\n", out, cells[i].model, cells[i].provider,
+                              cell_state_name(cells[i].state), (cells[i].since - T0) / DAY);
+                free(out);
+                out = s;
+        }
+        history_replay_free(r);
+        return out;
+}
+
+static void test_matrix_at(void **unused)
+{
+        char *dir = make_dir();
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        Matrix *m = NULL;
+        (void)unused;
+
+        cell(h, T0 + 1 * DAY, "v/a", "aws", "unknown", "available");
+        cell(h, T0 + 1 * DAY, "v/a", "gcp", "unknown", "available");
+        cell(h, T0 + 10 * DAY, "v/a", "gcp", "available", "unavailable");
+        /* Next month: a new segment, whose snapshot carries January's cells. */
+        cell(h, T0 + 35 * DAY, "v/b", "aws", "unknown", "available");
+        cell(h, T0 + 36 * DAY, "v/a", "aws", "available", "unknown");
+
+        _cleanup_free_ char *before = replay(h, T0, NULL);
+        assert_string_equal(before, "");
+        _cleanup_free_ char *jan5 = replay(h, T0 + 5 * DAY, NULL);
+        assert_string_equal(jan5, "v/a aws available 1\nv/a gcp available 1\n");
+        _cleanup_free_ char *jan20 = replay(h, T0 + 20 * DAY, NULL);
+        assert_string_equal(jan20, "v/a aws available 1\nv/a gcp unavailable 10\n");
+        _cleanup_free_ char *feb5 = replay(h, T0 + 35 * DAY, NULL);
+        assert_string_equal(feb5,
+                            "v/a aws available 1\nv/a gcp unavailable 10\nv/b aws available 35\n");
+        _cleanup_free_ char *later = replay(h, T0 + 300 * DAY, "v/a");
+        assert_string_equal(later, "v/a gcp unavailable 10\n");
+
+        /* The matrix from a sync: cells the history never heard of are recorded quietly. */
+        assert_int_equal(matrix_new(&m), 0);
+        history_close(h);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        assert_int_equal(history_sync(h, m, T0 + 37 * DAY), 0);
+        _cleanup_free_ char *emptied = replay(h, T0 + 37 * DAY, NULL);
+        assert_string_equal(emptied, ""); /* the matrix is empty: everything went unknown */
+        _cleanup_free_ char *quiet =
+            query(h, &(HistoryQuery){.since = T0 + 37 * DAY, .quiet = true}, NULL);
+        assert_string_equal(quiet, "37 v/a gcp unknown\n37 v/b aws unknown\n");
+        _cleanup_free_ char *loud = query(h, &(HistoryQuery){.since = T0 + 37 * DAY}, NULL);
+        assert_string_equal(loud, "");
+        matrix_free(m);
+        history_close(h);
+        remove_dir(dir);
+}
+
+static void test_record_roundtrip(void **unused)
+{
+        HistoryEvent ev = {.time = 42,
+                           .kind = "alert",
+                           .rule = "R",
+                           .model = "v/\xe9t\xe9",
+                           .message = "quote \" and \\ backslash"},
+                     back;
+        char *line;
+        size_t len;
+        void *j;
+        (void)unused;
+
+        assert_int_equal(history_record_format(&ev, &line, &len), 0);
+        assert_int_equal(line[len - 1], '\n');
+        assert_int_equal(history_record_parse(line, len - 1, &back, &j), 0);
+        assert_int_equal(back.time, 42);
+        assert_string_equal(back.kind, "alert");
+        assert_string_equal(back.model, "v/?t?"); /* not UTF-8: stored repaired */
+        assert_string_equal(back.message, ev.message);
+        json_decref(j);
+        line[len / 2] ^= 1;
+        assert_int_equal(history_record_parse(line, len - 1, &back, &j), -EBADMSG);
+        free(line);
+        ev.kind = "bogus";
+        assert_int_equal(history_record_format(&ev, &line, &len), -EINVAL);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_append_and_query),
+            cmocka_unit_test(test_retention_by_age_and_size),
+            cmocka_unit_test(test_torn_tail_and_damage),
+            cmocka_unit_test(test_index_rebuilt),
+            cmocka_unit_test(test_matrix_at),
+            cmocka_unit_test(test_record_roundtrip),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
