@@ -283,6 +283,19 @@ class StreamTest(unittest.TestCase):
                          {"parameters": {}})
         self.assertTrue(lwtest.wait_until(lambda: polls() > n, WAIT), "the poll never ended")
 
+    def test_documented_interface_is_the_served_one(self):
+        served = self.conn().call("org.varlink.service.GetInterfaceDescription",
+                                  {"interface": "io.lockwatch"})["parameters"]["description"]
+        with open(os.path.join(lwtest.source_dir(), "docs", "control.md")) as f:
+            doc = f.read()
+        marker = "text lives in `daemon/varlink.c`):\n\n```\n"
+        start = doc.index(marker) + len(marker)
+        self.assertEqual(doc[start:doc.index("```\n", start)], served)
+        for decl in ("error ReplyTooLarge (limit: int, more: bool)",
+                     "error TooManyConnections (limit: int, per_user: bool)",
+                     ") -> (matrix: ?object, text: ?string, shown: int, changed: ?bool)"):
+            self.assertIn(decl, served)
+
     # ---- the loop stays free --------------------------------------------------------------
 
     def test_status_latency_while_matrix_streams(self):
