@@ -38,7 +38,7 @@
 #define CONTROL_OUTPUT_LOW        (64u * 1024u)  /* a stream makes its next part below this */
 #define CONTROL_CHUNK_BYTES       (256u * 1024u) /* a streamed part ends past this */
 #define CONTROL_STEP_USEC         (2u * USEC_PER_MSEC) /* a stream's work in one turn */
-#define CONTROL_TRIM_BYTES        (1024u * 1024u) /* a reply this big gives its memory back */
+#define CONTROL_TRIM_BYTES        (1024u * 1024u)      /* a reply this big gives its memory back */
 #define CONTROL_URL               "file://" LOCKWATCH_DOCDIR "/control.md"
 
 /* Where control.md is: beside the shipped data of an installed binary (whatever prefix it
@@ -360,9 +360,9 @@ static void control_error(ControlClient *c, const VarlinkRequest *rq, const char
 /* A reply too large to send whole is an error the caller can act on, never a close. */
 static void control_too_large(ControlClient *c, const VarlinkRequest *rq, bool more)
 {
-        control_error(c, rq, VARLINK_ERROR_REPLY_TOO_LARGE,
-                      json_pack("{s:I, s:b}", "limit", (json_int_t)c->server->opts.max_output,
-                                "more", more));
+        control_error(
+            c, rq, VARLINK_ERROR_REPLY_TOO_LARGE,
+            json_pack("{s:I, s:b}", "limit", (json_int_t)c->server->opts.max_output, "more", more));
 }
 
 static void control_reply(ControlClient *c, const VarlinkRequest *rq, json_t *params,
@@ -1127,9 +1127,12 @@ static void control_stream_begin(ControlStream *st, const Matrix *m)
 
                         if (render_providers_json(m, &all) < 0)
                                 util_oom();
-                        json_array_foreach(all, i, pj) if (control_glob(
-                            st->provider, json_string_value(json_object_get(pj, "id"))))
-                            control_append(keep, json_incref(pj));
+                        json_array_foreach(all, i, pj)
+                        {
+                                const char *id = json_string_value(json_object_get(pj, "id"));
+                                if (control_glob(st->provider, id))
+                                        control_append(keep, json_incref(pj));
+                        }
                         json_decref(all);
                         control_stream_puts(st, "\"schema\":");
                         control_stream_put_json(st, json_string(RENDER_SCHEMA));
@@ -1197,7 +1200,8 @@ static void control_stream_too_large(ControlClient *c)
 /* Whether the reply being made is as big as a part may be. */
 static bool control_stream_part_full(const ControlStream *st, size_t extra)
 {
-        return st->more && (st->items >= CONTROL_CHUNK_ROWS || st->len + extra >= CONTROL_CHUNK_BYTES);
+        return st->more &&
+               (st->items >= CONTROL_CHUNK_ROWS || st->len + extra >= CONTROL_CHUNK_BYTES);
 }
 
 /* Where to go on: the first row after the one last looked at (rows are sorted by id). */
@@ -1345,7 +1349,8 @@ static void control_stream_history_step(ControlServer *s, ControlClient *c, uint
                         break;
                 if (st->items > 0)
                         control_stream_puts(st, ",");
-                control_stream_put_json(st, json_incref(json_array_get(st->events, st->next_event)));
+                control_stream_put_json(st,
+                                        json_incref(json_array_get(st->events, st->next_event)));
                 st->next_event++;
                 st->items++;
                 if (control_stream_part_full(st, 0) || (!st->more && st->len > s->opts.max_output))
@@ -1486,8 +1491,8 @@ static void control_refuse(ControlServer *s, int fd, uid_t uid, size_t limit, bo
 
         log_debug("control: refusing a connection of uid %u: %zu %s", (unsigned)uid, limit,
                   per_user ? "from that uid" : "in all");
-        if (params && varlink_error_encode(VARLINK_ERROR_TOO_MANY_CONNECTIONS, params, &buf,
-                                           &len) >= 0)
+        if (params &&
+            varlink_error_encode(VARLINK_ERROR_TOO_MANY_CONNECTIONS, params, &buf, &len) >= 0)
                 (void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         json_decref(params);
         close(fd);
@@ -1575,8 +1580,7 @@ static int control_on_idle(sd_event_source *src, uint64_t usec, void *userdata)
                         log_debug("control: closing a connection of uid %u idle for %s%s",
                                   (unsigned)c->uid,
                                   util_format_duration(d, sizeof(d), s->opts.idle_timeout),
-                                  control_client_pending(c) > 0 ? " with its replies unread"
-                                                                : "");
+                                  control_client_pending(c) > 0 ? " with its replies unread" : "");
                         control_client_kill(c);
                         continue;
                 }

@@ -214,7 +214,7 @@ static int ctl_report_error(const char *method, const VarlinkReply *rp)
                         json_is_true(json_object_get(p, "per_user")) ? " of this user" : "");
                 return EXIT_CONNECT;
         } else if (streq(rp->error, VARLINK_ERROR_RELOAD_FAILED) &&
-                 (v = json_string_value(json_object_get(p, "message"))))
+                   (v = json_string_value(json_object_get(p, "message"))))
                 fprintf(stderr, "lockwatchctl: reload failed: %s\n", v);
         else {
                 _cleanup_free_ char *s = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -725,8 +725,7 @@ static int ctl_matrix_part(const json_t *rp, bool last, void *userdata)
 
         /* A pattern or filter that matches nothing says so: an empty grid looks like an
          * empty matrix. Patterns match the whole id. Every part tells how many match. */
-        if (!mp->checked && json_integer_value(json_object_get(rp, "shown")) == 0 &&
-            mp->filtered) {
+        if (!mp->checked && json_integer_value(json_object_get(rp, "shown")) == 0 && mp->filtered) {
                 fprintf(stderr, "lockwatchctl: no model matches%s%s%s\n",
                         pat ? " '" : " the filters", pat ? pat : "", pat ? "'" : "");
                 if (pat && !strchr(pat, '/') && !strchr(pat, '*'))

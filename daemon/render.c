@@ -500,8 +500,8 @@ static int render_compact_row(RenderGrid *g, const Matrix *m, const MatrixModel 
             lay->group_len[PROVIDER_CLOUD] ? render_group_span(lay, PROVIDER_CLOUD) : 0;
         char num[32];
 
-        render_spaces(l, lay->model_width - render_text(l, mm->id, lay->model_width, mk,
-                                                        g->o.ascii));
+        render_spaces(l,
+                      lay->model_width - render_text(l, mm->id, lay->model_width, mk, g->o.ascii));
         render_puts(l, "  ");
         for (size_t k = 0; k < lay->group_len[PROVIDER_CLOUD]; k++) {
                 size_t i = lay->cols[lay->group_start[PROVIDER_CLOUD] + k], w = lay->widths[i];
@@ -579,8 +579,8 @@ static int render_wide_row(RenderGrid *g, const Matrix *m, const MatrixModel *mm
         RenderLine *l = &g->line;
         bool first = true;
 
-        render_spaces(l, lay->model_width - render_text(l, mm->id, lay->model_width, g->mk,
-                                                        g->o.ascii));
+        render_spaces(l, lay->model_width -
+                             render_text(l, mm->id, lay->model_width, g->mk, g->o.ascii));
         for (int k = 0; k < _PROVIDER_KIND_MAX; k++) {
                 if (lay->group_len[k] == 0)
                         continue;
@@ -649,10 +649,9 @@ void render_grid_sync(RenderGrid *g, const Matrix *m)
         bool same = m->n_providers == g->n_column;
 
         for (size_t i = 0; same && i < g->n_prov; i++)
-                same = g->index[i] == SIZE_MAX
-                           ? matrix_provider_index(m, g->ids[i]) < 0
-                           : g->index[i] < m->n_providers &&
-                                 streq(m->providers[g->index[i]].id, g->ids[i]);
+                same = g->index[i] == SIZE_MAX ? matrix_provider_index(m, g->ids[i]) < 0
+                                               : g->index[i] < m->n_providers &&
+                                                     streq(m->providers[g->index[i]].id, g->ids[i]);
         if (same && g->column)
                 return;
         free(g->column);
