@@ -37,8 +37,9 @@
 #define CONTROL_OUTPUT_HIGH       (256u * 1024u) /* queued bytes that pause a client's requests */
 #define CONTROL_OUTPUT_LOW        (64u * 1024u)  /* a stream makes its next part below this */
 #define CONTROL_CHUNK_BYTES       (256u * 1024u) /* a streamed part ends past this */
-#define CONTROL_STEP_USEC         (2u * USEC_PER_MSEC) /* a stream's work in one turn */
-#define CONTROL_TRIM_BYTES        (1024u * 1024u)      /* a reply this big gives its memory back */
+#define CONTROL_STEP_USEC         (2u * USEC_PER_MSEC)   /* a stream's work in one turn */
+#define CONTROL_IDLE_LATE         (250u * USEC_PER_MSEC) /* an idle sweep this late waits */
+#define CONTROL_TRIM_BYTES        (1024u * 1024u) /* a reply this big gives its memory back */
 #define CONTROL_URL               "file://" LOCKWATCH_DOCDIR "/control.md"
 
 /* Where control.md is: beside the shipped data of an installed binary (whatever prefix it
@@ -116,6 +117,8 @@ struct ControlServer {
         sd_event_source *listen_src;
         sd_event_source *reap_src;
         sd_event_source *idle_src;
+        uint64_t idle_accuracy;
+        bool idle_deferred; /* the last sweep came late and waited a turn */
         ControlClient *clients;
         size_t n_clients;
         uint64_t start_time;
@@ -1569,6 +1572,16 @@ static int control_on_idle(sd_event_source *src, uint64_t usec, void *userdata)
         uint64_t now = util_now_mono(), next = now + s->opts.idle_timeout;
         bool any = false;
 
+        /* Late past the timer's accuracy: the loop itself was busy (a large parse), and
+         * nobody was served meanwhile. The clients get their turns first, so that one whose
+         * request or read waited for us is not taken for idle. */
+        if (!s->idle_deferred && now > usec + s->idle_accuracy + CONTROL_IDLE_LATE) {
+                s->idle_deferred = true;
+                control_idle_arm(s, now + CONTROL_IDLE_LATE);
+                return 0;
+        }
+        s->idle_deferred = false;
+
         for (ControlClient *c = s->clients; c; c = c->next) {
                 if (c->dead)
                         continue;
@@ -1798,8 +1811,9 @@ int control_new(sd_event *event, Poller *poller, const ControlOptions *o, Contro
                 goto fail;
         (void)sd_event_source_set_enabled(s->reap_src, SD_EVENT_OFF);
         (void)sd_event_source_set_description(s->reap_src, "control-reap");
-        r = sd_event_add_time(event, &s->idle_src, CLOCK_MONOTONIC, 0,
-                              MIN(s->opts.idle_timeout / 10, USEC_PER_SEC), control_on_idle, s);
+        s->idle_accuracy = MIN(s->opts.idle_timeout / 10, USEC_PER_SEC);
+        r = sd_event_add_time(event, &s->idle_src, CLOCK_MONOTONIC, 0, s->idle_accuracy,
+                              control_on_idle, s);
         if (r < 0)
                 goto fail;
         (void)sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);

@@ -472,6 +472,8 @@ class ControlTest(unittest.TestCase):
                 r = None  # still over the cap: closed with our request unread
             finally:
                 c.close()
+            if r is not None and r.get("error") == "io.lockwatch.TooManyConnections":
+                r = None  # still over the cap
             if r is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
