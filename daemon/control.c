@@ -1,8 +1,11 @@
 /* The control socket: a Varlink server on sd-event. Every socket is non-blocking; a
- * client's replies queue in its own bounded buffer, and a client whose queue passes the
- * bound is dropped, so a slow or hostile reader can never stall the loop. Clients are
- * only marked dead where they fail and freed from a deferred event, so no callback ever
- * runs on a freed client. Protocol and methods: docs/control.md. */
+ * client's replies queue in its own buffer, and a client whose queue is full is paused
+ * (its requests wait, unread) until it drains, so a slow reader costs a bounded queue and
+ * never stalls the loop. A large reply (the matrix, the history) is a stream made a part
+ * at a time, each part in one turn of the client's own event source and only while its
+ * queue is low. A client that neither asks nor reads for the idle timeout is closed.
+ * Clients are only marked dead where they fail and freed from a deferred event, so no
+ * callback ever runs on a freed client. Protocol and methods: docs/control.md. */
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
@@ -30,8 +33,15 @@
 #include "lockwatch/varlink.h"
 
 #define CONTROL_READ_CHUNK        (64u * 1024u)
-#define CONTROL_READS_PER_EVENT   4u /* then other clients get their turn */
+#define CONTROL_READS_PER_EVENT   4u  /* then other clients get their turn */
+#define CONTROL_CALLS_PER_EVENT   64u /* requests answered in one turn of a client */
 #define CONTROL_ACCEPTS_PER_EVENT 64u
+#define CONTROL_OUTPUT_HIGH       (256u * 1024u) /* queued bytes that pause a client's requests */
+#define CONTROL_OUTPUT_LOW        (64u * 1024u)  /* a stream makes its next part below this */
+#define CONTROL_CHUNK_BYTES       (256u * 1024u) /* a streamed part ends past this */
+#define CONTROL_STEP_USEC         (2u * USEC_PER_MSEC)   /* a stream's work in one turn */
+#define CONTROL_IDLE_LATE         (250u * USEC_PER_MSEC) /* an idle sweep this late waits */
+#define CONTROL_TRIM_BYTES        (1024u * 1024u) /* a reply this big gives its memory back */
 #define CONTROL_URL               "file://" LOCKWATCH_DOCDIR "/control.md"
 
 /* Where control.md is: beside the shipped data of an installed binary (whatever prefix it
@@ -50,6 +60,39 @@ static const char *control_doc_url(void)
 typedef struct ControlClient ControlClient;
 typedef struct ControlJob ControlJob;
 
+typedef enum ControlStreamKind {
+        CONTROL_STREAM_MATRIX,  /* GetMatrix: the document's models */
+        CONTROL_STREAM_GRID,    /* GetMatrix with text: the grid's lines */
+        CONTROL_STREAM_HISTORY, /* GetHistory: events of a snapshot */
+} ControlStreamKind;
+
+/* A reply made in parts, a turn at a time. The matrix is read afresh in every turn, by
+ * the id of the last row looked at (never by pointer or index), so a poll that changes
+ * it between turns costs no consistency inside a row: rows stay in id order, none comes
+ * twice, and the stream says that the matrix changed (docs/decisions.md). The history is
+ * small (CONTROL_MAX_HISTORY) and copied whole at the start. */
+typedef struct ControlStream {
+        ControlStreamKind kind;
+        bool more;      /* every part is a reply of its own; else one reply, made in parts */
+        bool measuring; /* counting the selected rows (and sizing the grid) first */
+        bool started;   /* the first part (schema and providers, the grid's head) is made */
+        bool open;      /* a reply is begun in buf */
+        bool changed;   /* the matrix changed since the stream began */
+        json_t *params; /* the request's: the options' globs point into it */
+        RenderOptions ro;
+        const char *vendor, *provider; /* filters of the JSON rows */
+        RenderGrid *grid;
+        uint64_t generation;
+        char *cursor; /* id of the last row looked at, NULL before the first */
+        size_t shown;
+        json_t *events; /* the history's snapshot */
+        size_t next_event;
+        char *buf; /* the reply being made */
+        size_t len, cap;
+        size_t items; /* rows, lines or events in it */
+        size_t total; /* bytes of every reply made */
+} ControlStream;
+
 struct ControlClient {
         ControlServer *server;
         ControlClient *next;
@@ -58,6 +101,8 @@ struct ControlClient {
         VarlinkBuffer in;
         char *out;
         size_t out_start, out_len, out_cap;
+        ControlStream *stream; /* a reply in the making; the requests after it wait */
+        uint64_t last_active;  /* monotonic usec of its last request or written byte */
         uid_t uid;
         bool privileged;
         bool subscribed;
@@ -75,7 +120,9 @@ struct ControlServer {
         char *bound_path; /* the socket we bound ourselves, unlinked at the end */
         sd_event_source *listen_src;
         sd_event_source *reap_src;
-        sd_event_source *job_src; /* runs a slice of every job whose client's queue is low */
+        sd_event_source *idle_src;
+        uint64_t idle_accuracy;
+        bool idle_deferred; /* the last sweep came late and waited a turn */
         ControlClient *clients;
         size_t n_clients;
         uint64_t start_time;
@@ -150,6 +197,18 @@ static json_t *control_array(void)
 
 /* ---- client life cycle ---------------------------------------------------------------- */
 
+static void control_stream_free(ControlStream *st)
+{
+        if (!st)
+                return;
+        json_decref(st->params);
+        json_decref(st->events);
+        render_grid_free(st->grid);
+        free(st->cursor);
+        free(st->buf);
+        free(st);
+}
+
 static void control_client_kill(ControlClient *c)
 {
         if (c->dead)
@@ -169,6 +228,7 @@ static void control_client_free(ControlClient *c)
         if (c->fd >= 0)
                 close(c->fd);
         varlink_buffer_clear(&c->in);
+        control_stream_free(c->stream);
         free(c->out);
         free(c);
 }
@@ -177,42 +237,68 @@ static int control_on_reap(sd_event_source *src, void *userdata)
 {
         ControlServer *s = userdata;
         ControlClient **pp = &s->clients;
+        bool large = false;
 
         while (*pp) {
                 ControlClient *c = *pp;
                 if (c->dead) {
                         *pp = c->next;
+                        large = large || c->out_cap >= CONTROL_TRIM_BYTES ||
+                                (c->stream && c->stream->cap >= CONTROL_TRIM_BYTES);
                         control_client_free(c);
                 } else
                         pp = &c->next;
         }
+        if (large)
+                util_memory_release();
         return 0;
+}
+
+static size_t control_client_pending(const ControlClient *c)
+{
+        return c->out_len - c->out_start;
+}
+
+/* Requests wait while a stream is being made or the queue is full. */
+static bool control_client_paused(const ControlClient *c)
+{
+        return c->stream || c->job || control_client_pending(c) >= CONTROL_OUTPUT_HIGH;
 }
 
 static void control_client_update_events(ControlClient *c)
 {
+        bool out = control_client_pending(c) > 0, paused = control_client_paused(c);
+        bool queued = !c->closing && varlink_buffer_complete(&c->in);
         uint32_t ev = 0;
 
         if (c->dead)
                 return;
-        if (c->out_len > c->out_start)
-                ev |= EPOLLOUT;
-        else if (c->closing || c->read_eof) {
+        if (!out && !c->stream && !c->job && (c->closing || (c->read_eof && !queued))) {
                 control_client_kill(c);
                 return;
         }
-        if (!c->closing && !c->read_eof)
+        /* EPOLLOUT also stands for "more work": a stream's next part, requests waiting in
+         * the buffer. The socket is writable then, so the event comes at once, as a turn
+         * of this client among the others instead of a loop that keeps the others out. */
+        if (out || ((c->stream || c->job) && control_client_pending(c) < CONTROL_OUTPUT_LOW) ||
+            (queued && !paused))
+                ev |= EPOLLOUT;
+        /* Reading only when every request read is answered: a paused client's requests wait
+         * in the kernel's buffer, and its writes block, which is the back-pressure. */
+        if (!c->closing && !c->read_eof && !paused && !queued)
                 ev |= EPOLLIN;
         /* Edge-triggered: sd-event dispatches one source per iteration, and level-triggered
          * fds still waiting their turn would be reported again by every epoll_wait. Setting
-         * the mask always re-registers an EPOLLET source, which re-arms it when a read stopped
-         * at its per-event cap before EAGAIN. */
+         * the mask always re-registers an EPOLLET source, which re-arms it when a turn
+         * stopped at its cap before EAGAIN. */
         if (sd_event_source_set_io_events(c->io, ev | EPOLLET) < 0)
                 control_client_kill(c);
 }
 
 static void control_client_flush(ControlClient *c)
 {
+        bool wrote = false;
+
         while (!c->dead && c->out_len > c->out_start) {
                 ssize_t n = send(c->fd, c->out + c->out_start, c->out_len - c->out_start,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -224,25 +310,40 @@ static void control_client_flush(ControlClient *c)
                         break;
                 }
                 c->out_start += (size_t)n;
+                wrote = wrote || n > 0;
         }
-        if (c->out_start == c->out_len)
+        if (wrote)
+                c->last_active = util_now_mono();
+        if (c->out_start == c->out_len) {
                 c->out_start = c->out_len = 0;
+                /* A large reply's buffer is not kept for the connection's lifetime. */
+                if (c->out_cap >= CONTROL_TRIM_BYTES) {
+                        free(c->out);
+                        c->out = NULL;
+                        c->out_cap = 0;
+                        util_memory_release();
+                }
+        }
 }
 
-/* Queue one encoded message (NUL included), taking ownership of buf. */
-static void control_client_queue(ControlClient *c, char *buf, size_t len)
+/* Queue one encoded message (NUL included) of cap allocated bytes, taking ownership. */
+static void control_client_append(ControlClient *c, char *buf, size_t len, size_t cap)
 {
-        size_t pending = c->out_len - c->out_start;
+        size_t pending = control_client_pending(c);
 
         if (c->dead) {
                 free(buf);
                 return;
         }
-        if (len > c->server->opts.max_output || pending > c->server->opts.max_output - len) {
-                log_debug("control: dropping a client (uid %u) that does not read its replies",
-                          (unsigned)c->uid);
-                free(buf);
-                control_client_kill(c);
+        if (pending == 0) {
+                /* The clock of a reader starts when it has something to read. */
+                c->last_active = util_now_mono();
+                /* Nothing queued: the message becomes the queue, uncopied. */
+                free(c->out);
+                c->out = buf;
+                c->out_start = 0;
+                c->out_len = len;
+                c->out_cap = cap;
                 return;
         }
         if (c->out_start > 0 && c->out_start >= c->out_cap / 2) {
@@ -256,6 +357,24 @@ static void control_client_queue(ControlClient *c, char *buf, size_t len)
         free(buf);
 }
 
+/* Queue a reply to a request: the queue is below CONTROL_OUTPUT_HIGH when a request is
+ * taken, and a reply is at most max_output, so the queue stays bounded without a drop. */
+static void control_client_queue(ControlClient *c, char *buf, size_t len)
+{
+        control_client_append(c, buf, len, len);
+}
+
+static void control_error(ControlClient *c, const VarlinkRequest *rq, const char *error,
+                          json_t *params);
+
+/* A reply too large to send whole is an error the caller can act on, never a close. */
+static void control_too_large(ControlClient *c, const VarlinkRequest *rq, bool more)
+{
+        control_error(
+            c, rq, VARLINK_ERROR_REPLY_TOO_LARGE,
+            json_pack("{s:I, s:b}", "limit", (json_int_t)c->server->opts.max_output, "more", more));
+}
+
 static void control_reply(ControlClient *c, const VarlinkRequest *rq, json_t *params,
                           bool continues)
 {
@@ -263,8 +382,13 @@ static void control_reply(ControlClient *c, const VarlinkRequest *rq, json_t *pa
         size_t len;
 
         if (!(rq && (rq->flags & VARLINK_ONEWAY)) &&
-            varlink_reply_encode(params, continues, &buf, &len) >= 0)
-                control_client_queue(c, buf, len);
+            varlink_reply_encode(params, continues, &buf, &len) >= 0) {
+                if (len > c->server->opts.max_output) {
+                        free(buf);
+                        control_too_large(c, rq, false);
+                } else
+                        control_client_queue(c, buf, len);
+        }
         json_decref(params);
 }
 
@@ -461,23 +585,6 @@ static void control_get_status(ControlServer *s, ControlClient *c, const Varlink
         json_decref(params);
 }
 
-static char *control_render_text(const Matrix *m, const RenderOptions *ro)
-{
-        char *text = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&text, &size);
-        int r;
-
-        if (!f)
-                util_oom();
-        r = render_matrix_text(f, m, ro);
-        if (fclose(f) != 0 || r < 0) {
-                free(text);
-                return NULL;
-        }
-        return text;
-}
-
 static void control_get_matrix(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
 {
         static const char *const allowed[] = {"model", "vendor", "provider", "text", "ascii",
@@ -487,8 +594,7 @@ static void control_get_matrix(ControlServer *s, ControlClient *c, const Varlink
         const char *model, *vendor, *provider, *on = NULL, *not_on = NULL, *bad;
         bool text = false, ascii = false, wide = false, single = false;
         long long width = 0, clouds = -1;
-        json_t *doc = NULL;
-        int r;
+        ControlStream *st;
 
         if (varlink_params_only(rq->parameters, allowed, &bad) < 0)
                 return control_invalid(c, rq, bad);
@@ -516,61 +622,34 @@ static void control_get_matrix(ControlServer *s, ControlClient *c, const Varlink
                 return control_invalid(c, rq, "on");
         if (varlink_param_string(rq->parameters, "not_on", false, &not_on) < 0)
                 return control_invalid(c, rq, "not_on");
+        if (rq->flags & VARLINK_ONEWAY)
+                return;
 
         /* Filters choose rows and columns; a row's summaries still count all of its cells,
-         * as decided in the whole matrix. */
-        RenderOptions ro = {.model_glob = model,
-                            .vendor_glob = vendor,
-                            .provider_glob = provider,
-                            .on_glob = on,
-                            .not_on_glob = not_on,
-                            .by_clouds = clouds >= 0,
-                            .clouds = clouds >= 0 ? (unsigned)clouds : 0,
-                            .single_cloud = single,
-                            .width = (size_t)width,
-                            .ascii = ascii,
-                            .compact = !wide};
-        json_int_t shown = (json_int_t)render_rows_selected(m, &ro);
-        if (text) {
-                _cleanup_free_ char *t = control_render_text(m, &ro);
-                if (!t)
-                        util_oom();
-                return control_reply(c, rq, json_pack("{s:s, s:I}", "text", t, "shown", shown),
-                                     false);
-        }
-
-        r = render_matrix_json(m, &ro, &doc);
-        if (r < 0)
+         * as decided in the whole matrix. The globs point into the parameters, which the
+         * stream keeps. */
+        st = xcalloc(1, sizeof(*st));
+        st->kind = text ? CONTROL_STREAM_GRID : CONTROL_STREAM_MATRIX;
+        st->more = rq->flags & VARLINK_MORE;
+        st->params = json_incref(rq->parameters);
+        st->ro = (RenderOptions){.model_glob = model,
+                                 .vendor_glob = vendor,
+                                 .provider_glob = provider,
+                                 .on_glob = on,
+                                 .not_on_glob = not_on,
+                                 .by_clouds = clouds >= 0,
+                                 .clouds = clouds >= 0 ? (unsigned)clouds : 0,
+                                 .single_cloud = single,
+                                 .width = (size_t)width,
+                                 .ascii = ascii,
+                                 .compact = !wide};
+        st->vendor = vendor;
+        st->provider = provider;
+        st->measuring = true;
+        st->generation = poller_generation(s->poller);
+        if (text && render_grid_new(m, &st->ro, &st->grid) < 0)
                 util_oom();
-        if (vendor || provider) {
-                json_t *models = json_object_get(doc, "models"), *keep = control_array();
-                json_t *providers = json_object_get(doc, "providers"), *pkeep = control_array();
-                json_t *mj, *pj;
-                size_t i;
-
-                json_array_foreach(
-                    providers, i,
-                    pj) if (control_glob(provider, json_string_value(json_object_get(pj, "id"))))
-                    control_append(pkeep, json_incref(pj));
-                json_array_foreach(models, i, mj)
-                {
-                        json_t *cells = json_object_get(mj, "cells"), *cj;
-                        const char *key;
-                        void *tmp;
-
-                        if (!control_glob(vendor, json_string_value(json_object_get(mj, "vendor"))))
-                                continue;
-                        json_object_foreach_safe(cells, tmp, key,
-                                                 cj) if (!control_glob(provider, key))
-                            json_object_del(cells, key);
-                        if (provider && json_object_size(cells) == 0)
-                                continue;
-                        control_append(keep, json_incref(mj));
-                }
-                control_set(doc, "providers", pkeep);
-                control_set(doc, "models", keep);
-        }
-        control_reply(c, rq, json_pack("{s:o, s:I}", "matrix", doc, "shown", shown), false);
+        c->stream = st;
 }
 
 static json_t *control_alert_json(const Alert *a)
@@ -860,6 +939,7 @@ static void control_get_history_ring(ControlClient *c, const VarlinkRequest *rq,
 {
         const StateEvent *ev;
         size_t matching = 0, skip;
+        ControlStream *stream;
         json_t *events;
 
         limit = MIN(limit, (long long)CONTROL_MAX_HISTORY);
@@ -880,16 +960,20 @@ static void control_get_history_ring(ControlClient *c, const VarlinkRequest *rq,
                                                           ev->provider, ev->source, ev->state,
                                                           ev->previous_state, ev->message));
         }
-        control_reply(c, rq, json_pack("{s:o}", "events", events), false);
+        /* A snapshot: the ring moves on while the parts go out. */
+        stream = xcalloc(1, sizeof(*stream));
+        stream->kind = CONTROL_STREAM_HISTORY;
+        stream->more = rq->flags & VARLINK_MORE;
+        stream->events = events;
+        c->stream = stream;
 }
 
 /* ---- history: replies read from the store a slice at a time ---------------------------- */
 
-/* A job reads at most CONTROL_JOB_BUDGET bytes of the store per turn of the loop, and a turn
- * comes only while its client's queue is under CONTROL_JOB_QUEUE_LOW: a long history streams
- * at the pace the client reads it, and never blocks the loop or grows memory. */
-#define CONTROL_JOB_BUDGET    (256u * 1024u)
-#define CONTROL_JOB_QUEUE_LOW (256u * 1024u)
+/* A job reads at most CONTROL_JOB_BUDGET bytes of the store per turn of its client, and a
+ * turn comes only while the client's queue is under CONTROL_OUTPUT_LOW: a long history
+ * streams at the pace the client reads it, and never blocks the loop or grows memory. */
+#define CONTROL_JOB_BUDGET (256u * 1024u)
 
 typedef enum ControlJobKind {
         CONTROL_JOB_HISTORY,
@@ -985,6 +1069,24 @@ static int control_job_history(ControlServer *s, ControlClient *c, ControlJob *j
         return 0;
 }
 
+/* The grid of m whole, for a reply that is one message (GetMatrixAt): NULL on failure. */
+static char *control_render_text(const Matrix *m, const RenderOptions *ro)
+{
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        int r;
+
+        if (!f)
+                util_oom();
+        r = render_matrix_text(f, m, ro);
+        if (fclose(f) != 0 || r < 0) {
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
 static int control_job_matrix_at(ControlServer *s, ControlClient *c, ControlJob *j)
 {
         const State *st = poller_state(s->poller);
@@ -1022,55 +1124,23 @@ static int control_job_matrix_at(ControlServer *s, ControlClient *c, ControlJob 
         return 0;
 }
 
-static void control_jobs_schedule(ControlServer *s)
+/* One slice of c's job, in a turn of its own event source (control_client_turn()): requests
+ * behind it wait, and the next slice comes when the queue is low again. */
+static void control_job_step(ControlServer *s, ControlClient *c)
 {
-        (void)sd_event_source_set_enabled(s->job_src, SD_EVENT_ONESHOT);
-}
-
-static bool control_job_may_run(const ControlClient *c)
-{
-        return c->job && !c->dead && c->out_len - c->out_start < CONTROL_JOB_QUEUE_LOW;
-}
-
-/* A client's queue drained: its job may take its next slice. */
-static void control_jobs_wake(ControlClient *c)
-{
-        if (control_job_may_run(c))
-                control_jobs_schedule(c->server);
-}
-
-static void control_client_process(ControlClient *c);
-
-static int control_on_jobs(sd_event_source *src, void *userdata)
-{
-        ControlServer *s = userdata;
-        bool again = false;
-
-        for (ControlClient *c = s->clients; c; c = c->next) {
-                if (!control_job_may_run(c))
-                        continue;
-                ControlJob *j = c->job;
-                int more = j->kind == CONTROL_JOB_HISTORY ? control_job_history(s, c, j)
-                                                          : control_job_matrix_at(s, c, j);
-                if (!more) {
-                        control_job_free(j);
-                        c->job = NULL;
-                        /* Requests that arrived meanwhile are answered now, in order. */
-                        control_client_process(c);
-                }
-                control_client_flush(c);
-                control_client_update_events(c);
-                again = again || control_job_may_run(c);
+        ControlJob *j = c->job;
+        int more = j->kind == CONTROL_JOB_HISTORY ? control_job_history(s, c, j)
+                                                  : control_job_matrix_at(s, c, j);
+        if (!more) {
+                control_job_free(j);
+                c->job = NULL;
         }
-        if (again)
-                control_jobs_schedule(s);
-        return 0;
 }
 
 static void control_start_job(ControlServer *s, ControlClient *c, ControlJob *j)
 {
+        (void)s;
         c->job = j;
-        control_jobs_schedule(s);
 }
 
 static void control_get_history(ControlServer *s, ControlClient *c, const VarlinkRequest *rq)
@@ -1270,58 +1340,408 @@ static void control_dispatch(ControlServer *s, ControlClient *c, const VarlinkRe
                       json_pack("{s:s}", "method", rq->method));
 }
 
-/* ---- I/O ------------------------------------------------------------------------------ */
+/* ---- streams -------------------------------------------------------------------------- */
 
-static void control_client_process(ControlClient *c)
+static void control_stream_put(ControlStream *st, const char *data, size_t n)
 {
-        const char *msg;
-        size_t len;
-        int r;
+        util_grow((void **)&st->buf, &st->cap, st->len + n, 1);
+        memcpy(st->buf + st->len, data, n);
+        st->len += n;
+}
 
-        while (!c->dead && !c->closing && !c->job) {
-                VarlinkRequest rq = {0};
-                const char *reason = NULL;
+static void control_stream_puts(ControlStream *st, const char *text)
+{
+        control_stream_put(st, text, strlen(text));
+}
 
-                r = varlink_buffer_next(&c->in, &msg, &len);
-                if (r == 0)
-                        break;
-                if (r < 0) {
-                        control_protocol_error(c, "message too long");
-                        break;
+/* Append v (taken) encoded as the rest of the message is. */
+static void control_stream_put_json(ControlStream *st, json_t *v)
+{
+        char *text = v ? json_dumps(v, VARLINK_DUMP_FLAGS | JSON_ENCODE_ANY) : NULL;
+
+        json_decref(v);
+        if (!text)
+                util_oom();
+        control_stream_puts(st, text);
+        free(text);
+}
+
+/* Append n bytes of text (NUL-terminated) as the inside of a JSON string. */
+static void control_stream_put_text(ControlStream *st, const char *text, size_t n)
+{
+        json_t *v = json_stringn(text, n);
+        char *e;
+
+        if (!v) {
+                _cleanup_free_ char *clean = util_utf8_dup(text, SIZE_MAX);
+                v = json_string(clean);
+        }
+        e = v ? json_dumps(v, VARLINK_DUMP_FLAGS | JSON_ENCODE_ANY) : NULL;
+        json_decref(v);
+        if (!e)
+                util_oom();
+        control_stream_put(st, e + 1, strlen(e) - 2); /* without the quotes */
+        free(e);
+}
+
+/* Begin a reply: its parameters up to where the rows (lines, events) go. The first one of
+ * the matrix also carries what a document has besides its models. */
+static void control_stream_begin(ControlStream *st, const Matrix *m)
+{
+        st->len = 0;
+        st->items = 0;
+        st->open = true;
+        control_stream_puts(st, VARLINK_REPLY_OPEN);
+        switch (st->kind) {
+        case CONTROL_STREAM_MATRIX:
+                control_stream_puts(st, "{\"matrix\":{");
+                if (!st->started) {
+                        json_t *all = NULL, *keep = control_array(), *pj;
+                        size_t i;
+
+                        if (render_providers_json(m, &all) < 0)
+                                util_oom();
+                        json_array_foreach(all, i, pj)
+                        {
+                                const char *id = json_string_value(json_object_get(pj, "id"));
+                                if (control_glob(st->provider, id))
+                                        control_append(keep, json_incref(pj));
+                        }
+                        json_decref(all);
+                        control_stream_puts(st, "\"schema\":");
+                        control_stream_put_json(st, json_string(RENDER_SCHEMA));
+                        control_stream_puts(st, ",\"providers\":");
+                        control_stream_put_json(st, keep);
+                        control_stream_puts(st, ",");
+                        st->started = true;
                 }
-                r = varlink_request_parse(msg, len, &rq, &reason);
-                if (r < 0) {
-                        control_protocol_error(c, reason ? reason : "not a Varlink call");
-                        break;
-                }
-                control_dispatch(c->server, c, &rq);
-                varlink_request_clear(&rq);
+                control_stream_puts(st, "\"models\":[");
+                break;
+        case CONTROL_STREAM_GRID:
+                control_stream_puts(st, "{\"text\":\"");
+                break;
+        case CONTROL_STREAM_HISTORY:
+                control_stream_puts(st, "{\"events\":[");
+                break;
         }
 }
 
-static void control_client_read(ControlClient *c)
+/* End the reply begun and queue it. */
+static void control_stream_end(ControlClient *c, bool last)
+{
+        ControlStream *st = c->stream;
+        const char *close;
+        char num[64];
+        size_t n;
+
+        if (st->kind == CONTROL_STREAM_GRID)
+                control_stream_puts(st, "\"");
+        else
+                control_stream_puts(st, st->kind == CONTROL_STREAM_MATRIX ? "]}" : "]");
+        if (st->kind != CONTROL_STREAM_HISTORY) {
+                snprintf(num, sizeof(num), ",\"shown\":%zu", st->shown);
+                control_stream_puts(st, num);
+                if (last && st->changed)
+                        control_stream_puts(st, ",\"changed\":true");
+        }
+        control_stream_puts(st, "}");
+        close = varlink_reply_close(st->more && !last, &n);
+        control_stream_put(st, close, n);
+        st->total += st->len;
+        st->open = false;
+        control_client_append(c, TAKE_PTR(st->buf), st->len, st->cap);
+        st->len = st->cap = 0;
+}
+
+/* The stream is over: its last reply is queued, or an error instead. */
+static void control_stream_done(ControlClient *c)
+{
+        bool large = c->stream->total >= CONTROL_TRIM_BYTES;
+
+        control_stream_free(TAKE_PTR(c->stream));
+        if (large)
+                util_memory_release();
+}
+
+/* One reply holds it all, and it passed the cap: say so and how to get it. */
+static void control_stream_too_large(ControlClient *c)
+{
+        control_stream_free(TAKE_PTR(c->stream));
+        control_too_large(c, NULL, true);
+        util_memory_release();
+}
+
+/* Whether the reply being made is as big as a part may be. */
+static bool control_stream_part_full(const ControlStream *st, size_t extra)
+{
+        return st->more &&
+               (st->items >= CONTROL_CHUNK_ROWS || st->len + extra >= CONTROL_CHUNK_BYTES);
+}
+
+/* Where to go on: the first row after the one last looked at (rows are sorted by id). */
+static size_t control_stream_resume(const Matrix *m, const char *cursor)
+{
+        size_t lo = 0, hi = m->n_models;
+
+        while (cursor && lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(m->models[mid]->id, cursor) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return cursor ? lo : 0;
+}
+
+static void control_stream_looked_at(ControlStream *st, const Matrix *m, size_t from, size_t i)
+{
+        if (i > from) {
+                free(st->cursor);
+                st->cursor = xstrdup(m->models[i - 1]->id);
+        }
+}
+
+/* Append one selected row as the document has it; false if the filters leave it out. */
+static bool control_stream_row(ControlStream *st, const Matrix *m, const MatrixModel *mm)
+{
+        json_t *mj = NULL;
+
+        if (!control_glob(st->vendor, mm->vendor ? mm->vendor : ""))
+                return false;
+        if (render_model_json(m, mm, &mj) < 0)
+                util_oom();
+        if (st->provider) {
+                json_t *cells = json_object_get(mj, "cells"), *cj;
+                const char *key;
+                void *tmp;
+
+                json_object_foreach_safe(cells, tmp, key, cj) if (!control_glob(st->provider, key))
+                    json_object_del(cells, key);
+                if (json_object_size(cells) == 0) {
+                        json_decref(mj);
+                        return false;
+                }
+        }
+        if (st->items > 0)
+                control_stream_puts(st, ",");
+        control_stream_put_json(st, mj);
+        return true;
+}
+
+/* One turn of a matrix stream: first count the selected rows (and size the grid), then
+ * rows until a part is full, the matrix ends, or the turn's time is up. */
+static void control_stream_matrix_step(ControlServer *s, ControlClient *c, uint64_t deadline)
+{
+        ControlStream *st = c->stream;
+        const Matrix *m = poller_state(s->poller)->matrix;
+        _cleanup_free_ char *text = NULL;
+        size_t from, i, text_len = 0;
+        FILE *f = NULL;
+        bool done;
+
+        if (poller_generation(s->poller) != st->generation)
+                st->changed = true;
+        if (st->grid)
+                render_grid_sync(st->grid, m);
+        from = i = control_stream_resume(m, st->cursor);
+        if (st->measuring) {
+                for (; i < m->n_models; i++) {
+                        const MatrixModel *mm = m->models[i];
+                        if ((i - from) % 256 == 255 && util_now_mono() >= deadline)
+                                break;
+                        if (!render_row_selected(m, &st->ro, mm))
+                                continue;
+                        st->shown++;
+                        if (st->grid)
+                                render_grid_measure(st->grid, mm);
+                }
+                control_stream_looked_at(st, m, from, i);
+                if (i < m->n_models)
+                        return;
+                st->measuring = false;
+                free(st->cursor);
+                st->cursor = NULL;
+                from = i = 0;
+        }
+
+        if (!st->open)
+                control_stream_begin(st, m);
+        if (st->grid) {
+                f = open_memstream(&text, &text_len);
+                if (!f)
+                        util_oom();
+                if (!st->started) {
+                        (void)render_grid_head(st->grid, f);
+                        st->started = true;
+                }
+        }
+        for (; i < m->n_models;) {
+                const MatrixModel *mm = m->models[i];
+
+                if (i > from && util_now_mono() >= deadline)
+                        break;
+                i++;
+                if (!render_row_selected(m, &st->ro, mm))
+                        continue;
+                if (f)
+                        (void)render_grid_row(st->grid, m, mm, f);
+                else if (!control_stream_row(st, m, mm))
+                        continue;
+                st->items++;
+                if (control_stream_part_full(st, f ? (size_t)ftello(f) : 0) ||
+                    (!st->more && st->len > s->opts.max_output))
+                        break;
+        }
+        control_stream_looked_at(st, m, from, i);
+        done = i >= m->n_models;
+        if (f) {
+                if (done)
+                        (void)render_grid_tail(st->grid, f);
+                if (fclose(f) != 0)
+                        util_oom();
+                control_stream_put_text(st, text, text_len);
+        }
+        if (!st->more && st->len > s->opts.max_output)
+                return control_stream_too_large(c);
+        if (done) {
+                control_stream_end(c, true);
+                control_stream_done(c);
+        } else if (control_stream_part_full(st, 0))
+                control_stream_end(c, false);
+}
+
+/* One turn of a history stream: events of the snapshot until a part is full. */
+static void control_stream_history_step(ControlServer *s, ControlClient *c, uint64_t deadline)
+{
+        ControlStream *st = c->stream;
+        size_t n = json_array_size(st->events), from = st->next_event;
+
+        if (!st->open)
+                control_stream_begin(st, NULL);
+        while (st->next_event < n) {
+                if (st->next_event > from && util_now_mono() >= deadline)
+                        break;
+                if (st->items > 0)
+                        control_stream_puts(st, ",");
+                control_stream_put_json(st,
+                                        json_incref(json_array_get(st->events, st->next_event)));
+                st->next_event++;
+                st->items++;
+                if (control_stream_part_full(st, 0) || (!st->more && st->len > s->opts.max_output))
+                        break;
+        }
+        if (!st->more && st->len > s->opts.max_output)
+                return control_stream_too_large(c);
+        if (st->next_event >= n) {
+                control_stream_end(c, true);
+                control_stream_done(c);
+        } else if (control_stream_part_full(st, 0))
+                control_stream_end(c, false);
+}
+
+/* Make the next part of c's stream: one turn's worth, so other clients and the rest of the
+ * loop wait at most CONTROL_STEP_USEC and one row for it. */
+static void control_stream_step(ControlServer *s, ControlClient *c)
+{
+        uint64_t deadline = util_now_mono() + CONTROL_STEP_USEC;
+
+        if (c->stream->kind == CONTROL_STREAM_HISTORY)
+                control_stream_history_step(s, c, deadline);
+        else
+                control_stream_matrix_step(s, c, deadline);
+}
+
+/* ---- I/O ------------------------------------------------------------------------------ */
+
+/* Cut and answer the next buffered request: 1 if there was one, 0 if none is complete,
+ * < 0 when the connection is to close. */
+static int control_client_next(ControlClient *c)
+{
+        VarlinkRequest rq = {0};
+        const char *msg, *reason = NULL;
+        size_t len;
+        int r;
+
+        r = varlink_buffer_next(&c->in, &msg, &len);
+        if (r == 0)
+                return 0;
+        if (r < 0) {
+                control_protocol_error(c, "message too long");
+                return r;
+        }
+        r = varlink_request_parse(msg, len, &rq, &reason);
+        if (r < 0) {
+                control_protocol_error(c, reason ? reason : "not a Varlink call");
+                return r;
+        }
+        c->last_active = util_now_mono();
+        control_dispatch(c->server, c, &rq);
+        varlink_request_clear(&rq);
+        return 1;
+}
+
+/* Read once: 1 if bytes came, 0 if none (or the end), < 0 when the connection is to close. */
+static int control_client_read(ControlClient *c)
 {
         ControlServer *s = c->server;
+        ssize_t n;
 
-        for (unsigned k = 0; k < CONTROL_READS_PER_EVENT && !c->dead && !c->closing; k++) {
-                ssize_t n = recv(c->fd, s->read_buf, CONTROL_READ_CHUNK, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno != EAGAIN && errno != EWOULDBLOCK)
-                                control_client_kill(c);
-                        return;
-                }
-                if (n == 0) {
-                        c->read_eof = true;
-                        return;
-                }
-                if (varlink_buffer_append(&c->in, s->read_buf, (size_t)n) < 0) {
-                        control_protocol_error(c, "message too long");
-                        return;
-                }
-                control_client_process(c);
+        do
+                n = recv(c->fd, s->read_buf, CONTROL_READ_CHUNK, MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        return 0;
+                control_client_kill(c);
+                return -errno;
         }
+        if (n == 0) {
+                c->read_eof = true;
+                return 0;
+        }
+        /* Only read when every complete request is answered, so what stays is one partial
+         * message, which is what the buffer's bound is about. */
+        if (varlink_buffer_append(&c->in, s->read_buf, (size_t)n) < 0) {
+                control_protocol_error(c, "message too long");
+                return -EMSGSIZE;
+        }
+        return 1;
+}
+
+/* One turn of a client: write what is queued, then either make the next part of its
+ * stream, or answer its buffered requests and read more, each within a bound so that every
+ * other client gets its turn too. A paused client (a stream, a full queue) is not read. */
+static void control_client_turn(ControlClient *c)
+{
+        unsigned calls = 0, reads = 0;
+
+        control_client_flush(c);
+        while (!c->dead && !c->closing) {
+                if (c->stream) {
+                        if (control_client_pending(c) < CONTROL_OUTPUT_LOW)
+                                control_stream_step(c->server, c);
+                        break;
+                }
+                if (c->job) {
+                        if (control_client_pending(c) < CONTROL_OUTPUT_LOW)
+                                control_job_step(c->server, c);
+                        break;
+                }
+                if (control_client_pending(c) >= CONTROL_OUTPUT_HIGH ||
+                    calls >= CONTROL_CALLS_PER_EVENT)
+                        break;
+                int r = control_client_next(c);
+                if (r < 0)
+                        break;
+                if (r > 0) {
+                        calls++;
+                        continue;
+                }
+                if (c->read_eof || reads++ >= CONTROL_READS_PER_EVENT ||
+                    control_client_read(c) <= 0)
+                        break;
+        }
+        control_client_flush(c);
 }
 
 static int control_on_client(sd_event_source *src, int fd, uint32_t revents, void *userdata)
@@ -1330,16 +1750,37 @@ static int control_on_client(sd_event_source *src, int fd, uint32_t revents, voi
 
         if (c->dead)
                 return 0;
-        if (revents & EPOLLIN)
-                control_client_read(c);
-        if (!c->dead && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN)) {
+        /* Hung up entirely: nothing written would arrive. A peer that only shut its sending
+         * side still gets the replies to what it sent. */
+        if ((revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN)) {
                 control_client_kill(c);
                 return 0;
         }
-        control_client_flush(c);
-        control_jobs_wake(c);
+        control_client_turn(c);
         control_client_update_events(c);
         return 0;
+}
+
+/* Refuse a connection over a cap: say why (its first read gets it), then close. */
+static void control_refuse(ControlServer *s, int fd, uid_t uid, size_t limit, bool per_user)
+{
+        _cleanup_free_ char *buf = NULL;
+        json_t *params = json_pack("{s:I, s:b}", "limit", (json_int_t)limit, "per_user", per_user);
+        size_t len;
+
+        log_debug("control: refusing a connection of uid %u: %zu %s", (unsigned)uid, limit,
+                  per_user ? "from that uid" : "in all");
+        if (params &&
+            varlink_error_encode(VARLINK_ERROR_TOO_MANY_CONNECTIONS, params, &buf, &len) >= 0)
+                (void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        json_decref(params);
+        close(fd);
+}
+
+static void control_idle_arm(ControlServer *s, uint64_t when)
+{
+        (void)sd_event_source_set_time(s->idle_src, when);
+        (void)sd_event_source_set_enabled(s->idle_src, SD_EVENT_ONESHOT);
 }
 
 static void control_accept_one(ControlServer *s, int fd)
@@ -1347,21 +1788,37 @@ static void control_accept_one(ControlServer *s, int fd)
         ControlClient *c;
         struct ucred cred = {0};
         socklen_t sl = sizeof(cred);
+        bool privileged = false;
+        size_t same = 0;
+        uid_t uid = (uid_t)-1;
 
-        if (s->n_clients >= s->opts.max_clients) {
-                close(fd);
-                return;
+        /* Credentials as of connect(): a peer cannot gain rights by changing uid later. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) == 0) {
+                uid = cred.uid;
+                privileged = cred.uid == 0 || cred.uid == geteuid();
+        }
+        /* Root and the daemon's own uid always find a slot left: other uids share all but
+         * CONTROL_RESERVED of them, and none has more than max_per_uid. */
+        if (s->n_clients >= s->opts.max_clients)
+                return control_refuse(s, fd, uid, s->opts.max_clients, false);
+        if (!privileged) {
+                size_t shared = s->opts.max_clients > CONTROL_RESERVED
+                                    ? s->opts.max_clients - CONTROL_RESERVED
+                                    : 1;
+                if (s->n_clients >= shared)
+                        return control_refuse(s, fd, uid, shared, false);
+                for (ControlClient *o = s->clients; o; o = o->next)
+                        same += !o->dead && o->uid == uid;
+                if (same >= s->opts.max_per_uid)
+                        return control_refuse(s, fd, uid, s->opts.max_per_uid, true);
         }
         c = xcalloc(1, sizeof(*c));
         c->server = s;
         c->fd = fd;
-        c->uid = (uid_t)-1;
+        c->uid = uid;
+        c->privileged = privileged;
+        c->last_active = util_now_mono();
         varlink_buffer_init(&c->in, s->opts.max_message);
-        /* Credentials as of connect(): a peer cannot gain rights by changing uid later. */
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) == 0) {
-                c->uid = cred.uid;
-                c->privileged = cred.uid == 0 || cred.uid == geteuid();
-        }
         if (sd_event_add_io(s->event, &c->io, fd, EPOLLIN | EPOLLET, control_on_client, c) < 0) {
                 control_client_free(c);
                 return;
@@ -1370,6 +1827,57 @@ static void control_accept_one(ControlServer *s, int fd)
         c->next = s->clients;
         s->clients = c;
         s->n_clients++;
+        int enabled = SD_EVENT_OFF;
+        if (sd_event_source_get_enabled(s->idle_src, &enabled) >= 0 && enabled == SD_EVENT_OFF)
+                control_idle_arm(s, c->last_active + s->opts.idle_timeout);
+}
+
+/* Whether the client waits on the daemon, not the daemon on it: a subscriber with nothing
+ * left to read waits for the next event, however long that takes. */
+static bool control_client_waiting(const ControlClient *c)
+{
+        return c->subscribed && control_client_pending(c) == 0 && !c->stream && !c->job &&
+               !varlink_buffer_complete(&c->in);
+}
+
+/* Close every client that for the idle timeout sent no request and read nothing it had
+ * to read: an idle connection, half a message, a reader that stopped. */
+static int control_on_idle(sd_event_source *src, uint64_t usec, void *userdata)
+{
+        ControlServer *s = userdata;
+        uint64_t now = util_now_mono(), next = now + s->opts.idle_timeout;
+        bool any = false;
+
+        /* Late past the timer's accuracy: the loop itself was busy (a large parse), and
+         * nobody was served meanwhile. The clients get their turns first, so that one whose
+         * request or read waited for us is not taken for idle. */
+        if (!s->idle_deferred && now > usec + s->idle_accuracy + CONTROL_IDLE_LATE) {
+                s->idle_deferred = true;
+                control_idle_arm(s, now + CONTROL_IDLE_LATE);
+                return 0;
+        }
+        s->idle_deferred = false;
+
+        for (ControlClient *c = s->clients; c; c = c->next) {
+                if (c->dead)
+                        continue;
+                any = true;
+                if (control_client_waiting(c))
+                        continue;
+                if (c->last_active + s->opts.idle_timeout <= now) {
+                        char d[32];
+                        log_debug("control: closing a connection of uid %u idle for %s%s",
+                                  (unsigned)c->uid,
+                                  util_format_duration(d, sizeof(d), s->opts.idle_timeout),
+                                  control_client_pending(c) > 0 ? " with its replies unread" : "");
+                        control_client_kill(c);
+                        continue;
+                }
+                next = MIN(next, c->last_active + s->opts.idle_timeout);
+        }
+        if (any)
+                control_idle_arm(s, next);
+        return 0;
 }
 
 static int control_on_listen(sd_event_source *src, int fd, uint32_t revents, void *userdata)
@@ -1414,7 +1922,17 @@ static void control_on_journal(const JournalEvent *je, void *userdata)
                                 util_oom();
                         json_decref(params);
                 }
-                control_client_queue(c, xstrndup(buf, len), len);
+                /* Events cannot wait like requests: a subscriber that lets them pile up
+                 * past the bound is closed (it sees the end, and can subscribe again and
+                 * catch up with GetHistory), never left with a hole in its events. */
+                if (control_client_pending(c) + len > s->opts.max_output) {
+                        log_debug("control: closing a subscriber (uid %u) that does not read "
+                                  "its events",
+                                  (unsigned)c->uid);
+                        control_client_kill(c);
+                        continue;
+                }
+                control_client_append(c, xstrndup(buf, len), len, len);
                 control_client_flush(c);
                 control_client_update_events(c);
         }
@@ -1544,6 +2062,14 @@ int control_new(sd_event *event, Poller *poller, const ControlOptions *o, Contro
                 s->opts.max_output = CONTROL_MAX_OUTPUT;
         if (!s->opts.max_message)
                 s->opts.max_message = VARLINK_MAX_MESSAGE;
+        if (!s->opts.max_per_uid)
+                s->opts.max_per_uid = CONTROL_MAX_PER_UID;
+        if (!s->opts.idle_timeout) {
+                const char *e = getenv(CONTROL_IDLE_ENV);
+                if (!e || util_parse_duration(e, &s->opts.idle_timeout) < 0 ||
+                    s->opts.idle_timeout == 0)
+                        s->opts.idle_timeout = CONTROL_IDLE_TIMEOUT;
+        }
         s->start_time = util_now_real();
         s->read_buf = xmalloc(CONTROL_READ_CHUNK);
 
@@ -1561,11 +2087,13 @@ int control_new(sd_event *event, Poller *poller, const ControlOptions *o, Contro
                 goto fail;
         (void)sd_event_source_set_enabled(s->reap_src, SD_EVENT_OFF);
         (void)sd_event_source_set_description(s->reap_src, "control-reap");
-        r = sd_event_add_defer(event, &s->job_src, control_on_jobs, s);
+        s->idle_accuracy = MIN(s->opts.idle_timeout / 10, USEC_PER_SEC);
+        r = sd_event_add_time(event, &s->idle_src, CLOCK_MONOTONIC, 0, s->idle_accuracy,
+                              control_on_idle, s);
         if (r < 0)
                 goto fail;
-        (void)sd_event_source_set_enabled(s->job_src, SD_EVENT_OFF);
-        (void)sd_event_source_set_description(s->job_src, "control-jobs");
+        (void)sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
+        (void)sd_event_source_set_description(s->idle_src, "control-idle");
         r = journal_add_observer(control_on_journal, s);
         if (r < 0)
                 goto fail;
@@ -1588,7 +2116,7 @@ void control_free(ControlServer *s)
         }
         sd_event_source_disable_unref(s->listen_src);
         sd_event_source_disable_unref(s->reap_src);
-        sd_event_source_disable_unref(s->job_src);
+        sd_event_source_disable_unref(s->idle_src);
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
         if (s->bound_path)

@@ -21,6 +21,7 @@
 #include "lockwatch/varlink.h"
 
 #define DEFAULT_SOCKET "/run/lockwatch/io.lockwatch"
+#define CTL_JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 enum {
         EXIT_OK = 0,
@@ -215,8 +216,15 @@ static int ctl_report_error(const char *method, const VarlinkReply *rp)
         else if (streq(rp->error, VARLINK_ERROR_NO_SUCH_SOURCE) &&
                  (v = json_string_value(json_object_get(p, "source"))))
                 fprintf(stderr, "lockwatchctl: no such source: %s\n", v);
-        else if (streq(rp->error, VARLINK_ERROR_RELOAD_FAILED) &&
-                 (v = json_string_value(json_object_get(p, "message"))))
+        else if (streq(rp->error, VARLINK_ERROR_TOO_MANY_CONNECTIONS)) {
+                fprintf(stderr,
+                        "lockwatchctl: the daemon refused the connection: it has %lld "
+                        "connections%s already; try again later\n",
+                        (long long)json_integer_value(json_object_get(p, "limit")),
+                        json_is_true(json_object_get(p, "per_user")) ? " of this user" : "");
+                return EXIT_CONNECT;
+        } else if (streq(rp->error, VARLINK_ERROR_RELOAD_FAILED) &&
+                   (v = json_string_value(json_object_get(p, "message"))))
                 fprintf(stderr, "lockwatchctl: reload failed: %s\n", v);
         else {
                 _cleanup_free_ char *s = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -225,44 +233,168 @@ static int ctl_report_error(const char *method, const VarlinkReply *rp)
         return EXIT_DAEMON;
 }
 
-/* One call, one reply: 0 and ret (the reply parameters), or an exit code. */
-static int ctl_call(const char *method, json_t *params, json_t **ret)
+/* Connect and send one call: 0 and an open c, or an exit code. A daemon that refuses the
+ * connection (too many) says why before it closes, so a send that fails still reads. */
+static int ctl_start(const char *method, json_t *params, unsigned flags, CtlConn *c)
 {
-        CtlConn c = {.fd = -1};
-        VarlinkReply rp = {0};
-        int r, code;
+        int r;
 
-        if (ctl_connect(arg_socket, &c) < 0) {
+        if (ctl_connect(arg_socket, c) < 0) {
                 json_decref(params);
                 return EXIT_CONNECT;
         }
-        r = ctl_send(&c, method, params, 0);
+        r = ctl_send(c, method, params, flags);
         json_decref(params);
-        if (r >= 0)
-                r = ctl_receive(&c, &rp);
-        ctl_close(&c);
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+                fprintf(stderr, "lockwatchctl: %s: %s\n", method, strerror(-r));
+                ctl_close(c);
+                return EXIT_CONNECT;
+        }
+        return 0;
+}
+
+/* The next reply of a call: 0 and rp, or an exit code (errors reported). */
+static int ctl_next(const char *method, CtlConn *c, VarlinkReply *rp)
+{
+        int r = ctl_receive(c, rp);
+
         if (r < 0) {
                 fprintf(stderr, "lockwatchctl: %s: %s\n", method,
                         r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
                 return EXIT_CONNECT;
         }
-        if (rp.error) {
-                code = ctl_report_error(method, &rp);
-                varlink_reply_clear(&rp);
+        if (rp->error) {
+                int code = ctl_report_error(method, rp);
+                varlink_reply_clear(rp);
                 return code;
         }
+        return 0;
+}
+
+/* One call, one reply: 0 and ret (the reply parameters), or an exit code. */
+static int ctl_call(const char *method, json_t *params, json_t **ret)
+{
+        CtlConn c = {.fd = -1};
+        VarlinkReply rp = {0};
+        int r;
+
+        r = ctl_start(method, params, 0, &c);
+        if (r != 0)
+                return r;
+        r = ctl_next(method, &c, &rp);
+        ctl_close(&c);
+        if (r != 0)
+                return r;
         *ret = json_incref(rp.parameters);
         varlink_reply_clear(&rp);
         return 0;
 }
 
+/* What to do with each reply of a streamed call, as it arrives: 0 to go on, or an exit
+ * code. last: no reply follows. */
+typedef int (*ctl_part_fn)(const json_t *params, bool last, void *userdata);
+
+/* One call with "more": each reply to part() as it arrives. 0, or an exit code. */
+static int ctl_call_more(const char *method, json_t *params, ctl_part_fn part, void *userdata)
+{
+        CtlConn c = {.fd = -1};
+        int r;
+
+        r = ctl_start(method, params, VARLINK_MORE, &c);
+        while (r == 0) {
+                VarlinkReply rp = {0};
+                bool last;
+
+                r = ctl_next(method, &c, &rp);
+                if (r != 0)
+                        break;
+                last = !rp.continues;
+                r = part(rp.parameters, last, userdata);
+                varlink_reply_clear(&rp);
+                if (last)
+                        break;
+        }
+        ctl_close(&c);
+        return r;
+}
+
 static int ctl_print_json(const json_t *j)
 {
-        if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) <
-            0)
+        if (json_dumpf(j, stdout, CTL_JSON_FLAGS) < 0)
                 return EXIT_CONNECT;
         printf("\n");
         return EXIT_OK;
+}
+
+/* Print v as ctl_print_json() would print it nested `indent` spaces deep (its first line
+ * where the cursor is). Encoded strings hold no newline, so every newline starts a line. */
+static void ctl_print_nested(const json_t *v, size_t indent)
+{
+        _cleanup_free_ char *s = json_dumps(v, CTL_JSON_FLAGS | JSON_ENCODE_ANY);
+
+        for (const char *p = s ? s : "null"; *p; p++) {
+                putchar(*p);
+                if (*p == '\n')
+                        printf("%*s", (int)indent, "");
+        }
+}
+
+static void ctl_print_key(const char *k)
+{
+        json_t *s = json_string(k);
+
+        ctl_print_nested(s, 0);
+        json_decref(s);
+        printf(": ");
+}
+
+/* A document streamed in parts, printed as ctl_print_json() prints the whole: the first
+ * part's members, then the items of its array member `key` from every part as they come
+ * (that array is the document's last member). */
+typedef struct CtlJsonStream {
+        const char *key;
+        size_t items;
+        bool begun, members;
+} CtlJsonStream;
+
+static void ctl_json_stream_part(CtlJsonStream *js, const json_t *doc, bool last)
+{
+        const json_t *v;
+        const char *k;
+        size_t i;
+
+        if (!js->begun) {
+                printf("{");
+                json_object_foreach((json_t *)doc, k, v)
+                {
+                        if (streq(k, js->key))
+                                continue;
+                        printf("%s\n  ", js->members ? "," : "");
+                        ctl_print_key(k);
+                        ctl_print_nested(v, 2);
+                        js->members = true;
+                }
+                js->begun = true;
+        }
+        json_array_foreach(json_object_get(doc, js->key), i, v)
+        {
+                if (js->items++ == 0) {
+                        printf("%s\n  ", js->members ? "," : "");
+                        ctl_print_key(js->key);
+                        printf("[\n    ");
+                } else
+                        printf(",\n    ");
+                ctl_print_nested(v, 4);
+        }
+        if (!last)
+                return;
+        if (js->items == 0) {
+                printf("%s\n  ", js->members ? "," : "");
+                ctl_print_key(js->key);
+                printf("[]");
+        } else
+                printf("\n  ]");
+        printf("\n}\n");
 }
 
 /* ---- formatting ------------------------------------------------------------------------ */
@@ -590,10 +722,48 @@ static int cmd_status(char **args, size_t n)
 
 static int ctl_matrix_at(char **args, size_t n);
 
+typedef struct CtlMatrixPrint {
+        const char *pattern;
+        bool filtered;
+        bool checked;
+        CtlJsonStream js;
+} CtlMatrixPrint;
+
+/* Each part of the matrix as it arrives: the grid's lines, or the document's models. */
+static int ctl_matrix_part(const json_t *rp, bool last, void *userdata)
+{
+        CtlMatrixPrint *mp = userdata;
+        const char *pat = mp->pattern;
+
+        /* A pattern or filter that matches nothing says so: an empty grid looks like an
+         * empty matrix. Patterns match the whole id. Every part tells how many match. */
+        if (!mp->checked && json_integer_value(json_object_get(rp, "shown")) == 0 && mp->filtered) {
+                fprintf(stderr, "lockwatchctl: no model matches%s%s%s\n",
+                        pat ? " '" : " the filters", pat ? pat : "", pat ? "'" : "");
+                if (pat && !strchr(pat, '/') && !strchr(pat, '*'))
+                        fprintf(stderr, "lockwatchctl: patterns match the whole id: try '*%s*'\n",
+                                pat);
+                else if (pat && !strchr(pat, '/'))
+                        fprintf(stderr, "lockwatchctl: ids are vendor/model: try '*/%s'\n", pat);
+                return EXIT_DAEMON;
+        }
+        mp->checked = true;
+        if (arg_json)
+                ctl_json_stream_part(&mp->js, json_object_get(rp, "matrix"), last);
+        else
+                fputs(ctl_str(rp, "text", ""), stdout);
+        if (last && json_is_true(json_object_get(rp, "changed"))) {
+                fflush(stdout);
+                fprintf(stderr, "lockwatchctl: the matrix changed while it was sent (a poll "
+                                "ended); run it again for one view\n");
+        }
+        return ferror(stdout) ? EXIT_CONNECT : EXIT_OK;
+}
+
 static int cmd_matrix(char **args, size_t n)
 {
-        json_t *params = json_object(), *rp = NULL;
-        int r;
+        json_t *params = json_object();
+        CtlMatrixPrint mp = {0};
 
         if (n > 1) {
                 fprintf(stderr, "lockwatchctl: matrix takes at most one GLOB\n");
@@ -627,31 +797,11 @@ static int cmd_matrix(char **args, size_t n)
                 if (ctl_columns > 0)
                         json_object_set_new(params, "width", json_integer((json_int_t)ctl_columns));
         }
-        r = ctl_call("io.lockwatch.GetMatrix", params, &rp);
-        if (r != 0)
-                return r;
-        /* A pattern or filter that matches nothing says so: an empty grid looks like an
-         * empty matrix. Patterns match the whole id. */
-        if (json_integer_value(json_object_get(rp, "shown")) == 0 &&
-            (n == 1 || arg_vendor || arg_provider || arg_on || arg_not_on || arg_clouds >= 0 ||
-             arg_single_cloud)) {
-                fprintf(stderr, "lockwatchctl: no model matches%s%s%s\n", n ? " '" : " the filters",
-                        n ? args[0] : "", n ? "'" : "");
-                if (n == 1 && !strchr(args[0], '/') && !strchr(args[0], '*'))
-                        fprintf(stderr, "lockwatchctl: patterns match the whole id: try '*%s*'\n",
-                                args[0]);
-                else if (n == 1 && !strchr(args[0], '/'))
-                        fprintf(stderr, "lockwatchctl: ids are vendor/model: try '*/%s'\n",
-                                args[0]);
-                json_decref(rp);
-                return EXIT_DAEMON;
-        }
-        if (arg_json)
-                r = ctl_print_json(json_object_get(rp, "matrix"));
-        else
-                fputs(ctl_str(rp, "text", ""), stdout);
-        json_decref(rp);
-        return r;
+        mp.pattern = n == 1 ? args[0] : NULL;
+        mp.filtered = n == 1 || arg_vendor || arg_provider || arg_on || arg_not_on ||
+                      arg_clouds >= 0 || arg_single_cloud;
+        mp.js.key = "models";
+        return ctl_call_more("io.lockwatch.GetMatrix", params, ctl_matrix_part, &mp);
 }
 
 static const char *ctl_alert_since(const json_t *a)
@@ -894,73 +1044,34 @@ static char *ctl_model_glob(const char *arg)
         return xasprintf("*/%s", arg);
 }
 
-/* One call whose replies stream ("more"): fn sees each reply's parameters. 0 or an exit
- * code. */
-static int ctl_stream(const char *method, json_t *params,
-                      int (*fn)(const json_t *params, void *userdata), void *userdata)
-{
-        CtlConn c = {.fd = -1};
-        VarlinkReply rp = {0};
-        int r, code = EXIT_OK;
-
-        if (ctl_connect(arg_socket, &c) < 0) {
-                json_decref(params);
-                return EXIT_CONNECT;
-        }
-        r = ctl_send(&c, method, params, VARLINK_MORE);
-        json_decref(params);
-        while (r >= 0) {
-                r = ctl_receive(&c, &rp);
-                if (r < 0)
-                        break;
-                if (rp.error) {
-                        code = ctl_report_error(method, &rp);
-                        varlink_reply_clear(&rp);
-                        break;
-                }
-                code = fn(rp.parameters, userdata);
-                bool more = rp.continues;
-                varlink_reply_clear(&rp);
-                if (code != EXIT_OK || !more)
-                        break;
-        }
-        ctl_close(&c);
-        if (r < 0) {
-                fprintf(stderr, "lockwatchctl: %s: %s\n", method,
-                        r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
-                return EXIT_CONNECT;
-        }
-        return code;
-}
-
 typedef struct CtlHistory {
         size_t n;
+        CtlJsonStream js;
 } CtlHistory;
 
 /* Printed as the pages come: a long history never sits whole in memory, here or there. */
-static int ctl_history_page(const json_t *params, void *userdata)
+static int ctl_history_page(const json_t *params, bool last, void *userdata)
 {
         CtlHistory *h = userdata;
         const json_t *ev;
         size_t i;
 
-        json_array_foreach(json_object_get(params, "events"), i, ev)
-        {
-                if (arg_json) {
-                        _cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                        printf("%s    %s", h->n ? ",\n" : "", s ? s : "{}");
-                } else
+        if (arg_json)
+                ctl_json_stream_part(&h->js, params, last);
+        else
+                json_array_foreach(json_object_get(params, "events"), i, ev)
+                {
                         ctl_print_event(ev);
-                h->n++;
-        }
-        return EXIT_OK;
+                        h->n++;
+                }
+        return ferror(stdout) ? EXIT_CONNECT : EXIT_OK;
 }
 
 static int cmd_history(char **args, size_t n)
 {
         json_t *params = json_object();
         _cleanup_free_ char *glob = NULL;
-        CtlHistory h = {0};
+        CtlHistory h = {.js.key = "events"};
         uint64_t since = 0, until = 0;
         int r;
 
@@ -988,12 +1099,8 @@ static int cmd_history(char **args, size_t n)
                 json_object_set_new(params, "since", json_integer((json_int_t)since));
         if (until)
                 json_object_set_new(params, "until", json_integer((json_int_t)until));
-        if (arg_json)
-                printf("{\n  \"events\": [\n");
-        r = ctl_stream("io.lockwatch.GetHistory", params, ctl_history_page, &h);
-        if (arg_json)
-                printf("%s  ]\n}\n", h.n ? "\n" : "");
-        else if (r == EXIT_OK && h.n == 0)
+        r = ctl_call_more("io.lockwatch.GetHistory", params, ctl_history_page, &h);
+        if (!arg_json && r == EXIT_OK && h.n == 0)
                 printf("no events\n");
         return r;
 }
@@ -1111,7 +1218,7 @@ static bool ctl_timeline_model(CtlTimeline *t, const char *model)
         return true;
 }
 
-static int ctl_timeline_page(const json_t *params, void *userdata)
+static int ctl_timeline_page(const json_t *params, bool last, void *userdata)
 {
         CtlTimeline *t = userdata;
         const json_t *ev;
@@ -1258,7 +1365,7 @@ static int cmd_timeline(char **args, size_t n)
             json_pack("{s:s, s:b, s:I}", "model", glob, "quiet", true, "until", (json_int_t)until);
         if (since)
                 json_object_set_new(params, "since", json_integer((json_int_t)since));
-        r = ctl_stream("io.lockwatch.GetHistory", params, ctl_timeline_page, &t);
+        r = ctl_call_more("io.lockwatch.GetHistory", params, ctl_timeline_page, &t);
         if (r != EXIT_OK)
                 goto out;
         if (t.ambiguous) {

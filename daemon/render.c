@@ -8,7 +8,6 @@
 #include "lockwatch/util.h"
 
 #define RENDER_MODEL_WIDTH_MAX 48 /* the model column never grows past this */
-#define RENDER_SCHEMA          "lockwatch.matrix/1"
 
 #define ANSI_GREEN  "\033[32m"
 #define ANSI_RED    "\033[31m"
@@ -256,12 +255,30 @@ static int render_left_out(FILE *f, RenderLine *l, size_t left_out, size_t width
 
 typedef struct RenderLayout {
         size_t model_width;
-        size_t *widths; /* per provider column */
-        size_t *cols;   /* provider indices shown, in column order */
+        size_t *widths; /* per column of the grid */
+        size_t *cols;   /* grid columns shown, in column order */
         size_t n_cols;
         size_t left_out; /* columns left out to fit the width */
         size_t group_start[_PROVIDER_KIND_MAX], group_len[_PROVIDER_KIND_MAX]; /* into cols */
 } RenderLayout;
+
+/* A grid keeps the provider columns it was started with, by id: a matrix that gains or
+ * loses a provider while a grid is drawn in parts (the control socket streams one) moves
+ * the columns' indices, never what a column of the grid means. */
+struct RenderGrid {
+        RenderOptions o; /* the globs are the caller's */
+        const RenderMarks *mk;
+        size_t n_prov;
+        char **ids;          /* every provider of the matrix at the start, in its order */
+        ProviderKind *kinds; /* of each */
+        bool *seen;          /* some measured row has evidence in the column */
+        size_t *index;       /* each column's index in the matrix last synced, or SIZE_MAX */
+        size_t *column;      /* the reverse: a matrix index's column, or SIZE_MAX */
+        size_t n_column;
+        size_t measured_width; /* widest id of a measured row */
+        RenderLayout lay;      /* made by render_grid_head() */
+        RenderLine line;
+};
 
 #define RENDER_MODEL_WIDTH_MIN  16 /* the model column is never cut below this to fit */
 #define RENDER_MODEL_WIDTH_SOFT 28 /* ... nor below this while columns can go instead */
@@ -277,29 +294,29 @@ static size_t render_group_span(const RenderLayout *lay, int g)
 
 /* Group runs over lay->cols, and column widths: each id's, the last of a group widened
  * so the group's label fits over it. */
-static void render_groups(const Matrix *m, RenderLayout *lay)
+static void render_groups(const RenderGrid *g, RenderLayout *lay)
 {
-        for (size_t i = 0; i < m->n_providers; i++)
-                lay->widths[i] = MAX(render_width(m->providers[i].id), (size_t)1);
+        for (size_t i = 0; i < g->n_prov; i++)
+                lay->widths[i] = MAX(render_width(g->ids[i]), (size_t)1);
         /* Columns are ordered by kind, so each group is one contiguous run. */
-        for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
+        for (int k = 0; k < _PROVIDER_KIND_MAX; k++) {
                 size_t span, label;
 
-                lay->group_start[g] = lay->n_cols;
-                lay->group_len[g] = 0;
-                for (size_t k = 0; k < lay->n_cols; k++) {
-                        if (m->providers[lay->cols[k]].kind != (ProviderKind)g)
+                lay->group_start[k] = lay->n_cols;
+                lay->group_len[k] = 0;
+                for (size_t c = 0; c < lay->n_cols; c++) {
+                        if (g->kinds[lay->cols[c]] != (ProviderKind)k)
                                 continue;
-                        if (lay->group_len[g] == 0)
-                                lay->group_start[g] = k;
-                        lay->group_len[g]++;
+                        if (lay->group_len[k] == 0)
+                                lay->group_start[k] = c;
+                        lay->group_len[k]++;
                 }
-                if (lay->group_len[g] == 0)
+                if (lay->group_len[k] == 0)
                         continue;
-                span = render_group_span(lay, g);
-                label = strlen(render_group_labels[g]);
+                span = render_group_span(lay, k);
+                label = strlen(render_group_labels[k]);
                 if (label > span)
-                        lay->widths[lay->cols[lay->group_start[g] + lay->group_len[g] - 1]] +=
+                        lay->widths[lay->cols[lay->group_start[k] + lay->group_len[k] - 1]] +=
                             label - span;
         }
 }
@@ -328,43 +345,34 @@ static size_t render_compact_width(const RenderLayout *lay)
                strlen(" | direct | aggregators  clouds") + strlen(" ?");
 }
 
-static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout *lay)
+/* The layout from what the measured rows showed. */
+static void render_layout(const RenderGrid *g, RenderLayout *lay)
 {
-        bool compact = o && o->compact;
+        const RenderOptions *o = &g->o;
+        bool compact = o->compact;
 
-        lay->model_width = strlen("model");
-        for (size_t r = 0; r < m->n_models; r++) {
-                const MatrixModel *mm = m->models[r];
-                if (render_row_selected(m, o, mm))
-                        lay->model_width = MAX(lay->model_width, render_width(mm->id));
-        }
-        lay->model_width = MIN(lay->model_width, (size_t)RENDER_MODEL_WIDTH_MAX);
-
-        lay->widths = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
+        lay->model_width = MIN(g->measured_width, (size_t)RENDER_MODEL_WIDTH_MAX);
+        lay->widths = xcalloc(MAX(g->n_prov, (size_t)1), sizeof(size_t));
 
         /* A column no selected row has evidence in is all unknown: leave it out, or real
          * catalogues with dozens of providers make the grid unreadable. The clouds count
          * still covers every column. */
-        lay->cols = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(size_t));
+        lay->cols = xcalloc(MAX(g->n_prov, (size_t)1), sizeof(size_t));
         lay->n_cols = 0;
-        for (size_t i = 0; i < m->n_providers; i++) {
-                bool shown = false;
-                if (!render_provider_selected(o, m->providers[i].id))
+        for (size_t i = 0; i < g->n_prov; i++) {
+                if (!render_provider_selected(o, g->ids[i]))
                         continue;
-                if (compact && m->providers[i].kind != PROVIDER_CLOUD)
+                if (compact && g->kinds[i] != PROVIDER_CLOUD)
                         continue;
-                for (size_t r = 0; r < m->n_models && !shown; r++)
-                        shown = matrix_cell(m->models[r], i)->n_evidence > 0 &&
-                                render_row_selected(m, o, m->models[r]);
-                if (shown)
+                if (g->seen[i])
                         lay->cols[lay->n_cols++] = i;
         }
-        render_groups(m, lay);
+        render_groups(g, lay);
 
         /* To fit a terminal: first cut long model ids (with an ellipsis), then leave out
          * provider columns from the right, aggregators first; the summaries still count
          * every column. */
-        if (!o || o->width == 0)
+        if (o->width == 0)
                 return;
         for (;;) {
                 size_t w = compact ? render_compact_width(lay) : render_wide_width(lay);
@@ -383,7 +391,7 @@ static void render_layout(const Matrix *m, const RenderOptions *o, RenderLayout 
                         return;
                 lay->n_cols--;
                 lay->left_out++;
-                render_groups(m, lay);
+                render_groups(g, lay);
         }
 }
 
@@ -434,93 +442,274 @@ static CellState render_kind_state(const Matrix *m, const MatrixModel *mm, Provi
         return CELL_UNKNOWN;
 }
 
+static const char render_direct_label[] = "direct", render_aggr_label[] = "aggregators";
+
+/* The state of grid column i in row mm (unknown when the matrix lost the provider). */
+static CellState render_grid_state(const RenderGrid *g, const MatrixModel *mm, size_t i)
+{
+        return g->index[i] == SIZE_MAX ? CELL_UNKNOWN : matrix_cell(mm, g->index[i])->state;
+}
+
 /* The compact grid: real catalogues name dozens of direct APIs and resellers, but the
  * question the grid answers is "on which clouds, and is there any other way in". */
-static int render_matrix_compact(FILE *f, const Matrix *m, const RenderOptions *o)
+static int render_compact_head(RenderGrid *g, FILE *f)
 {
-        const RenderMarks *mk = o->ascii ? &render_ascii : &render_utf8;
-        static const char direct_label[] = "direct", aggr_label[] = "aggregators";
-        RenderLayout lay = {0};
-        RenderLine l = {0};
+        const RenderLayout *lay = &g->lay;
+        RenderLine *l = &g->line;
+        size_t cloud_span =
+            lay->group_len[PROVIDER_CLOUD] ? render_group_span(lay, PROVIDER_CLOUD) : 0;
         int r;
 
-        render_layout(m, o, &lay);
-        size_t cloud_span =
-            lay.group_len[PROVIDER_CLOUD] ? render_group_span(&lay, PROVIDER_CLOUD) : 0;
-
         /* Line 1: the group label over the cloud columns. */
-        render_spaces(&l, lay.model_width);
-        render_puts(&l, "  ");
-        if (lay.group_len[PROVIDER_CLOUD])
-                render_puts(&l, render_group_labels[PROVIDER_CLOUD]);
-        r = render_flush(f, &l);
+        render_spaces(l, lay->model_width);
+        render_puts(l, "  ");
+        if (lay->group_len[PROVIDER_CLOUD])
+                render_puts(l, render_group_labels[PROVIDER_CLOUD]);
+        r = render_flush(f, l);
+        if (r < 0)
+                return r;
 
         /* Line 2: cloud ids, then the two summary columns. */
-        if (r >= 0) {
-                render_puts(&l, "model");
-                render_spaces(&l, lay.model_width - strlen("model"));
-                render_puts(&l, "  ");
-                for (size_t k = 0; k < lay.group_len[PROVIDER_CLOUD]; k++) {
-                        size_t i = lay.cols[lay.group_start[PROVIDER_CLOUD] + k];
-                        if (k > 0)
-                                render_spaces(&l, 1);
-                        size_t w = render_text(&l, m->providers[i].id, SIZE_MAX, mk, o->ascii);
-                        render_spaces(&l, lay.widths[i] - w);
-                }
-                if (cloud_span < strlen(render_group_labels[PROVIDER_CLOUD]) &&
-                    lay.group_len[PROVIDER_CLOUD])
-                        render_spaces(&l, strlen(render_group_labels[PROVIDER_CLOUD]) - cloud_span);
-                render_puts(&l, " | ");
-                render_puts(&l, direct_label);
-                render_puts(&l, " | ");
-                render_puts(&l, aggr_label);
-                render_puts(&l, "  clouds");
-                r = render_flush(f, &l);
+        render_puts(l, "model");
+        render_spaces(l, lay->model_width - strlen("model"));
+        render_puts(l, "  ");
+        for (size_t k = 0; k < lay->group_len[PROVIDER_CLOUD]; k++) {
+                size_t i = lay->cols[lay->group_start[PROVIDER_CLOUD] + k];
+                if (k > 0)
+                        render_spaces(l, 1);
+                size_t w = render_text(l, g->ids[i], SIZE_MAX, g->mk, g->o.ascii);
+                render_spaces(l, lay->widths[i] - w);
         }
+        if (cloud_span < strlen(render_group_labels[PROVIDER_CLOUD]) &&
+            lay->group_len[PROVIDER_CLOUD])
+                render_spaces(l, strlen(render_group_labels[PROVIDER_CLOUD]) - cloud_span);
+        render_puts(l, " | ");
+        render_puts(l, render_direct_label);
+        render_puts(l, " | ");
+        render_puts(l, render_aggr_label);
+        render_puts(l, "  clouds");
+        return render_flush(f, l);
+}
 
-        for (size_t row = 0; r >= 0 && row < m->n_models; row++) {
-                const MatrixModel *mm = m->models[row];
-                char num[32];
+static int render_compact_row(RenderGrid *g, const Matrix *m, const MatrixModel *mm, FILE *f)
+{
+        const RenderLayout *lay = &g->lay;
+        const RenderMarks *mk = g->mk;
+        RenderLine *l = &g->line;
+        size_t cloud_span =
+            lay->group_len[PROVIDER_CLOUD] ? render_group_span(lay, PROVIDER_CLOUD) : 0;
+        char num[32];
 
-                if (!render_row_selected(m, o, mm))
+        render_spaces(l,
+                      lay->model_width - render_text(l, mm->id, lay->model_width, mk, g->o.ascii));
+        render_puts(l, "  ");
+        for (size_t k = 0; k < lay->group_len[PROVIDER_CLOUD]; k++) {
+                size_t i = lay->cols[lay->group_start[PROVIDER_CLOUD] + k], w = lay->widths[i];
+                size_t left = (w - 1) / 2;
+                if (k > 0)
+                        render_spaces(l, 1);
+                render_spaces(l, left);
+                render_mark(l, render_grid_state(g, mm, i), mk, g->o.color);
+                render_spaces(l, w - 1 - left);
+        }
+        if (cloud_span < strlen(render_group_labels[PROVIDER_CLOUD]) &&
+            lay->group_len[PROVIDER_CLOUD])
+                render_spaces(l, strlen(render_group_labels[PROVIDER_CLOUD]) - cloud_span);
+        render_puts(l, " | ");
+        render_spaces(l, (sizeof(render_direct_label) - 2) / 2);
+        render_mark(l, render_kind_state(m, mm, PROVIDER_DIRECT), mk, g->o.color);
+        render_spaces(l, sizeof(render_direct_label) - 2 - (sizeof(render_direct_label) - 2) / 2);
+        snprintf(num, sizeof(num), " | %*zu", (int)(sizeof(render_aggr_label) - 1),
+                 matrix_count_providers(m, mm, PROVIDER_AGGREGATOR, CELL_AVAILABLE));
+        render_puts(l, num);
+        render_row_end(l, m, mm, 8, g->o.color);
+        return render_flush(f, l);
+}
+
+static int render_wide_head(RenderGrid *g, FILE *f)
+{
+        const RenderLayout *lay = &g->lay;
+        RenderLine *l = &g->line;
+        bool first, any_column;
+        int r = 0;
+
+        /* Line 1: group labels over their columns (none without columns). */
+        any_column = lay->group_len[0] || lay->group_len[1] || lay->group_len[2];
+        if (any_column)
+                render_spaces(l, lay->model_width);
+        first = true;
+        for (int k = 0; k < _PROVIDER_KIND_MAX; k++) {
+                if (lay->group_len[k] == 0)
                         continue;
-                render_spaces(&l, lay.model_width -
-                                      render_text(&l, mm->id, lay.model_width, mk, o->ascii));
-                render_puts(&l, "  ");
-                for (size_t k = 0; k < lay.group_len[PROVIDER_CLOUD]; k++) {
-                        size_t i = lay.cols[lay.group_start[PROVIDER_CLOUD] + k], w = lay.widths[i];
-                        size_t left = (w - 1) / 2;
-                        if (k > 0)
-                                render_spaces(&l, 1);
-                        render_spaces(&l, left);
-                        render_mark(&l, matrix_cell(mm, i)->state, mk, o->color);
-                        render_spaces(&l, w - 1 - left);
-                }
-                if (cloud_span < strlen(render_group_labels[PROVIDER_CLOUD]) &&
-                    lay.group_len[PROVIDER_CLOUD])
-                        render_spaces(&l, strlen(render_group_labels[PROVIDER_CLOUD]) - cloud_span);
-                render_puts(&l, " | ");
-                render_spaces(&l, (sizeof(direct_label) - 2) / 2);
-                render_mark(&l, render_kind_state(m, mm, PROVIDER_DIRECT), mk, o->color);
-                render_spaces(&l, sizeof(direct_label) - 2 - (sizeof(direct_label) - 2) / 2);
-                snprintf(num, sizeof(num), " | %*zu", (int)(sizeof(aggr_label) - 1),
-                         matrix_count_providers(m, mm, PROVIDER_AGGREGATOR, CELL_AVAILABLE));
-                render_puts(&l, num);
-                render_row_end(&l, m, mm, 8, o->color);
-                r = render_flush(f, &l);
+                render_group_sep(l, first);
+                first = false;
+                render_puts(l, render_group_labels[k]);
+                render_spaces(l, render_group_span(lay, k) - strlen(render_group_labels[k]));
         }
+        if (any_column)
+                r = render_flush(f, l);
+        if (r < 0)
+                return r;
 
-        if (r >= 0)
-                r = render_left_out(f, &l, lay.left_out, o->width);
-        if (r >= 0) {
-                render_legend(&l, mk, o->color,
-                              "; direct = any direct API (e.g. the vendor's own), aggregators = "
-                              "how many resell it, clouds = cloud providers available");
-                r = render_flush_wrap(f, &l, o->width);
+        /* Line 2: provider ids. */
+        render_puts(l, "model");
+        render_spaces(l, lay->model_width - strlen("model"));
+        first = true;
+        for (int k = 0; k < _PROVIDER_KIND_MAX; k++) {
+                if (lay->group_len[k] == 0)
+                        continue;
+                render_group_sep(l, first);
+                first = false;
+                for (size_t c = 0; c < lay->group_len[k]; c++) {
+                        size_t i = lay->cols[lay->group_start[k] + c], w;
+
+                        if (c > 0)
+                                render_spaces(l, 1);
+                        w = render_text(l, g->ids[i], SIZE_MAX, g->mk, g->o.ascii);
+                        render_spaces(l, lay->widths[i] - w);
+                }
         }
-        free(l.buf);
-        free(lay.widths);
-        free(lay.cols);
+        render_puts(l, "  clouds");
+        return render_flush(f, l);
+}
+
+static int render_wide_row(RenderGrid *g, const Matrix *m, const MatrixModel *mm, FILE *f)
+{
+        const RenderLayout *lay = &g->lay;
+        RenderLine *l = &g->line;
+        bool first = true;
+
+        render_spaces(l, lay->model_width -
+                             render_text(l, mm->id, lay->model_width, g->mk, g->o.ascii));
+        for (int k = 0; k < _PROVIDER_KIND_MAX; k++) {
+                if (lay->group_len[k] == 0)
+                        continue;
+                render_group_sep(l, first);
+                first = false;
+                for (size_t c = 0; c < lay->group_len[k]; c++) {
+                        size_t i = lay->cols[lay->group_start[k] + c], w = lay->widths[i];
+                        size_t left = (w - 1) / 2;
+
+                        if (c > 0)
+                                render_spaces(l, 1);
+                        render_spaces(l, left);
+                        render_mark(l, render_grid_state(g, mm, i), g->mk, g->o.color);
+                        render_spaces(l, w - 1 - left);
+                }
+        }
+        render_puts(l, "  ");
+        render_row_end(l, m, mm, 6, g->o.color);
+        return render_flush(f, l);
+}
+
+int render_grid_new(const Matrix *m, const RenderOptions *o, RenderGrid **ret)
+{
+        RenderGrid *g;
+
+        if (!m || !ret)
+                return -EINVAL;
+        g = xcalloc(1, sizeof(*g));
+        if (o)
+                g->o = *o;
+        g->mk = g->o.ascii ? &render_ascii : &render_utf8;
+        g->n_prov = m->n_providers;
+        g->ids = xcalloc(MAX(g->n_prov, (size_t)1), sizeof(char *));
+        g->kinds = xcalloc(MAX(g->n_prov, (size_t)1), sizeof(ProviderKind));
+        g->seen = xcalloc(MAX(g->n_prov, (size_t)1), sizeof(bool));
+        g->index = xcalloc(MAX(g->n_prov, (size_t)1), sizeof(size_t));
+        for (size_t i = 0; i < g->n_prov; i++) {
+                g->ids[i] = xstrdup(m->providers[i].id);
+                g->kinds[i] = m->providers[i].kind;
+        }
+        g->measured_width = strlen("model");
+        render_grid_sync(g, m);
+        *ret = g;
+        return 0;
+}
+
+void render_grid_free(RenderGrid *g)
+{
+        if (!g)
+                return;
+        for (size_t i = 0; i < g->n_prov; i++)
+                free(g->ids[i]);
+        free(g->ids);
+        free(g->kinds);
+        free(g->seen);
+        free(g->index);
+        free(g->column);
+        free(g->lay.widths);
+        free(g->lay.cols);
+        free(g->line.buf);
+        free(g);
+}
+
+void render_grid_sync(RenderGrid *g, const Matrix *m)
+{
+        bool same = m->n_providers == g->n_column;
+
+        for (size_t i = 0; same && i < g->n_prov; i++)
+                same = g->index[i] == SIZE_MAX ? matrix_provider_index(m, g->ids[i]) < 0
+                                               : g->index[i] < m->n_providers &&
+                                                     streq(m->providers[g->index[i]].id, g->ids[i]);
+        if (same && g->column)
+                return;
+        free(g->column);
+        g->n_column = m->n_providers;
+        g->column = xcalloc(MAX(g->n_column, (size_t)1), sizeof(size_t));
+        for (size_t k = 0; k < g->n_column; k++)
+                g->column[k] = SIZE_MAX;
+        for (size_t i = 0; i < g->n_prov; i++) {
+                int k = matrix_provider_index(m, g->ids[i]);
+                g->index[i] = k < 0 ? SIZE_MAX : (size_t)k;
+                if (k >= 0)
+                        g->column[k] = i;
+        }
+}
+
+void render_grid_measure(RenderGrid *g, const MatrixModel *mm)
+{
+        g->measured_width = MAX(g->measured_width, render_width(mm->id));
+        for (size_t k = 0; k < mm->n_cells; k++) {
+                size_t p = mm->cells[k].provider;
+                if (mm->cells[k].n_evidence > 0 && p < g->n_column && g->column[p] != SIZE_MAX)
+                        g->seen[g->column[p]] = true;
+        }
+}
+
+int render_grid_head(RenderGrid *g, FILE *f)
+{
+        if (!g || !f)
+                return -EINVAL;
+        free(g->lay.widths);
+        free(g->lay.cols);
+        g->lay = (RenderLayout){0};
+        render_layout(g, &g->lay);
+        return g->o.compact ? render_compact_head(g, f) : render_wide_head(g, f);
+}
+
+int render_grid_row(RenderGrid *g, const Matrix *m, const MatrixModel *mm, FILE *f)
+{
+        if (!g || !m || !mm || !f || !g->lay.widths)
+                return -EINVAL;
+        return g->o.compact ? render_compact_row(g, m, mm, f) : render_wide_row(g, m, mm, f);
+}
+
+int render_grid_tail(RenderGrid *g, FILE *f)
+{
+        int r;
+
+        if (!g || !f)
+                return -EINVAL;
+        r = render_left_out(f, &g->line, g->lay.left_out, g->o.width);
+        if (r < 0)
+                return r;
+        render_legend(&g->line, g->mk, g->o.color,
+                      g->o.compact ? "; direct = any direct API (e.g. the vendor's own), "
+                                     "aggregators = how many resell it, clouds = cloud providers "
+                                     "available"
+                                   : "  clouds = cloud providers available");
+        r = render_flush_wrap(f, &g->line, g->o.width);
         if (r >= 0 && fflush(f) != 0)
                 r = -EIO;
         return r;
@@ -528,99 +717,24 @@ static int render_matrix_compact(FILE *f, const Matrix *m, const RenderOptions *
 
 int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o)
 {
-        if (o && o->compact && f && m)
-                return render_matrix_compact(f, m, o);
-        const RenderMarks *mk = o && o->ascii ? &render_ascii : &render_utf8;
-        bool color = o && o->color, ascii = o && o->ascii;
-        RenderLayout lay = {0};
-        RenderLine l = {0};
-        bool first, any_column;
+        RenderGrid *g = NULL;
         int r;
 
         if (!f || !m)
                 return -EINVAL;
-        render_layout(m, o, &lay);
-
-        /* Line 1: group labels over their columns (none without columns). */
-        r = 0;
-        any_column = lay.group_len[0] || lay.group_len[1] || lay.group_len[2];
-        if (any_column)
-                render_spaces(&l, lay.model_width);
-        first = true;
-        for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
-                if (lay.group_len[g] == 0)
-                        continue;
-                render_group_sep(&l, first);
-                first = false;
-                render_puts(&l, render_group_labels[g]);
-                render_spaces(&l, render_group_span(&lay, g) - strlen(render_group_labels[g]));
-        }
-        if (any_column)
-                r = render_flush(f, &l);
-
-        /* Line 2: provider ids. */
-        if (r >= 0) {
-                render_puts(&l, "model");
-                render_spaces(&l, lay.model_width - strlen("model"));
-                first = true;
-                for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
-                        if (lay.group_len[g] == 0)
-                                continue;
-                        render_group_sep(&l, first);
-                        first = false;
-                        for (size_t k = 0; k < lay.group_len[g]; k++) {
-                                size_t i = lay.cols[lay.group_start[g] + k], w;
-
-                                if (k > 0)
-                                        render_spaces(&l, 1);
-                                w = render_text(&l, m->providers[i].id, SIZE_MAX, mk, ascii);
-                                render_spaces(&l, lay.widths[i] - w);
-                        }
-                }
-                render_puts(&l, "  clouds");
-                r = render_flush(f, &l);
-        }
-
-        for (size_t row = 0; r >= 0 && row < m->n_models; row++) {
-                const MatrixModel *mm = m->models[row];
-
-                if (!render_row_selected(m, o, mm))
-                        continue;
-                render_spaces(&l, lay.model_width -
-                                      render_text(&l, mm->id, lay.model_width, mk, ascii));
-                first = true;
-                for (int g = 0; g < _PROVIDER_KIND_MAX; g++) {
-                        if (lay.group_len[g] == 0)
-                                continue;
-                        render_group_sep(&l, first);
-                        first = false;
-                        for (size_t k = 0; k < lay.group_len[g]; k++) {
-                                size_t i = lay.cols[lay.group_start[g] + k], w = lay.widths[i];
-                                size_t left = (w - 1) / 2;
-
-                                if (k > 0)
-                                        render_spaces(&l, 1);
-                                render_spaces(&l, left);
-                                render_mark(&l, matrix_cell(mm, i)->state, mk, color);
-                                render_spaces(&l, w - 1 - left);
-                        }
-                }
-                render_puts(&l, "  ");
-                render_row_end(&l, m, mm, 6, color);
-                r = render_flush(f, &l);
-        }
-
-        if (r >= 0 && o)
-                r = render_left_out(f, &l, lay.left_out, o->width);
-        if (r >= 0) {
-                render_legend(&l, mk, color, "  clouds = cloud providers available");
-                r = render_flush_wrap(f, &l, o ? o->width : 0);
-        }
-        free(l.buf);
-        free(lay.widths);
-        free(lay.cols);
-        if (r >= 0 && fflush(f) != 0)
-                r = -EIO;
+        r = render_grid_new(m, o, &g);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_models; i++)
+                if (render_row_selected(m, o, m->models[i]))
+                        render_grid_measure(g, m->models[i]);
+        r = render_grid_head(g, f);
+        for (size_t i = 0; r >= 0 && i < m->n_models; i++)
+                if (render_row_selected(m, o, m->models[i]))
+                        r = render_grid_row(g, m, m->models[i], f);
+        if (r >= 0)
+                r = render_grid_tail(g, f);
+        render_grid_free(g);
         return r;
 }
 
@@ -755,9 +869,43 @@ fail:
         return r;
 }
 
+int render_model_json(const Matrix *m, const MatrixModel *mm, json_t **ret)
+{
+        if (!m || !mm || !ret)
+                return -EINVAL;
+        return render_model(m, mm, ret);
+}
+
+int render_providers_json(const Matrix *m, json_t **ret)
+{
+        json_t *providers;
+        int r;
+
+        if (!m || !ret)
+                return -EINVAL;
+        providers = json_array();
+        if (!providers)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_providers; i++) {
+                json_t *p = json_object();
+                if (!p || json_array_append_new(providers, p) < 0) {
+                        json_decref(providers);
+                        return -ENOMEM;
+                }
+                if ((r = render_set(p, "id", json_string(m->providers[i].id))) < 0 ||
+                    (r = render_set(p, "kind",
+                                    json_string(render_kind_name(m->providers[i].kind)))) < 0) {
+                        json_decref(providers);
+                        return r;
+                }
+        }
+        *ret = providers;
+        return 0;
+}
+
 int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret)
 {
-        json_t *doc, *providers, *models;
+        json_t *doc, *providers = NULL, *models;
         int r;
 
         if (!m || !ret)
@@ -765,23 +913,16 @@ int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret)
         doc = json_object();
         if (!doc)
                 return -ENOMEM;
-        providers = json_array();
+        r = render_providers_json(m, &providers);
+        if (r < 0) {
+                json_decref(doc);
+                return r;
+        }
         models = json_array();
         if ((r = render_set(doc, "schema", json_string(RENDER_SCHEMA))) < 0 ||
             (r = render_set(doc, "providers", providers)) < 0 ||
             (r = render_set(doc, "models", models)) < 0)
                 goto fail;
-        for (size_t i = 0; i < m->n_providers; i++) {
-                json_t *p = json_object();
-                if (!p || json_array_append_new(providers, p) < 0) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if ((r = render_set(p, "id", json_string(m->providers[i].id))) < 0 ||
-                    (r = render_set(p, "kind",
-                                    json_string(render_kind_name(m->providers[i].kind)))) < 0)
-                        goto fail;
-        }
         for (size_t i = 0; i < m->n_models; i++) {
                 json_t *mj = NULL;
                 if (!render_row_selected(m, o, m->models[i]))

@@ -160,6 +160,10 @@ static const char varlink_lockwatch_idl[] =
     "# is on (single_cloud: one, which another cloud dropped), by a provider it\n"
     "# is or is not available on; with text, the grid instead, fitted to width\n"
     "# columns. shown: how many models passed the filters.\n"
+    "# With \"more\", in parts: the first reply holds schema, providers and the\n"
+    "# first models (or the grid's head and first lines), each later one more\n"
+    "# models (lines), in order; every reply has shown. changed: the matrix\n"
+    "# changed while the parts were made (in the last reply only).\n"
     "method GetMatrix(\n"
     "  model: ?string,\n"
     "  vendor: ?string,\n"
@@ -172,7 +176,7 @@ static const char varlink_lockwatch_idl[] =
     "  ascii: ?bool,\n"
     "  wide: ?bool,\n"
     "  width: ?int\n"
-    ") -> (matrix: ?object, text: ?string, shown: int)\n"
+    ") -> (matrix: ?object, text: ?string, shown: int, changed: ?bool)\n"
     "\n"
     "# Alerts in one state (pending, firing, resolved), or every one that is not\n"
     "# inactive.\n"
@@ -185,7 +189,7 @@ static const char varlink_lockwatch_idl[] =
     "# included), of models matching a glob, the last limit of them; quiet adds\n"
     "# the cells the matrix changed without an announcement (a first parse).\n"
     "# One reply holds the newest 2000 at most; with \"more\", every match is\n"
-    "# sent, 256 to a reply, each but the last with \"continues\".\n"
+    "# sent, 500 to a reply, each but the last with \"continues\".\n"
     "method GetHistory(\n"
     "  since: ?int,\n"
     "  until: ?int,\n"
@@ -228,7 +232,13 @@ static const char varlink_lockwatch_idl[] =
     "# The daemon keeps no history (it runs without a state directory).\n"
     "error NoHistory ()\n"
     "# The message was not a Varlink call; the connection is closed after this.\n"
-    "error ProtocolError (reason: string)\n";
+    "error ProtocolError (reason: string)\n"
+    "# The reply would pass limit bytes; more: the method streams it when\n"
+    "# called with \"more\".\n"
+    "error ReplyTooLarge (limit: int, more: bool)\n"
+    "# Sent instead of any reply to a connection over a cap (limit connections\n"
+    "# in all, or per_user from one uid), which is then closed.\n"
+    "error TooManyConnections (limit: int, per_user: bool)\n";
 
 static const char varlink_service_idl[] =
     "# The Varlink service interface, provided by every Varlink service.\n"
@@ -298,6 +308,14 @@ int varlink_buffer_append(VarlinkBuffer *b, const void *data, size_t n)
         memcpy(b->data + b->len, data, n);
         b->len += n;
         return 0;
+}
+
+bool varlink_buffer_complete(const VarlinkBuffer *b)
+{
+        size_t pending = b->len - b->start;
+
+        return pending > b->scanned && memchr(b->data + b->start + b->scanned, 0,
+                                              pending - b->scanned) != NULL;
 }
 
 int varlink_buffer_next(VarlinkBuffer *b, const char **ret_msg, size_t *ret_len)
@@ -504,7 +522,7 @@ void varlink_reply_clear(VarlinkReply *r)
 /* Compact, in insertion order, with the terminating NUL counted: what goes on the wire. */
 static int varlink_dump(json_t *o, char **ret, size_t *ret_len)
 {
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+        char *s = json_dumps(o, VARLINK_DUMP_FLAGS);
 
         json_decref(o);
         if (!s)
@@ -554,6 +572,15 @@ int varlink_reply_encode(const json_t *parameters, bool continues, char **ret, s
         if (continues)
                 json_object_set_new(o, "continues", json_true());
         return varlink_dump(o, ret, ret_len);
+}
+
+const char *varlink_reply_close(bool continues, size_t *ret_len)
+{
+        static const char more[] = ",\"continues\":true}", last[] = "}";
+
+        /* sizeof counts the NUL that ends every message. */
+        *ret_len = continues ? sizeof(more) : sizeof(last);
+        return continues ? more : last;
 }
 
 int varlink_error_encode(const char *error, const json_t *parameters, char **ret, size_t *ret_len)

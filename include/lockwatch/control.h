@@ -1,6 +1,7 @@
 /* The control socket: a Varlink server (org.varlink.service and io.lockwatch) on the
- * event loop. Socket activation or a socket it binds itself; bounded messages, clients and
- * per-client output; nothing ever blocks the loop. Protocol and methods: docs/control.md. */
+ * event loop. Socket activation or a socket it binds itself; bounded messages, clients,
+ * clients per uid and per-client output; large replies are made in parts between other
+ * work; nothing ever blocks the loop. Protocol and methods: docs/control.md. */
 #pragma once
 
 #include <stddef.h>
@@ -10,11 +11,17 @@
 
 #include "lockwatch/poller.h"
 #include "lockwatch/sink.h"
+#include "lockwatch/util.h"
 
-#define CONTROL_MAX_CLIENTS 256u                 /* more are accepted and closed at once */
-#define CONTROL_MAX_OUTPUT  (4u * 1024u * 1024u) /* queued reply bytes before a drop */
-#define CONTROL_MAX_HISTORY 2000u                /* events in one GetHistory reply */
-#define CONTROL_HISTORY_PAGE 256u /* events in one streamed GetHistory reply ("continues") */
+#define CONTROL_MAX_CLIENTS  256u /* more are sent TooManyConnections and closed at once */
+#define CONTROL_RESERVED     16u  /* of those, the slots only root and the daemon's uid get */
+#define CONTROL_MAX_PER_UID  64u  /* connections of one other uid */
+#define CONTROL_MAX_OUTPUT   (4u * 1024u * 1024u) /* one reply; a subscriber's queued events */
+#define CONTROL_MAX_HISTORY  2000u                /* events in one GetHistory reply */
+#define CONTROL_CHUNK_ROWS   500u                 /* models or events in one streamed part */
+#define CONTROL_IDLE_TIMEOUT (30u * USEC_PER_SEC) /* without a request or a written byte */
+#define CONTROL_IDLE_ENV     "LOCKWATCH_CONTROL_IDLE_TIMEOUT" /* overrides it (tests) */
+#define CONTROL_HISTORY_PAGE CONTROL_CHUNK_ROWS /* events in one streamed GetHistory reply */
 
 typedef struct ControlServer ControlServer;
 
@@ -29,6 +36,8 @@ typedef struct ControlOptions {
         size_t max_clients;       /* 0: CONTROL_MAX_CLIENTS */
         size_t max_output;        /* 0: CONTROL_MAX_OUTPUT */
         size_t max_message;       /* 0: VARLINK_MAX_MESSAGE */
+        size_t max_per_uid;       /* 0: CONTROL_MAX_PER_UID */
+        uint64_t idle_timeout;    /* usec; 0: $LOCKWATCH_CONTROL_IDLE_TIMEOUT, else the default */
         const Sinks *sinks;       /* alert sinks whose health GetStatus shows; may be NULL */
 } ControlOptions;
 

@@ -28,11 +28,37 @@ typedef struct RenderOptions {
                                    and an aggregator count, instead of every provider */
 } RenderOptions;
 
+#define RENDER_SCHEMA "lockwatch.matrix/1" /* the JSON document's "schema" */
+
+/* A grid drawn in parts: measure every selected row, then the head, each selected row
+ * (in matrix order), and the tail. Its columns are the providers of the matrix it was
+ * started on, kept by id. */
+typedef struct RenderGrid RenderGrid;
+
 /* Print the grid: rows models, columns providers grouped clouds | direct | aggregators
  * (or, with o->compact, clouds | a direct summary | an aggregator count). */
 int render_matrix_text(FILE *f, const Matrix *m, const RenderOptions *o);
+/* Start a grid of m under o (copied; its globs stay the caller's). */
+int render_grid_new(const Matrix *m, const RenderOptions *o, RenderGrid **ret);
+/* Free a grid; NULL is fine. */
+void render_grid_free(RenderGrid *g);
+/* Find the grid's columns in m again: call before measuring or drawing rows of a matrix
+ * that may have changed since the last call (a provider added or gone). */
+void render_grid_sync(RenderGrid *g, const Matrix *m);
+/* Count one selected row into the layout (the model column's width, the columns shown). */
+void render_grid_measure(RenderGrid *g, const MatrixModel *mm);
+/* Fit the layout to the options' width and print the heading lines. */
+int render_grid_head(RenderGrid *g, FILE *f);
+/* Print one selected row of m. */
+int render_grid_row(RenderGrid *g, const Matrix *m, const MatrixModel *mm, FILE *f);
+/* Print what follows the rows (columns left out, the legend) and flush f. */
+int render_grid_tail(RenderGrid *g, FILE *f);
 /* Build the JSON document of the matrix (schema in docs/json-schema.md). */
 int render_matrix_json(const Matrix *m, const RenderOptions *o, json_t **ret);
+/* Build the document's "providers" array: every column of m with its kind. */
+int render_providers_json(const Matrix *m, json_t **ret);
+/* Build one entry of the document's "models" array: the row mm of m. */
+int render_model_json(const Matrix *m, const MatrixModel *mm, json_t **ret);
 /* True if model id passes the options' model filter. */
 bool render_model_selected(const RenderOptions *o, const char *model_id);
 /* True if the row passes every filter of the options (model, vendor, provider, clouds). */

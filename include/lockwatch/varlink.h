@@ -16,17 +16,26 @@
 #define VARLINK_INTERFACE_SERVICE   "org.varlink.service"
 #define VARLINK_INTERFACE_LOCKWATCH "io.lockwatch"
 
-#define VARLINK_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
-#define VARLINK_ERROR_METHOD_NOT_FOUND    "org.varlink.service.MethodNotFound"
-#define VARLINK_ERROR_INVALID_PARAMETER   "org.varlink.service.InvalidParameter"
-#define VARLINK_ERROR_EXPECTED_MORE       "org.varlink.service.ExpectedMore"
-#define VARLINK_ERROR_NO_SUCH_MODEL       "io.lockwatch.NoSuchModel"
-#define VARLINK_ERROR_NO_SUCH_SOURCE      "io.lockwatch.NoSuchSource"
-#define VARLINK_ERROR_PERMISSION_DENIED   "io.lockwatch.PermissionDenied"
-#define VARLINK_ERROR_RELOAD_FAILED       "io.lockwatch.ReloadFailed"
-#define VARLINK_ERROR_POLL_FAILED         "io.lockwatch.PollFailed"
-#define VARLINK_ERROR_NO_HISTORY          "io.lockwatch.NoHistory"
-#define VARLINK_ERROR_PROTOCOL            "io.lockwatch.ProtocolError"
+#define VARLINK_ERROR_INTERFACE_NOT_FOUND  "org.varlink.service.InterfaceNotFound"
+#define VARLINK_ERROR_METHOD_NOT_FOUND     "org.varlink.service.MethodNotFound"
+#define VARLINK_ERROR_INVALID_PARAMETER    "org.varlink.service.InvalidParameter"
+#define VARLINK_ERROR_EXPECTED_MORE        "org.varlink.service.ExpectedMore"
+#define VARLINK_ERROR_NO_SUCH_MODEL        "io.lockwatch.NoSuchModel"
+#define VARLINK_ERROR_NO_SUCH_SOURCE       "io.lockwatch.NoSuchSource"
+#define VARLINK_ERROR_PERMISSION_DENIED    "io.lockwatch.PermissionDenied"
+#define VARLINK_ERROR_RELOAD_FAILED        "io.lockwatch.ReloadFailed"
+#define VARLINK_ERROR_POLL_FAILED          "io.lockwatch.PollFailed"
+#define VARLINK_ERROR_NO_HISTORY           "io.lockwatch.NoHistory"
+#define VARLINK_ERROR_PROTOCOL             "io.lockwatch.ProtocolError"
+#define VARLINK_ERROR_REPLY_TOO_LARGE      "io.lockwatch.ReplyTooLarge"
+#define VARLINK_ERROR_TOO_MANY_CONNECTIONS "io.lockwatch.TooManyConnections"
+
+/* How every message is dumped: compact, keys in insertion order. Parts of a reply encoded
+ * separately (see VARLINK_REPLY_OPEN) use the same flags. */
+#define VARLINK_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+/* A reply assembled in parts is this text, its parameters object encoded with
+ * VARLINK_DUMP_FLAGS, then varlink_reply_close(): the bytes varlink_reply_encode() makes. */
+#define VARLINK_REPLY_OPEN "{\"parameters\":"
 
 typedef enum VarlinkFlags {
         VARLINK_ONEWAY = 1 << 0,  /* no reply wanted */
@@ -67,6 +76,8 @@ void varlink_buffer_clear(VarlinkBuffer *b);
 /* Append n received bytes; -EMSGSIZE if the unconsumed bytes would pass max plus one read
  * of max, which only a message longer than max can cause. */
 int varlink_buffer_append(VarlinkBuffer *b, const void *data, size_t n);
+/* True if a whole message (one ending in its NUL) waits to be cut. */
+bool varlink_buffer_complete(const VarlinkBuffer *b);
 /* Cut the next message: 1 and ret_msg/ret_len (NUL-terminated, valid until the next append
  * or clear), 0 if none is complete, -EMSGSIZE if the pending message is longer than max. */
 int varlink_buffer_next(VarlinkBuffer *b, const char **ret_msg, size_t *ret_len);
@@ -91,6 +102,9 @@ int varlink_request_encode(const char *method, const json_t *parameters, unsigne
                            size_t *ret_len);
 /* Encode a reply {"parameters": ..., "continues": true?}, NUL included in ret_len. */
 int varlink_reply_encode(const json_t *parameters, bool continues, char **ret, size_t *ret_len);
+/* The bytes that end a reply begun with VARLINK_REPLY_OPEN after its parameters, NUL
+ * included in ret_len: "continues" when continues. */
+const char *varlink_reply_close(bool continues, size_t *ret_len);
 /* Encode an error reply {"error": name, "parameters": ...}, NUL included in ret_len. */
 int varlink_error_encode(const char *error, const json_t *parameters, char **ret, size_t *ret_len);
 

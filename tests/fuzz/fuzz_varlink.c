@@ -1,7 +1,9 @@
 /* Arbitrary bytes through the Varlink framer and the request and reply parsers, fed in
- * pieces whose sizes come from the input itself. */
+ * pieces whose sizes come from the input itself. The framer's "a whole message waits" must
+ * agree with what it cuts, and a reply assembled in parts must be the encoded one. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lockwatch/util.h"
 #include "lockwatch/varlink.h"
@@ -28,7 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (varlink_buffer_append(&b, data + off, chunk) < 0)
                         break;
                 off += chunk;
-                while ((r = varlink_buffer_next(&b, &msg, &len)) == 1) {
+                for (;;) {
+                        bool complete = varlink_buffer_complete(&b);
+
+                        r = varlink_buffer_next(&b, &msg, &len);
+                        if (r >= 0 && complete != (r == 1))
+                                __builtin_trap();
+                        if (r != 1)
+                                break;
                         VarlinkRequest rq;
                         VarlinkReply rp;
                         const char *reason = NULL;
@@ -40,8 +49,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 const char *s;
                                 long long v;
                                 bool bv;
-                                if (varlink_reply_encode(rq.parameters, true, &out, &n) == 0)
+                                if (varlink_reply_encode(rq.parameters, true, &out, &n) == 0) {
+                                        char *p = json_dumps(rq.parameters, VARLINK_DUMP_FLAGS);
+                                        size_t cl, pl = p ? strlen(p) : 0;
+                                        const char *close = varlink_reply_close(true, &cl);
+                                        size_t ol = strlen(VARLINK_REPLY_OPEN);
+                                        if (!p || n != ol + pl + cl ||
+                                            memcmp(out, VARLINK_REPLY_OPEN, ol) != 0 ||
+                                            memcmp(out + ol, p, pl) != 0 ||
+                                            memcmp(out + ol + pl, close, cl) != 0)
+                                                __builtin_trap();
+                                        free(p);
                                         free(out);
+                                }
                                 (void)varlink_params_only(rq.parameters, NULL, &bad);
                                 (void)varlink_param_string(rq.parameters, "model", true, &s);
                                 (void)varlink_param_int(rq.parameters, "limit", &v);

@@ -6,7 +6,7 @@
   state directory; a daemon started on it answers `lockwatchctl history` with the day Claude
   Opus 4 left Bedrock, `matrix --at` differs in that cell before and after, and `timeline`
   draws it (golden at 80 and 60 columns, UTF-8 and ASCII).
-- A history of 20,000 records streams in full with "more", 256 events a reply, while a reply
+- A history of 20,000 records streams in full with "more", 500 events a reply, while a reply
   without "more" holds the newest 2,000; a request pipelined behind a stream is answered after
   it.
 - The ring an older state file kept is moved into the store once and no longer written; a
@@ -256,7 +256,7 @@ class BedrockHistoryTest(unittest.TestCase):
         self.assertTrue(all(p.get("continues") for p in pages[:-1]))
         self.assertFalse(pages[-1].get("continues"))
         events = [e for p in pages for e in p["parameters"]["events"]]
-        self.assertTrue(all(len(p["parameters"]["events"]) <= 256 for p in pages))
+        self.assertTrue(all(len(p["parameters"]["events"]) <= 500 for p in pages))
         times = [e["time"] for e in events]
         self.assertEqual(times, sorted(times))
         whole = varlink(self.d.socket, {"method": "io.lockwatch.GetHistory",
@@ -293,7 +293,7 @@ class StoreTest(unittest.TestCase):
                                        "more": True})
             events = [e for p in pages for e in p["parameters"]["events"]]
             self.assertEqual(len(events), 20000)
-            self.assertEqual(len(pages), 20000 // 256 + 1)
+            self.assertEqual(len(pages), 20000 // 500 + 1)
             self.assertEqual(events[-1]["message"], "[cell] change 19999")
             one = varlink(d.socket, {"method": "io.lockwatch.GetHistory", "parameters": {}})
             self.assertEqual(len(one), 1)

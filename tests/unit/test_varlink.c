@@ -291,6 +291,51 @@ static void test_params(void **state)
         json_decref(p);
 }
 
+/* A reply assembled from VARLINK_REPLY_OPEN, parameters dumped apart, and
+ * varlink_reply_close() is byte for byte what varlink_reply_encode() makes. */
+static void test_reply_in_parts(void **state)
+{
+        json_t *params = json_pack("{s:[i, f, s], s:n}", "models", 1, 0.5, "a\"b", "x");
+        for (int more = 0; more < 2; more++) {
+                char *whole, *p = json_dumps(params, VARLINK_DUMP_FLAGS);
+                size_t wlen, clen;
+                const char *close = varlink_reply_close(more, &clen);
+                char built[256];
+                int n;
+
+                assert_non_null(p);
+                assert_int_equal(varlink_reply_encode(params, more, &whole, &wlen), 0);
+                n = snprintf(built, sizeof(built), "%s%s%s", VARLINK_REPLY_OPEN, p, close);
+                assert_true(n > 0 && (size_t)n + 1 < sizeof(built));
+                assert_int_equal((size_t)n + 1, strlen(VARLINK_REPLY_OPEN) + strlen(p) + clen);
+                assert_int_equal(wlen, (size_t)n + 1);
+                assert_memory_equal(whole, built, wlen);
+                free(whole);
+                free(p);
+        }
+        json_decref(params);
+}
+
+/* Whether a whole message waits: a NUL among the bytes not yet cut. */
+static void test_buffer_complete(void **state)
+{
+        VarlinkBuffer b;
+        const char *msg;
+        size_t len;
+
+        varlink_buffer_init(&b, 0);
+        assert_false(varlink_buffer_complete(&b));
+        assert_int_equal(varlink_buffer_append(&b, "{\"method\":", 10), 0);
+        assert_false(varlink_buffer_complete(&b));
+        assert_int_equal(varlink_buffer_next(&b, &msg, &len), 0); /* scanned, still partial */
+        assert_false(varlink_buffer_complete(&b));
+        assert_int_equal(varlink_buffer_append(&b, "\"a.B\"}\0{", 8), 0);
+        assert_true(varlink_buffer_complete(&b));
+        assert_int_equal(varlink_buffer_next(&b, &msg, &len), 1);
+        assert_false(varlink_buffer_complete(&b));
+        varlink_buffer_clear(&b);
+}
+
 static void test_interface_description(void **state)
 {
         const char *t = varlink_interface_description("io.lockwatch");
@@ -342,6 +387,8 @@ int main(void)
             cmocka_unit_test(test_reply_parse),
             cmocka_unit_test(test_params),
             cmocka_unit_test(test_interface_description),
+            cmocka_unit_test(test_reply_in_parts),
+            cmocka_unit_test(test_buffer_complete),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
