@@ -274,9 +274,10 @@ int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userda
                          uint64_t *ret_valid_end)
 {
         Reader r;
-        const char *line;
-        size_t len;
-        uint64_t at, valid_end = 0;
+        /* Set by reader_next() whenever it returns a line (gcc -O2 cannot see that). */
+        const char *line = NULL;
+        size_t len = 0;
+        uint64_t at = 0, valid_end = 0;
         int k;
 
         reader_init(&r, fd);
@@ -1218,9 +1219,9 @@ int history_cursor_next(HistoryCursor *c, size_t *budget, HistoryEvent *ret)
         json_decref(c->current);
         c->current = NULL;
         for (;;) {
-                const char *line;
-                size_t len;
-                uint64_t at, t, before;
+                const char *line = NULL;
+                size_t len = 0;
+                uint64_t at = 0, t, before;
                 int k;
 
                 if (!c->open) {

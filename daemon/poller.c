@@ -909,14 +909,16 @@ static int stream_submit(PollStream *st)
             (p->opts.fetch_only || ss->validators_parsed) && !ps->accept_next)
                 v = &ss->validators;
         _cleanup_free_ char *signed_url = run->auth.sigv4 ? request_sigv4_url(st->url) : NULL;
+        /* A file: URL (a saved capture of the API) is read, whatever method the API wants. */
+        bool file = startswith_no_case(st->url, "file:");
         FetchRequest req = {
                 .url = signed_url ? signed_url : st->url,
                 .limits = &sc->limits,
                 .validators = v,
                 .user_agent_extra = c->user_agent_extra,
-                .method = request_method(sc),
-                .body = st->body,
-                .body_len = st->body ? strlen(st->body) : 0,
+                .method = file ? NULL : request_method(sc),
+                .body = file ? NULL : st->body,
+                .body_len = st->body && !file ? strlen(st->body) : 0,
                 .headers = (const char *const *)run->auth.headers,
                 .aws_sigv4 = run->auth.sigv4 ? scope : NULL,
                 .userpwd = run->auth.sigv4 ? run->auth.userpwd : NULL,

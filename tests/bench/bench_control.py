@@ -98,6 +98,18 @@ def rss(pid):
     return 0.0
 
 
+def rss_parts(pid):
+    """VmRSS split as the kernel counts it: the daemon's own memory and mapped files."""
+    got = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k = line.split(":")[0]
+            if k in ("RssAnon", "RssFile", "RssShmem"):
+                got[k] = int(line.split()[1]) / 1024.0
+    return "its own %.1f, files (libraries) %.1f MiB" % (got.get("RssAnon", 0),
+                                                         got.get("RssFile", 0))
+
+
 def get_matrix(path, parameters, more):
     """One GetMatrix call; returns (seconds, replies, bytes)."""
     s = socket.socket(socket.AF_UNIX)
@@ -138,8 +150,8 @@ def bench_matrix(label, conf, tmp):
     try:
         wait_ready(sock, proc, timeout=300)
         models = json.loads(status_reply(sock))["parameters"]["status"]["models"]
-        print("%s: %d models; VmRSS %.1f MiB before any GetMatrix" % (label, models,
-                                                                     rss(proc.pid)))
+        print("%s: %d models; VmRSS %.1f MiB before any GetMatrix (%s)" % (
+            label, models, rss(proc.pid), rss_parts(proc.pid)))
         for what, params, more in (("whole (JSON)", {}, False), ("with more (JSON)", {}, True),
                                    ("the grid, with more", {"text": True}, True)):
             times = []
@@ -147,8 +159,9 @@ def bench_matrix(label, conf, tmp):
                 secs, replies, size = get_matrix(sock, params, more)
                 times.append(secs)
             print("  GetMatrix %s x5: %.3f to %.3f s each, %d reply(s) of %.2f MB in all; "
-                  "VmRSS after: %.1f MiB (budget 16)" % (what, min(times), max(times), replies,
-                                                         size / 1e6, rss(proc.pid)))
+                  "VmRSS after: %.1f MiB (budget 16; %s)" % (
+                      what, min(times), max(times), replies, size / 1e6, rss(proc.pid),
+                      rss_parts(proc.pid)))
     finally:
         proc.terminate()
         proc.wait()

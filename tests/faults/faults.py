@@ -228,11 +228,12 @@ def rows_of(fmt, doc):
     """(container, keys) of the rows of doc: the dict or list the format reads rows from."""
     if fmt == "litellm":
         return [(doc, [k for k in doc if k != "sample_spec"])]
+    if fmt == "bedrock-api-regions":
+        return [(doc, list(doc))]
     if fmt == "models-dev":
         return [(p["models"], list(p["models"])) for p in doc.values()
                 if isinstance(p, dict) and isinstance(p.get("models"), dict)]
-    key = {"openrouter": "data", "bedrock-model-cards": "models",
-           "bedrock-api": "modelSummaries", "json": "data"}.get(fmt)
+    key = ROW_KEYS.get(fmt)
     lst = doc if key is None else doc[key]
     return [(lst, list(range(len(lst))))]
 
@@ -266,9 +267,13 @@ def rename_key(fmt, good):
         for v in doc:
             if isinstance(v, dict) and "model" in v:
                 v["mdl"] = v.pop("model")
+    elif fmt == "bedrock-api-regions":
+        for v in doc.values():
+            for k in ("regions", "inference_types"):
+                if k in v:
+                    v[k + "_v2"] = v.pop(k)
     else:
-        key = {"openrouter": "data", "bedrock-model-cards": "models",
-               "bedrock-api": "modelSummaries", "json": "data"}[fmt]
+        key = ROW_KEYS[fmt]
         doc[key + "_v2"] = doc.pop(key)
     return json.dumps(doc).encode()
 
@@ -297,6 +302,14 @@ def huge_string(good):
 ERROR_PAGE = (b"<html><head><title>503 Service Unavailable</title></head><body><h1>Service "
               b"Unavailable</h1><p>Please retry later.</p></body></html>\n")
 
+# Where each format with a top-level row list keeps it.
+ROW_KEYS = {"openrouter": "data", "bedrock-model-cards": "models", "bedrock-api": "modelSummaries",
+            "json": "data", "azure-foundry": "summaries", "vertex-model-garden": "publisherModels",
+            "anthropic-models": "data", "openai-models": "data", "gemini-models": "models"}
+# What says "there is another page": a body read from a file is the whole listing.
+PAGING_KEYS = ("nextToken", "continuationToken", "nextPageToken", "has_more", "first_id",
+               "last_id", "totalCount")
+
 JSON_FORMATS = [
     ("litellm", "catalogues/litellm-good.json", {}),
     ("models-dev", "catalogues/models-dev-good.json", {}),
@@ -304,6 +317,13 @@ JSON_FORMATS = [
     ("bedrock-model-cards", "clouds/cards-good.json", {}),
     ("bedrock-api", "clouds/api-foundation-models.json", {}),
     ("azure-models", "clouds/azure-models.json", {}),
+    # The official lists: the small wire-shaped seeds built from the captures.
+    ("bedrock-api-regions", "../../fuzz/seeds/official-bedrock-regions.json", {}),
+    ("azure-foundry", "../../fuzz/seeds/official-azure-foundry.json", {}),
+    ("vertex-model-garden", "../../fuzz/seeds/official-vertex-garden.json", {}),
+    ("anthropic-models", "../../fuzz/seeds/official-anthropic-models.json", {}),
+    ("openai-models", "../../fuzz/seeds/official-openai-models.json", {}),
+    ("gemini-models", "../../fuzz/seeds/official-gemini-models.json", {}),
     ("json", "../json/feed.json", {"rows": "data[*]", "provider": "azure",
                                    "columns": "id:model, host:provider, regions:regions"}),
 ]
@@ -335,6 +355,9 @@ def body_cases(fmt):
         ]
     rel, _ = [(r, o) for f, r, o in JSON_FORMATS if f == fmt][0]
     good = read(os.path.join("adapters", rel))
+    doc = json.loads(good)
+    if isinstance(doc, dict) and any(k in doc for k in PAGING_KEYS):
+        good = json.dumps({k: v for k, v in doc.items() if k not in PAGING_KEYS}).encode()
     return good, [
         ("empty", b"", False), ("{}", b"{}", False), ("[]", b"[]", False),
         ("null", b"null", False), ("truncated", good[:len(good) // 2], False),
