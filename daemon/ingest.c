@@ -167,6 +167,18 @@ int ingest_pages(Matrix *m, const IngestParams *p, const IngestMemory *mem,
         }
         rep.fingerprint = obs.fingerprint;
         rep.observations = obs.n;
+        /* A provider's own listing that dates a model's end of life in the past has retired
+         * it, whatever else the entry says (the Foundry catalog serves a version without a
+         * lifecycle whose retirement date has gone by). Catalogues' dates are not taken as
+         * facts: only an authority's. */
+        if (src->authoritative)
+                for (size_t i = 0; i < obs.n; i++) {
+                        Observation *o = &obs.items[i];
+                        if (o->eol > 0 && (uint64_t)o->eol * USEC_PER_SEC < p->now) {
+                                o->available = false;
+                                o->lifecycle = LIFECYCLE_RETIRED;
+                        }
+                }
 
         in = xcalloc(obs.n ? obs.n : 1, sizeof(MatrixInput));
         canon = xcalloc(obs.n ? obs.n : 1, sizeof(char *));

@@ -142,6 +142,76 @@ class Backtest(unittest.TestCase):
         self.assertEqual(len(keys), len(set(keys)), keys)
 
 
+def wrap_foundry(tmp, fixtures):
+    """The Azure Foundry captures (kept keyed by name) in the API's wire shape, one page each;
+    returns their glob."""
+    out = tmp.mkdir("foundry")
+    for day, path in captures(fixtures, "official-model-lists/azure_foundry_models.*.json"):
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        with open(os.path.join(out, "azure_foundry_models.%s.json" % day), "w") as f:
+            json.dump({"summaries": list(doc.values())}, f)
+    return os.path.join(out, "*.json")
+
+
+@unittest.skipUnless(lwtest.fixtures_dir(), "the real captures (../shared/fixtures) are absent")
+class OfficialBacktest(unittest.TestCase):
+    """The same feed set with the two official lists the example configuration polls without
+    an account: the per-region Bedrock API merge (aws) and the Azure Foundry catalog (azure),
+    from 2026-07-29, the first day both were captured."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = lwtest.TempDir()
+        fixtures = lwtest.fixtures_dir()
+        feeds = FEEDS + [
+            ("bedrock-regions", "bedrock-api-regions", "aws-bedrock-api-regions/*.json", {}),
+            ("azure-foundry", "azure-foundry", wrap_foundry(cls.tmp, fixtures), {}),
+        ]
+        root, conf = lay_out(cls.tmp, fixtures, feeds, "2026-07-29", [AZURE])
+        cls.replayed, cls.events = replay(root, conf)
+        fired = [e for e in cls.events if e["event"] == "firing" and e["rule"] in
+                 ("SingleCloud", "LastStop", "AvailabilityNarrowed")]
+        print("\nofficial backtest: %d alert transitions, %d SingleCloud/LastStop/"
+              "AvailabilityNarrowed fired:" % (len(cls.events), len(fired)), file=sys.stderr)
+        for e in fired:
+            print("  %s %s %s: %s" % (e["time"][:10], e["rule"], e["key"], e["text"]),
+                  file=sys.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def fired(self, rule, key):
+        return [e for e in self.events
+                if e["event"] == "firing" and e["rule"] == rule and e["key"] == key]
+
+    def test_replay_ran(self):
+        self.assertEqual(self.replayed.returncode, 0, self.replayed.describe())
+
+    def test_headline_case_still_fires(self):
+        self.assertTrue(self.fired("LastStop", "anthropic/claude-opus-4"))
+
+    def test_retirement_date_gone_by_is_retired(self):
+        # azure_foundry_models.2026-07-30.json: Llama-3.2-90B-Vision-Instruct version 3,
+        # lifecycle "Retired"; 2026-07-31, 08-04, 08-06 and 08-10 list version 5 instead, with
+        # no lifecycle and inferenceRetirementDate 2026-06-13. A date gone by is retired: the
+        # cell must not come back on those days and be "lost" again the day after.
+        self.assertEqual(self.fired("AvailabilityNarrowed", "meta/llama-3-2-90b-vision-instruct"),
+                         [])
+        # Stable Image Ultra: Generally Available with retirement date 2026-07-31 in the
+        # 07-29 to 07-31 files: it leaves azure on the first step after that date.
+        lost = self.fired("AvailabilityNarrowed", "stability/stable-image-ultra")
+        self.assertEqual([e["time"][:10] for e in lost], ["2026-08-01"], lost)
+
+    def test_foundry_retirement_is_a_narrowing(self):
+        # Claude Opus 4.1: Generally Available on 2026-08-06, Retired on 2026-08-07
+        # (azure_foundry_models.2026-08-07.json); Bedrock and Vertex still serve it.
+        lost = self.fired("AvailabilityNarrowed", "anthropic/claude-opus-4-1")
+        self.assertEqual([e["time"][:10] for e in lost], ["2026-08-07"], lost)
+        self.assertIn("now on aws, gcp", lost[0]["text"])
+
+
 @unittest.skipUnless(lwtest.fixtures_dir(), "the real captures (../shared/fixtures) are absent")
 class CatalogueDrop(unittest.TestCase):
     """models.dev with the Bedrock model cards, from models.dev's 2026-04-01 capture on. The
