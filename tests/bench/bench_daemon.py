@@ -53,6 +53,7 @@ def write_config(tmp, fixtures, sources):
     lines = ["[daemon]",
              "providers = %s/data/providers.conf" % SRC,
              "aliases = %s/data/aliases.conf" % SRC,
+             "rules = %s/rules/*.rules" % SRC,
              "interval = 1d", "max_body = 64M", ""]
     for name, fmt, rel, extra in sources:
         lines += ["[source %s]" % name, "url = file://%s/%s" % (fixtures, rel), "format = %s" % fmt]
@@ -121,11 +122,13 @@ def run(lockwatchd, tmp, conf, expect_models):
 
 
 def all_polled(state):
-    import json
+    sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+    import statefile
     try:
-        with open(os.path.join(state, "state.json")) as f:
-            doc = json.load(f)
+        doc = statefile.read_state(state)
     except (OSError, ValueError):
+        return False
+    if doc is None:
         return False
     return len(doc.get("sources", {})) == len(SOURCES) and all(
         s.get("polls", "0") != "0" for s in doc["sources"].values())
