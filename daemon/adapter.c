@@ -472,6 +472,45 @@ int adapter_json_load(const char *data, size_t len, unsigned flags, json_t **ret
         return 0;
 }
 
+int adapter_list_page_parse(const AdapterListPage *lp, const char *data, size_t len,
+                            const AdapterOptions *opts, ObservationList *out, AdapterError *err)
+{
+        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
+        json_t *list, *item;
+        uint64_t seen = 0;
+        size_t i;
+        int r;
+
+        r = adapter_json_load(data, len, ADAPTER_JSON_INT_AS_REAL | ADAPTER_JSON_DEPTH_EBADMSG,
+                              &root, err);
+        if (r < 0)
+                return r;
+        if (!json_is_object(root))
+                return adapter_error(err, 0, "%s", lp->shape_error);
+        list = adapter_json_field(root, lp->fields, lp->list_field, &seen);
+        if (!list && lp->list_may_be_absent
+                ? json_object_size(root) > (json_object_get(root, "nextPageToken") ? 1u : 0u)
+                : !json_is_array(list))
+                return adapter_error(err, 0, "%s", lp->shape_error);
+        if (lp->also_field >= 0)
+                (void)adapter_json_field(root, lp->fields, (unsigned)lp->also_field, &seen);
+        json_array_foreach(list, i, item)
+        {
+                if (!json_is_object(item))
+                        continue;
+                r = lp->entry(item, opts, out, err, &seen);
+                if (r < 0)
+                        return r;
+        }
+        if (json_array_size(list) > 0 && !(seen & (UINT64_C(1) << lp->id_field))) {
+                const char *id = lp->fields[lp->id_field];
+                return adapter_error(err, 0, "no entry has %s \"%s\"",
+                                     strchr("aeiou", id[0]) ? "an" : "a", id);
+        }
+        out->fingerprint = adapter_fingerprint_fields(lp->shape, lp->fields, lp->n_fields, seen);
+        return 0;
+}
+
 void adapter_json_decrefp(json_t **p)
 {
         json_decref(*p);

@@ -63,35 +63,19 @@ static int anthropic_models_entry(json_t *m, const AdapterOptions *opts, Observa
 int adapter_anthropic_models_parse(const char *data, size_t len, const AdapterOptions *opts,
                                    ObservationList *out, AdapterError *err)
 {
-        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
-        json_t *list, *item;
-        uint64_t seen = 0;
-        size_t i;
-        int r;
+        static const AdapterListPage page = {
+            .shape = "anthropic-models:object",
+            .shape_error = ANTHROPIC_MODELS_SHAPE_ERROR,
+            .fields = anthropic_models_fields,
+            .n_fields = _ANTHROPIC_MODELS_F_MAX,
+            .list_field = ANTHROPIC_MODELS_F_DATA,
+            .id_field = ANTHROPIC_MODELS_F_ID,
+            .also_field = ANTHROPIC_MODELS_F_HAS_MORE,
+            .list_may_be_absent = false,
+            .entry = anthropic_models_entry,
+        };
 
-        r = adapter_json_load(data, len, ADAPTER_JSON_INT_AS_REAL | ADAPTER_JSON_DEPTH_EBADMSG,
-                              &root, err);
-        if (r < 0)
-                return r;
-        if (!json_is_object(root))
-                return adapter_error(err, 0, ANTHROPIC_MODELS_SHAPE_ERROR);
-        list = adapter_json_field(root, anthropic_models_fields, ANTHROPIC_MODELS_F_DATA, &seen);
-        if (!json_is_array(list))
-                return adapter_error(err, 0, ANTHROPIC_MODELS_SHAPE_ERROR);
-        (void)adapter_json_field(root, anthropic_models_fields, ANTHROPIC_MODELS_F_HAS_MORE, &seen);
-        json_array_foreach(list, i, item)
-        {
-                if (!json_is_object(item))
-                        continue;
-                r = anthropic_models_entry(item, opts, out, err, &seen);
-                if (r < 0)
-                        return r;
-        }
-        if (json_array_size(list) > 0 && !(seen & (UINT64_C(1) << ANTHROPIC_MODELS_F_ID)))
-                return adapter_error(err, 0, "no entry has an \"id\"");
-        out->fingerprint = adapter_fingerprint_fields(
-            "anthropic-models:object", anthropic_models_fields, _ANTHROPIC_MODELS_F_MAX, seen);
-        return 0;
+        return adapter_list_page_parse(&page, data, len, opts, out, err);
 }
 
 int adapter_anthropic_models_next_page(const char *data, size_t len, const char *url,

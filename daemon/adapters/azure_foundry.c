@@ -195,34 +195,19 @@ static int azure_foundry_model(json_t *m, const AdapterOptions *opts, Observatio
 int adapter_azure_foundry_parse(const char *data, size_t len, const AdapterOptions *opts,
                                 ObservationList *out, AdapterError *err)
 {
-        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
-        json_t *list, *item;
-        uint64_t seen = 0;
-        size_t i;
-        int r;
+        static const AdapterListPage page = {
+            .shape = "azure-foundry:object",
+            .shape_error = AZURE_FOUNDRY_SHAPE_ERROR,
+            .fields = azure_foundry_fields,
+            .n_fields = _AZURE_FOUNDRY_F_MAX,
+            .list_field = AZURE_FOUNDRY_F_SUMMARIES,
+            .id_field = AZURE_FOUNDRY_F_NAME,
+            .also_field = -1,
+            .list_may_be_absent = false,
+            .entry = azure_foundry_model,
+        };
 
-        r = adapter_json_load(data, len, ADAPTER_JSON_INT_AS_REAL | ADAPTER_JSON_DEPTH_EBADMSG,
-                              &root, err);
-        if (r < 0)
-                return r;
-        if (!json_is_object(root))
-                return adapter_error(err, 0, AZURE_FOUNDRY_SHAPE_ERROR);
-        list = azure_foundry_get(root, AZURE_FOUNDRY_F_SUMMARIES, &seen);
-        if (!json_is_array(list))
-                return adapter_error(err, 0, AZURE_FOUNDRY_SHAPE_ERROR);
-        json_array_foreach(list, i, item)
-        {
-                if (!json_is_object(item))
-                        continue;
-                r = azure_foundry_model(item, opts, out, err, &seen);
-                if (r < 0)
-                        return r;
-        }
-        if (json_array_size(list) > 0 && !(seen & (UINT64_C(1) << AZURE_FOUNDRY_F_NAME)))
-                return adapter_error(err, 0, "no entry has a \"name\"");
-        out->fingerprint = adapter_fingerprint_fields("azure-foundry:object", azure_foundry_fields,
-                                                      _AZURE_FOUNDRY_F_MAX, seen);
-        return 0;
+        return adapter_list_page_parse(&page, data, len, opts, out, err);
 }
 
 int adapter_azure_foundry_next_page(const char *data, size_t len, const char *url, const char *body,

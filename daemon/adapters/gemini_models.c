@@ -53,37 +53,19 @@ static int gemini_models_entry(json_t *m, const AdapterOptions *opts, Observatio
 int adapter_gemini_models_parse(const char *data, size_t len, const AdapterOptions *opts,
                                 ObservationList *out, AdapterError *err)
 {
-        _cleanup_(adapter_json_decrefp) json_t *root = NULL;
-        json_t *list, *item;
-        uint64_t seen = 0;
-        size_t i;
-        int r;
+        static const AdapterListPage page = {
+            .shape = "gemini-models:object",
+            .shape_error = GEMINI_MODELS_SHAPE_ERROR,
+            .fields = gemini_models_fields,
+            .n_fields = _GEMINI_MODELS_F_MAX,
+            .list_field = GEMINI_MODELS_F_MODELS,
+            .id_field = GEMINI_MODELS_F_NAME,
+            .also_field = -1,
+            .list_may_be_absent = true,
+            .entry = gemini_models_entry,
+        };
 
-        r = adapter_json_load(data, len, ADAPTER_JSON_INT_AS_REAL | ADAPTER_JSON_DEPTH_EBADMSG,
-                              &root, err);
-        if (r < 0)
-                return r;
-        if (!json_is_object(root))
-                return adapter_error(err, 0, GEMINI_MODELS_SHAPE_ERROR);
-        list = adapter_json_field(root, gemini_models_fields, GEMINI_MODELS_F_MODELS, &seen);
-        /* Google's JSON leaves an empty list out: {} (or a bare nextPageToken) is an
-         * empty page; any other member instead means another shape. */
-        if (!list ? json_object_size(root) > (json_object_get(root, "nextPageToken") ? 1u : 0u)
-                  : !json_is_array(list))
-                return adapter_error(err, 0, GEMINI_MODELS_SHAPE_ERROR);
-        json_array_foreach(list, i, item)
-        {
-                if (!json_is_object(item))
-                        continue;
-                r = gemini_models_entry(item, opts, out, err, &seen);
-                if (r < 0)
-                        return r;
-        }
-        if (json_array_size(list) > 0 && !(seen & (UINT64_C(1) << GEMINI_MODELS_F_NAME)))
-                return adapter_error(err, 0, "no entry has a \"name\"");
-        out->fingerprint = adapter_fingerprint_fields("gemini-models:object", gemini_models_fields,
-                                                      _GEMINI_MODELS_F_MAX, seen);
-        return 0;
+        return adapter_list_page_parse(&page, data, len, opts, out, err);
 }
 
 int adapter_gemini_models_next_page(const char *data, size_t len, const char *url, const char *body,

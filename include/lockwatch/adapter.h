@@ -199,6 +199,28 @@ uint64_t adapter_fingerprint_fields(const char *shape, const char *const *names,
 int adapter_add_observation(ObservationList *out, const AdapterOptions *opts, AdapterError *err,
                             Observation **ret);
 
+/* One entry of a list page: its observations into out, its fields' bits into *seen. */
+typedef int (*adapter_entry_fn)(struct json_t *entry, const AdapterOptions *opts,
+                                ObservationList *out, AdapterError *err, uint64_t *seen);
+
+/* A format whose page is a JSON object holding one list of entries (the official APIs). */
+typedef struct AdapterListPage {
+        const char *shape;       /* fingerprint shape, "FORMAT:object" */
+        const char *shape_error; /* the error when the page is not that object */
+        const char *const *fields;
+        unsigned n_fields;
+        unsigned list_field;     /* the member holding the entries */
+        unsigned id_field;       /* an entry member some entry must have */
+        int also_field;          /* a further top-level member in the fingerprint, or -1 */
+        bool list_may_be_absent; /* Google's JSON: {} or a bare nextPageToken is an empty page */
+        adapter_entry_fn entry;
+} AdapterListPage;
+
+/* Parse such a page: load (BOM, depth), check the shape, walk the object entries, require
+ * id_field in some entry of a non-empty list, and set out's fingerprint. */
+int adapter_list_page_parse(const AdapterListPage *lp, const char *data, size_t len,
+                            const AdapterOptions *opts, ObservationList *out, AdapterError *err);
+
 /* Paging and request building shared by the formats' next_page hooks. */
 #define ADAPTER_PAGE_TOKEN_MAX 4096 /* bytes of one paging token or cursor */
 #define ADAPTER_URL_MAX        8192 /* bytes of a URL built for the next page */
