@@ -82,6 +82,7 @@ struct Fetcher {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
+        sd_event_source *kick; /* starts queued jobs whose host slot came free */
         FetchJob *jobs;
         FetchHost *hosts;
         FetchSocket *sockets;
@@ -437,17 +438,17 @@ static int fetch_job_start_attempt(FetchJob *j)
 
 static void fetch_job_finish(FetchJob *j, FetchClass klass, long status);
 
-/* Hands the host slot to the next queued job; a job that cannot start fails in its turn. */
-static void fetch_host_release(Fetcher *f, FetchJob *j)
+/* Starts, for every host whose slot is free, the next queued job; a job that cannot start
+ * fails in its turn (its delivery is deferred like any other). */
+static int fetch_kick_handler(sd_event_source *s, void *userdata)
 {
-        FetchHost *h = j->host;
+        Fetcher *f = userdata;
+        FetchHost *h, *hnext;
 
-        if (!h)
-                return;
-        j->host = NULL;
-        if (h->active == j)
-                h->active = NULL;
-        while (!f->freeing && !h->active && h->queue_head) {
+        for (h = f->hosts; h; h = hnext) {
+                hnext = h->next;
+                if (h->active || !h->queue_head)
+                        continue;
                 FetchJob *next = h->queue_head;
                 h->queue_head = next->queue_next;
                 if (!h->queue_head)
@@ -459,6 +460,33 @@ static void fetch_host_release(Fetcher *f, FetchJob *j)
                                  "cannot add transfer to the multi handle");
                         fetch_job_finish(next, FETCH_ERROR, 0);
                 }
+        }
+        return 0;
+}
+
+/* Frees the job's host slot. The next queued job is started from the loop, never from
+ * here: a release inside fetch_cancel() must not call back into a caller that is tearing
+ * down its requests (a poller freeing its runs, a loop that has exited). */
+static void fetch_host_release(Fetcher *f, FetchJob *j)
+{
+        FetchHost *h = j->host;
+
+        if (!h)
+                return;
+        j->host = NULL;
+        if (h->active == j)
+                h->active = NULL;
+        if (!f->freeing && !h->active && h->queue_head) {
+                int r = 0;
+                if (!f->kick) {
+                        r = sd_event_add_defer(f->event, &f->kick, fetch_kick_handler, f);
+                        if (r >= 0)
+                                (void)sd_event_source_set_description(f->kick, "fetch-kick");
+                }
+                if (r >= 0)
+                        (void)sd_event_source_set_enabled(f->kick, SD_EVENT_ONESHOT);
+                /* Without a loop to run the kick (it has exited) the queued jobs stay
+                 * queued until their owner cancels them. */
         }
         fetch_host_maybe_free(f, h);
 }
@@ -863,6 +891,7 @@ void fetch_free(Fetcher *f)
         while (f->sockets)
                 fetch_socket_free(f, f->sockets);
         sd_event_source_disable_unref(f->timer);
+        sd_event_source_disable_unref(f->kick);
         sd_event_unref(f->event);
         free(f);
         curl_global_cleanup();

@@ -6,7 +6,9 @@ test alone, and asserts both what the daemon reports and what the server saw.
 """
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -327,6 +329,38 @@ class FetchTest(unittest.TestCase):
         latest_start = max(e["t"] for e in done)
         earliest_answer = min(e["t_respond"] for e in done)
         self.assertLess(latest_start, earliest_answer)
+
+    def test_stop_with_requests_queued_on_a_host(self):
+        """SIGTERM while one request holds a host's slot and two wait behind it: the
+        cancelled requests fail nothing. Releasing the slot once started the next queued
+        request from inside the teardown; it could not start (the loop had exited) and was
+        reported as a failed poll of a half-freed source, its source saved as degraded."""
+        sources = [("q%d" % i, self.source(self.up.url("/delay?ms=20000&n=%d" % i),
+                                           retries=0)) for i in (1, 2, 3)]
+        conf = lwtest.write_config(self.tmp, dict(DAEMON_DEFAULTS, jitter="0"), sources)
+        err = open(self.tmp.join("stderr"), "w+")
+        self.addCleanup(err.close)
+        p = subprocess.Popen([lwtest.lockwatchd(), "--config", conf, "--state-dir",
+                              self.state, "--socket", self.tmp.join("io.lockwatch")],
+                             stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            self.assertTrue(lwtest.wait_until(lambda: self.up.requests("/delay"), 10),
+                            "no request reached the upstream")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=10)
+        err.seek(0)
+        log = err.read()
+        self.assertEqual(p.returncode, 0, log)
+        self.assertIn("stopping", log)
+        after = log[log.index("stopping"):]
+        self.assertNotIn("degraded", after, log)
+        self.assertNotIn("cannot", after, log)
+        # One request was in flight; the two queued behind it were never sent.
+        self.assertEqual(len(self.up.requests("/delay")), 1)
+        st = lwtest.read_state(self.state) or {}
+        for name, src in (st.get("sources") or {}).items():
+            self.assertNotEqual(src.get("status"), "degraded", name)
 
 
 if __name__ == "__main__":

@@ -442,6 +442,9 @@ class Service(unittest.TestCase):
 
         # The test configuration, from an empty state: stop, clean, start.
         ct.run("systemctl", "stop", UNIT)
+        # A stop is clean: sources still queued when it came fail nothing on the way out.
+        p = ct.show()
+        self.assertEqual((p["ActiveState"], p["Result"]), ("inactive", "success"), p)
         ct.run("systemctl", "clean", "--what=state", UNIT)
         ct.run("cp", SRV + "/lockwatch.conf", "/etc/lockwatch/lockwatch.conf")
         ct.run("cp", SRV + "/rules/single.rules", "/etc/lockwatch/rules.d/")
