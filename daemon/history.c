@@ -121,27 +121,325 @@ static bool record_time(const char *line, size_t len, uint64_t *ret)
         return true;
 }
 
-static int record_text(json_t *o, const char *key, const char **ret)
-{
-        json_t *v = json_object_get(o, key);
-        const char *s;
+/* A record's JSON object, read by hand: jansson built and freed a tree for every record,
+ * nine tenths of what opening the store cost at 10,000 models (docs/decisions.md). It
+ * accepts what json_loadb() with JSON_REJECT_DUPLICATES accepts for a flat object of
+ * strings, booleans and integers, and passes over any other member (a later version's). */
+typedef struct RecordReader {
+        const char *p, *end;
+        char *out; /* unescaped texts, NUL-terminated, one after another */
+} RecordReader;
 
-        *ret = NULL;
-        if (!v)
-                return 0;
-        s = json_string_value(v);
-        if (!s || json_string_length(v) > HISTORY_MAX_TEXT ||
-            !util_utf8_valid(s, json_string_length(v)))
+static void rr_space(RecordReader *x)
+{
+        while (x->p < x->end && (*x->p == ' ' || *x->p == '\t' || *x->p == '\r' || *x->p == '\n'))
+                x->p++;
+}
+
+static int rr_hex4(RecordReader *x, unsigned *ret)
+{
+        unsigned v = 0;
+
+        if (x->end - x->p < 4)
                 return -EBADMSG;
-        *ret = s;
+        for (int i = 0; i < 4; i++) {
+                char c = *x->p++;
+                int d = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+                if (d < 0)
+                        return -EBADMSG;
+                v = v << 4 | (unsigned)d;
+        }
+        *ret = v;
         return 0;
 }
 
-int history_record_parse(const char *line, size_t len, HistoryEvent *ret, void **ret_json)
+static bool rr_utf8(const char *s, size_t len)
+{
+        for (size_t i = 0, n; i < len; i += n)
+                if (!(n = util_utf8_char_len((const unsigned char *)s + i, len - i)))
+                        return false;
+        return true;
+}
+
+/* A string at x->p (its opening quote), unescaped into x->out: *ret points at it. A text
+ * of the record (strict) is also free of control characters, as the writer leaves it. */
+static int rr_string(RecordReader *x, const char **ret, bool strict)
+{
+        char *start = x->out, *o = x->out;
+
+        if (x->p >= x->end || *x->p != '"')
+                return -EBADMSG;
+        x->p++;
+        for (;;) {
+                if (x->p >= x->end)
+                        return -EBADMSG;
+                unsigned char c = (unsigned char)*x->p++;
+                if (c == '"')
+                        break;
+                if (c < 0x20)
+                        return -EBADMSG;
+                if (c != '\\') {
+                        *o++ = (char)c;
+                        continue;
+                }
+                if (x->p >= x->end)
+                        return -EBADMSG;
+                c = (unsigned char)*x->p++;
+                switch (c) {
+                case '"':
+                case '\\':
+                case '/':
+                        *o++ = (char)c;
+                        break;
+                case 'b':
+                        *o++ = '\b';
+                        break;
+                case 'f':
+                        *o++ = '\f';
+                        break;
+                case 'n':
+                        *o++ = '\n';
+                        break;
+                case 'r':
+                        *o++ = '\r';
+                        break;
+                case 't':
+                        *o++ = '\t';
+                        break;
+                case 'u': {
+                        unsigned u, lo;
+                        if (rr_hex4(x, &u) < 0 || u == 0 || (u >= 0xdc00 && u <= 0xdfff))
+                                return -EBADMSG;
+                        if (u >= 0xd800 && u <= 0xdbff) {
+                                if (x->end - x->p < 6 || x->p[0] != '\\' || x->p[1] != 'u')
+                                        return -EBADMSG;
+                                x->p += 2;
+                                if (rr_hex4(x, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+                                        return -EBADMSG;
+                                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                        }
+                        /* Never longer than the escape it came from (6 or 12 bytes). */
+                        if (u < 0x80) {
+                                *o++ = (char)u;
+                        } else if (u < 0x800) {
+                                *o++ = (char)(0xc0 | u >> 6);
+                                *o++ = (char)(0x80 | (u & 0x3f));
+                        } else if (u < 0x10000) {
+                                *o++ = (char)(0xe0 | u >> 12);
+                                *o++ = (char)(0x80 | (u >> 6 & 0x3f));
+                                *o++ = (char)(0x80 | (u & 0x3f));
+                        } else {
+                                *o++ = (char)(0xf0 | u >> 18);
+                                *o++ = (char)(0x80 | (u >> 12 & 0x3f));
+                                *o++ = (char)(0x80 | (u >> 6 & 0x3f));
+                                *o++ = (char)(0x80 | (u & 0x3f));
+                        }
+                        break;
+                }
+                default:
+                        return -EBADMSG;
+                }
+        }
+        if (!(strict ? util_utf8_valid : rr_utf8)(start, (size_t)(o - start)))
+                return -EBADMSG;
+        *o++ = '\0';
+        x->out = o;
+        *ret = start;
+        return 0;
+}
+
+/* A JSON number at x->p; *ret_int says whether it is an integer no smaller than 0. */
+static int rr_number(RecordReader *x, bool *ret_int, uint64_t *ret)
+{
+        bool negative = false, integer = true, overflow = false;
+        uint64_t v = 0;
+
+        if (x->p < x->end && *x->p == '-') {
+                negative = true;
+                x->p++;
+        }
+        if (x->p >= x->end || *x->p < '0' || *x->p > '9')
+                return -EBADMSG;
+        if (*x->p == '0' && x->end - x->p > 1 && x->p[1] >= '0' && x->p[1] <= '9')
+                return -EBADMSG;
+        for (; x->p < x->end && *x->p >= '0' && *x->p <= '9'; x->p++) {
+                uint64_t d = (uint64_t)(*x->p - '0');
+                if (v > (INT64_MAX - d) / 10)
+                        overflow = true;
+                else
+                        v = v * 10 + d;
+        }
+        if (x->p < x->end && *x->p == '.') {
+                integer = false;
+                x->p++;
+                if (x->p >= x->end || *x->p < '0' || *x->p > '9')
+                        return -EBADMSG;
+                while (x->p < x->end && *x->p >= '0' && *x->p <= '9')
+                        x->p++;
+        }
+        if (x->p < x->end && (*x->p == 'e' || *x->p == 'E')) {
+                integer = false;
+                x->p++;
+                if (x->p < x->end && (*x->p == '+' || *x->p == '-'))
+                        x->p++;
+                if (x->p >= x->end || *x->p < '0' || *x->p > '9')
+                        return -EBADMSG;
+                while (x->p < x->end && *x->p >= '0' && *x->p <= '9')
+                        x->p++;
+        }
+        /* jansson refuses an integer past 64 bits rather than round it. */
+        if (integer && overflow)
+                return -EBADMSG;
+        *ret_int = integer && (!negative || v == 0);
+        *ret = v;
+        return 0;
+}
+
+static bool rr_word(RecordReader *x, const char *w)
+{
+        size_t n = strlen(w);
+
+        if ((size_t)(x->end - x->p) < n || memcmp(x->p, w, n) != 0)
+                return false;
+        x->p += n;
+        return true;
+}
+
+/* Pass over one value of any kind (a member this version does not know). */
+static int rr_skip(RecordReader *x, unsigned depth)
+{
+        const char *s;
+        bool integer;
+        uint64_t v;
+
+        /* jansson's own bound on nesting (JSON_PARSER_MAX_DEPTH). */
+        if (depth > 2048 || x->p >= x->end)
+                return -EBADMSG;
+        switch (*x->p) {
+        case '"':
+                return rr_string(x, &s, false);
+        case 't':
+                return rr_word(x, "true") ? 0 : -EBADMSG;
+        case 'f':
+                return rr_word(x, "false") ? 0 : -EBADMSG;
+        case 'n':
+                return rr_word(x, "null") ? 0 : -EBADMSG;
+        case '[':
+        case '{': {
+                char close = *x->p == '[' ? ']' : '}';
+                bool object = close == '}';
+                x->p++;
+                rr_space(x);
+                if (x->p < x->end && *x->p == close) {
+                        x->p++;
+                        return 0;
+                }
+                for (;;) {
+                        rr_space(x);
+                        if (object) {
+                                if (rr_string(x, &s, false) < 0)
+                                        return -EBADMSG;
+                                rr_space(x);
+                                if (x->p >= x->end || *x->p++ != ':')
+                                        return -EBADMSG;
+                                rr_space(x);
+                        }
+                        if (rr_skip(x, depth + 1) < 0)
+                                return -EBADMSG;
+                        rr_space(x);
+                        if (x->p >= x->end)
+                                return -EBADMSG;
+                        if (*x->p == close) {
+                                x->p++;
+                                return 0;
+                        }
+                        if (*x->p++ != ',')
+                                return -EBADMSG;
+                }
+        }
+        default:
+                return rr_number(x, &integer, &v);
+        }
+}
+
+static const char *const record_keys[] = {"kind",  "rule",           "model",   "provider",
+                                          "source", "state", "previous_state", "message"};
+
+/* The object of a record into ev (texts in x->out). */
+static int rr_record(RecordReader *x, HistoryEvent *ev)
+{
+        const char **texts[] = {&ev->kind,  &ev->rule,           &ev->model,   &ev->provider,
+                                &ev->source, &ev->state, &ev->previous_state, &ev->message};
+        bool seen_quiet = false, seen_since = false;
+        unsigned seen = 0;
+
+        rr_space(x);
+        if (x->p >= x->end || *x->p++ != '{')
+                return -EBADMSG;
+        rr_space(x);
+        if (x->p < x->end && *x->p == '}') {
+                x->p++;
+                goto end;
+        }
+        for (;;) {
+                const char *key;
+                size_t k;
+                rr_space(x);
+                char *mark = x->out;
+                if (rr_string(x, &key, false) < 0)
+                        return -EBADMSG;
+                rr_space(x);
+                if (x->p >= x->end || *x->p++ != ':')
+                        return -EBADMSG;
+                rr_space(x);
+                for (k = 0; k < ELEMENTSOF(record_keys) && !streq(key, record_keys[k]); k++)
+                        ;
+                x->out = mark; /* the key's text is not kept */
+                if (k < ELEMENTSOF(record_keys)) {
+                        if (seen & 1u << k || rr_string(x, texts[k], true) < 0 ||
+                            strlen(*texts[k]) > HISTORY_MAX_TEXT)
+                                return -EBADMSG;
+                        seen |= 1u << k;
+                } else if (streq(key, "quiet")) {
+                        if (seen_quiet)
+                                return -EBADMSG;
+                        seen_quiet = true;
+                        if (rr_word(x, "true"))
+                                ev->quiet = true;
+                        else if (!rr_word(x, "false"))
+                                return -EBADMSG;
+                } else if (streq(key, "since")) {
+                        bool integer;
+                        uint64_t v;
+                        if (seen_since || rr_number(x, &integer, &v) < 0 || !integer)
+                                return -EBADMSG;
+                        seen_since = true;
+                        ev->since = v;
+                } else if (rr_skip(x, 0) < 0) {
+                        return -EBADMSG;
+                }
+                rr_space(x);
+                if (x->p >= x->end)
+                        return -EBADMSG;
+                if (*x->p == '}') {
+                        x->p++;
+                        break;
+                }
+                if (*x->p++ != ',')
+                        return -EBADMSG;
+        }
+end:
+        rr_space(x);
+        return x->p == x->end ? 0 : -EBADMSG;
+}
+
+int history_record_parse(const char *line, size_t len, HistoryEvent *ret, void **ret_mem)
 {
         HistoryEvent ev = {0};
         uint32_t want = 0;
-        json_t *o, *v;
         uint64_t t;
 
         if (len < RECORD_HEAD + 4 || len >= HISTORY_MAX_RECORD || line[8] != ' ')
@@ -161,34 +459,21 @@ int history_record_parse(const char *line, size_t len, HistoryEvent *ret, void *
         if (!body)
                 return -EBADMSG;
         body++;
-        o = json_loadb(body, len - (size_t)(body - line), JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(o))
+        /* Unescaped texts are never longer than the text they came from. */
+        char *mem = xmalloc(len - (size_t)(body - line) + 1);
+        RecordReader x = {.p = body, .end = line + len, .out = mem};
+        if (rr_record(&x, &ev) < 0 || !ev.kind || !kind_known(ev.kind))
                 goto bad;
         ev.time = t;
-        if (record_text(o, "kind", &ev.kind) < 0 || !kind_known(ev.kind) ||
-            record_text(o, "rule", &ev.rule) < 0 || record_text(o, "model", &ev.model) < 0 ||
-            record_text(o, "provider", &ev.provider) < 0 ||
-            record_text(o, "source", &ev.source) < 0 || record_text(o, "state", &ev.state) < 0 ||
-            record_text(o, "previous_state", &ev.previous_state) < 0 ||
-            record_text(o, "message", &ev.message) < 0)
-                goto bad;
-        v = json_object_get(o, "quiet");
-        if (v && !json_is_boolean(v))
-                goto bad;
-        ev.quiet = json_is_true(v);
-        v = json_object_get(o, "since");
-        if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
-                goto bad;
-        ev.since = v ? (uint64_t)json_integer_value(v) : 0;
         /* Cells and snapshots are what replays rebuild the matrix from: they must name one. */
         if ((streq(ev.kind, "cell") || streq(ev.kind, "snapshot")) &&
             (!ev.model || !ev.provider || !ev.state))
                 goto bad;
         *ret = ev;
-        *ret_json = o;
+        *ret_mem = mem;
         return 0;
 bad:
-        json_decref(o);
+        free(mem);
         return -EBADMSG;
 }
 
@@ -270,8 +555,8 @@ static int reader_line(Reader *r, const char **line, size_t *len, uint64_t *at)
         }
 }
 
-int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userdata), void *userdata,
-                         uint64_t *ret_valid_end)
+int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, size_t len, void *userdata),
+                         void *userdata, uint64_t *ret_valid_end)
 {
         Reader r;
         /* Set by reader_next() whenever it returns a line (gcc -O2 cannot see that). */
@@ -288,8 +573,8 @@ int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userda
                         continue;
                 valid_end = at + len + 1;
                 if (fn)
-                        fn(&ev, userdata);
-                json_decref(j);
+                        fn(&ev, len + 1, userdata);
+                free(j);
         }
         r.fd = -1; /* the caller's */
         reader_clear(&r);
@@ -617,15 +902,10 @@ typedef struct ScanState {
         HistoryStats *stats;
 } ScanState;
 
-static void scan_one(const HistoryEvent *ev, void *userdata)
+static void scan_one(const HistoryEvent *ev, size_t len, void *userdata)
 {
         ScanState *st = userdata;
-        _cleanup_free_ char *line = NULL;
-        size_t len = 0;
 
-        /* The bytes it takes as written again: the same as on disk for every record we wrote. */
-        if (history_record_format(ev, &line, &len) < 0)
-                len = 0;
         segment_note(st->seg, ev, len);
         if (streq(ev->kind, "snapshot")) {
                 if (st->in_snapshot)
@@ -1082,7 +1362,7 @@ struct HistoryCursor {
         bool open;
         uint64_t bytes_read;
         size_t segments_read;
-        json_t *current;
+        void *current; /* the texts of the event last returned */
 };
 
 static bool glob_match(const char *glob, const char *s)
@@ -1130,7 +1410,7 @@ void history_cursor_free(HistoryCursor *c)
                 return;
         if (c->open)
                 reader_clear(&c->reader);
-        json_decref(c->current);
+        free(c->current);
         free(c->segs);
         free(c->model);
         free(c);
@@ -1216,7 +1496,7 @@ static bool cursor_wants(const HistoryCursor *c, const HistoryEvent *ev)
 
 int history_cursor_next(HistoryCursor *c, size_t *budget, HistoryEvent *ret)
 {
-        json_decref(c->current);
+        free(c->current);
         c->current = NULL;
         for (;;) {
                 const char *line = NULL;
@@ -1257,7 +1537,7 @@ int history_cursor_next(HistoryCursor *c, size_t *budget, HistoryEvent *ret)
                         continue;
                 }
                 if (!cursor_wants(c, &ev)) {
-                        json_decref(j);
+                        free(j);
                         continue;
                 }
                 c->current = j;

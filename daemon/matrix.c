@@ -63,6 +63,20 @@ const char *cell_state_name(CellState s)
         return cell_state_names[s];
 }
 
+static const char *const source_status_names[_SOURCE_STATUS_MAX] = {
+    [SOURCE_NEW] = "new",
+    [SOURCE_OK] = "ok",
+    [SOURCE_DEGRADED] = "degraded",
+    [SOURCE_SUSPECT] = "suspect",
+};
+
+const char *source_status_name(SourceStatus st)
+{
+        if (st < 0 || st >= _SOURCE_STATUS_MAX)
+                return "unknown";
+        return source_status_names[st];
+}
+
 /* Text the matrix stores and serializes: at most MATRIX_MAX_ID bytes of valid UTF-8 without
  * control characters (ids end up in JSON and on terminals). len excludes the NUL. */
 static bool matrix_text_valid_len(const char *s, size_t len, bool allow_empty)

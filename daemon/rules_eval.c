@@ -2331,3 +2331,366 @@ fail:
         free(reg);
         return r;
 }
+
+/* ---- the binary form, for the state's change log ---------------------------------------
+ *
+ * What rules_engine_to_json() holds, without JSON's cost: that text was nine tenths of what
+ * a state load and save spent at 10,000 models (docs/decisions.md). Provider sets are
+ * numbers into the provider table written first; a model's look-back is its rules' slots
+ * in the order of the rule table written before the models. */
+
+#define ENGINE_BIN_VERSION 1u
+
+static void set_put(StateLogBuf *b, const Registry *reg, const ProvSet *s)
+{
+        statelog_put_uint(b, set_count(s));
+        for (unsigned i = 0; i < reg->n; i++)
+                if (set_has(s, (int)i))
+                        statelog_put_uint(b, i);
+}
+
+static void text_put(StateLogBuf *b, const char *s)
+{
+        if (util_utf8_valid(s, strlen(s))) {
+                statelog_put_str(b, s);
+                return;
+        }
+        _cleanup_free_ char *clean = util_utf8_dup(s, SIZE_MAX);
+        statelog_put_str(b, clean);
+}
+
+static bool hkind_valid(int k)
+{
+        return k >= 0 && k < _RULES_KIND_MAX && hkind_names[k];
+}
+
+static void hval_put(StateLogBuf *b, const Registry *reg, const HVal *h)
+{
+        if (!h->has || !hkind_valid(h->kind)) {
+                statelog_put_u8(b, 0);
+                return;
+        }
+        statelog_put_u8(b, (uint8_t)h->kind + 1);
+        statelog_put_u8(b, (uint8_t)(h->missing | h->b << 1));
+        if (h->missing && h->kind != RULES_KIND_NUMBER && h->kind != RULES_KIND_DURATION)
+                return;
+        switch (h->kind) {
+        case RULES_KIND_NUMBER:
+        case RULES_KIND_DURATION:
+                statelog_put_double(b, h->num);
+                break;
+        case RULES_KIND_STRING:
+                text_put(b, h->str ? h->str : "");
+                break;
+        case RULES_KIND_BOOL:
+                break;
+        case RULES_KIND_PROVIDER_SET:
+                set_put(b, reg, &h->set);
+                break;
+        case RULES_KIND_LIST:
+                statelog_put_u8(b, hkind_valid(h->elem) ? (uint8_t)h->elem + 1 : 0);
+                statelog_put_uint(b, h->n);
+                for (size_t i = 0; i < h->n; i++) {
+                        if (h->strs)
+                                text_put(b, h->strs[i]);
+                        else
+                                statelog_put_double(b, h->nums[i]);
+                }
+                break;
+        default:
+                statelog_put_uint(b, (uint64_t)h->word);
+                break;
+        }
+}
+
+void rules_engine_save(const RulesEngine *e, StateLogBuf *b)
+{
+        json_t *alerts = NULL;
+        size_t n_rules = 0;
+
+        statelog_put_uint(b, ENGINE_BIN_VERSION);
+        /* The alert table is small (one entry per alert ever firing and not yet pruned) and
+         * read by the tools that read the state: it stays JSON. */
+        if (alert_table_to_json(&e->alerts, &alerts) < 0)
+                util_oom();
+        _cleanup_free_ char *text = json_dumps(alerts, JSON_COMPACT);
+        json_decref(alerts);
+        if (!text)
+                util_oom();
+        statelog_put_str(b, text);
+        statelog_put_uint(b, e->first_eval);
+
+        statelog_put_uint(b, e->reg.n);
+        for (unsigned i = 0; i < e->reg.n; i++) {
+                statelog_put_str(b, e->reg.names[i]);
+                statelog_put_u8(b, (uint8_t)e->reg.kinds[i]);
+        }
+        statelog_put_uint(b, e->n_srcs);
+        for (size_t i = 0; i < e->n_srcs; i++) {
+                statelog_put_str(b, e->srcs[i].name);
+                statelog_put_uint(b, e->srcs[i].first_seen);
+        }
+        for (size_t ri = 0; ri < e->n_rs; ri++)
+                n_rules += e->rs[ri].n_slots > 0;
+        statelog_put_uint(b, n_rules);
+        for (size_t ri = 0; ri < e->n_rs; ri++)
+                if (e->rs[ri].n_slots > 0) {
+                        statelog_put_str(b, e->rs[ri].name);
+                        statelog_put_uint(b, e->rs[ri].n_slots);
+                }
+        statelog_put_uint(b, e->n_keys);
+        for (size_t i = 0; i < e->n_keys; i++) {
+                const KeyEntry *k = e->keys[i];
+                statelog_put_str(b, k->id);
+                statelog_put_u8(b, k->has_prev);
+                if (k->has_prev)
+                        set_put(b, &e->reg, &k->prev_clouds);
+                for (size_t ri = 0; ri < e->n_rs; ri++) {
+                        const RuleState *rs = &e->rs[ri];
+                        for (unsigned s = 0; s < rs->n_slots; s++)
+                                hval_put(b, &e->reg, k->hist ? &k->hist[rs->hist_off + s]
+                                                             : &(HVal){0});
+                }
+        }
+}
+
+static int set_get(StateLogReader *r, unsigned n_providers, ProvSet *ret)
+{
+        ProvSet s = {{0}};
+        uint64_t n = statelog_get_uint_max(r, n_providers);
+
+        for (uint64_t i = 0; i < n && !r->failed; i++) {
+                uint64_t p = statelog_get_uint_max(r, n_providers ? n_providers - 1 : 0);
+                if (!n_providers)
+                        return -EBADMSG;
+                set_add(&s, (unsigned)p);
+        }
+        if (r->failed)
+                return -EBADMSG;
+        *ret = s;
+        return 0;
+}
+
+/* A text as rules_engine_from_json() accepts one: at most max bytes of UTF-8, no NUL. */
+static char *text_get(StateLogReader *r, size_t max, bool *ok)
+{
+        size_t len = 0;
+        const char *s = statelog_get_strn(r, max, &len);
+
+        if (!s || memchr(s, 0, len) || !util_utf8_valid(s, len)) {
+                *ok = false;
+                return NULL;
+        }
+        return xstrndup(s, len);
+}
+
+/* One look-back value into h (cleared by the caller on failure). */
+static int hval_get(StateLogReader *r, unsigned n_providers, HVal *h)
+{
+        unsigned tag = statelog_get_u8(r);
+        unsigned flags;
+        bool ok = true;
+
+        if (tag == 0)
+                return r->failed ? -EBADMSG : 0;
+        if (!hkind_valid((int)tag - 1))
+                return -EBADMSG;
+        h->has = true;
+        h->kind = (RulesKind)(tag - 1);
+        h->elem = RULES_KIND_NONE;
+        flags = statelog_get_u8(r);
+        if (flags > 3)
+                return -EBADMSG;
+        h->missing = flags & 1;
+        h->b = flags & 2;
+        if (h->missing && h->kind != RULES_KIND_NUMBER && h->kind != RULES_KIND_DURATION)
+                return r->failed ? -EBADMSG : 0;
+        switch (h->kind) {
+        case RULES_KIND_NUMBER:
+        case RULES_KIND_DURATION:
+                h->num = statelog_get_double(r);
+                if (isinf(h->num))
+                        return -EBADMSG;
+                h->missing = isnan(h->num);
+                break;
+        case RULES_KIND_STRING:
+                h->str = text_get(r, MAX_STRING, &ok);
+                break;
+        case RULES_KIND_BOOL:
+                break;
+        case RULES_KIND_PROVIDER_SET:
+                return set_get(r, n_providers, &h->set);
+        case RULES_KIND_LIST: {
+                unsigned elem = statelog_get_u8(r);
+                uint64_t n = statelog_get_uint_max(r, RULES_EVAL_MAX_LIST);
+                if (elem == 0 ? n > 0 : !hkind_valid((int)elem - 1))
+                        return -EBADMSG;
+                h->elem = elem ? (RulesKind)(elem - 1) : RULES_KIND_NONE;
+                if (h->elem != RULES_KIND_NONE && h->elem != RULES_KIND_STRING &&
+                    h->elem != RULES_KIND_NUMBER && h->elem != RULES_KIND_DURATION)
+                        return -EBADMSG;
+                if (n == 0)
+                        break;
+                if (h->elem == RULES_KIND_STRING)
+                        h->strs = xcalloc(n, sizeof(char *));
+                else
+                        h->nums = xcalloc(n, sizeof(double));
+                for (size_t i = 0; i < n && ok && !r->failed; i++) {
+                        if (h->strs)
+                                h->strs[i] = text_get(r, MAX_STRING, &ok);
+                        else if (!isfinite(h->nums[i] = statelog_get_double(r)))
+                                ok = false;
+                        h->n = i + 1;
+                }
+                break;
+        }
+        default: {
+                int n = h->kind == RULES_KIND_CELL_STATE      ? _CELL_STATE_MAX
+                        : h->kind == RULES_KIND_PROVIDER_KIND ? _PROVIDER_KIND_MAX
+                                                              : _SOURCE_STATUS_MAX;
+                h->word = (int)statelog_get_uint_max(r, (uint64_t)n - 1);
+                break;
+        }
+        }
+        return ok && !r->failed ? 0 : -EBADMSG;
+}
+
+int rules_engine_load(RulesEngine *e, StateLogReader *r)
+{
+        Registry *reg = xcalloc(1, sizeof(Registry));
+        AlertTable alerts = {0};
+        KeyEntry **keys = NULL;
+        SourceSeen *srcs = NULL;
+        const RuleState **saved = NULL;
+        unsigned *saved_slots = NULL;
+        size_t n_keys = 0, n_srcs = 0, n_saved = 0;
+        uint64_t first_eval, n;
+        bool ok = true;
+        int ret = -EBADMSG;
+
+        if (!e || !r) {
+                free(reg);
+                return -EINVAL;
+        }
+        if (statelog_get_uint(r) != ENGINE_BIN_VERSION)
+                goto fail;
+        {
+                size_t len = 0;
+                const char *text = statelog_get_strn(r, STATELOG_MAX_FRAME, &len);
+                json_t *j = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+                int k = j ? alert_table_from_json(j, &alerts) : -EBADMSG;
+                json_decref(j);
+                if (k < 0)
+                        goto fail;
+        }
+        first_eval = statelog_get_uint(r);
+
+        n = statelog_get_uint_max(r, RULES_EVAL_MAX_PROVIDERS);
+        for (uint64_t i = 0; i < n && !r->failed; i++) {
+                _cleanup_free_ char *id = text_get(r, MAX_NAME, &ok);
+                unsigned kind = statelog_get_u8(r);
+                if (!ok || !id || !*id || kind >= _PROVIDER_KIND_MAX ||
+                    registry_find(reg, id) >= 0 || registry_add(reg, id, (ProviderKind)kind) < 0)
+                        goto fail;
+        }
+
+        n = statelog_get_uint_max(r, RULES_EVAL_MAX_SOURCES);
+        srcs = xcalloc(MAX(n, (uint64_t)1), sizeof(SourceSeen));
+        for (uint64_t i = 0; i < n && !r->failed; i++) {
+                char *name = text_get(r, MAX_NAME, &ok);
+                if (!ok || !name) {
+                        free(name);
+                        goto fail;
+                }
+                srcs[n_srcs].name = name;
+                srcs[n_srcs++].first_seen = statelog_get_uint(r);
+        }
+        qsort(srcs, n_srcs, sizeof(SourceSeen), source_cmp);
+        for (size_t i = 1; i < n_srcs; i++)
+                if (streq(srcs[i - 1].name, srcs[i].name))
+                        goto fail;
+
+        /* The saved rule table: each entry is the rule that now has that name and as many
+         * slots, or NULL: its values are read and dropped (a rule changed or gone starts
+         * over rather than fail the load). */
+        n = statelog_get_uint_max(r, RULES_MAX_ALERTS);
+        saved = xcalloc(MAX(n, (uint64_t)1), sizeof(*saved));
+        saved_slots = xcalloc(MAX(n, (uint64_t)1), sizeof(*saved_slots));
+        for (uint64_t i = 0; i < n && !r->failed; i++) {
+                _cleanup_free_ char *name = text_get(r, MAX_NAME, &ok);
+                const RuleState *rs = name ? rule_state_find(e, name) : NULL;
+                saved_slots[i] = (unsigned)statelog_get_uint_max(r, RULES_EVAL_MAX_SLOTS);
+                if (!ok || !name || !saved_slots[i])
+                        goto fail;
+                saved[i] = rs && rs->n_slots == saved_slots[i] ? rs : NULL;
+                n_saved++;
+        }
+
+        n = statelog_get_uint_max(r, MATRIX_MAX_MODELS);
+        keys = xcalloc(MAX(n, (uint64_t)1), sizeof(KeyEntry *));
+        for (uint64_t i = 0; i < n && !r->failed; i++) {
+                _cleanup_free_ char *id = text_get(r, MAX_NAME, &ok);
+                KeyEntry *k;
+                if (!ok || !id || !*id)
+                        goto fail;
+                k = keys[n_keys++] = key_new(id, e->total_slots);
+                k->has_prev = statelog_get_u8(r);
+                if (k->has_prev && set_get(r, reg->n, &k->prev_clouds) < 0)
+                        goto fail;
+                for (size_t ri = 0; ri < n_saved; ri++) {
+                        const RuleState *rs = saved[ri];
+                        bool fits = true;
+                        for (unsigned s = 0; s < saved_slots[ri]; s++) {
+                                HVal h = {0};
+                                if (hval_get(r, reg->n, &h) < 0) {
+                                        hval_clear(&h);
+                                        goto fail;
+                                }
+                                if (rs && k->hist && fits && hval_fits(&h, &rs->sigs[s])) {
+                                        hval_clear(&k->hist[rs->hist_off + s]);
+                                        k->hist[rs->hist_off + s] = h;
+                                } else {
+                                        fits = false;
+                                        hval_clear(&h);
+                                }
+                        }
+                        if (!fits && rs && k->hist)
+                                for (unsigned s = 0; s < rs->n_slots; s++)
+                                        hval_clear(&k->hist[rs->hist_off + s]);
+                }
+        }
+        if (!statelog_reader_done(r))
+                goto fail;
+        qsort(keys, n_keys, sizeof(KeyEntry *), key_cmp);
+        for (size_t i = 1; i < n_keys; i++)
+                if (streq(keys[i - 1]->id, keys[i]->id))
+                        goto fail;
+
+        prune_alerts(&alerts, e->rs, e->n_rs);
+        e->first_eval = first_eval;
+        keys_free(e->keys, e->n_keys, e->total_slots);
+        sources_free(e->srcs, e->n_srcs);
+        alert_table_clear(&e->alerts);
+        registry_clear(&e->reg);
+        e->keys = keys;
+        e->n_keys = n_keys;
+        e->srcs = srcs;
+        e->n_srcs = n_srcs;
+        e->alerts = alerts;
+        e->reg = *reg;
+        memset(e->lit, 0, sizeof(e->lit));
+        free(reg);
+        free(saved);
+        free(saved_slots);
+        return 0;
+
+fail:
+        keys_free(keys, n_keys, e->total_slots);
+        sources_free(srcs, n_srcs);
+        alert_table_clear(&alerts);
+        registry_clear(reg);
+        free(reg);
+        free(saved);
+        free(saved_slots);
+        return ret;
+}

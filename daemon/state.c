@@ -36,24 +36,10 @@ struct StateStore {
         bool compact; /* the next save writes a snapshot (none yet, or a log it cannot extend) */
 };
 
-static const char *const status_names[_SOURCE_STATUS_MAX] = {
-    [SOURCE_NEW] = "new",
-    [SOURCE_OK] = "ok",
-    [SOURCE_DEGRADED] = "degraded",
-    [SOURCE_SUSPECT] = "suspect",
-};
-
-const char *source_status_name(SourceStatus st)
-{
-        if (st < 0 || st >= _SOURCE_STATUS_MAX)
-                return "unknown";
-        return status_names[st];
-}
-
 static int source_status_from_name(const char *s, SourceStatus *ret)
 {
         for (int i = 0; i < _SOURCE_STATUS_MAX; i++)
-                if (streq(s, status_names[i])) {
+                if (streq(s, source_status_name((SourceStatus)i))) {
                         *ret = (SourceStatus)i;
                         return 0;
                 }
@@ -483,18 +469,10 @@ static void log_evidence(StateLogBuf *b, const Matrix *m, const char **names, si
 
 static int log_engine(StateLogBuf *b, const RulesEngine *e)
 {
-        json_t *j = NULL;
-        int r = rules_engine_to_json(e, &j);
-        if (r < 0)
-                return r;
-        char *text = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-        if (!text)
-                return -ENOMEM;
-        size_t at = statelog_begin(b, STATELOG_ENGINE);
-        statelog_put_str(b, text);
+        size_t at = statelog_begin(b, STATELOG_RULES);
+
+        rules_engine_save(e, b);
         statelog_end(b, at);
-        free(text);
         return 0;
 }
 
@@ -1430,8 +1408,9 @@ typedef struct Replay {
         uint64_t generation;   /* from the HEADER */
         size_t records;        /* read so far in this file */
         bool ended;            /* END read */
-        const uint8_t *engine; /* the newest engine text (into the file's bytes) */
+        const uint8_t *engine; /* the newest engine record's fields (into the file's bytes) */
         size_t engine_len;
+        bool engine_binary; /* a RULES record; else the JSON text of an older ENGINE one */
 } Replay;
 
 static int replay_record(Replay *rp, const uint8_t *p, size_t n)
@@ -1471,8 +1450,14 @@ static int replay_record(Replay *rp, const uint8_t *p, size_t n)
                 /* Only the newest one counts: it is read once, at the end. */
                 rp->engine = (const uint8_t *)text;
                 rp->engine_len = len;
+                rp->engine_binary = false;
                 return 0;
         }
+        case STATELOG_RULES:
+                rp->engine = r.p;
+                rp->engine_len = (size_t)(r.end - r.p);
+                rp->engine_binary = true;
+                return 0;
         case STATELOG_HISTORY:
                 return replay_history(rp->s, &r);
         case STATELOG_END:
@@ -1542,6 +1527,16 @@ static int replay_engine(Replay *rp, char **ret_error)
 
         if (!rp->engine)
                 return 0;
+        if (rp->engine_binary) {
+                StateLogReader rr;
+                statelog_reader_init(&rr, rp->engine, rp->engine_len);
+                if (rules_engine_load(rp->s->engine, &rr) < 0) {
+                        *ret_error = xstrdup("the alert states are inconsistent");
+                        return -EBADMSG;
+                }
+                rp->engine = NULL;
+                return 0;
+        }
         j = json_loadb((const char *)rp->engine, rp->engine_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!j) {
                 *ret_error = xasprintf("the alert states are not JSON: %s", jerr.text);

@@ -123,12 +123,13 @@ void history_replay_free(HistoryReplay *r);
  * provider the current matrix no longer has is left out): for rendering only. */
 int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *current, Matrix **ret);
 
-/* Parse one record line (without its newline): 0 and ret (texts pointing into *ret_json,
- * which the caller frees with json_decref), or -EBADMSG. For the reader and its fuzzer. */
-int history_record_parse(const char *line, size_t len, HistoryEvent *ret, void **ret_json);
+/* Parse one record line (without its newline): 0 and ret (texts pointing into *ret_mem,
+ * which the caller frees with free()), or -EBADMSG. For the reader and its fuzzer. */
+int history_record_parse(const char *line, size_t len, HistoryEvent *ret, void **ret_mem);
 /* Format ev as one record line with its newline; the caller frees it. */
 int history_record_format(const HistoryEvent *ev, char **ret, size_t *ret_len);
 /* Read every record of the segment open at fd, as a query does, calling fn for each valid
- * one; returns the offset just past the last valid record. */
-int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userdata), void *userdata,
-                         uint64_t *ret_valid_end);
+ * one with its bytes on disk (newline included); returns the offset just past the last
+ * valid record. */
+int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, size_t len, void *userdata),
+                         void *userdata, uint64_t *ret_valid_end);

@@ -26,6 +26,15 @@ typedef enum CellState {
         _CELL_STATE_MAX,
 } CellState;
 
+/* How a source's last poll went: what its evidence in the matrix is worth (docs/matrix.md). */
+typedef enum SourceStatus {
+        SOURCE_NEW,      /* never polled */
+        SOURCE_OK,       /* last poll fetched and applied (or 304) */
+        SOURCE_DEGRADED, /* last poll failed to fetch or parse: its evidence is frozen */
+        SOURCE_SUSPECT,  /* last parse was quarantined by the guard */
+        _SOURCE_STATUS_MAX,
+} SourceStatus;
+
 /* What one source says about one cell. Counters are as narrow as their caps allow: the daemon
  * keeps one of these per source per cell for as long as it runs. */
 typedef struct Evidence {
@@ -196,3 +205,5 @@ int matrix_to_state_json(const Matrix *m, json_t **ret);
 int matrix_from_state_json(const json_t *j, Matrix **ret);
 /* Name of a state: available, unavailable, unknown. */
 const char *cell_state_name(CellState s);
+/* Name of a source status: new, ok, degraded, suspect. */
+const char *source_status_name(SourceStatus st);

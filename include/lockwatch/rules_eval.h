@@ -13,7 +13,7 @@
 #include "lockwatch/alert.h"
 #include "lockwatch/matrix.h"
 #include "lockwatch/rules.h"
-#include "lockwatch/state.h"
+#include "lockwatch/statelog.h"
 
 #define RULES_EVAL_MAX_PROVIDERS 256u  /* stable provider numbers; later providers are unseen */
 #define RULES_EVAL_MAX_SOURCES   4096u /* source views per evaluation */
@@ -71,3 +71,8 @@ int rules_engine_to_json(const RulesEngine *e, json_t **ret);
 /* Replace the engine's state by rules_engine_to_json() output; -EBADMSG (engine unchanged)
  * on any inconsistency. */
 int rules_engine_from_json(RulesEngine *e, const json_t *j);
+/* Append the same state in its binary form (what the state's change log keeps). */
+void rules_engine_save(const RulesEngine *e, StateLogBuf *b);
+/* Replace the engine's state by rules_engine_save() output read from r, to its end;
+ * -EBADMSG (engine unchanged) on anything it would not have written. */
+int rules_engine_load(RulesEngine *e, StateLogReader *r);

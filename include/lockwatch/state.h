@@ -19,14 +19,6 @@ typedef struct RuleSet RuleSet;
 #define STATE_LOCK_NAME     "lock"
 #define STATE_MAX_BYTES     (256u * 1024u * 1024u) /* each of the files above */
 
-typedef enum SourceStatus {
-        SOURCE_NEW,      /* never polled */
-        SOURCE_OK,       /* last poll fetched and applied (or 304) */
-        SOURCE_DEGRADED, /* last poll failed to fetch or parse: its evidence is frozen */
-        SOURCE_SUSPECT,  /* last parse was quarantined by the guard */
-        _SOURCE_STATUS_MAX,
-} SourceStatus;
-
 typedef struct SourceState {
         char *name;
         SourceStatus status;
@@ -146,5 +138,3 @@ void state_record(State *s, const StateEvent *ev);
 void state_history_clear(State *s);
 /* The i-th transition kept, oldest first, or NULL past the end. */
 const StateEvent *state_history_at(const State *s, size_t i);
-/* Name of a status: new, ok, degraded, suspect. */
-const char *source_status_name(SourceStatus st);

@@ -25,6 +25,7 @@ typedef enum StateLogType {
         STATELOG_ENGINE,     /* the rule engine's alert states and look-back, as JSON text */
         STATELOG_HISTORY,    /* transitions appended to the history */
         STATELOG_END,        /* the last record of a snapshot, with the number before it */
+        STATELOG_RULES,      /* the rule engine's state, binary (replaces ENGINE's JSON) */
         _STATELOG_TYPE_MAX,
 } StateLogType;
 

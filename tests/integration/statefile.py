@@ -12,7 +12,10 @@ import os
 import struct
 
 MAGIC = b"lockwatch-state"
-HEADER, SHAPE, SOURCE, EVIDENCE, FORGET, ENGINE, HISTORY, END = range(1, 9)
+HEADER, SHAPE, SOURCE, EVIDENCE, FORGET, ENGINE, HISTORY, END, RULES = range(1, 10)
+HKINDS = ["number", "duration", "string", "bool", "list", "provider-set", "cell-state",
+          "provider-kind", "source-state"]
+CELL_STATES = ["unknown", "available", "unavailable"]
 KINDS = ["cloud", "direct", "aggregator"]
 SAID = ["unknown", "available", "unavailable"]
 LIFECYCLES = ["unknown", "active", "preview", "legacy", "deprecated", "retired"]
@@ -226,6 +229,8 @@ def _apply(st, rec, snapshot, first):
         st.sources.pop(source, None)
     elif t == ENGINE:
         st.engine = json.loads(r.text())
+    elif t == RULES:
+        st.engine = _rules(r)
     elif t == HISTORY:
         for _ in range(r.uint()):
             time = r.uint()
@@ -241,6 +246,56 @@ def _apply(st, rec, snapshot, first):
     else:
         raise ValueError("unknown record type %d" % t)
     r.done()
+
+
+def _hval(r, providers):
+    """One look-back value of a RULES record, shaped as rules_engine_to_json() has it."""
+    tag = r.u8()
+    if tag == 0:
+        return None
+    kind = HKINDS[tag - 1]
+    flags = r.u8()
+    if flags & 1 and kind not in ("number", "duration"):
+        return {"kind": kind, "value": None, **({"elem": "none"} if kind == "list" else {})}
+    if kind in ("number", "duration"):
+        v = r.double()
+        value = None if math.isnan(v) else v
+    elif kind == "string":
+        value = r.text()
+    elif kind == "bool":
+        value = bool(flags & 2)
+    elif kind == "provider-set":
+        value = [providers[r.uint()]["id"] for _ in range(r.uint())]
+    elif kind == "list":
+        elem = r.u8()
+        ename = HKINDS[elem - 1] if elem else "none"
+        value = [r.text() if ename == "string" else r.double() for _ in range(r.uint())]
+        return {"kind": kind, "value": value, "elem": ename}
+    else:
+        w = r.uint()
+        names = {"cell-state": CELL_STATES, "provider-kind": KINDS, "source-state": STATUSES}
+        value = names[kind][w]
+    return {"kind": kind, "value": value}
+
+
+def _rules(r):
+    """A RULES record (rules_engine_save()) as the JSON the ENGINE record held."""
+    if r.uint() != 1:
+        raise ValueError("unknown rules record version")
+    alerts = json.loads(r.text())
+    first = r.uint()
+    providers = [{"id": r.text(), "kind": KINDS[r.u8()]} for _ in range(r.uint())]
+    sources = [{"name": r.text(), "first_seen": str(r.uint())} for _ in range(r.uint())]
+    rules = [(r.text(), r.uint()) for _ in range(r.uint())]
+    models = []
+    for _ in range(r.uint()):
+        m = {"id": r.text()}
+        if r.u8():
+            m["clouds"] = [providers[r.uint()]["id"] for _ in range(r.uint())]
+        m["history"] = {name: [_hval(r, providers) for _ in range(n)] for name, n in rules}
+        models.append(m)
+    return {"version": 1, "alerts": alerts, "providers": providers, "sources": sources,
+            "models": models, "first_evaluation": str(first)}
 
 
 def _read(path):

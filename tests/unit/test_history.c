@@ -375,7 +375,7 @@ static void test_record_roundtrip(void **unused)
         assert_string_equal(back.kind, "alert");
         assert_string_equal(back.model, "v/?t?"); /* not UTF-8: stored repaired */
         assert_string_equal(back.message, ev.message);
-        json_decref(j);
+        free(j);
         line[len / 2] ^= 1;
         assert_int_equal(history_record_parse(line, len - 1, &back, &j), -EBADMSG);
         free(line);

@@ -501,7 +501,9 @@ static RuleSet *parse_rules(const char *text)
         return set;
 }
 
-/* Serialize, print, parse and restore into a fresh engine: what a restart does. */
+static bool restart_binary; /* restart() goes through the binary form (as lockwatchd does) */
+
+/* Serialize and restore into a fresh engine: what a restart does. */
 static RulesEngine *restart(RulesEngine *e, const RuleSet *rules, uint64_t repeat)
 {
         json_t *j = NULL, *back;
@@ -513,9 +515,18 @@ static RulesEngine *restart(RulesEngine *e, const RuleSet *rules, uint64_t repea
         assert_non_null(text);
         back = json_loads(text, 0, NULL);
         assert_non_null(back);
-        rules_engine_free(e);
         assert_int_equal(rules_engine_new(rules, repeat * USEC_PER_SEC, &fresh), 0);
-        assert_int_equal(rules_engine_from_json(fresh, back), 0);
+        if (restart_binary) {
+                StateLogBuf b = {0};
+                StateLogReader r;
+                rules_engine_save(e, &b);
+                statelog_reader_init(&r, b.data, b.len);
+                assert_int_equal(rules_engine_load(fresh, &r), 0);
+                statelog_buf_free(&b);
+        } else {
+                assert_int_equal(rules_engine_from_json(fresh, back), 0);
+        }
+        rules_engine_free(e);
         json_decref(j);
         json_decref(back);
         free(text);
@@ -560,9 +571,13 @@ static void test_cases(void **state)
 
 static void test_cases_with_restart(void **state)
 {
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
-                for (int s = 1; s < MAX_STEPS && cases[i].steps[s].expect; s++)
-                        run_case(&cases[i], s);
+        for (int binary = 0; binary <= 1; binary++) {
+                restart_binary = binary;
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                        for (int s = 1; s < MAX_STEPS && cases[i].steps[s].expect; s++)
+                                run_case(&cases[i], s);
+        }
+        restart_binary = false;
 }
 
 /* ---- reload, state file ---------------------------------------------------------------- */
@@ -666,6 +681,48 @@ static void test_json_round_trip_is_stable(void **state)
         json_decref(j);
         free(one);
         free(two);
+        rules_engine_free(back);
+        rules_engine_free(e);
+        rules_set_free(rules);
+        matrix_free(m);
+}
+
+/* The binary form holds what the JSON holds: saved, loaded and dumped, the same text. Every
+ * cut of it is refused whole, and any flipped byte is refused or read as some valid state. */
+static void test_binary_round_trip(void **state)
+{
+        RuleSet *rules = NULL;
+        Matrix *m = NULL;
+        RulesEngine *e = engine_with_state(&rules, &m), *back = NULL;
+        char *one = engine_dump(e), *two;
+        StateLogBuf b = {0};
+        StateLogReader r;
+
+        rules_engine_save(e, &b);
+        assert_int_equal(rules_engine_new(rules, 0, &back), 0);
+        statelog_reader_init(&r, b.data, b.len);
+        assert_int_equal(rules_engine_load(back, &r), 0);
+        two = engine_dump(back);
+        assert_string_equal(one, two);
+        free(two);
+
+        for (size_t cut = 0; cut < b.len; cut++) {
+                statelog_reader_init(&r, b.data, cut);
+                assert_int_equal(rules_engine_load(back, &r), -EBADMSG);
+                two = engine_dump(back);
+                assert_string_equal(one, two); /* unchanged */
+                free(two);
+        }
+        for (size_t at = 0; at < b.len; at++) {
+                uint8_t keep = b.data[at];
+                b.data[at] ^= 0x5a;
+                statelog_reader_init(&r, b.data, b.len);
+                int k = rules_engine_load(back, &r);
+                assert_true(k == 0 || k == -EBADMSG);
+                b.data[at] = keep;
+        }
+        statelog_buf_free(&b);
+        free(one);
         rules_engine_free(back);
         rules_engine_free(e);
         rules_set_free(rules);
@@ -899,6 +956,7 @@ int main(void)
             cmocka_unit_test(test_cases_with_restart),
             cmocka_unit_test(test_set_rules),
             cmocka_unit_test(test_json_round_trip_is_stable),
+            cmocka_unit_test(test_binary_round_trip),
             cmocka_unit_test(test_corrupt_json_rejected),
             cmocka_unit_test(test_state_files),
             cmocka_unit_test(test_state_file_continues),
