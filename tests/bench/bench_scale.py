@@ -22,8 +22,10 @@ run R times on the same state directory. Printed per combination, in a first tab
                 shared machine are not in it, and the evaluation writes nothing (it logs
                 only an alert changing state). "-" without gdb
   Ir            instructions of one steady round (valgrind --tool=callgrind; only where
-                M <= --callgrind-max, none with --no-callgrind), with the share spent loading
-                and saving the state and the instructions of the rule evaluation
+                M <= --callgrind-max, none with --no-callgrind), with the shares spent
+                loading the state, saving it, and in the history store (opening it, bringing
+                it up to the matrix, appending transitions: history_open, history_sync and
+                history_append), and the instructions of the rule evaluation
 
 and then, in a second table with the same keys, GetMatrix: after those rounds the daemon is
 started in the foreground on the combination's state directory and config (it loads the
@@ -156,7 +158,8 @@ def callgrind_round(binary, conf, state, out):
         if "PROGRAM" in line and "TOTALS" in line:
             figures["total"] = n
         for key, fn in (("load", ":state_load"), ("save", ":state_save"),
-                        ("rules", ":poller_evaluate")):
+                        ("rules", ":poller_evaluate"), ("hopen", ":history_open"),
+                        ("hsync", ":history_sync"), ("happend", ":history_append")):
             if where.endswith(fn) and key not in figures:
                 figures[key] = n
     return figures
@@ -508,7 +511,7 @@ def main():
     work = tempfile.mkdtemp(prefix="lw-bench-scale-")
     print("%-7s %-7s %-7s %-8s %-8s %-9s %-18s %-9s %-8s %s" % (
         "models", "sources", "round s", "RSS MiB", "state MB", "1st MB", "steady MB mean/max",
-        "x state", "rules ms", "Ir (state load / save / rules)"), flush=True)
+        "x state", "rules ms", "Ir (state load / save / history / rules)"), flush=True)
     skipped, matrix_rows, costs = [], [], []
     try:
         for m in [int(x) for x in args.models.split(",")]:
@@ -533,9 +536,11 @@ def main():
                     ir = "-"
                     if cg.get("total"):
                         t = cg["total"]
-                        ir = "%.2fG (%.0f%% / %.0f%% / %.2fG)" % (
+                        hist = cg.get("hopen", 0) + cg.get("hsync", 0) + cg.get("happend", 0)
+                        ir = "%.2fG (%.0f%% / %.0f%% / %.0f%% / %.2fG)" % (
                             t / 1e9, 100.0 * cg.get("load", 0) / t,
-                            100.0 * cg.get("save", 0) / t, cg.get("rules", 0) / 1e9)
+                            100.0 * cg.get("save", 0) / t, 100.0 * hist / t,
+                            cg.get("rules", 0) / 1e9)
                     rules = "-"
                     if r["eval"]:
                         rules = "%.2f" % (r["eval"][0] * 1e3)
