@@ -83,13 +83,7 @@ static bool matrix_text_valid_len(const char *s, size_t len, bool allow_empty)
 {
         if (len > MATRIX_MAX_ID || (len == 0 && !allow_empty))
                 return false;
-        for (size_t i = 0; i < len;) {
-                size_t n = util_utf8_char_len((const unsigned char *)s + i, len - i);
-                if (n == 0 || util_is_control((unsigned char)s[i]))
-                        return false;
-                i += n;
-        }
-        return true;
+        return util_utf8_valid(s, len);
 }
 
 static bool matrix_text_valid(const char *s, bool allow_empty)
@@ -2017,6 +2011,33 @@ int matrix_foreach_evidence(const Matrix *m,
                 }
         }
         return 0;
+}
+
+int matrix_source_seen(Matrix *m, const char *source, uint64_t when)
+{
+        int n = 0;
+
+        if (!m || !source)
+                return -EINVAL;
+        for (size_t r = 0; r < m->n_models; r++) {
+                MatrixModel *mm = m->models[r];
+                for (size_t k = 0; k < mm->n_cells; k++) {
+                        Cell *c = &mm->cells[k];
+                        bool hit = false;
+                        for (size_t i = 0; i < c->n_evidence; i++)
+                                if (streq(c->evidence[i].source, source)) {
+                                        c->evidence[i].last_seen = when;
+                                        hit = true;
+                                        n += n < INT_MAX;
+                                }
+                        if (!hit)
+                                continue;
+                        c->last_seen = 0;
+                        for (size_t i = 0; i < c->n_evidence; i++)
+                                c->last_seen = MAX(c->last_seen, c->evidence[i].last_seen);
+                }
+        }
+        return n;
 }
 
 /* What matrix_evidence_from_json() accepts, for evidence handed over as a struct. */

@@ -379,9 +379,12 @@ static void log_source(StateLogBuf *b, const SourceState *ss)
         statelog_end(b, at);
 }
 
+/* Append one piece of evidence; *digest goes on over every byte of it but last_seen's. */
 static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvider *p,
-                      const Evidence *e)
+                      const Evidence *e, uint64_t *digest)
 {
+        size_t start = b->len, seen_at, seen_end;
+
         statelog_put_str(b, mm->id);
         statelog_put_u8(b, mm->mapped);
         statelog_put_str(b, p->id);
@@ -394,12 +397,16 @@ static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvide
         statelog_put_double(b, e->price_out);
         statelog_put_uint(b, (uint64_t)e->eol);
         statelog_put_uint(b, e->first_seen);
+        seen_at = b->len;
         statelog_put_uint(b, e->last_seen);
+        seen_end = b->len;
         statelog_put_uint(b, e->changed);
         statelog_put_uint(b, e->missing);
         statelog_put_uint(b, e->n_regions);
         for (size_t i = 0; i < e->n_regions; i++)
                 statelog_put_str(b, e->regions[i]);
+        *digest = util_fnv1a(*digest, b->data + start, seen_at - start);
+        *digest = util_fnv1a(*digest, b->data + seen_end, b->len - seen_end);
 }
 
 /* Evidence records being built: one per source, filled in one walk over the matrix. */
@@ -407,6 +414,8 @@ typedef struct EvidenceBufs {
         const char **names; /* the sources to log */
         StateLogBuf *bufs;  /* their entries */
         size_t *counts;
+        uint64_t *digests;          /* of the entries but their last_seen */
+        uint64_t *seen_min, *seen_max; /* of last_seen */
         size_t n;
         /* Which of them each shared source text is (-1: none), looked up once per text. */
         const char **seen;
@@ -435,36 +444,93 @@ static int collect_entry(const MatrixModel *mm, const MatrixProvider *p, const E
         }
         at = eb->seen_index[k];
         if (at >= 0) {
-                put_entry(&eb->bufs[at], mm, p, e);
+                put_entry(&eb->bufs[at], mm, p, e, &eb->digests[at]);
+                eb->seen_min[at] = eb->counts[at] ? MIN(eb->seen_min[at], e->last_seen)
+                                                  : e->last_seen;
+                eb->seen_max[at] = MAX(eb->seen_max[at], e->last_seen);
                 eb->counts[at]++;
         }
         return 0;
 }
 
-/* One EVIDENCE record for each of the n named sources: all the evidence each holds. */
-static void log_evidence(StateLogBuf *b, const Matrix *m, const char **names, size_t n)
+static SourceState *state_source_find(State *s, const char *name)
 {
+        for (size_t i = 0; i < s->n_sources; i++)
+                if (streq(s->sources[i].name, name))
+                        return &s->sources[i];
+        return NULL;
+}
+
+/* For each of the n named sources, an EVIDENCE record of all the evidence it holds, or, when
+ * seen_ok and only last_seen moved since its evidence was last written (the same digest of
+ * everything else) and every piece has the same last_seen (a parse showed them all), a SEEN
+ * record of that time: an unchanged poll then costs bytes, not the source's rows. */
+static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char **names,
+                         size_t n, bool seen_ok)
+{
+        size_t k = MAX(n, (size_t)1);
         EvidenceBufs eb = {
             .names = names,
-            .bufs = xcalloc(MAX(n, (size_t)1), sizeof(StateLogBuf)),
-            .counts = xcalloc(MAX(n, (size_t)1), sizeof(size_t)),
+            .bufs = xcalloc(k, sizeof(StateLogBuf)),
+            .counts = xcalloc(k, sizeof(size_t)),
+            .digests = xcalloc(k, sizeof(uint64_t)),
+            .seen_min = xcalloc(k, sizeof(uint64_t)),
+            .seen_max = xcalloc(k, sizeof(uint64_t)),
             .n = n,
         };
 
+        for (size_t i = 0; i < n; i++)
+                eb.digests[i] = UTIL_FNV_INIT;
         if (n > 0)
                 (void)matrix_foreach_evidence(m, collect_entry, &eb);
         for (size_t i = 0; i < n; i++) {
-                size_t at = statelog_begin(b, STATELOG_EVIDENCE);
-                statelog_put_str(b, names[i]);
-                statelog_put_uint(b, eb.counts[i]);
-                statelog_put_bytes(b, eb.bufs[i].data, eb.bufs[i].len);
+                SourceState *ss = s ? state_source_find(s, names[i]) : NULL;
+                uint64_t digest = util_fnv1a(eb.digests[i], &eb.counts[i], sizeof(size_t));
+                size_t at;
+                if (seen_ok && ss && ss->evidence_digest_valid && ss->evidence_digest == digest &&
+                    eb.counts[i] > 0 && eb.seen_min[i] == eb.seen_max[i]) {
+                        at = statelog_begin(b, STATELOG_SEEN);
+                        statelog_put_str(b, names[i]);
+                        statelog_put_uint(b, eb.seen_min[i]);
+                } else {
+                        at = statelog_begin(b, STATELOG_EVIDENCE);
+                        statelog_put_str(b, names[i]);
+                        statelog_put_uint(b, eb.counts[i]);
+                        statelog_put_bytes(b, eb.bufs[i].data, eb.bufs[i].len);
+                }
                 statelog_end(b, at);
                 statelog_buf_free(&eb.bufs[i]);
+                if (ss) {
+                        ss->pending_evidence_digest = digest;
+                        ss->pending_evidence_valid = true;
+                }
         }
         free(eb.bufs);
         free(eb.counts);
+        free(eb.digests);
+        free(eb.seen_min);
+        free(eb.seen_max);
         free(eb.seen);
         free(eb.seen_index);
+}
+
+/* The digests of the evidence as loaded, which the files hold: so a process's first save
+ * after an unchanged poll can write SEEN records too (a --once round is one process). */
+static void state_note_evidence(State *s)
+{
+        _cleanup_free_ const char **names = xcalloc(s->n_sources + 1, sizeof(char *));
+        StateLogBuf scratch = {0};
+
+        for (size_t i = 0; i < s->n_sources; i++)
+                names[i] = s->sources[i].name;
+        log_evidence(&scratch, s, s->matrix, names, s->n_sources, false);
+        statelog_buf_free(&scratch);
+        for (size_t i = 0; i < s->n_sources; i++) {
+                SourceState *ss = &s->sources[i];
+                ss->evidence_digest = ss->pending_evidence_digest;
+                ss->evidence_digest_valid = ss->pending_evidence_valid;
+                ss->pending_evidence_valid = false;
+        }
 }
 
 static int log_engine(StateLogBuf *b, const RulesEngine *e)
@@ -536,7 +602,8 @@ static int collect_source(const MatrixModel *mm, const MatrixProvider *p, const 
 }
 
 /* Everything: what a new snapshot holds. */
-static int encode_snapshot(const State *s, uint64_t generation, StateLogBuf *b)
+/* note: the state to record the evidence digests in (s itself when this is its compaction). */
+static int encode_snapshot(const State *s, State *note, uint64_t generation, StateLogBuf *b)
 {
         const Matrix *m = s->matrix;
         size_t at, records = 2;
@@ -572,7 +639,7 @@ static int encode_snapshot(const State *s, uint64_t generation, StateLogBuf *b)
         if (r < 0)
                 return r;
         frame = statelog_frame_begin(b);
-        log_evidence(b, m, names, n);
+        log_evidence(b, note, m, names, n, false);
         statelog_frame_end(b, frame);
         records += n;
         frame = statelog_frame_begin(b);
@@ -677,8 +744,14 @@ static StateStore *state_store_new(const char *dir)
 static void state_mark_written(State *s)
 {
         for (size_t i = 0; i < s->n_sources; i++) {
-                s->sources[i].logged_digest = source_digest(&s->sources[i]);
-                s->sources[i].evidence_changed = false;
+                SourceState *ss = &s->sources[i];
+                ss->logged_digest = source_digest(ss);
+                ss->evidence_changed = false;
+                if (ss->pending_evidence_valid) {
+                        ss->evidence_digest = ss->pending_evidence_digest;
+                        ss->evidence_digest_valid = true;
+                        ss->pending_evidence_valid = false;
+                }
         }
         s->engine_changed = false;
         s->history_unsaved = 0;
@@ -699,7 +772,7 @@ static int state_compact(State *s)
         uint64_t gen = MAX(st->generation + 1, util_now_real());
         int r;
 
-        r = encode_snapshot(s, gen, &b);
+        r = encode_snapshot(s, s, gen, &b);
         if (r >= 0)
                 r = write_file(st->dir, STATE_SNAPSHOT_NAME, &b, 1);
         size_t len = b.len;
@@ -758,7 +831,7 @@ static int encode_changes(State *s, StateLogBuf *b)
                 if (ss->evidence_changed)
                         changed[n++] = ss->name;
         }
-        log_evidence(b, s->matrix, changed, n);
+        log_evidence(b, s, s->matrix, changed, n, true);
         if (s->engine_changed) {
                 int r = log_engine(b, s->engine);
                 if (r < 0)
@@ -1442,6 +1515,13 @@ static int replay_record(Replay *rp, const uint8_t *p, size_t n)
                 return replay_evidence(rp->s, &r, n);
         case STATELOG_FORGET:
                 return replay_forget(rp->s, &r);
+        case STATELOG_SEEN: {
+                _cleanup_free_ char *name = get_text(&r);
+                uint64_t t = statelog_get_uint(&r);
+                if (!name || !statelog_reader_done(&r))
+                        return -EBADMSG;
+                return matrix_source_seen(rp->s->matrix, name, t) > 0 ? 0 : -EBADMSG;
+        }
         case STATELOG_ENGINE: {
                 size_t len;
                 const char *text = statelog_get_strn(&r, n, &len);
@@ -1670,6 +1750,7 @@ int state_replay(const void *snapshot, size_t snapshot_len, const void *log, siz
                 state_free(s);
                 return r;
         }
+        state_note_evidence(s);
         if (ret_info)
                 *ret_info = info;
         *ret = s;
@@ -1679,7 +1760,7 @@ int state_replay(const void *snapshot, size_t snapshot_len, const void *log, siz
 int state_encode_snapshot(const State *s, uint64_t generation, void **ret, size_t *ret_len)
 {
         StateLogBuf b = {0};
-        int r = encode_snapshot(s, generation, &b);
+        int r = encode_snapshot(s, NULL, generation, &b);
 
         if (r < 0) {
                 statelog_buf_free(&b);

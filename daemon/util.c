@@ -145,6 +145,12 @@ bool util_is_control(unsigned char c)
 bool util_utf8_valid(const char *s, size_t len)
 {
         for (size_t i = 0; i < len;) {
+                unsigned char c = (unsigned char)s[i];
+                /* Printable ASCII, nearly every byte of every id: no call per character. */
+                if (c >= 0x20 && c < 0x7f) {
+                        i++;
+                        continue;
+                }
                 size_t n = util_utf8_char_len((const unsigned char *)s + i, len - i);
                 if (n == 0 || util_is_control((unsigned char)s[i]))
                         return false;

@@ -196,6 +196,9 @@ int matrix_foreach_evidence(const Matrix *m,
  * evidence that only make rows and columns. -EBADMSG for anything the matrix would not
  * hold (text, order, kinds, caps); m is then consistent but partly changed. */
 int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *entries, size_t n);
+/* Set last_seen of every piece of evidence source holds to when (a state log's SEEN record);
+ * returns how many there were. */
+int matrix_source_seen(Matrix *m, const char *source, uint64_t when);
 /* Free the items of changes and reset it. */
 void matrix_changes_clear(MatrixChanges *c);
 /* Serialize every field (evidence, counters, times) for the state file. Repeated strings

@@ -36,6 +36,10 @@ typedef struct SourceState {
         /* Not saved: what the change log holds of this source (state.c). */
         uint64_t logged_digest; /* digest of the fields above when last written, 0: never */
         bool evidence_changed;  /* its evidence changed since it was last written */
+        /* Digest of its evidence but for last_seen, as last written (and as being written):
+         * a parse that moved only last_seen is logged as one time, not every piece again. */
+        uint64_t evidence_digest, pending_evidence_digest;
+        bool evidence_digest_valid, pending_evidence_valid;
 } SourceState;
 
 /* The ring of transitions older versions kept in the state file: read once, moved into the

@@ -26,6 +26,7 @@ typedef enum StateLogType {
         STATELOG_HISTORY,    /* transitions appended to the history */
         STATELOG_END,        /* the last record of a snapshot, with the number before it */
         STATELOG_RULES,      /* the rule engine's state, binary (replaces ENGINE's JSON) */
+        STATELOG_SEEN,       /* a source's every piece of evidence was last seen at a time */
         _STATELOG_TYPE_MAX,
 } StateLogType;
 

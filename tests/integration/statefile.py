@@ -12,7 +12,7 @@ import os
 import struct
 
 MAGIC = b"lockwatch-state"
-HEADER, SHAPE, SOURCE, EVIDENCE, FORGET, ENGINE, HISTORY, END, RULES = range(1, 10)
+HEADER, SHAPE, SOURCE, EVIDENCE, FORGET, ENGINE, HISTORY, END, RULES, SEEN = range(1, 11)
 HKINDS = ["number", "duration", "string", "bool", "list", "provider-set", "cell-state",
           "provider-kind", "source-state"]
 CELL_STATES = ["unknown", "available", "unavailable"]
@@ -231,6 +231,17 @@ def _apply(st, rec, snapshot, first):
         st.engine = json.loads(r.text())
     elif t == RULES:
         st.engine = _rules(r)
+    elif t == SEEN:
+        source, when = r.text(), r.uint()
+        n = 0
+        for m in st.models.values():
+            for ev in m["cells"].values():
+                for e in ev:
+                    if e["source"] == source:
+                        e["last_seen"] = when
+                        n += 1
+        if n == 0:
+            raise ValueError("a seen record for a source without evidence")
     elif t == HISTORY:
         for _ in range(r.uint()):
             time = r.uint()

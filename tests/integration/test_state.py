@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -218,6 +219,62 @@ class StateDirTest(unittest.TestCase):
         aside = sorted(f for f in os.listdir(self.state_dir) if ".corrupt-" in f)
         self.assertEqual([f.split(".corrupt-")[0] for f in aside],
                          ["state.log", "state.snapshot"])
+
+    def test_d_an_unchanged_poll_logs_one_time(self):
+        """A poll that moves only last_seen appends a SEEN record (the source and a time), not
+        its evidence again, and the daemon reads it back into every piece; a changed poll
+        appends the evidence."""
+        import json
+        import statefile
+
+        def once(conf, *extra):
+            r = subprocess.run([lwtest.lockwatchd(), "--once", "--config", conf, "--state-dir",
+                                self.state_dir, "--rules-dir", self.rules_dir] + list(extra),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=WAIT)
+            self.assertIsNone(lwtest.sanitizer_report(r), r.stderr)
+            return r
+
+        def last_frame_types():
+            with open(os.path.join(self.state_dir, "state.log"), "rb") as f:
+                payloads = list(statefile.frames(f.read(), True))
+            return [rec[0] for rec in statefile.records(payloads[-1])]
+
+        def last_seen(state):
+            return {e["last_seen"] for m in state["matrix"]["models"] for c in m["cells"]
+                    for e in c["evidence"] if e["source"] == "litellm"}
+
+        self.assertEqual(once(self.conf).returncode, 0)
+        first = last_seen(self.state())
+        self.assertEqual(len(first), 1)
+        self.assertEqual(once(self.conf).returncode, 0)
+        types = last_frame_types()
+        self.assertIn(statefile.SEEN, types)
+        self.assertNotIn(statefile.EVIDENCE, types)
+        second = last_seen(self.state())
+        self.assertEqual(len(second), 1)
+        self.assertGreater(second.pop(), first.pop())
+        seen = last_seen(self.state()).pop()
+
+        # The daemon's own reading: a poll that fails keeps the evidence as loaded.
+        with open(self.conf) as f:
+            text = f.read()
+        broken = self.tmp.write("broken.conf", text.replace(
+            "file://" + self.snap, "file://" + self.snap + ".missing"))
+        r = once(broken, "--json")
+        doc = json.loads(r.stdout)
+        want = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seen // 1000000))
+        cells = [c for m in doc["matrix"]["models"] for c in m["cells"].values()]
+        self.assertTrue(cells)
+        for c in cells:
+            self.assertEqual(c["last_seen"], want, c)
+
+        # A changed listing writes the evidence again.
+        self.write_snapshot(snapshot(extra=("llama-9",)))
+        self.assertEqual(once(self.conf).returncode, 0)
+        types = last_frame_types()
+        self.assertIn(statefile.EVIDENCE, types)
+        self.assertNotIn(statefile.SEEN, types)
 
     def test_c_damaged_files_are_set_aside(self):
         self.start_on("state.snapshot", lambda b: b[:len(b) // 2])
