@@ -350,50 +350,72 @@ static void ctl_print_key(const char *k)
 
 /* A document streamed in parts, printed as ctl_print_json() prints the whole: the first
  * part's members, then the items of its array member `key` from every part as they come
- * (that array is the document's last member). */
+ * (that array is the document's last member). With `outer`, the document is that member of
+ * each part, printed last, after the first part's other members (GetMatrixAt's at, from,
+ * shown and matrix). */
 typedef struct CtlJsonStream {
+        const char *outer;
         const char *key;
         size_t items;
         bool begun, members;
 } CtlJsonStream;
 
-static void ctl_json_stream_part(CtlJsonStream *js, const json_t *doc, bool last)
+/* Print the members of o other than skip, each on a line of its own `indent` spaces deep;
+ * *members says whether one was printed before (a comma goes first) and is set. */
+static void ctl_print_members(const json_t *o, const char *skip, size_t indent, bool *members)
 {
         const json_t *v;
         const char *k;
+
+        json_object_foreach((json_t *)o, k, v)
+        {
+                if (streq(k, skip))
+                        continue;
+                printf("%s\n%*s", *members ? "," : "", (int)indent, "");
+                ctl_print_key(k);
+                ctl_print_nested(v, indent);
+                *members = true;
+        }
+}
+
+static void ctl_json_stream_part(CtlJsonStream *js, const json_t *part, bool last)
+{
+        const json_t *doc = js->outer ? json_object_get(part, js->outer) : part, *v;
+        int in = js->outer ? 4 : 2; /* the document's members' indent */
         size_t i;
 
         if (!js->begun) {
                 printf("{");
-                json_object_foreach((json_t *)doc, k, v)
-                {
-                        if (streq(k, js->key))
-                                continue;
-                        printf("%s\n  ", js->members ? "," : "");
-                        ctl_print_key(k);
-                        ctl_print_nested(v, 2);
-                        js->members = true;
+                if (js->outer) {
+                        bool top = false;
+                        ctl_print_members(part, js->outer, 2, &top);
+                        printf("%s\n  ", top ? "," : "");
+                        ctl_print_key(js->outer);
+                        printf("{");
                 }
+                ctl_print_members(doc, js->key, (size_t)in, &js->members);
                 js->begun = true;
         }
         json_array_foreach(json_object_get(doc, js->key), i, v)
         {
                 if (js->items++ == 0) {
-                        printf("%s\n  ", js->members ? "," : "");
+                        printf("%s\n%*s", js->members ? "," : "", in, "");
                         ctl_print_key(js->key);
-                        printf("[\n    ");
+                        printf("[\n%*s", in + 2, "");
                 } else
-                        printf(",\n    ");
-                ctl_print_nested(v, 4);
+                        printf(",\n%*s", in + 2, "");
+                ctl_print_nested(v, (size_t)in + 2);
         }
         if (!last)
                 return;
         if (js->items == 0) {
-                printf("%s\n  ", js->members ? "," : "");
+                printf("%s\n%*s", js->members ? "," : "", in, "");
                 ctl_print_key(js->key);
                 printf("[]");
         } else
-                printf("\n  ]");
+                printf("\n%*s]", in, "");
+        if (js->outer)
+                printf("\n  }");
         printf("\n}\n");
 }
 
@@ -1105,13 +1127,51 @@ static int cmd_history(char **args, size_t n)
         return r;
 }
 
-/* `matrix --at`: the grid as it was, rebuilt by the daemon from its history. */
+typedef struct CtlMatrixAt {
+        uint64_t at;
+        const char *pattern;
+        bool begun;
+        CtlJsonStream js;
+} CtlMatrixAt;
+
+/* Each part of the matrix as it was, printed as it arrives; the first says what the history
+ * could not tell and whether the pattern matched (every part carries at, from and shown). */
+static int ctl_matrix_at_part(const json_t *rp, bool last, void *userdata)
+{
+        CtlMatrixAt *ma = userdata;
+        char when[64];
+
+        if (!ma->begun) {
+                const json_t *from = json_object_get(rp, "from");
+                if (!json_is_integer(from) || (uint64_t)json_integer_value(from) > ma->at)
+                        fprintf(
+                            stderr, "lockwatchctl: the history %s%s: nothing is known before it\n",
+                            json_is_integer(from) ? "begins at " : "is empty",
+                            json_is_integer(from) ? ctl_time(when, sizeof(when), rp, "from") : "");
+                if (ma->pattern && json_integer_value(json_object_get(rp, "shown")) == 0) {
+                        fprintf(stderr, "lockwatchctl: no model matches '%s' at %s\n", ma->pattern,
+                                journal_format_time(when, sizeof(when), ma->at));
+                        return EXIT_DAEMON;
+                }
+                if (!arg_json)
+                        printf("as it was at %s\n",
+                               journal_format_time(when, sizeof(when), ma->at));
+                ma->begun = true;
+        }
+        if (arg_json)
+                ctl_json_stream_part(&ma->js, rp, last);
+        else
+                fputs(ctl_str(rp, "text", ""), stdout);
+        return ferror(stdout) ? EXIT_CONNECT : EXIT_OK;
+}
+
+/* `matrix --at`: the grid as it was, rebuilt by the daemon from its history and streamed
+ * in parts as the live one is. */
 static int ctl_matrix_at(char **args, size_t n)
 {
-        json_t *params = json_object(), *rp = NULL;
-        uint64_t at;
-        char when[64];
-        int r;
+        json_t *params = json_object();
+        CtlMatrixAt ma = {.pattern = n == 1 ? args[0] : NULL,
+                          .js = {.outer = "matrix", .key = "models"}};
 
         if (arg_vendor || arg_provider || arg_on || arg_not_on || arg_clouds >= 0 ||
             arg_single_cloud) {
@@ -1120,11 +1180,11 @@ static int ctl_matrix_at(char **args, size_t n)
                 json_decref(params);
                 return EXIT_USAGE;
         }
-        if (ctl_time_option("at", arg_at, true, &at) < 0) {
+        if (ctl_time_option("at", arg_at, true, &ma.at) < 0) {
                 json_decref(params);
                 return EXIT_USAGE;
         }
-        json_object_set_new(params, "at", json_integer((json_int_t)at));
+        json_object_set_new(params, "at", json_integer((json_int_t)ma.at));
         if (n == 1)
                 json_object_set_new(params, "model", json_string(args[0]));
         if (!arg_json) {
@@ -1136,28 +1196,7 @@ static int ctl_matrix_at(char **args, size_t n)
                 if (ctl_columns > 0)
                         json_object_set_new(params, "width", json_integer((json_int_t)ctl_columns));
         }
-        r = ctl_call("io.lockwatch.GetMatrixAt", params, &rp);
-        if (r != 0)
-                return r;
-        const json_t *from = json_object_get(rp, "from");
-        if (!json_is_integer(from) || (uint64_t)json_integer_value(from) > at)
-                fprintf(stderr, "lockwatchctl: the history %s%s: nothing is known before it\n",
-                        json_is_integer(from) ? "begins at " : "is empty",
-                        json_is_integer(from) ? ctl_time(when, sizeof(when), rp, "from") : "");
-        if (n == 1 && json_integer_value(json_object_get(rp, "shown")) == 0) {
-                fprintf(stderr, "lockwatchctl: no model matches '%s' at %s\n", args[0],
-                        journal_format_time(when, sizeof(when), at));
-                json_decref(rp);
-                return EXIT_DAEMON;
-        }
-        if (arg_json)
-                r = ctl_print_json(rp);
-        else {
-                printf("as it was at %s\n", journal_format_time(when, sizeof(when), at));
-                fputs(ctl_str(rp, "text", ""), stdout);
-        }
-        json_decref(rp);
-        return r;
+        return ctl_call_more("io.lockwatch.GetMatrixAt", params, ctl_matrix_at_part, &ma);
 }
 
 /* ---- timeline ------------------------------------------------------------------------------ */
@@ -1334,12 +1373,28 @@ static void ctl_timeline_draw(const CtlTimeline *t, uint64_t since, uint64_t unt
                mark[0], tick);
 }
 
+/* The parts of a GetMatrixAt document gathered into doc: the providers of the first part,
+ * the models of every one. */
+static int ctl_matrix_gather(const json_t *params, bool last, void *userdata)
+{
+        const json_t *m = json_object_get(params, "matrix");
+        json_t *doc = userdata, *providers = json_object_get(m, "providers"),
+               *models = json_object_get(m, "models");
+
+        (void)last;
+        if (providers && json_object_set(doc, "providers", providers) < 0)
+                util_oom();
+        if (models && json_array_extend(json_object_get(doc, "models"), models) < 0)
+                util_oom();
+        return EXIT_OK;
+}
+
 static int cmd_timeline(char **args, size_t n)
 {
         _cleanup_free_ char *glob = NULL;
         CtlTimeline t = {0};
         uint64_t since = 0, until = 0;
-        json_t *rp = NULL, *params;
+        json_t *doc = NULL, *params;
         int r;
 
         if (n != 1) {
@@ -1361,6 +1416,9 @@ static int cmd_timeline(char **args, size_t n)
                 return EXIT_USAGE;
         }
         glob = ctl_model_glob(args[0]);
+        doc = json_pack("{s:[], s:[]}", "providers", "models");
+        if (!doc)
+                util_oom();
         params =
             json_pack("{s:s, s:b, s:I}", "model", glob, "quiet", true, "until", (json_int_t)until);
         if (since)
@@ -1379,14 +1437,14 @@ static int cmd_timeline(char **args, size_t n)
         /* Where each cell stood when the picture begins: the matrix rebuilt at that time,
          * which also orders the rows as the matrix orders its columns. */
         if (since) {
-                r = ctl_call("io.lockwatch.GetMatrixAt",
-                             json_pack("{s:I, s:s}", "at", (json_int_t)(since - 1), "model",
-                                       t.model ? t.model : glob),
-                             &rp);
+                r = ctl_call_more("io.lockwatch.GetMatrixAt",
+                                  json_pack("{s:I, s:s}", "at", (json_int_t)(since - 1), "model",
+                                            t.model ? t.model : glob),
+                                  ctl_matrix_gather, doc);
                 if (r != 0)
                         goto out;
         }
-        const json_t *doc = json_object_get(rp, "matrix"), *mj, *pj;
+        const json_t *mj, *pj;
         size_t i;
         json_array_foreach(json_object_get(doc, "models"), i, mj)
         {
@@ -1434,7 +1492,7 @@ out:
                 free(t.rows[k].changes);
         }
         free(t.model);
-        json_decref(rp);
+        json_decref(doc);
         return r;
 }
 

@@ -1970,23 +1970,31 @@ int matrix_from_state_json(const json_t *j, Matrix **ret)
         m->models = xcalloc(MAX(n, (size_t)1), sizeof(MatrixModel *));
         m->cap_models = MAX(n, (size_t)1);
         for (size_t i = 0; i < n; i++) {
-                const json_t *mj = json_array_get(models, i);
-                const json_t *mapped = json_object_get(mj, "mapped");
-                const char *id;
-                int r;
-
-                if (!json_is_object(mj) || !(id = matrix_get_text(mj, "id", false)) ||
-                    !json_is_boolean(mapped))
-                        return -EBADMSG;
-                if (i > 0 && strcmp(m->models[i - 1]->id, id) >= 0)
-                        return -EBADMSG;
-                m->models[m->n_models++] = matrix_model_alloc(id, json_is_true(mapped));
-                r = matrix_model_from_json(m, mj, m->models[i]);
+                int r = matrix_append_state_row(m, json_array_get(models, i));
                 if (r < 0)
                         return r;
         }
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+int matrix_append_state_row(Matrix *m, const json_t *mj)
+{
+        const json_t *mapped = json_object_get(mj, "mapped");
+        const char *id;
+
+        if (!m)
+                return -EINVAL;
+        if (!json_is_object(mj) || !(id = matrix_get_text(mj, "id", false)) ||
+            !json_is_boolean(mapped))
+                return -EBADMSG;
+        if (m->n_models >= MATRIX_MAX_MODELS ||
+            (m->n_models > 0 && strcmp(m->models[m->n_models - 1]->id, id) >= 0))
+                return -EBADMSG;
+        util_grow((void **)&m->models, &m->cap_models, m->n_models + 1, sizeof(MatrixModel *));
+        /* Counted before it is filled, so freeing m frees a row left half-built. */
+        m->models[m->n_models++] = matrix_model_alloc(id, json_is_true(mapped));
+        return matrix_model_from_json(m, mj, m->models[m->n_models - 1]);
 }
 
 /* ---- the state's change log: one source's evidence at a time ------------------------- */

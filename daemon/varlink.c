@@ -202,6 +202,8 @@ static const char varlink_lockwatch_idl[] =
     "# its last recorded transition up to then left it, in today's columns.\n"
     "# Filters and text as for GetMatrix. from: the oldest time the history\n"
     "# still holds (null: none); nothing is known before it.\n"
+    "# With \"more\", in parts as GetMatrix sends them; every reply has at,\n"
+    "# from and shown.\n"
     "method GetMatrixAt(\n"
     "  at: int,\n"
     "  model: ?string,\n"

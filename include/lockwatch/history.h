@@ -29,6 +29,7 @@
 typedef struct HistoryStore HistoryStore;
 typedef struct HistoryCursor HistoryCursor;
 typedef struct HistoryReplay HistoryReplay;
+typedef struct HistoryMatrixBuild HistoryMatrixBuild;
 
 typedef struct HistoryLimits {
         uint64_t retention_usec; /* drop segments whose newest record is older than this */
@@ -107,7 +108,8 @@ void history_cursor_free(HistoryCursor *c);
 /* Start rebuilding the cells as they were at time at (only of models matching glob, when
  * given), from the one segment that covers it. */
 int history_replay_new(HistoryStore *h, uint64_t at, const char *glob, HistoryReplay **ret);
-/* Read on: 1 while there is more (budget spent), 0 when done. */
+/* Read on, budget bytes of segment files, then sort the cells a slice at a time: 1 while
+ * there is more (call again), 0 when done. */
 int history_replay_step(HistoryReplay *r, size_t budget);
 /* The cells known at the time, sorted by model then provider (unknown ones left out); valid
  * until the replay is freed. */
@@ -122,6 +124,18 @@ void history_replay_free(HistoryReplay *r);
 /* A matrix holding the n cells (as a replay gives them), with the columns of current (a
  * provider the current matrix no longer has is left out): for rendering only. */
 int history_matrix_build(const HistoryCell *cells, size_t n, const Matrix *current, Matrix **ret);
+/* The same built a few rows at a time, so that a large one never holds the caller's loop:
+ * start it with the columns current has now (cells must stay valid until the build is
+ * freed), */
+int history_matrix_build_new(const HistoryCell *cells, size_t n, const Matrix *current,
+                             HistoryMatrixBuild **ret);
+/* add the rows of up to `rows` more models (current, as it is at the call, gives each
+ * row's mapped flag): 1 while rows are left, 0 when the matrix is whole, < 0 on failure; */
+int history_matrix_build_step(HistoryMatrixBuild *b, const Matrix *current, size_t rows);
+/* take the whole matrix (the caller frees it); */
+Matrix *history_matrix_build_take(HistoryMatrixBuild *b);
+/* and free the build (NULL is fine). */
+void history_matrix_build_free(HistoryMatrixBuild *b);
 
 /* Parse one record line (without its newline): 0 and ret (texts pointing into *ret_mem,
  * which the caller frees with free()), or -EBADMSG. For the reader and its fuzzer. */

@@ -206,6 +206,10 @@ void matrix_changes_clear(MatrixChanges *c);
 int matrix_to_state_json(const Matrix *m, json_t **ret);
 /* Rebuild a matrix from matrix_to_state_json() output; -EBADMSG on any inconsistency. */
 int matrix_from_state_json(const json_t *j, Matrix **ret);
+/* Append one row in the form matrix_to_state_json() writes rows, its id after every row
+ * of m: a matrix built a row at a time (from a state without models first). -EBADMSG for
+ * a row matrix_from_state_json() would refuse; m may then hold it half-built (free m). */
+int matrix_append_state_row(Matrix *m, const json_t *row);
 /* Name of a state: available, unavailable, unknown. */
 const char *cell_state_name(CellState s);
 /* Name of a source status: new, ok, degraded, suspect. */

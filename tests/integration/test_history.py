@@ -4,15 +4,17 @@
 - The real Bedrock history (mirai73's daily list-foundation-models captures in
   ../shared/fixtures/aws-bedrock-api-regions, each step timed by its commit) is replayed into a
   state directory; a daemon started on it answers `lockwatchctl history` with the day Claude
-  Opus 4 left Bedrock, `matrix --at` differs in that cell before and after, and `timeline`
-  draws it (golden at 80 and 60 columns, UTF-8 and ASCII).
+  Opus 4 left Bedrock, `matrix --at` differs in that cell before and after (a small matrix
+  comes in one part, with or without "more", and prints as it did when it was one reply:
+  golden), and `timeline` draws it (golden at 80 and 60 columns, UTF-8 and ASCII).
 - A history of 20,000 records streams in full with "more", 500 events a reply, while a reply
   without "more" holds the newest 2,000; a request pipelined behind a stream is answered after
   it.
 - The ring an older state file kept is moved into the store once and no longer written; a
   record torn by a kill is dropped at the next start and appends go on.
 
-Set LW_UPDATE_GOLDEN=1 to rewrite tests/data/ctl/timeline-*.txt (then review them)."""
+Set LW_UPDATE_GOLDEN=1 to rewrite tests/data/ctl/timeline-*.txt and matrix-at-*.txt (then
+review them)."""
 
 import json
 import os
@@ -226,6 +228,31 @@ class BedrockHistoryTest(unittest.TestCase):
         self.assertIn("the history begins at 2026-02-13T14:59:01Z", r.stderr)
         r = self.d.ctl("matrix", "--at", "yesterday-ish", check=False)
         self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_matrix_at_in_one_part_as_before(self):
+        # 2026-06-30 as lockwatchctl takes a date for --at: its last microsecond.
+        at = int(datetime(2026, 7, 1, tzinfo=timezone.utc).timestamp()) * 10**6 - 1
+        call = {"method": "io.lockwatch.GetMatrixAt",
+                "parameters": {"at": at, "model": "anthropic/*"}}
+        whole = varlink(self.d.socket, call)
+        # Small enough for one part: the stream is that one reply, the same as without "more".
+        self.assertEqual(varlink(self.d.socket, dict(call, more=True)), whole)
+        params = whole[0]["parameters"]
+        self.assertEqual(list(params), ["at", "from", "shown", "matrix"])
+        self.assertEqual(params["at"], at)
+        self.assertEqual(params["shown"], len(params["matrix"]["models"]))
+        self.assertGreater(params["shown"], 3)
+        r = self.d.ctl("matrix", "--at", "2026-06-30", "anthropic/*", "--json")
+        self.assertEqual(r.stdout, json.dumps(params, indent=2, ensure_ascii=False) + "\n")
+        # The grid lockwatchctl prints is the daemon's, under the line saying when; golden
+        # as lockwatchctl printed it when the reply was made whole.
+        text = varlink(self.d.socket, {"method": "io.lockwatch.GetMatrixAt", "more": True,
+                                       "parameters": {"at": at, "model": "anthropic/*",
+                                                      "text": True, "ascii": True, "width": 80}})
+        self.assertEqual(len(text), 1)
+        out = self.d.ctl("matrix", "--at", "2026-06-30", "anthropic/*", "--ascii").stdout
+        self.assertEqual(out, "as it was at 2026-06-30T23:59:59Z\n" + text[0]["parameters"]["text"])
+        golden(self, "matrix-at-80-ascii.txt", out)
 
     def test_timeline_golden(self):
         for cols, utf8, name in ((80, True, "timeline-80.txt"), (60, True, "timeline-60.txt"),

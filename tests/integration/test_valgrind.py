@@ -173,7 +173,10 @@ class ValgrindTest(unittest.TestCase):
             for args, want in ((["status"], "models"), (["matrix"], "claude-opus-4-7"),
                                (["alerts"], ""), (["explain", "anthropic/claude-opus-4-7"],
                                                   "aws"),
-                               (["history"], ""), (["poll"], ""), (["reload"], "")):
+                               (["history"], ""),
+                               (["matrix", "--at", "now"], "as it was at"),
+                               (["matrix", "--at", "now", "--json"], '"shown"'),
+                               (["poll"], ""), (["reload"], "")):
                 r = subprocess.run([ctl, "--socket", sock] + args, capture_output=True,
                                    text=True, timeout=WAIT)
                 self.assertEqual(r.returncode, 0, "%s: %s%s" % (args, r.stdout, r.stderr))
