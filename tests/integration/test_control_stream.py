@@ -414,7 +414,9 @@ class StreamTest(unittest.TestCase):
             print("\nGetMatrixAt of %d models in %d parts took %.2f s; a GetStatus caller got "
                   "%d replies meanwhile, the longest wait %.1f ms" % (
                       MODELS, len(parts), took, answered, longest * 1000), file=sys.stderr)
-        self.assertLess(min(r[3] for r in runs), 0.25)
+        # The bound tells sliced work (a few ms a turn) from work done in one turn (2 s here)
+        # with room for a loaded or sanitized machine; the figure itself is printed above.
+        self.assertLess(min(r[3] for r in runs), 1.0)
 
     def status_gaps_during(self, work):
         """Run work() while a child process calls GetStatus one call after another; return
