@@ -39,7 +39,7 @@
 #define CONTROL_OUTPUT_HIGH       (256u * 1024u) /* queued bytes that pause a client's requests */
 #define CONTROL_OUTPUT_LOW        (64u * 1024u)  /* a stream makes its next part below this */
 #define CONTROL_CHUNK_BYTES       (256u * 1024u) /* a streamed part ends past this */
-#define CONTROL_STEP_USEC         (2u * USEC_PER_MSEC)   /* a stream's work in one turn */
+#define CONTROL_STEP_USEC         (USEC_PER_MSEC / 2)   /* a stream's work in one turn */
 #define CONTROL_IDLE_LATE         (250u * USEC_PER_MSEC) /* an idle sweep this late waits */
 #define CONTROL_TRIM_BYTES        (1024u * 1024u) /* a reply this big gives its memory back */
 #define CONTROL_URL               "file://" LOCKWATCH_DOCDIR "/control.md"
