@@ -302,60 +302,16 @@ int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, void *userda
 
 /* ---- sets of model ids and maps of cells ------------------------------------------------- */
 
-typedef struct StrSet {
-        char **slots;
-        size_t cap, n;
-        bool overflow; /* more than HISTORY_MAX_INDEX_MODELS: the index says "any" */
-} StrSet;
-
 static uint64_t hash_str(uint64_t h, const char *s)
 {
         return util_fnv1a(h, s, strlen(s) + 1);
 }
 
-static void strset_clear(StrSet *s)
-{
-        for (size_t i = 0; i < s->cap; i++)
-                free(s->slots[i]);
-        free(s->slots);
-        *s = (StrSet){0};
-}
-
-static void strset_add(StrSet *s, const char *v)
-{
-        if (s->overflow)
-                return;
-        if (s->n * 2 >= s->cap) {
-                if (s->n >= HISTORY_MAX_INDEX_MODELS) {
-                        strset_clear(s);
-                        s->overflow = true;
-                        return;
-                }
-                StrSet g = {.cap = s->cap ? s->cap * 2 : 64};
-                g.slots = xcalloc(g.cap, sizeof(char *));
-                for (size_t i = 0; i < s->cap; i++)
-                        if (s->slots[i]) {
-                                size_t j = hash_str(UTIL_FNV_INIT, s->slots[i]) & (g.cap - 1);
-                                while (g.slots[j])
-                                        j = (j + 1) & (g.cap - 1);
-                                g.slots[j] = s->slots[i];
-                                g.n++;
-                        }
-                free(s->slots);
-                *s = g;
-        }
-        size_t j = hash_str(UTIL_FNV_INIT, v) & (s->cap - 1);
-        for (; s->slots[j]; j = (j + 1) & (s->cap - 1))
-                if (streq(s->slots[j], v))
-                        return;
-        s->slots[j] = xstrdup(v);
-        s->n++;
-}
-
 /* Texts each kept once, back to back in one buffer, and named by where they start (plus one,
  * so 0 names none). A map of cells holds the names of its model and provider rather than a
  * copy of each: a provider is in thousands of cells and a model in several, and a copy per
- * cell (with malloc's overhead on each) was most of the store's memory. */
+ * cell (with malloc's overhead on each) was most of the store's memory. A segment's models
+ * are such a set too. */
 typedef struct TextSet {
         char *buf; /* the texts, each NUL-terminated */
         size_t len, size;
@@ -437,6 +393,39 @@ static uint32_t textset_add(TextSet *t, const char *s)
         t->n++;
         t->slots[textset_slot(t, s, hash)] = id;
         return id;
+}
+
+/* The models of a segment's records, for its index. */
+typedef struct StrSet {
+        TextSet texts;
+        bool overflow; /* more than HISTORY_MAX_INDEX_MODELS: the index says "any" */
+} StrSet;
+
+static void strset_clear(StrSet *s)
+{
+        textset_clear(&s->texts);
+        s->overflow = false;
+}
+
+static void strset_add(StrSet *s, const char *v)
+{
+        if (s->overflow)
+                return;
+        /* A set too full to add to says "any" too: a query then reads the segment. */
+        if (s->texts.n >= HISTORY_MAX_INDEX_MODELS || !textset_add(&s->texts, v)) {
+                strset_clear(s);
+                s->overflow = true;
+        }
+}
+
+/* Each model of the set in turn: *at 0 to begin; false after the last. */
+static bool strset_next(const StrSet *s, size_t *at, const char **ret)
+{
+        if (*at >= s->texts.len)
+                return false;
+        *ret = s->texts.buf + *at;
+        *at += strlen(*ret) + 1;
+        return true;
 }
 
 /* One cell as a map holds it, in 16 bytes. */
@@ -666,9 +655,9 @@ static int index_write(const HistoryStore *h, const Segment *s, const StrSet *mo
 
         if (!o || !list)
                 util_oom();
-        for (size_t i = 0; !models->overflow && i < models->cap; i++)
-                if (models->slots[i] &&
-                    json_array_append_new(list, json_string(models->slots[i])) < 0)
+        const char *model;
+        for (size_t at = 0; !models->overflow && strset_next(models, &at, &model);)
+                if (json_array_append_new(list, json_string(model)) < 0)
                         util_oom();
         json_object_set_new(o, "models", list);
         _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -1280,15 +1269,11 @@ static bool segment_may_hold(HistoryCursor *c, Segment *s)
                 /* Appended to now: the index is the store's own set. */
                 if (h->models.overflow)
                         return true;
-                if (c->literal) {
-                        for (size_t j = hash_str(UTIL_FNV_INIT, c->model) & (h->models.cap - 1);
-                             h->models.cap && h->models.slots[j]; j = (j + 1) & (h->models.cap - 1))
-                                if (streq(h->models.slots[j], c->model))
-                                        return true;
-                        return false;
-                }
-                for (size_t i = 0; i < h->models.cap; i++)
-                        if (h->models.slots[i] && glob_match(c->model, h->models.slots[i]))
+                if (c->literal)
+                        return textset_find(&h->models.texts, c->model) != 0;
+                const char *model;
+                for (size_t at = 0; strset_next(&h->models, &at, &model);)
+                        if (glob_match(c->model, model))
                                 return true;
                 return false;
         }
