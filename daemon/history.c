@@ -587,89 +587,188 @@ int history_segment_scan(int fd, void (*fn)(const HistoryEvent *ev, size_t len, 
 
 /* ---- sets of model ids and maps of cells ------------------------------------------------- */
 
-typedef struct StrSet {
-        char **slots;
-        size_t cap, n;
-        bool overflow; /* more than HISTORY_MAX_INDEX_MODELS: the index says "any" */
-} StrSet;
-
 static uint64_t hash_str(uint64_t h, const char *s)
 {
         return util_fnv1a(h, s, strlen(s) + 1);
 }
 
+/* Texts each kept once, back to back in one buffer, and named by where they start (plus one,
+ * so 0 names none). A map of cells holds the names of its model and provider rather than a
+ * copy of each: a provider is in thousands of cells and a model in several, and a copy per
+ * cell (with malloc's overhead on each) was most of the store's memory. A segment's models
+ * are such a set too. */
+typedef struct TextSet {
+        char *buf; /* the texts, each NUL-terminated */
+        size_t len, size;
+        uint32_t n;      /* texts held */
+        uint32_t *slots; /* their names by hash, 0: free (linear probing, load <= 3/4) */
+        size_t cap;
+} TextSet;
+
+/* Bytes of texts one set holds at most, so a name fits the 29 bits a cell keeps for it: far
+ * past what HISTORY_MAX_CELLS cells of real ids take. */
+#define TEXTSET_MAX_BYTES ((UINT32_C(1) << 29) - 1)
+
+static void textset_clear(TextSet *t)
+{
+        free(t->buf);
+        free(t->slots);
+        *t = (TextSet){0};
+}
+
+static const char *textset_text(const TextSet *t, uint32_t id)
+{
+        return t->buf + id - 1;
+}
+
+/* The slot where s is, or the free one where it would go; t->cap must be non-zero. */
+static size_t textset_slot(const TextSet *t, const char *s, uint64_t hash)
+{
+        size_t j = hash & (t->cap - 1);
+
+        while (t->slots[j] && !streq(textset_text(t, t->slots[j]), s))
+                j = (j + 1) & (t->cap - 1);
+        return j;
+}
+
+/* The name of s, or 0 if the set does not hold it. */
+static uint32_t textset_find(const TextSet *t, const char *s)
+{
+        if (!t->cap)
+                return 0;
+        return t->slots[textset_slot(t, s, hash_str(UTIL_FNV_INIT, s))];
+}
+
+/* The name of s, added if new; 0 if the set is full (TEXTSET_MAX_BYTES). */
+static uint32_t textset_add(TextSet *t, const char *s)
+{
+        uint64_t hash = hash_str(UTIL_FNV_INIT, s);
+        size_t l = strlen(s) + 1, j;
+
+        if (t->cap) {
+                j = textset_slot(t, s, hash);
+                if (t->slots[j])
+                        return t->slots[j];
+        }
+        if (l > TEXTSET_MAX_BYTES - t->len)
+                return 0;
+        if ((t->n + 1) * 4 > t->cap * 3) {
+                size_t cap = t->cap ? t->cap * 2 : 64;
+                uint32_t *slots = xcalloc(cap, sizeof(uint32_t));
+                for (size_t at = 0; at < t->len; at += strlen(t->buf + at) + 1) {
+                        size_t k = hash_str(UTIL_FNV_INIT, t->buf + at) & (cap - 1);
+                        while (slots[k])
+                                k = (k + 1) & (cap - 1);
+                        slots[k] = (uint32_t)at + 1;
+                }
+                free(t->slots);
+                t->slots = slots;
+                t->cap = cap;
+        }
+        if (t->len + l > t->size) {
+                /* A quarter more at a time, not double: the buffer is most of the set, and
+                 * the store keeps its set for as long as the daemon runs. */
+                size_t size = MAX(t->size + t->size / 4, (size_t)4096);
+                t->size = MAX(size, t->len + l);
+                t->buf = xreallocarray(t->buf, t->size, 1);
+        }
+        uint32_t id = (uint32_t)t->len + 1;
+        memcpy(t->buf + t->len, s, l);
+        t->len += l;
+        t->n++;
+        t->slots[textset_slot(t, s, hash)] = id;
+        return id;
+}
+
+/* The models of a segment's records, for its index. */
+typedef struct StrSet {
+        TextSet texts;
+        bool overflow; /* more than HISTORY_MAX_INDEX_MODELS: the index says "any" */
+} StrSet;
+
 static void strset_clear(StrSet *s)
 {
-        for (size_t i = 0; i < s->cap; i++)
-                free(s->slots[i]);
-        free(s->slots);
-        *s = (StrSet){0};
+        textset_clear(&s->texts);
+        s->overflow = false;
 }
 
 static void strset_add(StrSet *s, const char *v)
 {
         if (s->overflow)
                 return;
-        if (s->n * 2 >= s->cap) {
-                if (s->n >= HISTORY_MAX_INDEX_MODELS) {
-                        strset_clear(s);
-                        s->overflow = true;
-                        return;
-                }
-                StrSet g = {.cap = s->cap ? s->cap * 2 : 64};
-                g.slots = xcalloc(g.cap, sizeof(char *));
-                for (size_t i = 0; i < s->cap; i++)
-                        if (s->slots[i]) {
-                                size_t j = hash_str(UTIL_FNV_INIT, s->slots[i]) & (g.cap - 1);
-                                while (g.slots[j])
-                                        j = (j + 1) & (g.cap - 1);
-                                g.slots[j] = s->slots[i];
-                                g.n++;
-                        }
-                free(s->slots);
-                *s = g;
+        /* A set too full to add to says "any" too: a query then reads the segment. */
+        if (s->texts.n >= HISTORY_MAX_INDEX_MODELS || !textset_add(&s->texts, v)) {
+                strset_clear(s);
+                s->overflow = true;
         }
-        size_t j = hash_str(UTIL_FNV_INIT, v) & (s->cap - 1);
-        for (; s->slots[j]; j = (j + 1) & (s->cap - 1))
-                if (streq(s->slots[j], v))
-                        return;
-        s->slots[j] = xstrdup(v);
-        s->n++;
 }
 
+/* Each model of the set in turn: *at 0 to begin; false after the last. */
+static bool strset_next(const StrSet *s, size_t *at, const char **ret)
+{
+        if (*at >= s->texts.len)
+                return false;
+        *ret = s->texts.buf + *at;
+        *at += strlen(*ret) + 1;
+        return true;
+}
+
+/* One cell as a map holds it, in 16 bytes. */
 typedef struct CellEntry {
-        char *model, *provider;
-        uint64_t since, mark;
-        CellState state;
+        uint64_t since;
+        uint32_t model;         /* names in the map's texts; model 0: a free slot */
+        uint32_t provider : 29; /* TEXTSET_MAX_BYTES keeps names within these bits */
+        uint32_t state : 2;     /* a CellState */
+        uint32_t seen : 1;      /* found in the matrix by the history_sync() under way */
 } CellEntry;
 
 typedef struct CellMap {
-        CellEntry *slots; /* model NULL: free */
+        CellEntry *slots; /* model 0: free */
         size_t cap, n;
+        TextSet texts; /* the models and providers of the cells, each once */
 } CellMap;
 
-static size_t cell_hash(const char *model, const char *provider)
+static size_t cell_hash(uint32_t model, uint32_t provider)
 {
-        return (size_t)hash_str(hash_str(UTIL_FNV_INIT, model), provider);
+        /* The two names mixed (the finalizer of MurmurHash3), so the low bits that pick
+         * the slot depend on all of their bits. */
+        uint64_t k = (uint64_t)model << 32 | provider;
+
+        k ^= k >> 33;
+        k *= UINT64_C(0xff51afd7ed558ccd);
+        k ^= k >> 33;
+        k *= UINT64_C(0xc4ceb9fe1a85ec53);
+        k ^= k >> 33;
+        return (size_t)k;
+}
+
+static const char *cell_model(const CellMap *m, const CellEntry *e)
+{
+        return textset_text(&m->texts, e->model);
+}
+
+static const char *cell_provider(const CellMap *m, const CellEntry *e)
+{
+        return textset_text(&m->texts, e->provider);
 }
 
 static void cellmap_clear(CellMap *m)
 {
-        for (size_t i = 0; i < m->cap; i++) {
-                free(m->slots[i].model);
-                free(m->slots[i].provider);
-        }
         free(m->slots);
+        textset_clear(&m->texts);
         *m = (CellMap){0};
 }
 
 static CellEntry *cellmap_find(const CellMap *m, const char *model, const char *provider)
 {
-        if (!m->cap)
+        uint32_t mi, pi;
+
+        if (!m->cap || !(mi = textset_find(&m->texts, model)) ||
+            !(pi = textset_find(&m->texts, provider)))
                 return NULL;
-        for (size_t j = cell_hash(model, provider) & (m->cap - 1); m->slots[j].model;
+        for (size_t j = cell_hash(mi, pi) & (m->cap - 1); m->slots[j].model;
              j = (j + 1) & (m->cap - 1))
-                if (streq(m->slots[j].model, model) && streq(m->slots[j].provider, provider))
+                if (m->slots[j].model == mi && m->slots[j].provider == pi)
                         return &m->slots[j];
         return NULL;
 }
@@ -684,33 +783,34 @@ static void cellmap_place(CellMap *m, CellEntry e)
 }
 
 /* Rebuilt without the cells that went unknown: entries are never deleted one by one (linear
- * probing), so the map is compacted here, at each new segment and when it must grow. */
+ * probing), so the map is compacted here, at each new segment and when it must grow. Its
+ * texts are made anew (a subset of the old: it cannot fill), so those only the dropped
+ * cells named go too. */
 static void cellmap_rebuild(CellMap *m, size_t want)
 {
         size_t live = 0, cap = 64;
 
         for (size_t i = 0; i < m->cap; i++)
                 live += m->slots[i].model && m->slots[i].state != CELL_UNKNOWN;
-        while (cap < (live + want) * 2)
+        while (cap * 3 < (live + want) * 4)
                 cap *= 2;
         CellMap g = {.cap = cap};
         g.slots = xcalloc(cap, sizeof(CellEntry));
         for (size_t i = 0; i < m->cap; i++) {
-                CellEntry *e = &m->slots[i];
-                if (!e->model)
+                CellEntry e = m->slots[i];
+                if (!e.model || e.state == CELL_UNKNOWN)
                         continue;
-                if (e->state == CELL_UNKNOWN) {
-                        free(e->model);
-                        free(e->provider);
-                        continue;
-                }
-                cellmap_place(&g, *e);
+                uint32_t mi = textset_add(&g.texts, cell_model(m, &e));
+                e.provider = textset_add(&g.texts, cell_provider(m, &e));
+                e.model = mi;
+                cellmap_place(&g, e);
         }
-        free(m->slots);
+        cellmap_clear(m);
         *m = g;
 }
 
-/* Set a cell; false when the map is at HISTORY_MAX_CELLS and the cell is new. */
+/* Set a cell; false when the map is at HISTORY_MAX_CELLS (or its texts at
+ * TEXTSET_MAX_BYTES) and the cell is new. */
 static bool cellmap_set(CellMap *m, const char *model, const char *provider, CellState st,
                         uint64_t since)
 {
@@ -723,15 +823,15 @@ static bool cellmap_set(CellMap *m, const char *model, const char *provider, Cel
         }
         if (st == CELL_UNKNOWN)
                 return true;
-        if ((m->n + 1) * 2 > m->cap) {
+        if ((m->n + 1) * 4 > m->cap * 3) {
                 cellmap_rebuild(m, 1);
                 if (m->n >= HISTORY_MAX_CELLS)
                         return false;
         }
-        cellmap_place(m, (CellEntry){.model = xstrdup(model),
-                                     .provider = xstrdup(provider),
-                                     .since = since,
-                                     .state = st});
+        uint32_t mi = textset_add(&m->texts, model), pi = textset_add(&m->texts, provider);
+        if (!mi || !pi)
+                return false;
+        cellmap_place(m, (CellEntry){.model = mi, .provider = pi, .since = since, .state = st});
         return true;
 }
 
@@ -761,7 +861,6 @@ struct HistoryStore {
         uint64_t snapshot_bytes; /* of the last segment: its opening snapshot */
         StrSet models;           /* of the last segment's records (snapshots aside) */
         CellMap cells;           /* every known cell, as the history last recorded it */
-        uint64_t mark;
         bool dirty; /* appended since the last fdatasync */
         HistoryStats stats;
 };
@@ -841,9 +940,9 @@ static int index_write(const HistoryStore *h, const Segment *s, const StrSet *mo
 
         if (!o || !list)
                 util_oom();
-        for (size_t i = 0; !models->overflow && i < models->cap; i++)
-                if (models->slots[i] &&
-                    json_array_append_new(list, json_string(models->slots[i])) < 0)
+        const char *model;
+        for (size_t at = 0; !models->overflow && strset_next(models, &at, &model);)
+                if (json_array_append_new(list, json_string(model)) < 0)
                         util_oom();
         json_object_set_new(o, "models", list);
         _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -1224,8 +1323,8 @@ static int roll(HistoryStore *h, uint64_t time)
                         continue;
                 HistoryEvent snap = {.time = time,
                                      .kind = "snapshot",
-                                     .model = e->model,
-                                     .provider = e->provider,
+                                     .model = cell_model(&h->cells, e),
+                                     .provider = cell_provider(&h->cells, e),
                                      .state = cell_state_name(e->state),
                                      .since = e->since};
                 r = append_raw(h, &snap, true);
@@ -1286,11 +1385,24 @@ static int append_quiet(HistoryStore *h, const char *model, const char *provider
         return history_append(h, &ev);
 }
 
+typedef struct GoneCell {
+        char *model, *provider;
+        CellState was;
+} GoneCell;
+
+static int cmp_gone(const void *a, const void *b)
+{
+        const GoneCell *x = a, *y = b;
+        int c = strcmp(x->model, y->model);
+        return c ? c : strcmp(x->provider, y->provider);
+}
+
 int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
 {
         int r = 0;
 
-        h->mark++;
+        for (size_t i = 0; i < h->cells.cap; i++)
+                h->cells.slots[i].seen = false;
         for (size_t i = 0; m && i < m->n_models && r >= 0; i++) {
                 const MatrixModel *mm = m->models[i];
                 for (size_t k = 0; k < mm->n_cells && r >= 0; k++) {
@@ -1306,33 +1418,33 @@ int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
                                 e = cellmap_find(&h->cells, mm->id, provider);
                         }
                         if (e)
-                                e->mark = h->mark;
+                                e->seen = true;
                 }
         }
         /* Known cells the matrix no longer holds (a source removed, a row gone): unknown now.
-         * Collected first: appending may start a segment, which compacts the map. */
+         * Collected first: appending may start a segment, which compacts the map. Recorded
+         * by model and provider, an order of their own rather than the map's. */
         size_t n = 0;
-        char **gone = NULL;
-        CellState *was = NULL;
+        GoneCell *gone = NULL;
         for (size_t i = 0; r >= 0 && i < h->cells.cap; i++) {
                 const CellEntry *e = &h->cells.slots[i];
-                if (!e->model || e->state == CELL_UNKNOWN || e->mark == h->mark)
+                if (!e->model || e->state == CELL_UNKNOWN || e->seen)
                         continue;
-                gone = xreallocarray(gone, 2 * (n + 1), sizeof(char *));
-                was = xreallocarray(was, n + 1, sizeof(CellState));
-                gone[2 * n] = xstrdup(e->model);
-                gone[2 * n + 1] = xstrdup(e->provider);
-                was[n++] = e->state;
+                gone = xreallocarray(gone, n + 1, sizeof(GoneCell));
+                gone[n++] = (GoneCell){.model = xstrdup(cell_model(&h->cells, e)),
+                                       .provider = xstrdup(cell_provider(&h->cells, e)),
+                                       .was = e->state};
         }
+        if (n > 1)
+                qsort(gone, n, sizeof(GoneCell), cmp_gone);
         for (size_t i = 0; i < n; i++) {
                 if (r >= 0)
-                        r = append_quiet(h, gone[2 * i], gone[2 * i + 1], was[i], CELL_UNKNOWN,
-                                         now);
-                free(gone[2 * i]);
-                free(gone[2 * i + 1]);
+                        r = append_quiet(h, gone[i].model, gone[i].provider, gone[i].was,
+                                         CELL_UNKNOWN, now);
+                free(gone[i].model);
+                free(gone[i].provider);
         }
         free(gone);
-        free(was);
         /* Synced, then closed: between saves no file of the state directory is held open
          * for writing, so it can be remounted read-only (and a deleted store is let go). */
         if (h->fd >= 0) {
@@ -1437,15 +1549,11 @@ static bool segment_may_hold(HistoryCursor *c, Segment *s)
                 /* Appended to now: the index is the store's own set. */
                 if (h->models.overflow)
                         return true;
-                if (c->literal) {
-                        for (size_t j = hash_str(UTIL_FNV_INIT, c->model) & (h->models.cap - 1);
-                             h->models.cap && h->models.slots[j]; j = (j + 1) & (h->models.cap - 1))
-                                if (streq(h->models.slots[j], c->model))
-                                        return true;
-                        return false;
-                }
-                for (size_t i = 0; i < h->models.cap; i++)
-                        if (h->models.slots[i] && glob_match(c->model, h->models.slots[i]))
+                if (c->literal)
+                        return textset_find(&h->models.texts, c->model) != 0;
+                const char *model;
+                for (size_t at = 0; strset_next(&h->models, &at, &model);)
+                        if (glob_match(c->model, model))
                                 return true;
                 return false;
         }
@@ -1618,8 +1726,9 @@ static void replay_collect(HistoryReplay *r, size_t slots)
                 const CellEntry *e = &r->cells.slots[r->scan];
                 if (!e->model || e->state == CELL_UNKNOWN)
                         continue;
-                r->list[r->n_list++] = (HistoryCell){.model = e->model,
-                                                     .provider = e->provider,
+                /* The map's texts: nothing is added to it any more, so they stay put. */
+                r->list[r->n_list++] = (HistoryCell){.model = cell_model(&r->cells, e),
+                                                     .provider = cell_provider(&r->cells, e),
                                                      .state = e->state,
                                                      .since = e->since};
         }

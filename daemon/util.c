@@ -524,6 +524,16 @@ void util_memory_setup(void)
          * inside free(): a third of an ingest went to brk(). The daemon trims once,
          * after each poll, instead. */
         (void)mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+        /* Setting the trim threshold also stops glibc from raising the mmap threshold each
+         * time a mapped chunk is freed (up to 32 MiB). Named here so it stays at 128 KiB: a
+         * response body or reply buffer that big is mapped on its own and unmapped when
+         * freed, instead of staying in the heap until the next trim. */
+        (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+        /* The only other threads are curl's resolver's, one per name lookup. Each arena
+         * they got was kept for the daemon's lifetime (a 132 KiB heap, 16 KiB of it resident
+         * after the lookups of a poll of the real captures over HTTP); they share the main
+         * one instead: a lookup makes few allocations. */
+        (void)mallopt(M_ARENA_MAX, 1);
         /* Without fastbins a freed parse tree goes back through tcache and the ordinary
          * bins; with them, the next large request walks and merges a million parked chunks
          * (malloc_consolidate was a quarter of an ingest of models.dev). */
