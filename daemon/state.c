@@ -417,11 +417,23 @@ typedef struct EvidenceBufs {
         uint64_t *digests;          /* of the entries but their last_seen */
         uint64_t *seen_min, *seen_max; /* of last_seen */
         size_t n;
-        /* Which of them each shared source text is (-1: none), looked up once per text. */
-        const char **seen;
+        /* Which of them each shared source text is (-1: none), looked up once per text, in
+         * a table keyed by the text's address: with hundreds of sources a list walked per
+         * piece of evidence made a save cost sources x evidence. */
+        const char **seen; /* cap_seen slots (a power of two), NULL: free */
         ssize_t *seen_index;
         size_t n_seen, cap_seen;
 } EvidenceBufs;
+
+static size_t seen_slot(const EvidenceBufs *eb, const char *key)
+{
+        size_t k = (size_t)(((uintptr_t)key >> 4) * UINT64_C(0x9e3779b97f4a7c15) >> 32);
+
+        k &= eb->cap_seen - 1;
+        while (eb->seen[k] && eb->seen[k] != key)
+                k = (k + 1) & (eb->cap_seen - 1);
+        return k;
+}
 
 static int collect_entry(const MatrixModel *mm, const MatrixProvider *p, const Evidence *e,
                          void *userdata)
@@ -430,14 +442,27 @@ static int collect_entry(const MatrixModel *mm, const MatrixProvider *p, const E
         ssize_t at = -1;
         size_t k;
 
-        for (k = 0; k < eb->n_seen && eb->seen[k] != e->source; k++)
-                ;
-        if (k == eb->n_seen) {
+        if ((eb->n_seen + 1) * 2 > eb->cap_seen) {
+                EvidenceBufs g = {.cap_seen = eb->cap_seen ? eb->cap_seen * 2 : 64};
+                g.seen = xcalloc(g.cap_seen, sizeof(char *));
+                g.seen_index = xcalloc(g.cap_seen, sizeof(ssize_t));
+                for (size_t i = 0; i < eb->cap_seen; i++)
+                        if (eb->seen[i]) {
+                                k = seen_slot(&g, eb->seen[i]);
+                                g.seen[k] = eb->seen[i];
+                                g.seen_index[k] = eb->seen_index[i];
+                        }
+                free(eb->seen);
+                free(eb->seen_index);
+                eb->seen = g.seen;
+                eb->seen_index = g.seen_index;
+                eb->cap_seen = g.cap_seen;
+        }
+        k = seen_slot(eb, e->source);
+        if (!eb->seen[k]) {
                 for (size_t i = 0; i < eb->n && at < 0; i++)
                         if (streq(eb->names[i], e->source))
                                 at = (ssize_t)i;
-                util_grow((void **)&eb->seen, &eb->cap_seen, k + 1, sizeof(char *));
-                eb->seen_index = xreallocarray(eb->seen_index, eb->cap_seen, sizeof(ssize_t));
                 eb->seen[k] = e->source;
                 eb->seen_index[k] = at;
                 eb->n_seen++;
