@@ -80,13 +80,12 @@ PROVIDERS = ["bedrock_converse", "vertex_ai-anthropic_models", "azure_ai"]
 
 def generate(root, models, sources):
     os.makedirs(root, exist_ok=True)
-    per = models // sources
     conf = ["[daemon]", "providers = %s/data/providers.conf" % SRC,
             "aliases = %s/data/aliases.conf" % SRC, "interval = 1d", "max_body = 64M",
             "max_rows = 200000", ""]
     for j in range(sources):
         d = {}
-        for i in range(j * per, (j + 1) * per):
+        for i in range(j * models // sources, (j + 1) * models // sources):
             d[KEYS[i % 3] % i] = {"litellm_provider": PROVIDERS[i % 3], "mode": "chat",
                                   "input_cost_per_token": (i % 97 + 1) * 1e-7,
                                   "output_cost_per_token": (i % 89 + 1) * 5e-7}
