@@ -254,11 +254,13 @@ static int rr_string(RecordReader *x, const char **ret, bool strict)
 /* A JSON number at x->p; *ret_int says whether it is an integer no smaller than 0. */
 static int rr_number(RecordReader *x, bool *ret_int, uint64_t *ret)
 {
+        const char *start = x->p;
         bool negative = false, integer = true, overflow = false;
-        uint64_t v = 0;
+        uint64_t v = 0, limit = INT64_MAX;
 
         if (x->p < x->end && *x->p == '-') {
                 negative = true;
+                limit = (uint64_t)INT64_MAX + 1;
                 x->p++;
         }
         if (x->p >= x->end || *x->p < '0' || *x->p > '9')
@@ -267,7 +269,7 @@ static int rr_number(RecordReader *x, bool *ret_int, uint64_t *ret)
                 return -EBADMSG;
         for (; x->p < x->end && *x->p >= '0' && *x->p <= '9'; x->p++) {
                 uint64_t d = (uint64_t)(*x->p - '0');
-                if (v > (INT64_MAX - d) / 10)
+                if (v > (limit - d) / 10)
                         overflow = true;
                 else
                         v = v * 10 + d;
@@ -290,9 +292,17 @@ static int rr_number(RecordReader *x, bool *ret_int, uint64_t *ret)
                 while (x->p < x->end && *x->p >= '0' && *x->p <= '9')
                         x->p++;
         }
-        /* jansson refuses an integer past 64 bits rather than round it. */
+        /* jansson refuses an integer past 64 bits rather than round it, and a real that
+         * overflows a double (one that underflows to 0 it takes). */
         if (integer && overflow)
                 return -EBADMSG;
+        if (!integer) {
+                _cleanup_free_ char *text = xstrndup(start, (size_t)(x->p - start));
+                errno = 0;
+                double d = strtod(text, NULL);
+                if (errno == ERANGE && d != 0)
+                        return -EBADMSG;
+        }
         *ret_int = integer && (!negative || v == 0);
         *ret = v;
         return 0;
