@@ -202,8 +202,11 @@ class RestartTest(unittest.TestCase):
         d2 = self.start()
         first = self.wait_alert(lambda a: a["last_true"] != pending["last_true"],
                                 "an evaluation after the restart", d2)
-        # The first round after the restart is the second in a row: it fires.
-        self.assertEqual((first["phase"], first["count"]), ("firing", "2"), first)
+        # The first round after the restart is the second in a row: it fires. (A slow look
+        # may come a round later and see 3; the kept pending_since is what shows the count
+        # went on rather than starting over.)
+        self.assertEqual(first["phase"], "firing", first)
+        self.assertGreaterEqual(int(first["count"]), 2, first)
         self.assertEqual(first["pending_since"], pending["pending_since"])
         self.assertTrue(lwtest.wait_until(lambda: self.firing_lines(d2.stderr()), WAIT))
         self.assertEqual(d2.stop(), 0, d2.stderr())
