@@ -2228,6 +2228,26 @@ static int key_cmp(const void *a, const void *b)
         return strcmp((*(KeyEntry *const *)a)->id, (*(KeyEntry *const *)b)->id);
 }
 
+/* Put a state read whole (from JSON or the binary form) in place of the engine's own. */
+static void engine_replace(RulesEngine *e, uint64_t first_eval, KeyEntry **keys, size_t n_keys,
+                           SourceSeen *srcs, size_t n_srcs, AlertTable *alerts, Registry *reg)
+{
+        prune_alerts(alerts, e->rs, e->n_rs);
+        e->first_eval = first_eval;
+        keys_free(e->keys, e->n_keys, e->total_slots);
+        sources_free(e->srcs, e->n_srcs);
+        alert_table_clear(&e->alerts);
+        registry_clear(&e->reg);
+        e->keys = keys;
+        e->n_keys = n_keys;
+        e->srcs = srcs;
+        e->n_srcs = n_srcs;
+        e->alerts = *alerts;
+        e->reg = *reg;
+        memset(e->lit, 0, sizeof(e->lit));
+        free(reg);
+}
+
 int rules_engine_from_json(RulesEngine *e, const json_t *j)
 {
         Registry *reg = xcalloc(1, sizeof(Registry));
@@ -2305,20 +2325,7 @@ int rules_engine_from_json(RulesEngine *e, const json_t *j)
         if (fej && u64_from_json(fej, &first_eval) < 0)
                 goto fail;
 
-        prune_alerts(&alerts, e->rs, e->n_rs);
-        e->first_eval = first_eval;
-        keys_free(e->keys, e->n_keys, e->total_slots);
-        sources_free(e->srcs, e->n_srcs);
-        alert_table_clear(&e->alerts);
-        registry_clear(&e->reg);
-        e->keys = keys;
-        e->n_keys = n_keys;
-        e->srcs = srcs;
-        e->n_srcs = n_srcs;
-        e->alerts = alerts;
-        e->reg = *reg;
-        memset(e->lit, 0, sizeof(e->lit));
-        free(reg);
+        engine_replace(e, first_eval, keys, n_keys, srcs, n_srcs, &alerts, reg);
         return 0;
 
 fail_inval:
@@ -2666,20 +2673,7 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
                 if (streq(keys[i - 1]->id, keys[i]->id))
                         goto fail;
 
-        prune_alerts(&alerts, e->rs, e->n_rs);
-        e->first_eval = first_eval;
-        keys_free(e->keys, e->n_keys, e->total_slots);
-        sources_free(e->srcs, e->n_srcs);
-        alert_table_clear(&e->alerts);
-        registry_clear(&e->reg);
-        e->keys = keys;
-        e->n_keys = n_keys;
-        e->srcs = srcs;
-        e->n_srcs = n_srcs;
-        e->alerts = alerts;
-        e->reg = *reg;
-        memset(e->lit, 0, sizeof(e->lit));
-        free(reg);
+        engine_replace(e, first_eval, keys, n_keys, srcs, n_srcs, &alerts, reg);
         free(saved);
         free(saved_slots);
         return 0;
