@@ -1867,12 +1867,18 @@ static void control_accept_one(ControlServer *s, int fd)
                 control_idle_arm(s, c->last_active + s->opts.idle_timeout);
 }
 
-/* Whether the client waits on the daemon, not the daemon on it: a subscriber with nothing
- * left to read waits for the next event, however long that takes. */
+/* Whether the client waits on the daemon, not the daemon on it: one whose reply is being
+ * made with nothing of it queued yet (a matrix rebuilt from a long history can take longer
+ * than the timeout on a slow machine), or a subscriber with nothing left to read, waiting
+ * for the next event however long that takes. The clock of a reply starts when it is
+ * queued (control_client_append). */
 static bool control_client_waiting(const ControlClient *c)
 {
-        return c->subscribed && control_client_pending(c) == 0 && !c->stream && !c->job &&
-               !varlink_buffer_complete(&c->in);
+        if (control_client_pending(c) > 0)
+                return false;
+        if (c->stream || c->job)
+                return true;
+        return c->subscribed && !varlink_buffer_complete(&c->in);
 }
 
 /* Close every client that for the idle timeout sent no request and read nothing it had

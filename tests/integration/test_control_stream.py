@@ -603,6 +603,60 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(sub.call("org.varlink.service.GetInfo")["parameters"]["product"],
                          "lockwatchd")
 
+    def test_a_reply_slower_to_make_than_the_timeout_is_not_idle(self):
+        """The matrix at a time is rebuilt from the history before its first part is sent;
+        here (a second daemon, a 50 ms idle timeout) that takes longer than the timeout. The
+        client waits on the daemon, not the daemon on it: it gets its reply."""
+        quick = 0.05
+        tmp = lwtest.TempDir("lw-slow-")
+        self.addCleanup(tmp.cleanup)
+        conf = lwtest.write_config(tmp, {"interval": "1d", "max_body": "64M"},
+                                   [("synth", {"url": "file://" + self.body,
+                                               "format": "litellm"})])
+        os.environ["LOCKWATCH_CONTROL_IDLE_TIMEOUT"] = "%gms" % (quick * 1000)
+        try:
+            daemon = Daemon(tmp.path, conf)
+        finally:
+            del os.environ["LOCKWATCH_CONTROL_IDLE_TIMEOUT"]
+        stopped = []
+
+        def stop():
+            if not stopped:
+                stopped.append(daemon.stop())
+            return stopped[0]
+        self.addCleanup(stop)
+
+        def call(method, params):
+            # A connection can be closed before its request is read if this process is
+            # descheduled for longer than the short timeout: that is tried again, three
+            # times in all. A reply never made is the same on every try.
+            for _ in range(3):
+                c = Conn(daemon.socket, timeout=WAIT)
+                t0 = time.monotonic()
+                try:
+                    r = c.call(method, params)
+                except (BrokenPipeError, ConnectionResetError):
+                    r = None
+                finally:
+                    c.close()
+                if r is not None:
+                    return r, time.monotonic() - t0
+            return None, 0.0
+
+        last = "anthropic/claude-synth-%05d" % (MODELS - 1)
+        self.assertTrue(lwtest.wait_until(
+            lambda: (call("io.lockwatch.GetStatus", {})[0] or {}).get(
+                "parameters", {}).get("status", {}).get("sources", [{}])[0].get("polls", 0) >= 1,
+            WAIT), "the first poll never ended")
+        r, took = call("io.lockwatch.GetMatrixAt", {"at": int(time.time() * 1e6) + 1,
+                                                    "model": last})
+        self.assertIsNotNone(r, "the connection was closed while its reply was being made")
+        self.assertEqual(r["parameters"]["shown"], 1, r)
+        print("\nGetMatrixAt of one model out of a history of %d: reply after %.0f ms "
+              "(idle timeout %.0f ms)" % (MODELS, took * 1000, quick * 1000), file=sys.stderr)
+        log = stop()
+        self.assertEqual(daemon.proc.returncode, 0, log)
+
     def test_reader_that_stops_is_closed_after_the_timeout(self):
         c = self.conn()
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
