@@ -131,7 +131,7 @@ static void render_matrix(FILE *f, const Poller *p)
         fprintf(f, "lockwatch_models %zu\n", m->n_models);
         family(f, "lockwatch_single_cloud_models", "gauge",
                "Models on exactly one cloud that another cloud dropped (as SingleCloud counts).");
-        fprintf(f, "lockwatch_single_cloud_models %zu\n", poller_single_cloud(m));
+        fprintf(f, "lockwatch_single_cloud_models %zu\n", poller_single_cloud_now(p));
         family(f, "lockwatch_model_clouds", "gauge", "Clouds on which the model is available.");
         for (size_t i = 0; i < m->n_models; i++) {
                 fputs("lockwatch_model_clouds{", f);

@@ -97,6 +97,8 @@ const char *poller_result_name(PollResult result);
 const PollerSaveStats *poller_save_stats(const Poller *p);
 /* Models on exactly one cloud that another cloud positively dropped (SingleCloud's test). */
 size_t poller_single_cloud(const Matrix *m);
+/* The same for the poller's matrix, counted again only when its generation moved. */
+size_t poller_single_cloud_now(const Poller *p);
 /* One line for sd_notify STATUS=: "42 models, 3 single-cloud, 1 source degraded". */
 void poller_status_line(const Poller *p, char *buf, size_t size);
 /* Free PollerTables contents (NULL members are fine). */
