@@ -1339,6 +1339,17 @@ static const RuleState *rule_state_find(const RulesEngine *e, const char *name)
         return NULL;
 }
 
+/* A key named id, which it takes. */
+static KeyEntry *key_new_take(char *id, size_t total_slots)
+{
+        KeyEntry *k = xcalloc(1, sizeof(KeyEntry));
+
+        k->id = id;
+        if (total_slots)
+                k->hist = xcalloc(total_slots, sizeof(HVal));
+        return k;
+}
+
 static KeyEntry *key_new(const char *id, size_t total_slots)
 {
         KeyEntry *k = xcalloc(1, sizeof(KeyEntry));
@@ -2636,11 +2647,13 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
         n = statelog_get_uint_max(r, MATRIX_MAX_MODELS);
         keys = xcalloc(MAX(n, (uint64_t)1), sizeof(KeyEntry *));
         for (uint64_t i = 0; i < n && !r->failed; i++) {
-                _cleanup_free_ char *id = text_get(r, MAX_NAME, &ok);
+                char *id = text_get(r, MAX_NAME, &ok);
                 KeyEntry *k;
-                if (!ok || !id || !*id)
+                if (!ok || !id || !*id) {
+                        free(id);
                         goto fail;
-                k = keys[n_keys++] = key_new(id, e->total_slots);
+                }
+                k = keys[n_keys++] = key_new_take(id, e->total_slots);
                 k->has_prev = statelog_get_u8(r);
                 if (k->has_prev && set_get(r, reg->n, &k->prev_clouds) < 0)
                         goto fail;
@@ -2668,9 +2681,14 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
         }
         if (!statelog_reader_done(r))
                 goto fail;
-        qsort(keys, n_keys, sizeof(KeyEntry *), key_cmp);
+        /* A save writes them sorted: sorting is for a record that was not. */
+        bool sorted = true;
+        for (size_t i = 1; i < n_keys && sorted; i++)
+                sorted = key_cmp(&keys[i - 1], &keys[i]) < 0;
+        if (!sorted)
+                qsort(keys, n_keys, sizeof(KeyEntry *), key_cmp);
         for (size_t i = 1; i < n_keys; i++)
-                if (streq(keys[i - 1]->id, keys[i]->id))
+                if (!sorted && streq(keys[i - 1]->id, keys[i]->id))
                         goto fail;
 
         engine_replace(e, first_eval, keys, n_keys, srcs, n_srcs, &alerts, reg);

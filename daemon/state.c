@@ -405,8 +405,8 @@ static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvide
         statelog_put_uint(b, e->n_regions);
         for (size_t i = 0; i < e->n_regions; i++)
                 statelog_put_str(b, e->regions[i]);
-        *digest = util_fnv1a(*digest, b->data + start, seen_at - start);
-        *digest = util_fnv1a(*digest, b->data + seen_end, b->len - seen_end);
+        *digest = util_hash64(*digest, b->data + start, seen_at - start);
+        *digest = util_hash64(*digest, b->data + seen_end, b->len - seen_end);
 }
 
 /* Evidence records being built: one per source, filled in one walk over the matrix. */
@@ -510,7 +510,7 @@ static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char *
                 (void)matrix_foreach_evidence(m, collect_entry, &eb);
         for (size_t i = 0; i < n; i++) {
                 SourceState *ss = s ? state_source_find(s, names[i]) : NULL;
-                uint64_t digest = util_fnv1a(eb.digests[i], &eb.counts[i], sizeof(size_t));
+                uint64_t digest = util_hash64(eb.digests[i], &eb.counts[i], sizeof(size_t));
                 size_t at;
                 if (seen_ok && ss && ss->evidence_digest_valid && ss->evidence_digest == digest &&
                     eb.counts[i] > 0 && eb.seen_min[i] == eb.seen_max[i]) {
@@ -537,25 +537,6 @@ static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char *
         free(eb.seen_max);
         free(eb.seen);
         free(eb.seen_index);
-}
-
-/* The digests of the evidence as loaded, which the files hold: so a process's first save
- * after an unchanged poll can write SEEN records too (a --once round is one process). */
-static void state_note_evidence(State *s)
-{
-        _cleanup_free_ const char **names = xcalloc(s->n_sources + 1, sizeof(char *));
-        StateLogBuf scratch = {0};
-
-        for (size_t i = 0; i < s->n_sources; i++)
-                names[i] = s->sources[i].name;
-        log_evidence(&scratch, s, s->matrix, names, s->n_sources, false);
-        statelog_buf_free(&scratch);
-        for (size_t i = 0; i < s->n_sources; i++) {
-                SourceState *ss = &s->sources[i];
-                ss->evidence_digest = ss->pending_evidence_digest;
-                ss->evidence_digest_valid = ss->pending_evidence_valid;
-                ss->pending_evidence_valid = false;
-        }
 }
 
 static int log_engine(StateLogBuf *b, const RulesEngine *e)
@@ -1376,6 +1357,7 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
         Evidence *ev = NULL;
         char **regions = NULL;
         size_t n_regions = 0;
+        uint64_t digest = UTIL_FNV_INIT;
         int ret = -EBADMSG;
 
         /* Every entry takes more than 16 bytes: a count past that is not a record's. */
@@ -1387,6 +1369,7 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
         regions = xcalloc(size + 1, sizeof(char *));
         for (size_t i = 0; i < n && !r->failed; i++) {
                 Evidence *e = &ev[i];
+                const uint8_t *start = r->p, *seen_at, *seen_end;
                 entries[i].model = arena_text(&a, r, MATRIX_MAX_ID);
                 entries[i].mapped = statelog_get_u8(r);
                 entries[i].provider = arena_text(&a, r, MATRIX_MAX_ID);
@@ -1400,7 +1383,9 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
                 e->price_out = statelog_get_double(r);
                 e->eol = (int64_t)statelog_get_uint_max(r, INT64_MAX);
                 e->first_seen = statelog_get_uint(r);
+                seen_at = r->p;
                 e->last_seen = statelog_get_uint(r);
+                seen_end = r->p;
                 e->changed = statelog_get_uint(r);
                 e->missing = (unsigned)statelog_get_uint_max(r, MATRIX_MAX_MISSING);
                 uint64_t k = statelog_get_uint_max(r, MATRIX_MAX_REGIONS);
@@ -1413,11 +1398,24 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
                         }
                         regions[n_regions++] = (char *)arena_text(&a, r, MATRIX_MAX_ID);
                 }
+                /* The digest a save takes of these entries (put_entry()), from the bytes
+                 * that hold them: a save after an unchanged poll writes SEEN records from
+                 * the first one on, without encoding the loaded evidence again. */
+                if (!r->failed) {
+                        digest = util_hash64(digest, start, (size_t)(seen_at - start));
+                        digest = util_hash64(digest, seen_end, (size_t)(r->p - seen_end));
+                }
         }
         if (!statelog_reader_done(r))
                 goto out;
         /* matrix_replace_source() checks the rest: texts, order, kinds, caps. */
         ret = matrix_replace_source(s->matrix, name, entries, n) < 0 ? -EBADMSG : 0;
+        SourceState *ss = ret >= 0 ? state_source_find(s, name) : NULL;
+        if (ss) {
+                size_t count = (size_t)n;
+                ss->evidence_digest = util_hash64(digest, &count, sizeof(count));
+                ss->evidence_digest_valid = true;
+        }
 out:
         free(a.p);
         free(entries);
@@ -1775,7 +1773,6 @@ int state_replay(const void *snapshot, size_t snapshot_len, const void *log, siz
                 state_free(s);
                 return r;
         }
-        state_note_evidence(s);
         if (ret_info)
                 *ret_info = info;
         *ret = s;

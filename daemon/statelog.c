@@ -25,10 +25,48 @@ static void crc_init(void)
         crc_ready = true;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE4.2's crc32 instruction computes this very CRC, eight bytes an instruction: a fifth
+ * of the instructions a state load spent on the tables. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p,
+                                                                size_t len)
+{
+        uint64_t c = crc;
+
+        for (; len >= 8; p += 8, len -= 8) {
+                uint64_t w;
+                memcpy(&w, p, 8);
+                c = __builtin_ia32_crc32di(c, w);
+        }
+        crc = (uint32_t)c;
+        while (len--)
+                crc = __builtin_ia32_crc32qi(crc, *p++);
+        return crc;
+}
+
+static int crc_hw = -1; /* -1: not asked yet */
+
+void statelog_crc32c_force_tables(bool tables)
+{
+        crc_hw = tables ? 0 : -1;
+}
+#else
+void statelog_crc32c_force_tables(bool tables)
+{
+        (void)tables;
+}
+#endif
+
 uint32_t statelog_crc32c(uint32_t crc, const void *data, size_t len)
 {
         const uint8_t *p = data;
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (crc_hw < 0)
+                crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+        if (crc_hw)
+                return ~crc32c_sse42(~crc, p, len);
+#endif
         if (!crc_ready)
                 crc_init();
         crc = ~crc;

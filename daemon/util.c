@@ -146,7 +146,19 @@ bool util_utf8_valid(const char *s, size_t len)
 {
         for (size_t i = 0; i < len;) {
                 unsigned char c = (unsigned char)s[i];
-                /* Printable ASCII, nearly every byte of every id: no call per character. */
+                /* Printable ASCII, nearly every byte of every id: eight at a time while no
+                 * byte has its top bit set, is below 0x20, or is 0x7f (adding 1 carries
+                 * into the top bit). */
+                if (len - i >= 8) {
+                        uint64_t w;
+                        memcpy(&w, s + i, 8);
+                        const uint64_t ones = UINT64_C(0x0101010101010101);
+                        const uint64_t high = UINT64_C(0x8080808080808080);
+                        if (((w | (w - 0x20 * ones) | (w + ones)) & high) == 0) {
+                                i += 8;
+                                continue;
+                        }
+                }
                 if (c >= 0x20 && c < 0x7f) {
                         i++;
                         continue;
@@ -386,6 +398,28 @@ uint64_t util_fnv1a(uint64_t h, const void *data, size_t len)
                 h ^= p[i];
                 h *= UINT64_C(0x100000001b3);
         }
+        return h;
+}
+
+uint64_t util_hash64(uint64_t h, const void *data, size_t len)
+{
+        const unsigned char *p = data;
+        const uint64_t mul = UINT64_C(0x9e3779b97f4a7c15);
+        uint64_t k;
+
+        for (; len >= 8; p += 8, len -= 8) {
+                memcpy(&k, p, 8);
+                h = (h ^ k) * mul;
+                h ^= h >> 29;
+        }
+        k = (uint64_t)len << 56;
+        for (size_t i = 0; i < len; i++)
+                k |= (uint64_t)p[i] << (8 * i);
+        h = (h ^ k) * mul;
+        /* The finalizer of MurmurHash3: every bit of h reaches the low bits a table uses. */
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
         return h;
 }
 

@@ -71,6 +71,8 @@ typedef struct HistoryStats {
         uint64_t dropped_corrupt;  /* records skipped for a bad checksum or shape */
         uint64_t segments_removed; /* by retention or size */
         uint64_t write_errors;
+        uint64_t checkpoint_bytes;    /* of the last segment, not read at open: a checkpoint's */
+        uint64_t checkpoints_written; /* since open */
 } HistoryStats;
 
 /* Open (creating it 0700 if missing) the store in dir with limits; a torn tail of the last

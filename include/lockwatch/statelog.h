@@ -44,6 +44,9 @@ typedef struct StateLogReader {
 
 /* CRC32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
 uint32_t statelog_crc32c(uint32_t crc, const void *data, size_t len);
+/* Use the tables even where the CPU has a CRC32C instruction (true), or let it be used
+ * again (false): for tests that compare the two. */
+void statelog_crc32c_force_tables(bool tables);
 
 /* Free the buffer's bytes and reset it. */
 void statelog_buf_free(StateLogBuf *b);

@@ -103,6 +103,9 @@ uint64_t util_now_real(void);
 /* 64-bit FNV-1a over len bytes, continuing from h (start with UTIL_FNV_INIT). */
 uint64_t util_fnv1a(uint64_t h, const void *data, size_t len);
 #define UTIL_FNV_INIT UINT64_C(0xcbf29ce484222325)
+/* A 64-bit hash of len bytes continuing from h, eight bytes a step: for tables and digests
+ * kept in memory only (FNV-1a, a byte a step, for anything written down). */
+uint64_t util_hash64(uint64_t h, const void *data, size_t len);
 
 /* Read a whole file into a NUL-terminated buffer, refusing files over max bytes. */
 int util_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

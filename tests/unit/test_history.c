@@ -1,7 +1,8 @@
 /* The history store: appends read back by model and time, the index keeping segments that
  * cannot hold an answer closed, retention by age and by size, a torn tail cut at reopen,
  * a damaged record skipped, a missing index rebuilt, and the matrix rebuilt at a time (a
- * large one too, sorted and built a slice at a time). */
+ * large one too, sorted and built a slice at a time), and the open checkpoint standing in
+ * for reading the segment whole only where it matches it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -428,6 +429,152 @@ static void test_matrix_at_large(void **unused)
         remove_dir(dir);
 }
 
+/* January: 3,000 cells, then a third of them unavailable, enough records that closing
+ * writes the open checkpoint. */
+static void january(const char *dir)
+{
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        HistoryStats st;
+
+        for (unsigned i = 0; i < 3000; i++) {
+                _cleanup_free_ char *model = xasprintf("v/m%04u", i);
+                cell(h, T0 + DAY, model, i % 2 ? "aws" : "gcp", "unknown", "available");
+        }
+        for (unsigned i = 0; i < 3000; i += 3) {
+                _cleanup_free_ char *model = xasprintf("v/m%04u", i);
+                cell(h, T0 + 2 * DAY, model, i % 2 ? "aws" : "gcp", "available", "unavailable");
+        }
+        history_close(h);
+        _cleanup_free_ char *ckpt = xasprintf("%s/history/open.ckpt", dir);
+        struct stat sb;
+        assert_int_equal(stat(ckpt, &sb), 0);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        history_stats(h, &st);
+        assert_true(st.checkpoint_bytes > 0);
+        assert_int_equal(st.checkpoint_bytes, st.bytes);
+        history_close(h);
+}
+
+/* Reopen, note what the checkpoint spared, append a cell on the 3rd, then one in February:
+ * the new segment opens with a snapshot of every cell the store knew, which the matrix at
+ * February the 5th shows, with the span and the records a query finds. */
+static char *february(const char *dir, uint64_t *ret_spared)
+{
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        HistoryStats st;
+
+        history_stats(h, &st);
+        *ret_spared = st.checkpoint_bytes;
+        _cleanup_free_ char *jan = query(h, &(HistoryQuery){.model = "v/m000?"}, NULL);
+        cell(h, T0 + 3 * DAY, "v/late", "aws", "unknown", "available");
+        cell(h, T0 + 35 * DAY, "v/feb", "aws", "unknown", "available");
+        _cleanup_free_ char *feb = replay(h, T0 + 35 * DAY, NULL);
+        history_stats(h, &st);
+        char *out = xasprintf("%s%s%" PRIu64 " %" PRIu64 " %" PRIu64, jan, feb, st.oldest,
+                              st.newest, st.segments);
+        history_close(h);
+        return out;
+}
+
+static void copy_dir(const char *from, const char *to)
+{
+        _cleanup_free_ char *cmd = xasprintf("cp -a '%s/history' '%s/'", from, to);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* The open checkpoint gives what reading the whole segment gives: as written, after more
+ * records (a torn one among them), and, when it does not match the segment (damaged, of
+ * a file changed before its offset, longer than the file), it is not used. */
+static void test_checkpoint(void **unused)
+{
+        char *base = make_dir();
+        uint64_t spared;
+        (void)unused;
+
+        january(base);
+        /* The reference: the same store read whole. */
+        char *whole_dir = make_dir();
+        copy_dir(base, whole_dir);
+        _cleanup_free_ char *gone = xasprintf("%s/history/open.ckpt", whole_dir);
+        assert_int_equal(unlink(gone), 0);
+        _cleanup_free_ char *whole = february(whole_dir, &spared);
+        assert_int_equal(spared, 0);
+        assert_non_null(strstr(whole, "v/m0997 aws available 1\n"));
+        assert_non_null(strstr(whole, "v/m0000 gcp unavailable 2\n"));
+        assert_non_null(strstr(whole, "v/late aws available 3\n"));
+
+        /* As written. */
+        char *d = make_dir();
+        copy_dir(base, d);
+        _cleanup_free_ char *used = february(d, &spared);
+        assert_true(spared > 0);
+        assert_string_equal(used, whole);
+        remove_dir(d);
+
+        /* Records after it, the last one torn: read from the checkpoint on, the torn one cut. */
+        d = make_dir();
+        copy_dir(base, d);
+        HistoryStore *h = open_store(d, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        cell(h, T0 + 2 * DAY, "v/m0001", "aws", "available", "unknown");
+        history_close(h);
+        _cleanup_free_ char *seg = segment_file(d, ".seg", true);
+        int fd = open(seg, O_WRONLY | O_APPEND);
+        assert_true(fd >= 0);
+        const char torn[] = "0badc0de 1767484800000000 {\"kind\":\"cell\",\"mod";
+        assert_int_equal(write(fd, torn, sizeof(torn) - 1), (ssize_t)sizeof(torn) - 1);
+        close(fd);
+        h = open_store(d, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        HistoryStats st;
+        history_stats(h, &st);
+        assert_true(st.checkpoint_bytes > 0 && st.checkpoint_bytes < st.bytes);
+        assert_int_equal(st.dropped_torn, sizeof(torn) - 1);
+        history_close(h);
+        char *ref = make_dir();
+        copy_dir(d, ref);
+        _cleanup_free_ char *ref_ckpt = xasprintf("%s/history/open.ckpt", ref);
+        assert_int_equal(unlink(ref_ckpt), 0);
+        _cleanup_free_ char *after_ref = february(ref, &spared);
+        assert_int_equal(spared, 0);
+        _cleanup_free_ char *after = february(d, &spared);
+        assert_true(spared > 0);
+        assert_string_equal(after, after_ref);
+        assert_null(strstr(after, "v/m0001 aws available 1\n"));
+        assert_non_null(strstr(whole, "v/m0001 aws available 1\n"));
+        remove_dir(ref);
+        remove_dir(d);
+
+        /* Not used: a byte of it flipped; a byte of the segment just before its offset
+         * changed; the segment cut shorter than its offset. Each gives the whole read. */
+        for (int how = 0; how < 3; how++) {
+                d = make_dir();
+                copy_dir(base, d);
+                _cleanup_free_ char *ck = xasprintf("%s/history/open.ckpt", d);
+                _cleanup_free_ char *sg = segment_file(d, ".seg", true);
+                struct stat sb;
+                assert_int_equal(stat(how == 0 ? ck : sg, &sb), 0);
+                fd = open(how == 0 ? ck : sg, O_RDWR);
+                assert_true(fd >= 0);
+                if (how < 2) {
+                        /* In the checkpoint's middle; in the segment, inside a record's
+                         * text 100 bytes before the end. */
+                        off_t at = how == 0 ? sb.st_size / 2 : sb.st_size - 100;
+                        char c;
+                        assert_int_equal(pread(fd, &c, 1, at), 1);
+                        c = c == 'x' ? 'y' : 'x';
+                        assert_int_equal(pwrite(fd, &c, 1, at), 1);
+                } else
+                        assert_int_equal(ftruncate(fd, sb.st_size / 2), 0);
+                close(fd);
+                _cleanup_free_ char *got = february(d, &spared);
+                assert_int_equal(spared, 0);
+                if (how == 0)
+                        assert_string_equal(got, whole);
+                remove_dir(d);
+        }
+        remove_dir(whole_dir);
+        remove_dir(base);
+}
+
 static void test_record_roundtrip(void **unused)
 {
         HistoryEvent ev = {.time = 42,
@@ -465,6 +612,7 @@ int main(void)
             cmocka_unit_test(test_index_rebuilt),
             cmocka_unit_test(test_matrix_at),
             cmocka_unit_test(test_matrix_at_large),
+            cmocka_unit_test(test_checkpoint),
             cmocka_unit_test(test_record_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -472,9 +472,41 @@ static void test_state_json_taken_over(void **unused)
         remove_dir(dir);
 }
 
+/* The check value of CRC32C, and the CPU's instruction (where there is one) against the
+ * tables on every length and alignment up to 64 bytes and a long run, continued in parts. */
+static void test_crc32c_instruction_and_tables_agree(void **unused)
+{
+        uint8_t buf[4096 + 16];
+        uint32_t x = 12345;
+
+        (void)unused;
+        for (size_t i = 0; i < sizeof(buf); i++) {
+                x = x * 1103515245u + 12345u;
+                buf[i] = (uint8_t)(x >> 16);
+        }
+        for (int tables = 0; tables <= 1; tables++) {
+                statelog_crc32c_force_tables(tables);
+                assert_int_equal(statelog_crc32c(0, "123456789", 9), 0xe3069283u);
+        }
+        for (size_t off = 0; off < 8; off++)
+                for (size_t len = 0; len <= 64; len++) {
+                        statelog_crc32c_force_tables(true);
+                        uint32_t t = statelog_crc32c(0, buf + off, len);
+                        statelog_crc32c_force_tables(false);
+                        assert_int_equal(statelog_crc32c(0, buf + off, len), t);
+                }
+        statelog_crc32c_force_tables(true);
+        uint32_t whole = statelog_crc32c(0, buf + 3, 4096);
+        statelog_crc32c_force_tables(false);
+        assert_int_equal(statelog_crc32c(statelog_crc32c(0, buf + 3, 1000), buf + 1003, 3096),
+                         whole);
+        assert_int_equal(statelog_crc32c(0, buf + 3, 4096), whole);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_crc32c_instruction_and_tables_agree),
             cmocka_unit_test(test_log_round_trip),
             cmocka_unit_test(test_append_is_proportional),
             cmocka_unit_test(test_torn_tail_dropped),

@@ -49,6 +49,33 @@ static void test_valid_and_clean(void **unused)
         assert_false(util_utf8_clean(NULL));
 }
 
+/* Eight bytes at a time while all are printable ASCII: every byte value at every position
+ * of a 24-byte text gives what the byte alone would, and a two-byte character at every
+ * position is still whole. */
+static void test_every_byte_at_every_position(void **unused)
+{
+        (void)unused;
+        for (unsigned b = 1; b < 256; b++)
+                for (size_t at = 0; at < 24; at++) {
+                        char t[25];
+                        memset(t, 'a', 24);
+                        t[24] = '\0';
+                        t[at] = (char)b;
+                        bool want = b >= 0x20 && b < 0x7f;
+                        assert_int_equal(util_utf8_valid(t, 24), want);
+                }
+        for (size_t at = 0; at < 23; at++) {
+                char t[25];
+                memset(t, 'a', 24);
+                t[24] = '\0';
+                t[at] = (char)0xc3;
+                t[at + 1] = (char)0xa9;
+                assert_true(util_utf8_valid(t, 24));
+                t[at + 1] = 'a';
+                assert_false(util_utf8_valid(t, 24));
+        }
+}
+
 static void test_dup_cap(void **unused)
 {
         (void)unused;
@@ -85,6 +112,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_valid_and_clean),
+            cmocka_unit_test(test_every_byte_at_every_position),
             cmocka_unit_test(test_dup_cap),
             cmocka_unit_test(test_fix_truncated),
         };
