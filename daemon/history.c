@@ -891,6 +891,7 @@ struct HistoryStore {
         CellMap cells;           /* every known cell, as the history last recorded it */
         bool dirty; /* appended since the last fdatasync */
         uint64_t checkpoint_at; /* the last segment's bytes the checkpoint on disk covers */
+        uint64_t synced_version; /* the matrix's states_version at the last whole sync */
         HistoryStats stats;
 };
 
@@ -1618,9 +1619,13 @@ int history_append(HistoryStore *h, const HistoryEvent *ev)
         if (r < 0)
                 return r;
         h->stats.events_appended++;
-        if (streq(ev->kind, "cell"))
+        if (streq(ev->kind, "cell")) {
                 (void)cellmap_set(&h->cells, ev->model, ev->provider, cell_state_of(ev->state),
                                   ev->time);
+                /* The map moved apart from the matrix's last synced version (an
+                 * announcement held back and made later, say): the next sync walks. */
+                h->synced_version = 0;
+        }
         return 0;
 }
 
@@ -1656,6 +1661,12 @@ int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
 {
         int r = 0;
 
+        /* No cell of the matrix moved since the last sync, which left the map as the
+         * matrix was: a steady poll of one source among hundreds walked every cell. */
+        if (m && h->synced_version == m->states_version) {
+                h->stats.syncs_skipped++;
+                goto flush;
+        }
         for (size_t i = 0; i < h->cells.cap; i++)
                 h->cells.slots[i].seen = false;
         for (size_t i = 0; m && i < m->n_models && r >= 0; i++) {
@@ -1700,6 +1711,9 @@ int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
                 free(gone[i].provider);
         }
         free(gone);
+        if (r >= 0 && m)
+                h->synced_version = m->states_version;
+flush:
         /* Synced, then closed: between saves no file of the state directory is held open
          * for writing, so it can be remounted read-only (and a deleted store is let go). */
         if (h->fd >= 0) {

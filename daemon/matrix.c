@@ -289,11 +289,21 @@ static MatrixModel *matrix_model_alloc(const char *id, bool mapped)
         return mm;
 }
 
+/* Versions are drawn from one count for every matrix: a reader that saw version v of one
+ * matrix never takes another (or one made later at the same address) for unchanged. */
+static uint64_t matrix_version_clock;
+
+static void matrix_states_moved(Matrix *m)
+{
+        m->states_version = ++matrix_version_clock;
+}
+
 int matrix_new(Matrix **ret)
 {
         if (!ret)
                 return -EINVAL;
         *ret = xcalloc(1, sizeof(Matrix));
+        matrix_states_moved(*ret);
         return 0;
 }
 
@@ -447,6 +457,7 @@ static Cell *matrix_cell_mut(MatrixModel *mm, size_t i)
 /* Drop the cell at position k of the row (its evidence is gone). */
 static void matrix_cell_remove(Matrix *m, MatrixModel *mm, size_t k)
 {
+        matrix_states_moved(m);
         matrix_cell_done(m, &mm->cells[k]);
         memmove(&mm->cells[k], &mm->cells[k + 1], (mm->n_cells - k - 1) * sizeof(Cell));
         if (--mm->n_cells == 0) {
@@ -717,14 +728,16 @@ void matrix_changes_clear(MatrixChanges *c)
 }
 
 /* Re-merge a cell and report it if its state moved. */
-static void matrix_cell_settle(const Matrix *m, const MatrixModel *mm, Cell *c,
+static void matrix_cell_settle(Matrix *m, const MatrixModel *mm, Cell *c,
                                MatrixChanges *changes)
 {
         CellState from = c->state;
 
         matrix_cell_merge(m, c);
-        if (c->state != from)
+        if (c->state != from) {
+                matrix_states_moved(m);
                 matrix_change_add(changes, mm->id, m->providers[c->provider].id, from, c->state);
+        }
 }
 
 /* Provider ids to columns for one apply, which looks up a column per input. */
@@ -1219,6 +1232,7 @@ int matrix_forget_source(Matrix *m, const char *source, MatrixChanges *changes)
 
         if (!m || !source)
                 return -EINVAL;
+        matrix_states_moved(m);
         src = matrix_atom_find(m, source);
         if (!src)
                 return 0;
@@ -1268,6 +1282,7 @@ int matrix_set_authoritative(Matrix *m, const char *const *sources, size_t n,
 
         if (!m || (n > 0 && !sources))
                 return -EINVAL;
+        matrix_states_moved(m);
         for (size_t i = 0; i < n; i++)
                 if (!matrix_text_valid(sources[i], false))
                         return -EINVAL;
@@ -1993,6 +2008,7 @@ int matrix_from_state_json(const json_t *j, Matrix **ret)
                 return -EBADMSG;
 
         m = xcalloc(1, sizeof(Matrix));
+        matrix_states_moved(m);
         n = json_array_size(providers);
         m->providers = xcalloc(MAX(n, (size_t)1), sizeof(MatrixProvider));
         m->cap_providers = MAX(n, (size_t)1);
@@ -2035,6 +2051,7 @@ int matrix_append_state_row(Matrix *m, const json_t *mj)
 
         if (!m)
                 return -EINVAL;
+        matrix_states_moved(m);
         if (!json_is_object(mj) || !(id = matrix_get_text(mj, "id", false)) ||
             !json_is_boolean(mapped))
                 return -EBADMSG;
@@ -2254,6 +2271,7 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
 
         if (!m || (n > 0 && !in))
                 return -EINVAL;
+        matrix_states_moved(m);
         if ((source && !matrix_text_valid(source, false)) || !matrix_entries_valid(source, in, n))
                 return -EBADMSG;
 

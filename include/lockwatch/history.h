@@ -73,6 +73,7 @@ typedef struct HistoryStats {
         uint64_t write_errors;
         uint64_t checkpoint_bytes;    /* of the last segment, not read at open: a checkpoint's */
         uint64_t checkpoints_written; /* since open */
+        uint64_t syncs_skipped;       /* history_sync() calls with the matrix unchanged */
 } HistoryStats;
 
 /* Open (creating it 0700 if missing) the store in dir with limits; a torn tail of the last

@@ -101,6 +101,9 @@ typedef struct Matrix {
         size_t n_atoms, n_atom_buckets;
         char **authoritative; /* sources whose listing decides their columns; shared texts */
         size_t n_authoritative;
+        /* Moves whenever a cell's state may have changed, a cell or a row gone or the
+         * columns rebuilt: a reader that saw the same version saw the same states. */
+        uint64_t states_version;
 } Matrix;
 
 /* One normalized observation, ready to merge. */

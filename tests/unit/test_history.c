@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -575,6 +576,71 @@ static void test_checkpoint(void **unused)
         remove_dir(base);
 }
 
+/* A parse of source "s": model v/x on aws, available or not. */
+static void apply_one(Matrix *m, bool available, uint64_t now)
+{
+        Observation obs = {.model = (char *)"x", .available = available, .price_in = NAN,
+                           .price_out = NAN};
+        MatrixInput in = {"aws", PROVIDER_CLOUD, "v/x", true, &obs};
+        assert_int_equal(matrix_apply(m, "s", &in, 1, now, 1, NULL), 0);
+}
+
+/* A sync when no cell of the matrix moved since the last one walks nothing and appends
+ * nothing; a parse that moves a cell, or a cell record appended in between (an
+ * announcement), makes the next one walk. */
+static void test_sync_skipped_when_unchanged(void **unused)
+{
+        char *dir = make_dir();
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        Matrix *m = NULL;
+        HistoryStats st;
+        (void)unused;
+
+        assert_int_equal(matrix_new(&m), 0);
+        apply_one(m, true, T0 + DAY);
+        assert_int_equal(history_sync(h, m, T0 + DAY), 0);
+        history_stats(h, &st);
+        assert_int_equal(st.events_appended, 1);
+        assert_int_equal(st.syncs_skipped, 0);
+
+        /* The same parse again: last_seen moves, no state does. */
+        apply_one(m, true, T0 + 2 * DAY);
+        assert_int_equal(history_sync(h, m, T0 + 2 * DAY), 0);
+        history_stats(h, &st);
+        assert_int_equal(st.events_appended, 1);
+        assert_int_equal(st.syncs_skipped, 1);
+
+        /* An announcement that takes the map elsewhere (here: unknown) is walked over and
+         * set right by the next sync. */
+        cell(h, T0 + 3 * DAY, "v/x", "aws", "available", "unknown");
+        assert_int_equal(history_sync(h, m, T0 + 3 * DAY), 0);
+        history_stats(h, &st);
+        assert_int_equal(st.syncs_skipped, 1);
+        assert_int_equal(st.events_appended, 3);
+
+        /* The cell moves: walked, recorded. */
+        apply_one(m, false, T0 + 4 * DAY);
+        assert_int_equal(history_sync(h, m, T0 + 4 * DAY), 0);
+        history_stats(h, &st);
+        assert_int_equal(st.syncs_skipped, 1);
+        assert_int_equal(st.events_appended, 4);
+        _cleanup_free_ char *all = query(h, &(HistoryQuery){.quiet = true}, NULL);
+        assert_string_equal(all, "1 v/x aws available\n3 v/x aws unknown\n3 v/x aws available\n"
+                                 "4 v/x aws unavailable\n");
+
+        /* Another matrix, even one just made, is never taken for the one synced. */
+        Matrix *other = NULL;
+        assert_int_equal(matrix_new(&other), 0);
+        assert_int_equal(history_sync(h, other, T0 + 5 * DAY), 0);
+        history_stats(h, &st);
+        assert_int_equal(st.syncs_skipped, 1);
+        assert_int_equal(st.events_appended, 5); /* v/x went unknown */
+        matrix_free(other);
+        matrix_free(m);
+        history_close(h);
+        remove_dir(dir);
+}
+
 static void test_record_roundtrip(void **unused)
 {
         HistoryEvent ev = {.time = 42,
@@ -613,6 +679,7 @@ int main(void)
             cmocka_unit_test(test_matrix_at),
             cmocka_unit_test(test_matrix_at_large),
             cmocka_unit_test(test_checkpoint),
+            cmocka_unit_test(test_sync_skipped_when_unchanged),
             cmocka_unit_test(test_record_roundtrip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
