@@ -667,6 +667,22 @@ static uint32_t textset_find(const TextSet *t, const char *s)
         return t->slots[textset_slot(t, s, hash_str(UTIL_FNV_INIT, s))];
 }
 
+/* Name every text of the buffer again in cap slots (a power of two, over 4/3 of them). */
+static void textset_reindex(TextSet *t, size_t cap)
+{
+        uint32_t *slots = xcalloc(cap, sizeof(uint32_t));
+
+        for (size_t at = 0; at < t->len; at += strlen(t->buf + at) + 1) {
+                size_t k = hash_str(UTIL_FNV_INIT, t->buf + at) & (cap - 1);
+                while (slots[k])
+                        k = (k + 1) & (cap - 1);
+                slots[k] = (uint32_t)at + 1;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+}
+
 /* The name of s, added if new; 0 if the set is full (TEXTSET_MAX_BYTES). */
 static uint32_t textset_add(TextSet *t, const char *s)
 {
@@ -680,19 +696,8 @@ static uint32_t textset_add(TextSet *t, const char *s)
         }
         if (l > TEXTSET_MAX_BYTES - t->len)
                 return 0;
-        if ((t->n + 1) * 4 > t->cap * 3) {
-                size_t cap = t->cap ? t->cap * 2 : 64;
-                uint32_t *slots = xcalloc(cap, sizeof(uint32_t));
-                for (size_t at = 0; at < t->len; at += strlen(t->buf + at) + 1) {
-                        size_t k = hash_str(UTIL_FNV_INIT, t->buf + at) & (cap - 1);
-                        while (slots[k])
-                                k = (k + 1) & (cap - 1);
-                        slots[k] = (uint32_t)at + 1;
-                }
-                free(t->slots);
-                t->slots = slots;
-                t->cap = cap;
-        }
+        if ((t->n + 1) * 4 > t->cap * 3)
+                textset_reindex(t, t->cap ? t->cap * 2 : 64);
         if (t->len + l > t->size) {
                 /* A quarter more at a time, not double: the buffer is most of the set, and
                  * the store keeps its set for as long as the daemon runs. */
@@ -1142,20 +1147,14 @@ static int textset_restore(TextSet *t, const char *buf, size_t len)
                 return 0;
         for (size_t i = 0; i < len; i++)
                 t->n += buf[i] == '\0';
-        t->cap = 64;
-        while (t->cap * 3 < ((size_t)t->n + 1) * 4)
-                t->cap *= 2;
-        t->slots = xcalloc(t->cap, sizeof(uint32_t));
+        size_t cap = 64;
+        while (cap * 3 < ((size_t)t->n + 1) * 4)
+                cap *= 2;
         t->size = len;
         t->buf = xmalloc(len);
         memcpy(t->buf, buf, len);
         t->len = len;
-        for (size_t at = 0; at < len; at += strlen(t->buf + at) + 1) {
-                size_t k = hash_str(UTIL_FNV_INIT, t->buf + at) & (t->cap - 1);
-                while (t->slots[k])
-                        k = (k + 1) & (t->cap - 1);
-                t->slots[k] = (uint32_t)at + 1;
-        }
+        textset_reindex(t, cap);
         return 0;
 }
 

@@ -326,11 +326,9 @@ void matrix_free(Matrix *m)
 
 DEFINE_FREEP(Matrix, matrix_free)
 
-/* Index of the first row whose id is >= id. */
-static size_t matrix_model_lower_bound(const Matrix *m, const char *id)
+/* Index of the first row of [lo, hi) whose id is >= id (hi if none is). */
+static size_t matrix_model_lower_bound(const Matrix *m, const char *id, size_t lo, size_t hi)
 {
-        size_t lo = 0, hi = m->n_models;
-
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
                 if (strcmp(m->models[mid]->id, id) < 0)
@@ -347,7 +345,7 @@ MatrixModel *matrix_find_model(const Matrix *m, const char *id)
 
         if (!m || !id)
                 return NULL;
-        i = matrix_model_lower_bound(m, id);
+        i = matrix_model_lower_bound(m, id, 0, m->n_models);
         if (i < m->n_models && streq(m->models[i]->id, id))
                 return m->models[i];
         return NULL;
@@ -385,14 +383,7 @@ static MatrixModel *matrix_seek_model(const Matrix *m, size_t *at, const char *i
                 step *= 2;
                 hi = lo + step;
         }
-        hi = MIN(hi, n);
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(m->models[mid]->id, id) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
+        lo = matrix_model_lower_bound(m, id, lo, MIN(hi, n));
         if (lo < n && streq(m->models[lo]->id, id)) {
                 *at = lo + 1;
                 return m->models[lo];

@@ -220,6 +220,18 @@ static char *segment_file(const char *dir, const char *suffix, bool last)
         return xstrdup(buf);
 }
 
+/* What a kill -9 in the middle of a write leaves: half a record at the end of seg. */
+static size_t append_torn(const char *seg)
+{
+        const char torn[] = "0badc0de 1767484800000000 {\"kind\":\"cell\",\"mod";
+        int fd = open(seg, O_WRONLY | O_APPEND);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, torn, sizeof(torn) - 1), (ssize_t)sizeof(torn) - 1);
+        close(fd);
+        return sizeof(torn) - 1;
+}
+
 static void test_torn_tail_and_damage(void **unused)
 {
         char *dir = make_dir();
@@ -234,11 +246,8 @@ static void test_torn_tail_and_damage(void **unused)
 
         /* A kill -9 in the middle of a write leaves half a record. */
         _cleanup_free_ char *seg = segment_file(dir, ".seg", true);
-        int fd = open(seg, O_WRONLY | O_APPEND);
-        assert_true(fd >= 0);
-        const char torn[] = "0badc0de 1767484800000000 {\"kind\":\"cell\",\"mod";
-        assert_int_equal(write(fd, torn, sizeof(torn) - 1), (ssize_t)sizeof(torn) - 1);
-        close(fd);
+        size_t torn = append_torn(seg);
+        int fd;
         /* And one byte flipped inside the second record. */
         fd = open(seg, O_RDWR);
         char buf[4096];
@@ -251,7 +260,7 @@ static void test_torn_tail_and_damage(void **unused)
 
         h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
         history_stats(h, &st);
-        assert_int_equal(st.dropped_torn, sizeof(torn) - 1);
+        assert_int_equal(st.dropped_torn, torn);
         _cleanup_free_ char *left = query(h, &(HistoryQuery){0}, NULL);
         assert_string_equal(left, "1 v/a aws unavailable\n3 v/c aws unavailable\n");
         /* Appends go on after the last whole record. */
@@ -483,6 +492,21 @@ static void copy_dir(const char *from, const char *to)
         assert_int_equal(system(cmd), 0);
 }
 
+/* february() on a copy of the store at from without its checkpoint: the whole read. */
+static char *read_whole(const char *from)
+{
+        char *d = make_dir();
+        uint64_t spared;
+
+        copy_dir(from, d);
+        _cleanup_free_ char *ckpt = xasprintf("%s/history/open.ckpt", d);
+        assert_int_equal(unlink(ckpt), 0);
+        char *out = february(d, &spared);
+        assert_int_equal(spared, 0);
+        remove_dir(d);
+        return out;
+}
+
 /* The open checkpoint gives what reading the whole segment gives: as written, after more
  * records (a torn one among them), and, when it does not match the segment (damaged, of
  * a file changed before its offset, longer than the file), it is not used. */
@@ -494,12 +518,7 @@ static void test_checkpoint(void **unused)
 
         january(base);
         /* The reference: the same store read whole. */
-        char *whole_dir = make_dir();
-        copy_dir(base, whole_dir);
-        _cleanup_free_ char *gone = xasprintf("%s/history/open.ckpt", whole_dir);
-        assert_int_equal(unlink(gone), 0);
-        _cleanup_free_ char *whole = february(whole_dir, &spared);
-        assert_int_equal(spared, 0);
+        _cleanup_free_ char *whole = read_whole(base);
         assert_non_null(strstr(whole, "v/m0997 aws available 1\n"));
         assert_non_null(strstr(whole, "v/m0000 gcp unavailable 2\n"));
         assert_non_null(strstr(whole, "v/late aws available 3\n"));
@@ -519,29 +538,20 @@ static void test_checkpoint(void **unused)
         cell(h, T0 + 2 * DAY, "v/m0001", "aws", "available", "unknown");
         history_close(h);
         _cleanup_free_ char *seg = segment_file(d, ".seg", true);
-        int fd = open(seg, O_WRONLY | O_APPEND);
-        assert_true(fd >= 0);
-        const char torn[] = "0badc0de 1767484800000000 {\"kind\":\"cell\",\"mod";
-        assert_int_equal(write(fd, torn, sizeof(torn) - 1), (ssize_t)sizeof(torn) - 1);
-        close(fd);
+        size_t torn = append_torn(seg);
+        int fd;
         h = open_store(d, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
         HistoryStats st;
         history_stats(h, &st);
         assert_true(st.checkpoint_bytes > 0 && st.checkpoint_bytes < st.bytes);
-        assert_int_equal(st.dropped_torn, sizeof(torn) - 1);
+        assert_int_equal(st.dropped_torn, torn);
         history_close(h);
-        char *ref = make_dir();
-        copy_dir(d, ref);
-        _cleanup_free_ char *ref_ckpt = xasprintf("%s/history/open.ckpt", ref);
-        assert_int_equal(unlink(ref_ckpt), 0);
-        _cleanup_free_ char *after_ref = february(ref, &spared);
-        assert_int_equal(spared, 0);
+        _cleanup_free_ char *after_ref = read_whole(d);
         _cleanup_free_ char *after = february(d, &spared);
         assert_true(spared > 0);
         assert_string_equal(after, after_ref);
         assert_null(strstr(after, "v/m0001 aws available 1\n"));
         assert_non_null(strstr(whole, "v/m0001 aws available 1\n"));
-        remove_dir(ref);
         remove_dir(d);
 
         /* Not used: a byte of it flipped; a byte of the segment just before its offset
@@ -572,7 +582,6 @@ static void test_checkpoint(void **unused)
                         assert_string_equal(got, whole);
                 remove_dir(d);
         }
-        remove_dir(whole_dir);
         remove_dir(base);
 }
 
@@ -585,6 +594,18 @@ static void apply_one(Matrix *m, bool available, uint64_t now)
         assert_int_equal(matrix_apply(m, "s", &in, 1, now, 1, NULL), 0);
 }
 
+/* Sync h with m at day, then check the store's count of appends and of skipped syncs. */
+static void sync_and_count(HistoryStore *h, const Matrix *m, unsigned day, uint64_t appended,
+                           uint64_t skipped)
+{
+        HistoryStats st;
+
+        assert_int_equal(history_sync(h, m, T0 + day * DAY), 0);
+        history_stats(h, &st);
+        assert_int_equal(st.events_appended, appended);
+        assert_int_equal(st.syncs_skipped, skipped);
+}
+
 /* A sync when no cell of the matrix moved since the last one walks nothing and appends
  * nothing; a parse that moves a cell, or a cell record appended in between (an
  * announcement), makes the next one walk. */
@@ -593,37 +614,21 @@ static void test_sync_skipped_when_unchanged(void **unused)
         char *dir = make_dir();
         HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
         Matrix *m = NULL;
-        HistoryStats st;
         (void)unused;
 
         assert_int_equal(matrix_new(&m), 0);
         apply_one(m, true, T0 + DAY);
-        assert_int_equal(history_sync(h, m, T0 + DAY), 0);
-        history_stats(h, &st);
-        assert_int_equal(st.events_appended, 1);
-        assert_int_equal(st.syncs_skipped, 0);
-
+        sync_and_count(h, m, 1, 1, 0);
         /* The same parse again: last_seen moves, no state does. */
         apply_one(m, true, T0 + 2 * DAY);
-        assert_int_equal(history_sync(h, m, T0 + 2 * DAY), 0);
-        history_stats(h, &st);
-        assert_int_equal(st.events_appended, 1);
-        assert_int_equal(st.syncs_skipped, 1);
-
+        sync_and_count(h, m, 2, 1, 1);
         /* An announcement that takes the map elsewhere (here: unknown) is walked over and
          * set right by the next sync. */
         cell(h, T0 + 3 * DAY, "v/x", "aws", "available", "unknown");
-        assert_int_equal(history_sync(h, m, T0 + 3 * DAY), 0);
-        history_stats(h, &st);
-        assert_int_equal(st.syncs_skipped, 1);
-        assert_int_equal(st.events_appended, 3);
-
+        sync_and_count(h, m, 3, 3, 1);
         /* The cell moves: walked, recorded. */
         apply_one(m, false, T0 + 4 * DAY);
-        assert_int_equal(history_sync(h, m, T0 + 4 * DAY), 0);
-        history_stats(h, &st);
-        assert_int_equal(st.syncs_skipped, 1);
-        assert_int_equal(st.events_appended, 4);
+        sync_and_count(h, m, 4, 4, 1);
         _cleanup_free_ char *all = query(h, &(HistoryQuery){.quiet = true}, NULL);
         assert_string_equal(all, "1 v/x aws available\n3 v/x aws unknown\n3 v/x aws available\n"
                                  "4 v/x aws unavailable\n");
@@ -631,10 +636,7 @@ static void test_sync_skipped_when_unchanged(void **unused)
         /* Another matrix, even one just made, is never taken for the one synced. */
         Matrix *other = NULL;
         assert_int_equal(matrix_new(&other), 0);
-        assert_int_equal(history_sync(h, other, T0 + 5 * DAY), 0);
-        history_stats(h, &st);
-        assert_int_equal(st.syncs_skipped, 1);
-        assert_int_equal(st.events_appended, 5); /* v/x went unknown */
+        sync_and_count(h, other, 5, 5, 1); /* v/x went unknown */
         matrix_free(other);
         matrix_free(m);
         history_close(h);
