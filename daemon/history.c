@@ -1202,7 +1202,8 @@ static uint64_t checkpoint_read(HistoryStore *h, Segment *s)
         bool overflow = statelog_get_u8(&r) != 0;
         const char *models = statelog_get_strn(&r, TEXTSET_MAX_BYTES, &mlen);
         const char *texts = statelog_get_strn(&r, TEXTSET_MAX_BYTES, &tlen);
-        uint64_t n = statelog_get_uint_max(&r, HISTORY_MAX_CELLS);
+        /* A cell takes four bytes at least: a count past that is not the file's. */
+        uint64_t n = statelog_get_uint_max(&r, MIN((uint64_t)HISTORY_MAX_CELLS, plen / 4));
         if (r.failed || seq != s->seq || offset == 0 || offset > s->bytes || snapshot > offset ||
             last < first || checkpoint_tail(h, s, offset, &tail) < 0 || tail != want_tail)
                 return 0;
