@@ -1352,12 +1352,7 @@ static KeyEntry *key_new_take(char *id, size_t total_slots)
 
 static KeyEntry *key_new(const char *id, size_t total_slots)
 {
-        KeyEntry *k = xcalloc(1, sizeof(KeyEntry));
-
-        k->id = xstrdup(id);
-        if (total_slots)
-                k->hist = xcalloc(total_slots, sizeof(HVal));
-        return k;
+        return key_new_take(xstrdup(id), total_slots);
 }
 
 static void key_free(KeyEntry *k, size_t total_slots)
@@ -2685,11 +2680,12 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
         bool sorted = true;
         for (size_t i = 1; i < n_keys && sorted; i++)
                 sorted = key_cmp(&keys[i - 1], &keys[i]) < 0;
-        if (!sorted)
+        if (!sorted) {
                 qsort(keys, n_keys, sizeof(KeyEntry *), key_cmp);
-        for (size_t i = 1; i < n_keys; i++)
-                if (!sorted && streq(keys[i - 1]->id, keys[i]->id))
-                        goto fail;
+                for (size_t i = 1; i < n_keys; i++)
+                        if (streq(keys[i - 1]->id, keys[i]->id))
+                                goto fail;
+        }
 
         engine_replace(e, first_eval, keys, n_keys, srcs, n_srcs, &alerts, reg);
         free(saved);

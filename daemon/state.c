@@ -380,6 +380,22 @@ static void log_source(StateLogBuf *b, const SourceState *ss)
 }
 
 /* Append one piece of evidence; *digest goes on over every byte of it but last_seen's. */
+/* One entry's part of a source's evidence digest: its encoded bytes [start, end) but
+ * last_seen's [seen_at, seen_end). A save takes it of what it encodes, a load of what it
+ * reads, so the two agree on the same bytes. */
+static uint64_t digest_entry(uint64_t h, const uint8_t *start, const uint8_t *seen_at,
+                             const uint8_t *seen_end, const uint8_t *end)
+{
+        h = util_hash64(h, start, (size_t)(seen_at - start));
+        return util_hash64(h, seen_end, (size_t)(end - seen_end));
+}
+
+/* The digest of a source's n entries, from what digest_entry() made of them. */
+static uint64_t digest_end(uint64_t h, size_t n)
+{
+        return util_hash64(h, &n, sizeof(n));
+}
+
 static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvider *p,
                       const Evidence *e, uint64_t *digest)
 {
@@ -405,8 +421,8 @@ static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvide
         statelog_put_uint(b, e->n_regions);
         for (size_t i = 0; i < e->n_regions; i++)
                 statelog_put_str(b, e->regions[i]);
-        *digest = util_hash64(*digest, b->data + start, seen_at - start);
-        *digest = util_hash64(*digest, b->data + seen_end, b->len - seen_end);
+        *digest = digest_entry(*digest, b->data + start, b->data + seen_at, b->data + seen_end,
+                               b->data + b->len);
 }
 
 /* Evidence records being built: one per source, filled in one walk over the matrix. */
@@ -510,7 +526,7 @@ static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char *
                 (void)matrix_foreach_evidence(m, collect_entry, &eb);
         for (size_t i = 0; i < n; i++) {
                 SourceState *ss = s ? state_source_find(s, names[i]) : NULL;
-                uint64_t digest = util_hash64(eb.digests[i], &eb.counts[i], sizeof(size_t));
+                uint64_t digest = digest_end(eb.digests[i], eb.counts[i]);
                 size_t at;
                 if (seen_ok && ss && ss->evidence_digest_valid && ss->evidence_digest == digest &&
                     eb.counts[i] > 0 && eb.seen_min[i] == eb.seen_max[i]) {
@@ -1401,10 +1417,8 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
                 /* The digest a save takes of these entries (put_entry()), from the bytes
                  * that hold them: a save after an unchanged poll writes SEEN records from
                  * the first one on, without encoding the loaded evidence again. */
-                if (!r->failed) {
-                        digest = util_hash64(digest, start, (size_t)(seen_at - start));
-                        digest = util_hash64(digest, seen_end, (size_t)(r->p - seen_end));
-                }
+                if (!r->failed)
+                        digest = digest_entry(digest, start, seen_at, seen_end, r->p);
         }
         if (!statelog_reader_done(r))
                 goto out;
@@ -1412,8 +1426,7 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
         ret = matrix_replace_source(s->matrix, name, entries, n) < 0 ? -EBADMSG : 0;
         SourceState *ss = ret >= 0 ? state_source_find(s, name) : NULL;
         if (ss) {
-                size_t count = (size_t)n;
-                ss->evidence_digest = util_hash64(digest, &count, sizeof(count));
+                ss->evidence_digest = digest_end(digest, (size_t)n);
                 ss->evidence_digest_valid = true;
         }
 out:
