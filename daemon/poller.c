@@ -334,7 +334,11 @@ int poller_history_open(State *st, const char *state_dir, const Config *c)
                          moved, st->n_history, dir);
         }
         state_history_clear(st);
-        return poller_history_sync(st, util_now_real());
+        /* A kill between a state save and its history write leaves the history behind
+         * the state; it catches up here, or at the next save when the disk is full now:
+         * a start is never refused for a history write. */
+        (void)poller_history_sync(st, util_now_real());
+        return 0;
 }
 
 int poller_history_sync(State *st, uint64_t now)

@@ -117,7 +117,8 @@ int poller_evaluate(State *st, const Config *c, uint64_t now);
 /* Record (on) or stop recording (off) every announced transition in st's history. */
 void poller_record_history(State *st, bool on);
 /* Open the history store in state_dir for st (limits from c), moving a ring an older
- * state file held into it when the store is new; logs what fails. */
+ * state file held into it when the store is new; logs what fails. A history write that
+ * fails here (a full disk) is retried at the next save and never fails the open. */
 int poller_history_open(State *st, const char *state_dir, const Config *c);
 /* Record in st's history store the cells that changed without an announcement, and sync
  * it to disk (nothing without a store). */

@@ -132,7 +132,26 @@ class Daemon:
             return f.read()
 
     def ready(self):
-        return self.notify.wait_for(lambda m: "READY=1" in m.split("\n"), WAIT) is not None
+        """READY=1 within WAIT; False at once when the daemon has exited instead."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.notify.wait_for(lambda m: "READY=1" in m.split("\n"),
+                                    min(left, 0.5)) is not None:
+                return True
+            if self.proc.poll() is not None:
+                return False
+
+    def why_not_ready(self):
+        """One line for a start that gave no READY=1: how it ended, and its last word."""
+        rc = self.proc.poll()
+        lines = [x for x in self.stderr().splitlines() if x.strip()]
+        last = lines[-1] if lines else "(nothing on stderr)"
+        how = ("still running after %d s" % WAIT if rc is None
+               else "killed by signal %d" % -rc if rc < 0 else "exited with %d" % rc)
+        return "no READY=1, %s: %s" % (how, last)
 
     def status_line(self, predicate, timeout=WAIT):
         """The first STATUS= value satisfying predicate, or None."""
@@ -795,6 +814,7 @@ def group_disk():
     if not rows or out.returncode != 0:
         record("disk", "state directory faults", "ran", "failed to run: rc %d" % out.returncode,
                False)
+    if not rows or out.returncode != 0 or not all(r[4] for r in rows):
         sys.stderr.write(out.stderr[-5000:])
     for r in rows:
         record(*r)
@@ -852,8 +872,10 @@ def disk_scenario(tmp, state):
     def start():
         d = Daemon(tmp, conf, state, rules_dir)
         if not d.ready():
+            why = d.why_not_ready()
+            sys.stderr.write(d.stderr()[-5000:])
             d.close()
-            raise RuntimeError("no READY=1\n" + d.stderr())
+            raise RuntimeError(why)
         return d
 
     def firing_now(d):
@@ -877,9 +899,22 @@ def disk_scenario(tmp, state):
         return
 
     # -- full ----------------------------------------------------------------------------
+    # A kill between a state save and its history write leaves the history behind the
+    # state: made here by taking the history's records away, then the disk fills.
+    hist = os.path.join(state, "history")
+    for name in os.listdir(hist):
+        os.unlink(os.path.join(hist, name))
     filler = fill(state)
     write_atomic(snap, json.dumps(narrowing_snapshot(set())))  # opus leaves gcp
     d = start()
+
+    def recorded(d):
+        """meta/llama-000 in the matrix rebuilt from the history as of now."""
+        r = d.call("io.lockwatch.GetMatrixAt", {"at": int(time.time() * 1e6) + 1,
+                                                  "model": "meta/llama-000"})
+        return (r or {}).get("parameters", {}).get("shown") == 1
+
+    behind = recorded(d)
     fired = lwtest.wait_until(lambda: firing_now(d), WAIT)
     status = d.status_line(lambda s: "state not saved since" in s)
     gs = d.call("io.lockwatch.GetStatus")["parameters"]["status"]
@@ -911,6 +946,11 @@ def disk_scenario(tmp, state):
            "STATUS= clear",
            "saved, alert announced, STATUS= clear" if saved and status and "[saved]" in
            d.stderr() else "saved=%r status=%r" % (bool(saved), status))
+    caught = lwtest.wait_until(lambda: recorded(d), WAIT)
+    record("disk", "full: a start with the history behind the state",
+           "starts; history written once space returns",
+           "starts; history written once space returns" if not behind and caught
+           else "in the history while full: %r; after: %r" % (behind, bool(caught)))
     d.kill9()
     logs.append(d.stderr())
     d.close()
