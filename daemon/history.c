@@ -1424,8 +1424,11 @@ int history_open(const char *dir, const HistoryLimits *limits, HistoryStore **re
                 /* A crash between sealing a segment and writing its index, or an index
                  * damaged since: rebuilt from the segment itself. */
                 r = segment_rescan(h, s, &models, NULL, false, 0);
-                if (r >= 0)
-                        r = index_write(h, s, &models);
+                /* An index that cannot be written now (a full disk) is no reason to refuse
+                 * the store: a query reads a segment without one whole, and the next open
+                 * writes it. */
+                if (r >= 0 && index_write(h, s, &models) < 0)
+                        h->stats.write_errors++;
                 strset_clear(&models);
                 if (r < 0)
                         goto fail;

@@ -303,6 +303,40 @@ static void test_index_rebuilt(void **unused)
         remove_dir(dir);
 }
 
+/* An index that cannot be written when the store opens (a full disk, here a directory
+ * where it goes) does not refuse the store: the segment is read whole until the next open
+ * writes it. */
+static void test_index_unwritable_at_open(void **unused)
+{
+        char *dir = make_dir();
+        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        HistoryStats st;
+        size_t segs;
+        (void)unused;
+
+        cell(h, T0 + 1 * DAY, "v/a", "aws", "available", "unavailable");
+        cell(h, T0 + 40 * DAY, "v/b", "aws", "available", "unavailable");
+        history_close(h);
+        _cleanup_free_ char *idx = segment_file(dir, ".idx", false);
+        assert_int_equal(unlink(idx), 0);
+        assert_int_equal(mkdir(idx, 0700), 0);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        history_stats(h, &st);
+        assert_true(st.write_errors >= 1);
+        _cleanup_free_ char *b = query(h, &(HistoryQuery){.model = "v/b"}, &segs);
+        assert_string_equal(b, "40 v/b aws unavailable\n");
+        _cleanup_free_ char *a = query(h, &(HistoryQuery){.model = "v/a"}, &segs);
+        assert_string_equal(a, "1 v/a aws unavailable\n");
+        history_close(h);
+        assert_int_equal(rmdir(idx), 0);
+        h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        history_close(h);
+        struct stat sb;
+        assert_int_equal(stat(idx, &sb), 0);
+        assert_true(S_ISREG(sb.st_mode));
+        remove_dir(dir);
+}
+
 static char *replay(HistoryStore *h, uint64_t at, const char *glob)
 {
         HistoryReplay *r = NULL;
@@ -678,6 +712,7 @@ int main(void)
             cmocka_unit_test(test_retention_by_age_and_size),
             cmocka_unit_test(test_torn_tail_and_damage),
             cmocka_unit_test(test_index_rebuilt),
+            cmocka_unit_test(test_index_unwritable_at_open),
             cmocka_unit_test(test_matrix_at),
             cmocka_unit_test(test_matrix_at_large),
             cmocka_unit_test(test_checkpoint),
