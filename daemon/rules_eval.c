@@ -136,36 +136,40 @@ typedef struct Value {
         size_t n;
 } Value;
 
-/* A value kept from the previous evaluation; owns its strings. */
+/* A value kept from the previous evaluation; owns its strings. Every model keeps one per
+ * look-back slot, so it holds only what its kind needs (16 bytes while a provider set is
+ * one word). */
 typedef struct HVal {
         bool has;
-        RulesKind kind, elem;
         bool missing;
-        bool b;
-        int word;
-        double num;
-        char *str;
-        ProvSet set;
-        char **strs;
-        double *nums;
-        size_t n;
+        int8_t kind, elem; /* RulesKind */
+        uint32_t n;        /* list length, at most RULES_EVAL_MAX_LIST */
+        union {
+                bool b;
+                int word;
+                double num;
+                char *str;   /* RULES_KIND_STRING */
+                ProvSet set; /* RULES_KIND_PROVIDER_SET */
+                char **strs; /* a list of strings */
+                double *nums; /* a list of numbers or durations */
+        };
 } HVal;
 
-static void hval_clear_list(HVal *h)
+static bool hval_strings(const HVal *h)
 {
-        for (size_t i = 0; h->strs && i < h->n; i++)
-                free(h->strs[i]);
-        free(h->strs);
-        free(h->nums);
-        h->strs = NULL;
-        h->nums = NULL;
-        h->n = 0;
+        return h->kind == RULES_KIND_LIST && h->elem == RULES_KIND_STRING;
 }
 
 static void hval_clear(HVal *h)
 {
-        hval_clear_list(h);
-        free(h->str);
+        if (h->kind == RULES_KIND_STRING)
+                free(h->str);
+        else if (h->kind == RULES_KIND_LIST && hval_strings(h)) {
+                for (size_t i = 0; h->strs && i < h->n; i++)
+                        free(h->strs[i]);
+                free(h->strs);
+        } else if (h->kind == RULES_KIND_LIST)
+                free(h->nums);
         *h = (HVal){0};
 }
 
@@ -539,6 +543,39 @@ static const Value *slot_current(Ctx *c, const Expr *call, Value *tmp)
         return &c->e->cur[s];
 }
 
+/* The Value h keeps; its texts stay h's. */
+static void hval_value(const HVal *h, Value *out)
+{
+        *out = (Value){.kind = h->kind, .elem = h->elem, .missing = h->missing, .num = NAN};
+        if (h->missing && h->kind != RULES_KIND_NUMBER && h->kind != RULES_KIND_DURATION)
+                return;
+        switch (h->kind) {
+        case RULES_KIND_NUMBER:
+        case RULES_KIND_DURATION:
+                out->num = h->num;
+                break;
+        case RULES_KIND_STRING:
+                out->str = h->str;
+                break;
+        case RULES_KIND_BOOL:
+                out->b = h->b;
+                break;
+        case RULES_KIND_PROVIDER_SET:
+                out->set = h->set;
+                break;
+        case RULES_KIND_LIST:
+                out->n = h->n;
+                if (hval_strings(h))
+                        out->strs = h->strs;
+                else
+                        out->nums = h->nums;
+                break;
+        default:
+                out->word = h->word;
+                break;
+        }
+}
+
 static bool slot_previous(Ctx *c, const Expr *call, Value *out)
 {
         const HVal *h;
@@ -548,17 +585,7 @@ static bool slot_previous(Ctx *c, const Expr *call, Value *out)
         h = &c->entry->hist[c->rs->hist_off + call->slot];
         if (!h->has)
                 return false;
-        *out = (Value){.kind = h->kind,
-                       .elem = h->elem,
-                       .missing = h->missing,
-                       .b = h->b,
-                       .word = h->word,
-                       .num = h->num,
-                       .str = h->str,
-                       .set = h->set,
-                       .strs = h->strs,
-                       .nums = h->nums,
-                       .n = h->n};
+        hval_value(h, out);
         return true;
 }
 
@@ -567,49 +594,54 @@ static void hval_store(Ctx *c, HVal *h, const Value *v)
         Value old;
 
         if (h->has && h->kind == v->kind) {
-                old = (Value){.kind = h->kind,
-                              .elem = h->elem,
-                              .missing = h->missing,
-                              .b = h->b,
-                              .word = h->word,
-                              .num = h->num,
-                              .str = h->str,
-                              .set = h->set,
-                              .strs = h->strs,
-                              .nums = h->nums,
-                              .n = h->n};
+                hval_value(h, &old);
                 if (value_same(c, &old, v))
                         return;
         }
         hval_clear(h);
         h->has = true;
-        h->kind = v->kind;
-        h->elem = v->elem;
+        h->kind = (int8_t)v->kind;
+        h->elem = (int8_t)v->elem;
         h->missing = is_missing(v);
-        h->b = v->b;
-        h->word = v->word;
-        h->num = v->num;
-        h->set = v->set;
+        switch (v->kind) {
+        case RULES_KIND_NUMBER:
+        case RULES_KIND_DURATION:
+                h->num = v->num;
+                return;
+        case RULES_KIND_BOOL:
+                h->b = !h->missing && v->b;
+                return;
+        case RULES_KIND_PROVIDER_SET:
+                if (!h->missing)
+                        h->set = v->set;
+                return;
+        case RULES_KIND_STRING:
+                if (!h->missing)
+                        h->str = xstrndup(v->str, strnlen(v->str, MAX_STRING));
+                return;
+        case RULES_KIND_LIST:
+                break;
+        default:
+                if (!h->missing)
+                        h->word = v->word;
+                return;
+        }
         if (h->missing)
                 return;
-        if (v->kind == RULES_KIND_STRING)
-                h->str = xstrndup(v->str, strnlen(v->str, MAX_STRING));
-        if (v->kind == RULES_KIND_LIST) {
-                size_t n = MIN(v->n, (size_t)RULES_EVAL_MAX_LIST);
-                if (n && v->elem == RULES_KIND_STRING)
-                        h->strs = xcalloc(n, sizeof(char *));
-                else if (n)
-                        h->nums = xcalloc(n, sizeof(double));
-                for (size_t i = 0; i < n; i++) {
-                        Value x;
-                        list_elem(c, v, i, &x);
-                        if (h->strs)
-                                h->strs[i] = xstrndup(x.str, strnlen(x.str, MAX_STRING));
-                        else
-                                h->nums[i] = x.num;
-                }
-                h->n = n;
+        size_t n = MIN(v->n, (size_t)RULES_EVAL_MAX_LIST);
+        if (n && hval_strings(h))
+                h->strs = xcalloc(n, sizeof(char *));
+        else if (n)
+                h->nums = xcalloc(n, sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+                Value x;
+                list_elem(c, v, i, &x);
+                if (hval_strings(h))
+                        h->strs[i] = xstrndup(x.str, strnlen(x.str, MAX_STRING));
+                else
+                        h->nums[i] = x.num;
         }
+        h->n = (uint32_t)n;
 }
 
 /* ---- evaluation ------------------------------------------------------------------------ */
@@ -1981,8 +2013,9 @@ static json_t *hval_to_json(const Registry *reg, const HVal *h)
         case RULES_KIND_LIST:
                 v = oom_check(json_array());
                 for (size_t i = 0; i < h->n; i++)
-                        json_array_append_new(v, h->strs ? oom_check(text_json(h->strs[i]))
-                                                         : num_to_json(h->nums[i]));
+                        json_array_append_new(v, hval_strings(h)
+                                                     ? oom_check(text_json(h->strs[i]))
+                                                     : num_to_json(h->nums[i]));
                 break;
         default:
                 v = oom_check(json_string(word_name(h->kind, h->word)));
@@ -2104,7 +2137,7 @@ static int set_from_json(const Registry *reg, const json_t *v, ProvSet *ret)
 static int hval_from_json(const Registry *reg, const json_t *o, HVal *h)
 {
         const json_t *v = json_object_get(o, "value");
-        RulesKind kind;
+        RulesKind kind, elem = RULES_KIND_NONE;
         size_t i;
         json_t *x;
         int r;
@@ -2115,15 +2148,15 @@ static int hval_from_json(const Registry *reg, const json_t *o, HVal *h)
             hkind_from(json_string_value(json_object_get(o, "kind")), false, &kind) < 0)
                 return -EBADMSG;
         h->has = true;
-        h->kind = kind;
+        h->kind = (int8_t)kind;
         h->elem = RULES_KIND_NONE;
         if (json_is_null(v) && kind != RULES_KIND_NUMBER && kind != RULES_KIND_DURATION) {
                 h->missing = true;
-                return kind != RULES_KIND_LIST ||
-                               !hkind_from(json_string_value(json_object_get(o, "elem")), true,
-                                           &h->elem)
-                           ? 0
-                           : -EBADMSG;
+                if (kind != RULES_KIND_LIST)
+                        return 0;
+                r = hkind_from(json_string_value(json_object_get(o, "elem")), true, &elem);
+                h->elem = (int8_t)elem;
+                return r < 0 ? -EBADMSG : 0;
         }
         switch (kind) {
         case RULES_KIND_NUMBER:
@@ -2146,22 +2179,23 @@ static int hval_from_json(const Registry *reg, const json_t *o, HVal *h)
         case RULES_KIND_PROVIDER_SET:
                 return set_from_json(reg, v, &h->set);
         case RULES_KIND_LIST:
-                if (hkind_from(json_string_value(json_object_get(o, "elem")), true, &h->elem) < 0 ||
+                if (hkind_from(json_string_value(json_object_get(o, "elem")), true, &elem) < 0 ||
                     !json_is_array(v) || json_array_size(v) > RULES_EVAL_MAX_LIST)
                         return -EBADMSG;
+                h->elem = (int8_t)elem;
                 if (h->elem != RULES_KIND_STRING && h->elem != RULES_KIND_NUMBER &&
                     h->elem != RULES_KIND_DURATION &&
                     !(h->elem == RULES_KIND_NONE && json_array_size(v) == 0))
                         return -EBADMSG;
                 if (!json_array_size(v))
                         return 0;
-                if (h->elem == RULES_KIND_STRING)
+                if (hval_strings(h))
                         h->strs = xcalloc(json_array_size(v), sizeof(char *));
                 else
                         h->nums = xcalloc(json_array_size(v), sizeof(double));
                 json_array_foreach(v, i, x)
                 {
-                        if (h->strs) {
+                        if (hval_strings(h)) {
                                 const char *s = json_str_max(x, MAX_STRING);
                                 if (!s)
                                         return -EBADMSG;
@@ -2169,7 +2203,7 @@ static int hval_from_json(const Registry *reg, const json_t *o, HVal *h)
                         } else if (num_from_json(x, &h->nums[i]) < 0) {
                                 return -EBADMSG;
                         }
-                        h->n = i + 1;
+                        h->n = (uint32_t)(i + 1);
                 }
                 return 0;
         default:
@@ -2384,7 +2418,7 @@ static void hval_put(StateLogBuf *b, const Registry *reg, const HVal *h)
                 return;
         }
         statelog_put_u8(b, (uint8_t)h->kind + 1);
-        statelog_put_u8(b, (uint8_t)(h->missing | h->b << 1));
+        statelog_put_u8(b, (uint8_t)(h->missing | (h->kind == RULES_KIND_BOOL && h->b) << 1));
         if (h->missing && h->kind != RULES_KIND_NUMBER && h->kind != RULES_KIND_DURATION)
                 return;
         switch (h->kind) {
@@ -2404,7 +2438,7 @@ static void hval_put(StateLogBuf *b, const Registry *reg, const HVal *h)
                 statelog_put_u8(b, hkind_valid(h->elem) ? (uint8_t)h->elem + 1 : 0);
                 statelog_put_uint(b, h->n);
                 for (size_t i = 0; i < h->n; i++) {
-                        if (h->strs)
+                        if (hval_strings(h))
                                 text_put(b, h->strs[i]);
                         else
                                 statelog_put_double(b, h->nums[i]);
@@ -2509,13 +2543,14 @@ static int hval_get(StateLogReader *r, unsigned n_providers, HVal *h)
         if (!hkind_valid((int)tag - 1))
                 return -EBADMSG;
         h->has = true;
-        h->kind = (RulesKind)(tag - 1);
+        h->kind = (int8_t)(tag - 1);
         h->elem = RULES_KIND_NONE;
         flags = statelog_get_u8(r);
         if (flags > 3)
                 return -EBADMSG;
         h->missing = flags & 1;
-        h->b = flags & 2;
+        if (h->kind == RULES_KIND_BOOL)
+                h->b = flags & 2;
         if (h->missing && h->kind != RULES_KIND_NUMBER && h->kind != RULES_KIND_DURATION)
                 return r->failed ? -EBADMSG : 0;
         switch (h->kind) {
@@ -2538,22 +2573,22 @@ static int hval_get(StateLogReader *r, unsigned n_providers, HVal *h)
                 uint64_t n = statelog_get_uint_max(r, RULES_EVAL_MAX_LIST);
                 if (elem == 0 ? n > 0 : !hkind_valid((int)elem - 1))
                         return -EBADMSG;
-                h->elem = elem ? (RulesKind)(elem - 1) : RULES_KIND_NONE;
+                h->elem = elem ? (int8_t)(elem - 1) : RULES_KIND_NONE;
                 if (h->elem != RULES_KIND_NONE && h->elem != RULES_KIND_STRING &&
                     h->elem != RULES_KIND_NUMBER && h->elem != RULES_KIND_DURATION)
                         return -EBADMSG;
                 if (n == 0)
                         break;
-                if (h->elem == RULES_KIND_STRING)
+                if (hval_strings(h))
                         h->strs = xcalloc(n, sizeof(char *));
                 else
                         h->nums = xcalloc(n, sizeof(double));
                 for (size_t i = 0; i < n && ok && !r->failed; i++) {
-                        if (h->strs)
+                        if (hval_strings(h))
                                 h->strs[i] = text_get(r, MAX_STRING, &ok);
                         else if (!isfinite(h->nums[i] = statelog_get_double(r)))
                                 ok = false;
-                        h->n = i + 1;
+                        h->n = (uint32_t)(i + 1);
                 }
                 break;
         }
