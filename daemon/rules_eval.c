@@ -148,9 +148,9 @@ typedef struct HVal {
                 bool b;
                 int word;
                 double num;
-                char *str;   /* RULES_KIND_STRING */
-                ProvSet set; /* RULES_KIND_PROVIDER_SET */
-                char **strs; /* a list of strings */
+                char *str;    /* RULES_KIND_STRING */
+                ProvSet set;  /* RULES_KIND_PROVIDER_SET */
+                char **strs;  /* a list of strings */
                 double *nums; /* a list of numbers or durations */
         };
 } HVal;
@@ -1260,9 +1260,8 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
                     .description = rule->description ? buf_str(&description) : NULL,
                     .clouds = model ? buf_str(&clouds) : NULL,
                     /* No previous evaluation, no previous clouds. */
-                    .previous_clouds = model && c->entry && c->entry->has_prev
-                                           ? buf_str(&previous)
-                                           : NULL,
+                    .previous_clouds =
+                        model && c->entry && c->entry->has_prev ? buf_str(&previous) : NULL,
                     .now = c->now,
                 };
                 cb(&re, userdata);
@@ -2013,9 +2012,8 @@ static json_t *hval_to_json(const Registry *reg, const HVal *h)
         case RULES_KIND_LIST:
                 v = oom_check(json_array());
                 for (size_t i = 0; i < h->n; i++)
-                        json_array_append_new(v, hval_strings(h)
-                                                     ? oom_check(text_json(h->strs[i]))
-                                                     : num_to_json(h->nums[i]));
+                        json_array_append_new(v, hval_strings(h) ? oom_check(text_json(h->strs[i]))
+                                                                 : num_to_json(h->nums[i]));
                 break;
         default:
                 v = oom_check(json_string(word_name(h->kind, h->word)));
@@ -2495,8 +2493,8 @@ void rules_engine_save(const RulesEngine *e, StateLogBuf *b)
                 for (size_t ri = 0; ri < e->n_rs; ri++) {
                         const RuleState *rs = &e->rs[ri];
                         for (unsigned s = 0; s < rs->n_slots; s++)
-                                hval_put(b, &e->reg, k->hist ? &k->hist[rs->hist_off + s]
-                                                             : &(HVal){0});
+                                hval_put(b, &e->reg,
+                                         k->hist ? &k->hist[rs->hist_off + s] : &(HVal){0});
                 }
         }
 }
