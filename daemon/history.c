@@ -13,17 +13,17 @@
 
 #include "lockwatch/statelog.h"
 
-#define SEGMENT_SUFFIX  ".seg"
-#define INDEX_SUFFIX    ".idx"
-#define INDEX_MAX_BYTES (8u * 1024u * 1024u)
-#define READER_BUFFER   (2u * HISTORY_MAX_RECORD)
-#define RECORD_HEAD     9u /* "CCCCCCCC " */
-#define QUIET_NOTE      " (not announced)"
-#define CHECKPOINT_NAME   "open.ckpt"
-#define CHECKPOINT_MAGIC  "lockwatch-history-open/1"
-#define CHECKPOINT_MIN    (64u * 1024u) /* bytes of records left to read that make one worth it */
-#define CHECKPOINT_TAIL   4096u /* bytes before its offset whose checksum it keeps */
-#define CHECKPOINT_MAX    (512u * 1024u * 1024u)
+#define SEGMENT_SUFFIX   ".seg"
+#define INDEX_SUFFIX     ".idx"
+#define INDEX_MAX_BYTES  (8u * 1024u * 1024u)
+#define READER_BUFFER    (2u * HISTORY_MAX_RECORD)
+#define RECORD_HEAD      9u /* "CCCCCCCC " */
+#define QUIET_NOTE       " (not announced)"
+#define CHECKPOINT_NAME  "open.ckpt"
+#define CHECKPOINT_MAGIC "lockwatch-history-open/1"
+#define CHECKPOINT_MIN   (64u * 1024u) /* bytes of records left to read that make one worth it */
+#define CHECKPOINT_TAIL  4096u         /* bytes before its offset whose checksum it keeps */
+#define CHECKPOINT_MAX   (512u * 1024u * 1024u)
 
 /* ---- records ----------------------------------------------------------------------------- */
 
@@ -382,13 +382,13 @@ static int rr_skip(RecordReader *x, unsigned depth)
         }
 }
 
-static const char *const record_keys[] = {"kind",  "rule",           "model",   "provider",
+static const char *const record_keys[] = {"kind",   "rule",  "model",          "provider",
                                           "source", "state", "previous_state", "message"};
 
 /* The object of a record into ev (texts in x->out). */
 static int rr_record(RecordReader *x, HistoryEvent *ev)
 {
-        const char **texts[] = {&ev->kind,  &ev->rule,           &ev->model,   &ev->provider,
+        const char **texts[] = {&ev->kind,   &ev->rule,  &ev->model,          &ev->provider,
                                 &ev->source, &ev->state, &ev->previous_state, &ev->message};
         bool seen_quiet = false, seen_since = false;
         unsigned seen = 0;
@@ -672,8 +672,9 @@ static void textset_reindex(TextSet *t, size_t cap)
 {
         uint32_t *slots = xcalloc(cap, sizeof(uint32_t));
 
-        for (size_t at = 0; at < t->len; at += strlen(t->buf + at) + 1) {
-                size_t k = hash_str(UTIL_FNV_INIT, t->buf + at) & (cap - 1);
+        for (size_t at = 0, l; at < t->len; at += l) {
+                l = strlen(t->buf + at) + 1;
+                size_t k = util_hash64(UTIL_FNV_INIT, t->buf + at, l) & (cap - 1);
                 while (slots[k])
                         k = (k + 1) & (cap - 1);
                 slots[k] = (uint32_t)at + 1;
@@ -792,18 +793,24 @@ static void cellmap_clear(CellMap *m)
         *m = (CellMap){0};
 }
 
-static CellEntry *cellmap_find(const CellMap *m, const char *model, const char *provider)
+/* The cell of the model and provider texts numbered mi and pi (0: not in the map). */
+static CellEntry *cellmap_find_ids(const CellMap *m, uint32_t mi, uint32_t pi)
 {
-        uint32_t mi, pi;
-
-        if (!m->cap || !(mi = textset_find(&m->texts, model)) ||
-            !(pi = textset_find(&m->texts, provider)))
+        if (!m->cap || !mi || !pi)
                 return NULL;
         for (size_t j = cell_hash(mi, pi) & (m->cap - 1); m->slots[j].model;
              j = (j + 1) & (m->cap - 1))
                 if (m->slots[j].model == mi && m->slots[j].provider == pi)
                         return &m->slots[j];
         return NULL;
+}
+
+static CellEntry *cellmap_find(const CellMap *m, const char *model, const char *provider)
+{
+        if (!m->cap)
+                return NULL;
+        return cellmap_find_ids(m, textset_find(&m->texts, model),
+                                textset_find(&m->texts, provider));
 }
 
 static void cellmap_place(CellMap *m, CellEntry e)
@@ -894,8 +901,8 @@ struct HistoryStore {
         uint64_t snapshot_bytes; /* of the last segment: its opening snapshot */
         StrSet models;           /* of the last segment's records (snapshots aside) */
         CellMap cells;           /* every known cell, as the history last recorded it */
-        bool dirty; /* appended since the last fdatasync */
-        uint64_t checkpoint_at; /* the last segment's bytes the checkpoint on disk covers */
+        bool dirty;              /* appended since the last fdatasync */
+        uint64_t checkpoint_at;  /* the last segment's bytes the checkpoint on disk covers */
         uint64_t synced_version; /* the matrix's states_version at the last whole sync */
         HistoryStats stats;
 };
@@ -1112,8 +1119,7 @@ static char *checkpoint_path(const HistoryStore *h)
 }
 
 /* CRC32C of the up to CHECKPOINT_TAIL bytes of the segment before offset. */
-static int checkpoint_tail(const HistoryStore *h, const Segment *s, uint64_t offset,
-                           uint32_t *ret)
+static int checkpoint_tail(const HistoryStore *h, const Segment *s, uint64_t offset, uint32_t *ret)
 {
         _cleanup_free_ char *path = segment_path(h, s, SEGMENT_SUFFIX);
         size_t n = (size_t)MIN(offset, (uint64_t)CHECKPOINT_TAIL), got = 0;
@@ -1145,8 +1151,10 @@ static int textset_restore(TextSet *t, const char *buf, size_t len)
         *t = (TextSet){0};
         if (len == 0)
                 return 0;
-        for (size_t i = 0; i < len; i++)
-                t->n += buf[i] == '\0';
+        for (const char *p = buf, *end = buf + len; p < end; p++) {
+                p = memchr(p, '\0', (size_t)(end - p));
+                t->n++;
+        }
         size_t cap = 64;
         while (cap * 3 < ((size_t)t->n + 1) * 4)
                 cap *= 2;
@@ -1672,18 +1680,29 @@ int history_sync(HistoryStore *h, const Matrix *m, uint64_t now)
         }
         for (size_t i = 0; i < h->cells.cap; i++)
                 h->cells.slots[i].seen = false;
+        /* The map's numbers of the columns' names, looked up once per column rather than per
+         * cell (UINT32_MAX: not yet); an append may renumber the map's texts, and clears them. */
+        uint32_t pids[MATRIX_MAX_PROVIDERS];
+        memset(pids, 0xff, sizeof(pids));
         for (size_t i = 0; m && i < m->n_models && r >= 0; i++) {
                 const MatrixModel *mm = m->models[i];
+                uint32_t mi = UINT32_MAX;
                 for (size_t k = 0; k < mm->n_cells && r >= 0; k++) {
                         const Cell *c = &mm->cells[k];
                         const char *provider = m->providers[c->provider].id;
                         CellEntry *e;
                         if (c->state == CELL_UNKNOWN)
                                 continue;
-                        e = cellmap_find(&h->cells, mm->id, provider);
+                        if (mi == UINT32_MAX)
+                                mi = textset_find(&h->cells.texts, mm->id);
+                        if (pids[c->provider] == UINT32_MAX)
+                                pids[c->provider] = textset_find(&h->cells.texts, provider);
+                        e = cellmap_find_ids(&h->cells, mi, pids[c->provider]);
                         if (!e || e->state != c->state) {
                                 r = append_quiet(h, mm->id, provider, e ? e->state : CELL_UNKNOWN,
                                                  c->state, now);
+                                memset(pids, 0xff, sizeof(pids));
+                                mi = UINT32_MAX;
                                 e = cellmap_find(&h->cells, mm->id, provider);
                         }
                         if (e)
