@@ -18,6 +18,8 @@ _Static_assert(MATRIX_MAX_PROVIDERS <= UINT16_MAX, "MatrixModel.n_cells is 16 bi
 _Static_assert(MATRIX_MAX_REGIONS <= UINT16_MAX, "n_regions is 16 bits");
 _Static_assert(MATRIX_MAX_EVIDENCE <= UINT16_MAX, "Cell.n_evidence is 16 bits");
 _Static_assert(MATRIX_MAX_MISSING < UINT_MAX, "MISSING_TOUCHED must stay out of range");
+_Static_assert(_CELL_STATE_MAX <= 8 && _LIFECYCLE_MAX <= 8,
+               "Cell and Evidence keep them in 4 bits");
 
 /* Sources and regions repeat across thousands of cells: each distinct text is stored once,
  * with a count of the evidence that holds it, and freed with the last holder. */
@@ -719,8 +721,7 @@ void matrix_changes_clear(MatrixChanges *c)
 }
 
 /* Re-merge a cell and report it if its state moved. */
-static void matrix_cell_settle(Matrix *m, const MatrixModel *mm, Cell *c,
-                               MatrixChanges *changes)
+static void matrix_cell_settle(Matrix *m, const MatrixModel *mm, Cell *c, MatrixChanges *changes)
 {
         CellState from = c->state;
 
@@ -2110,7 +2111,7 @@ int matrix_source_seen(Matrix *m, const char *source, uint64_t when)
 static bool matrix_entry_evidence_valid(const Evidence *e)
 {
         if (!e->raw_id || !matrix_text_valid(e->raw_id, true) ||
-            (e->said != CELL_AVAILABLE && e->said != CELL_UNAVAILABLE) || e->lifecycle < 0 ||
+            (e->said != CELL_AVAILABLE && e->said != CELL_UNAVAILABLE) ||
             e->lifecycle >= _LIFECYCLE_MAX || e->n_regions > MATRIX_MAX_REGIONS ||
             (e->n_regions > 0 && !e->regions) || e->eol < 0 ||
             e->first_seen > (uint64_t)INT64_MAX || e->last_seen > (uint64_t)INT64_MAX ||

@@ -47,25 +47,26 @@ typedef struct Evidence {
         uint64_t last_seen;         /* realtime usec of the last parse that showed it */
         uint64_t changed;           /* realtime usec `said` last changed */
         unsigned missing;           /* consecutive good parses of the source without it */
-        CellState said;             /* CELL_AVAILABLE or CELL_UNAVAILABLE */
-        Lifecycle lifecycle;
-        bool later;         /* made by a parse after the source's first: news, not the baseline */
-        uint16_t n_regions; /* at most MATRIX_MAX_REGIONS */
+        uint16_t n_regions;         /* at most MATRIX_MAX_REGIONS */
+        /* Bit fields: one per source per cell, so 80 bytes rather than 88. */
+        CellState said : 4; /* CELL_AVAILABLE or CELL_UNAVAILABLE */
+        Lifecycle lifecycle : 4;
+        bool later : 1; /* made by a parse after the source's first: news, not the baseline */
 } Evidence;
 
 /* A cell exists only where some source spoke; matrix_cell() answers for the others. */
 typedef struct Cell {
-        CellState state;            /* merged over evidence, see docs/matrix.md */
-        Lifecycle lifecycle;        /* most severe over available evidence */
         char **regions;             /* union over evidence that says available, sorted */
         double price_in, price_out; /* lowest over evidence that says available, NAN if none */
         int64_t eol;                /* earliest known over available evidence, 0 if none */
         uint64_t first_seen, last_seen;
         Evidence *evidence;
-        uint16_t n_regions;    /* at most MATRIX_MAX_REGIONS */
-        uint16_t n_evidence;   /* at most MATRIX_MAX_EVIDENCE */
-        uint16_t provider;     /* column index in Matrix.providers */
-        bool regions_borrowed; /* regions is the array of the one evidence that has any */
+        uint16_t n_regions;      /* at most MATRIX_MAX_REGIONS */
+        uint16_t n_evidence;     /* at most MATRIX_MAX_EVIDENCE */
+        uint16_t provider;       /* column index in Matrix.providers */
+        bool regions_borrowed;   /* regions is the array of the one evidence that has any */
+        CellState state : 4;     /* merged over evidence, see docs/matrix.md */
+        Lifecycle lifecycle : 4; /* most severe over available evidence */
 } Cell;
 
 typedef struct MatrixProvider {
