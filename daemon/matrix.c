@@ -1274,7 +1274,9 @@ int matrix_set_authoritative(Matrix *m, const char *const *sources, size_t n,
 
         if (!m || (n > 0 && !sources))
                 return -EINVAL;
-        matrix_states_moved(m);
+        /* No version moves here by itself: a cell whose state the new set changes moves it
+         * as it settles, and a start that names the same sources again (every start does)
+         * leaves the next history sync nothing to walk. */
         for (size_t i = 0; i < n; i++)
                 if (!matrix_text_valid(sources[i], false))
                         return -EINVAL;

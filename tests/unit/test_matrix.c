@@ -554,8 +554,8 @@ static void test_count_absent(void **state)
         {
                 Observation obs = {.available = true, .price_in = NAN, .price_out = NAN};
                 MatrixInput in[] = {
-                        {"gcp", PROVIDER_CLOUD, "a/2", true, &obs},
-                        {"gcp", PROVIDER_CLOUD, "a/4", true, &obs},
+                    {"gcp", PROVIDER_CLOUD, "a/2", true, &obs},
+                    {"gcp", PROVIDER_CLOUD, "a/4", true, &obs},
                 };
                 size_t got_rows = 99, got_absent = 99;
                 assert_int_equal(matrix_apply(m, "s", in, 2, T0 + STEP, 2, NULL), 0);
@@ -1445,8 +1445,7 @@ static void test_authority_both_ways(void **state)
         assert_int_equal(apply_rows(m, "catalogue", cat, ELEMENTSOF(cat), T0, 2, NULL), 0);
         /* No authority has spoken for aws yet: the catalogue decides, availability wins. */
         assert_int_equal(cell_of(m, "anthropic/claude-opus-4", "aws")->state, CELL_AVAILABLE);
-        assert_int_equal(cell_of(m, "anthropic/claude-3-5-haiku", "aws")->state,
-                         CELL_UNAVAILABLE);
+        assert_int_equal(cell_of(m, "anthropic/claude-3-5-haiku", "aws")->state, CELL_UNAVAILABLE);
 
         assert_int_equal(apply_rows(m, "cards", cards, ELEMENTSOF(cards), T0 + STEP, 2, &ch), 0);
         /* The aws column is closed: opus-4, which the cards do not list, is unavailable at
@@ -1455,13 +1454,13 @@ static void test_authority_both_ways(void **state)
         c = cell_of(m, "anthropic/claude-opus-4", "aws");
         assert_int_equal(c->state, CELL_UNAVAILABLE);
         assert_int_equal(c->n_regions, 0);
-        assert_true(matrix_evidence_overruled(m, c, evidence_of(m, "anthropic/claude-opus-4",
-                                                                "aws", "catalogue")));
+        assert_true(matrix_evidence_overruled(
+            m, c, evidence_of(m, "anthropic/claude-opus-4", "aws", "catalogue")));
         c = cell_of(m, "anthropic/claude-3-5-haiku", "aws");
         assert_int_equal(c->state, CELL_AVAILABLE);
         assert_int_equal(c->lifecycle, LIFECYCLE_LEGACY);
-        assert_true(matrix_evidence_overruled(m, c, evidence_of(m, "anthropic/claude-3-5-haiku",
-                                                                "aws", "catalogue")));
+        assert_true(matrix_evidence_overruled(
+            m, c, evidence_of(m, "anthropic/claude-3-5-haiku", "aws", "catalogue")));
         assert_false(matrix_evidence_overruled(
             m, c, evidence_of(m, "anthropic/claude-3-5-haiku", "aws", "cards")));
         assert_int_equal(cell_of(m, "anthropic/claude-opus-4", "gcp")->state, CELL_AVAILABLE);
@@ -1499,6 +1498,32 @@ static void test_authority_both_ways(void **state)
 
 /* A model the authority listed leaves only after K clean parses without it; a degraded
  * authority (no parse) keeps deciding with its last good one. */
+/* Naming the authorities again moves the states' version only where a cell changes. */
+static void test_authority_version(void **state)
+{
+        Matrix *m = NULL;
+        const char *auth[] = {"cards"};
+        const Row cat[] = {{CLOUD("aws"), "a/x", NP}, {CLOUD("aws"), "a/y", NP}};
+        const Row cards[] = {{CLOUD("aws"), "a/y", NP}};
+        uint64_t v;
+        (void)state;
+
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(apply_rows(m, "catalogue", cat, 2, T0, 2, NULL), 0);
+        assert_int_equal(apply_rows(m, "cards", cards, 1, T0 + STEP, 2, NULL), 0);
+        v = m->states_version;
+        assert_int_equal(matrix_set_authoritative(m, NULL, 0, NULL), 0);
+        assert_int_equal(m->states_version, v);
+        /* The cards decide aws now: a/x, which they do not list, goes unavailable. */
+        assert_int_equal(matrix_set_authoritative(m, auth, 1, NULL), 0);
+        assert_int_equal(cell_of(m, "a/x", "aws")->state, CELL_UNAVAILABLE);
+        assert_true(m->states_version != v);
+        v = m->states_version;
+        assert_int_equal(matrix_set_authoritative(m, auth, 1, NULL), 0);
+        assert_int_equal(m->states_version, v);
+        matrix_free(m);
+}
+
 static void test_authority_removal_after_k(void **state)
 {
         Matrix *m = NULL;
@@ -1536,8 +1561,8 @@ static void test_authority_several_and_changes(void **state)
         const char *two[] = {"api-us", "api-eu"};
         const Row us[] = {{CLOUD("aws"), "a/x", NP, .regions = {"us-east-1"}}};
         const Row eu[] = {{CLOUD("aws"), "a/z", NP, .regions = {"eu-west-1"}}};
-        const Row cat[] = {{CLOUD("aws"), "a/x", NP}, {CLOUD("aws"), "a/y", NP},
-                           {CLOUD("aws"), "a/z", NP}};
+        const Row cat[] = {
+            {CLOUD("aws"), "a/x", NP}, {CLOUD("aws"), "a/y", NP}, {CLOUD("aws"), "a/z", NP}};
         (void)state;
 
         assert_int_equal(matrix_new(&m), 0);
@@ -1633,6 +1658,7 @@ int main(void)
             cmocka_unit_test(test_state_file_identical),
             cmocka_unit_test(test_state_many_values),
             cmocka_unit_test(test_authority_both_ways),
+            cmocka_unit_test(test_authority_version),
             cmocka_unit_test(test_authority_removal_after_k),
             cmocka_unit_test(test_authority_several_and_changes),
             cmocka_unit_test(test_source_raw_ids_and_unmapped),
