@@ -276,17 +276,28 @@ static void test_torn_tail_and_damage(void **unused)
         remove_dir(dir);
 }
 
-static void test_index_rebuilt(void **unused)
+/* A store of two segments (v/a in the first, v/b in the second), closed; the first one's
+ * index in *ret_idx. */
+static char *two_segments(char **ret_idx)
 {
         char *dir = make_dir();
         HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
-        size_t segs;
-        (void)unused;
 
         cell(h, T0 + 1 * DAY, "v/a", "aws", "available", "unavailable");
         cell(h, T0 + 40 * DAY, "v/b", "aws", "available", "unavailable");
         history_close(h);
-        _cleanup_free_ char *idx = segment_file(dir, ".idx", false);
+        *ret_idx = segment_file(dir, ".idx", false);
+        return dir;
+}
+
+static void test_index_rebuilt(void **unused)
+{
+        _cleanup_free_ char *idx = NULL;
+        char *dir = two_segments(&idx);
+        HistoryStore *h;
+        size_t segs;
+        (void)unused;
+
         /* Lost (a crash before it was written) and then damaged: rebuilt both times. */
         assert_int_equal(unlink(idx), 0);
         h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
@@ -308,16 +319,13 @@ static void test_index_rebuilt(void **unused)
  * writes it. */
 static void test_index_unwritable_at_open(void **unused)
 {
-        char *dir = make_dir();
-        HistoryStore *h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
+        _cleanup_free_ char *idx = NULL;
+        char *dir = two_segments(&idx);
+        HistoryStore *h;
         HistoryStats st;
         size_t segs;
         (void)unused;
 
-        cell(h, T0 + 1 * DAY, "v/a", "aws", "available", "unavailable");
-        cell(h, T0 + 40 * DAY, "v/b", "aws", "available", "unavailable");
-        history_close(h);
-        _cleanup_free_ char *idx = segment_file(dir, ".idx", false);
         assert_int_equal(unlink(idx), 0);
         assert_int_equal(mkdir(idx, 0700), 0);
         h = open_store(dir, HISTORY_DEFAULT_RETENTION, HISTORY_DEFAULT_MAX_SIZE);
