@@ -807,8 +807,6 @@ static CellEntry *cellmap_find_ids(const CellMap *m, uint32_t mi, uint32_t pi)
 
 static CellEntry *cellmap_find(const CellMap *m, const char *model, const char *provider)
 {
-        if (!m->cap)
-                return NULL;
         return cellmap_find_ids(m, textset_find(&m->texts, model),
                                 textset_find(&m->texts, provider));
 }

@@ -164,7 +164,7 @@ static void hval_clear(HVal *h)
 {
         if (h->kind == RULES_KIND_STRING)
                 free(h->str);
-        else if (h->kind == RULES_KIND_LIST && hval_strings(h)) {
+        else if (hval_strings(h)) {
                 for (size_t i = 0; h->strs && i < h->n; i++)
                         free(h->strs[i]);
                 free(h->strs);
@@ -2517,13 +2517,26 @@ static int set_get(StateLogReader *r, unsigned n_providers, ProvSet *ret)
         return 0;
 }
 
-/* A text as rules_engine_from_json() accepts one: at most max bytes of UTF-8, no NUL. */
-static char *text_get(StateLogReader *r, size_t max, bool *ok)
+/* A text as rules_engine_from_json() accepts one, where the reader holds it: at most max
+ * bytes of UTF-8 (*ret_len of them), no NUL; NULL if it is not one. */
+static const char *text_view(StateLogReader *r, size_t max, size_t *ret_len)
 {
         size_t len = 0;
         const char *s = statelog_get_strn(r, max, &len);
 
-        if (!s || memchr(s, 0, len) || !util_utf8_valid(s, len)) {
+        if (!s || memchr(s, 0, len) || !util_utf8_valid(s, len))
+                return NULL;
+        *ret_len = len;
+        return s;
+}
+
+/* The same, copied. */
+static char *text_get(StateLogReader *r, size_t max, bool *ok)
+{
+        size_t len = 0;
+        const char *s = text_view(r, max, &len);
+
+        if (!s) {
                 *ok = false;
                 return NULL;
         }
@@ -2677,9 +2690,9 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
         keys = xcalloc(MAX(n, (uint64_t)1), sizeof(KeyEntry *));
         for (uint64_t i = 0; i < n && !r->failed; i++) {
                 size_t len = 0;
-                const char *id = statelog_get_strn(r, MAX_NAME, &len);
+                const char *id = text_view(r, MAX_NAME, &len);
                 KeyEntry *k;
-                if (!id || len == 0 || memchr(id, 0, len) || !util_utf8_valid(id, len))
+                if (!id || len == 0)
                         goto fail;
                 k = keys[n_keys++] = key_new_n(id, len, e->total_slots);
                 k->has_prev = statelog_get_u8(r);

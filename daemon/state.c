@@ -379,7 +379,6 @@ static void log_source(StateLogBuf *b, const SourceState *ss)
         statelog_end(b, at);
 }
 
-/* Append one piece of evidence; *digest goes on over every byte of it but last_seen's. */
 /* One entry's part of a source's evidence digest: its encoded bytes [start, end) but
  * last_seen's [seen_at, seen_end). A save takes it of what it encodes, a load of what it
  * reads, so the two agree on the same bytes. */
@@ -396,6 +395,7 @@ static uint64_t digest_end(uint64_t h, size_t n)
         return util_hash64(h, &n, sizeof(n));
 }
 
+/* Append one piece of evidence; *digest goes on over every byte of it but last_seen's. */
 static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvider *p,
                       const Evidence *e, uint64_t *digest)
 {
@@ -430,7 +430,7 @@ typedef struct EvidenceBufs {
         const char **names; /* the sources to log */
         StateLogBuf *bufs;  /* their entries */
         size_t *counts;
-        uint64_t *digests;          /* of the entries but their last_seen */
+        uint64_t *digests;             /* of the entries but their last_seen */
         uint64_t *seen_min, *seen_max; /* of last_seen */
         size_t n;
         /* Which of them each shared source text is (-1: none), looked up once per text, in
@@ -486,8 +486,8 @@ static int collect_entry(const MatrixModel *mm, const MatrixProvider *p, const E
         at = eb->seen_index[k];
         if (at >= 0) {
                 put_entry(&eb->bufs[at], mm, p, e, &eb->digests[at]);
-                eb->seen_min[at] = eb->counts[at] ? MIN(eb->seen_min[at], e->last_seen)
-                                                  : e->last_seen;
+                eb->seen_min[at] =
+                    eb->counts[at] ? MIN(eb->seen_min[at], e->last_seen) : e->last_seen;
                 eb->seen_max[at] = MAX(eb->seen_max[at], e->last_seen);
                 eb->counts[at]++;
         }
@@ -506,8 +506,8 @@ static SourceState *state_source_find(State *s, const char *name)
  * seen_ok and only last_seen moved since its evidence was last written (the same digest of
  * everything else) and every piece has the same last_seen (a parse showed them all), a SEEN
  * record of that time: an unchanged poll then costs bytes, not the source's rows. */
-static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char **names,
-                         size_t n, bool seen_ok)
+static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char **names, size_t n,
+                         bool seen_ok)
 {
         size_t k = MAX(n, (size_t)1);
         EvidenceBufs eb = {

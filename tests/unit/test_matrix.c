@@ -1496,8 +1496,6 @@ static void test_authority_both_ways(void **state)
         matrix_free(m);
 }
 
-/* A model the authority listed leaves only after K clean parses without it; a degraded
- * authority (no parse) keeps deciding with its last good one. */
 /* Naming the authorities again moves the states' version only where a cell changes. */
 static void test_authority_version(void **state)
 {
@@ -1524,6 +1522,8 @@ static void test_authority_version(void **state)
         matrix_free(m);
 }
 
+/* A model the authority listed leaves only after K clean parses without it; a degraded
+ * authority (no parse) keeps deciding with its last good one. */
 static void test_authority_removal_after_k(void **state)
 {
         Matrix *m = NULL;
