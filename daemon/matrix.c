@@ -2258,6 +2258,7 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
         _cleanup_free_ size_t *idx = NULL;
         _cleanup_free_ int *col_of = NULL;
         _cleanup_free_ bool *dirty = NULL;
+        _cleanup_free_ MatrixModel **row_of = NULL;
         size_t n_rows = 0, new_rows = 0;
         bool had;
         char *src;
@@ -2272,6 +2273,7 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
         cols = xmalloc(sizeof(*cols));
         matrix_columns_build(m, cols);
         col_of = xcalloc(MAX(n, (size_t)1), sizeof(int));
+        bool inserted = false;
         for (size_t k = 0; k < n; k++) {
                 if (!in[k].provider) {
                         col_of[k] = -1;
@@ -2283,23 +2285,28 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
                                 return -EBADMSG;
                         matrix_add_provider(m, in[k].provider, in[k].kind);
                         matrix_columns_build(m, cols);
+                        inserted = true;
                 } else if (m->providers[p].kind != in[k].kind)
                         return -EBADMSG;
+                col_of[k] = p;
         }
-        /* Columns move as others are inserted: indices are taken once all exist. */
-        for (size_t k = 0; k < n; k++)
+        /* Columns move as others are inserted: indices are taken again once all exist. */
+        for (size_t k = 0; inserted && k < n; k++)
                 if (in[k].provider)
                         col_of[k] = matrix_columns_find(m, cols, in[k].provider);
 
+        /* Each row named is looked up once (and once more if it is new): a snapshot's
+         * evidence names every row of the matrix. */
         rows = xcalloc(MAX(n, (size_t)1), sizeof(MatrixInput));
         idx = xcalloc(MAX(n, (size_t)1), sizeof(size_t));
+        row_of = xcalloc(MAX(n, (size_t)1), sizeof(MatrixModel *));
         size_t at = 0;
         for (size_t k = 0; k < n; k++) {
                 if (!in[k].model)
                         continue;
                 if (n_rows == 0 || !streq(rows[n_rows - 1].model, in[k].model)) {
-                        if (!matrix_seek_model(m, &at, in[k].model))
-                                new_rows++;
+                        row_of[n_rows] = matrix_seek_model(m, &at, in[k].model);
+                        new_rows += !row_of[n_rows];
                         rows[n_rows] = (MatrixInput){.model = in[k].model, .mapped = in[k].mapped};
                         idx[n_rows] = n_rows;
                         n_rows++;
@@ -2308,10 +2315,15 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
         }
         if (m->n_models + new_rows > MATRIX_MAX_MODELS)
                 return -EBADMSG;
-        matrix_add_models(m, rows, idx, n_rows);
-        at = 0;
+        if (new_rows > 0) {
+                matrix_add_models(m, rows, idx, n_rows);
+                at = 0;
+                for (size_t k = 0; k < n_rows; k++)
+                        if (!row_of[k])
+                                row_of[k] = matrix_seek_model(m, &at, rows[k].model);
+        }
         for (size_t k = 0; k < n_rows; k++)
-                matrix_seek_model(m, &at, rows[k].model)->mapped |= rows[k].mapped;
+                row_of[k]->mapped |= rows[k].mapped;
         if (!source)
                 return 0;
 
@@ -2319,9 +2331,8 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
          * named need a visit. */
         had = matrix_atom_find(m, source) != NULL;
         src = matrix_atom_get(m, source, strlen(source));
-        at = 0;
         for (size_t k = 0, ri = 0; r >= 0 && (had ? ri < m->n_models : k < n);) {
-                MatrixModel *mm = had ? m->models[ri++] : matrix_seek_model(m, &at, in[k].model);
+                MatrixModel *mm = had ? m->models[ri++] : row_of[ri++];
                 size_t end = k;
 
                 while (end < n && streq(in[end].model, mm->id)) {

@@ -41,9 +41,12 @@ static bool set_has(const ProvSet *s, int i)
 
 static unsigned set_count(const ProvSet *s)
 {
+        /* A member at a time: sets hold a few providers, and without a popcount
+         * instruction in the baseline x86-64 each word cost a library call. */
         unsigned n = 0;
         for (size_t k = 0; k < SET_WORDS; k++)
-                n += (unsigned)__builtin_popcountll(s->w[k]);
+                for (uint64_t w = s->w[k]; w; w &= w - 1)
+                        n++;
         return n;
 }
 
@@ -2389,10 +2392,32 @@ fail:
 
 static void set_put(StateLogBuf *b, const Registry *reg, const ProvSet *s)
 {
-        statelog_put_uint(b, set_count(s));
-        for (unsigned i = 0; i < reg->n; i++)
-                if (set_has(s, (int)i))
-                        statelog_put_uint(b, i);
+        /* The count, then the members in ascending order, found a word at a time: a set
+         * holds a few of up to RULES_EVAL_MAX_PROVIDERS numbers, and a few are written per
+         * row at every save. Numbers below 128 are their own one-byte LEB128, so most sets
+         * go out as one run of bytes. */
+        uint8_t bytes[1 + RULES_EVAL_MAX_PROVIDERS];
+        unsigned members[RULES_EVAL_MAX_PROVIDERS], n = 0;
+        bool small = true;
+
+        for (unsigned k = 0; k < SET_WORDS; k++)
+                for (uint64_t w = s->w[k]; w; w &= w - 1) {
+                        unsigned i = k * 64 + (unsigned)__builtin_ctzll(w);
+                        if (i < reg->n) {
+                                members[n++] = i;
+                                small &= i < 0x80;
+                        }
+                }
+        if (small && n < 0x80) {
+                bytes[0] = (uint8_t)n;
+                for (unsigned i = 0; i < n; i++)
+                        bytes[1 + i] = (uint8_t)members[i];
+                statelog_put_bytes(b, bytes, 1 + (size_t)n);
+                return;
+        }
+        statelog_put_uint(b, n);
+        for (unsigned i = 0; i < n; i++)
+                statelog_put_uint(b, members[i]);
 }
 
 static void text_put(StateLogBuf *b, const char *s)
@@ -2524,7 +2549,8 @@ static const char *text_view(StateLogReader *r, size_t max, size_t *ret_len)
         size_t len = 0;
         const char *s = statelog_get_strn(r, max, &len);
 
-        if (!s || memchr(s, 0, len) || !util_utf8_valid(s, len))
+        /* util_utf8_valid() refuses a NUL as it does every control character. */
+        if (!s || !util_utf8_valid(s, len))
                 return NULL;
         *ret_len = len;
         return s;

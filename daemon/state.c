@@ -1511,6 +1511,13 @@ static int replay_forget(State *s, StateLogReader *r)
         return state_prune(s, others);
 }
 
+/* A SEEN record waiting to be applied. */
+typedef struct ReplaySeen {
+        char *source;
+        uint64_t when;
+        size_t record; /* the newest one's number, for the error */
+} ReplaySeen;
+
 typedef struct Replay {
         State *s;
         bool snapshot;         /* a snapshot: the rows, columns and an END record too */
@@ -1520,7 +1527,60 @@ typedef struct Replay {
         const uint8_t *engine; /* the newest engine record's fields (into the file's bytes) */
         size_t engine_len;
         bool engine_binary; /* a RULES record; else the JSON text of an older ENGINE one */
+        /* SEEN records not applied yet, each the newest of its source: every unchanged poll
+         * writes one, and each would walk the whole matrix, while only the last of a run
+         * counts (a record that can change evidence applies them first). */
+        ReplaySeen *seen;
+        size_t n_seen;
 } Replay;
+
+#define REPLAY_SEEN_MAX 64 /* sources with a SEEN waiting; one more applies them first */
+
+static void replay_seen_clear(Replay *rp)
+{
+        for (size_t i = 0; i < rp->n_seen; i++)
+                free(rp->seen[i].source);
+        free(rp->seen);
+        rp->seen = NULL;
+        rp->n_seen = 0;
+}
+
+/* Apply the waiting SEEN records; a source that holds no evidence makes its record the
+ * one that is not consistent. */
+static int replay_seen_flush(Replay *rp)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < rp->n_seen && r >= 0; i++)
+                if (matrix_source_seen(rp->s->matrix, rp->seen[i].source, rp->seen[i].when) <= 0) {
+                        rp->records = rp->seen[i].record;
+                        r = -EBADMSG;
+                }
+        replay_seen_clear(rp);
+        return r;
+}
+
+static int replay_seen(Replay *rp, char *source, uint64_t when)
+{
+        for (size_t i = 0; i < rp->n_seen; i++)
+                if (streq(rp->seen[i].source, source)) {
+                        free(source);
+                        rp->seen[i].when = when;
+                        rp->seen[i].record = rp->records;
+                        return 0;
+                }
+        if (rp->n_seen >= REPLAY_SEEN_MAX) {
+                int r = replay_seen_flush(rp);
+                if (r < 0) {
+                        free(source);
+                        return r;
+                }
+        }
+        if (!rp->seen)
+                rp->seen = xcalloc(REPLAY_SEEN_MAX, sizeof(*rp->seen));
+        rp->seen[rp->n_seen++] = (ReplaySeen){source, when, rp->records};
+        return 0;
+}
 
 static int replay_record(Replay *rp, const uint8_t *p, size_t n)
 {
@@ -1532,6 +1592,14 @@ static int replay_record(Replay *rp, const uint8_t *p, size_t n)
         if (rp->ended || (rp->records == 0) != (type == STATELOG_HEADER))
                 return -EBADMSG;
         rp->records++;
+        /* Records that cannot change evidence leave the waiting SEEN records waiting. */
+        if (rp->n_seen > 0 && type != STATELOG_SEEN && type != STATELOG_SOURCE &&
+            type != STATELOG_RULES && type != STATELOG_ENGINE) {
+                size_t at = rp->records;
+                if (replay_seen_flush(rp) < 0)
+                        return -EBADMSG;
+                rp->records = at;
+        }
         switch (type) {
         case STATELOG_HEADER: {
                 size_t len;
@@ -1556,7 +1624,7 @@ static int replay_record(Replay *rp, const uint8_t *p, size_t n)
                 uint64_t t = statelog_get_uint(&r);
                 if (!name || !statelog_reader_done(&r))
                         return -EBADMSG;
-                return matrix_source_seen(rp->s->matrix, name, t) > 0 ? 0 : -EBADMSG;
+                return replay_seen(rp, TAKE_PTR(name), t);
         }
         case STATELOG_ENGINE: {
                 size_t len;
@@ -1608,6 +1676,7 @@ static int replay_bytes(Replay *rp, const uint8_t *data, size_t len, size_t *ret
                                 *ret_torn = true;
                                 break;
                         }
+                        replay_seen_clear(rp);
                         *ret_error = xasprintf("%s record at offset %zu",
                                                torn ? "a cut-short" : "a damaged", off);
                         return -EBADMSG;
@@ -1620,12 +1689,17 @@ static int replay_bytes(Replay *rp, const uint8_t *data, size_t len, size_t *ret
                                 break;
                 }
                 if (r < 0) {
+                        replay_seen_clear(rp);
                         *ret_error = xasprintf("record %zu (in the frame at offset %zu) is not "
                                                "a consistent state record",
                                                rp->records, off);
                         return -EBADMSG;
                 }
                 off = next;
+        }
+        if (replay_seen_flush(rp) < 0) {
+                *ret_error = xasprintf("record %zu is not a consistent state record", rp->records);
+                return -EBADMSG;
         }
         if (rp->records == 0 || (rp->snapshot && !rp->ended)) {
                 *ret_error = xstrdup(rp->records == 0 ? "no header record" : "no end record");

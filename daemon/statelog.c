@@ -91,7 +91,7 @@ void statelog_buf_free(StateLogBuf *b)
         *b = (StateLogBuf){0};
 }
 
-static uint8_t *buf_room(StateLogBuf *b, size_t n)
+void statelog_grow(StateLogBuf *b, size_t n)
 {
         if (b->len + n > b->cap) {
                 size_t cap = MAX(b->cap * 2, b->len + n);
@@ -99,7 +99,6 @@ static uint8_t *buf_room(StateLogBuf *b, size_t n)
                 b->data = xreallocarray(b->data, cap, 1);
                 b->cap = cap;
         }
-        return b->data + b->len;
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -119,7 +118,7 @@ size_t statelog_frame_begin(StateLogBuf *b)
 {
         size_t start = b->len;
 
-        memset(buf_room(b, STATELOG_FRAME_BYTES), 0, STATELOG_FRAME_BYTES);
+        memset(statelog_room(b, STATELOG_FRAME_BYTES), 0, STATELOG_FRAME_BYTES);
         b->len += STATELOG_FRAME_BYTES;
         return start;
 }
@@ -146,7 +145,7 @@ size_t statelog_begin(StateLogBuf *b, StateLogType t)
 {
         size_t start = b->len;
 
-        memset(buf_room(b, STATELOG_RECORD_BYTES), 0, STATELOG_RECORD_BYTES);
+        memset(statelog_room(b, STATELOG_RECORD_BYTES), 0, STATELOG_RECORD_BYTES);
         b->len += STATELOG_RECORD_BYTES;
         statelog_put_u8(b, (uint8_t)t);
         return start;
@@ -155,58 +154,6 @@ size_t statelog_begin(StateLogBuf *b, StateLogType t)
 void statelog_end(StateLogBuf *b, size_t start)
 {
         put_le32(b->data + start, (uint32_t)(b->len - start - STATELOG_RECORD_BYTES));
-}
-
-void statelog_put_u8(StateLogBuf *b, uint8_t v)
-{
-        *buf_room(b, 1) = v;
-        b->len++;
-}
-
-void statelog_put_uint(StateLogBuf *b, uint64_t v)
-{
-        uint8_t *p = buf_room(b, 10);
-        size_t n = 0;
-
-        while (v >= 0x80) {
-                p[n++] = (uint8_t)(v | 0x80);
-                v >>= 7;
-        }
-        p[n++] = (uint8_t)v;
-        b->len += n;
-}
-
-void statelog_put_double(StateLogBuf *b, double v)
-{
-        uint64_t bits;
-        uint8_t *p = buf_room(b, 8);
-
-        memcpy(&bits, &v, sizeof(bits));
-        for (int i = 0; i < 8; i++)
-                p[i] = (uint8_t)(bits >> (8 * i));
-        b->len += 8;
-}
-
-void statelog_put_strn(StateLogBuf *b, const char *s, size_t len)
-{
-        statelog_put_uint(b, (uint64_t)len + 1);
-        statelog_put_bytes(b, s, len);
-}
-
-void statelog_put_str(StateLogBuf *b, const char *s)
-{
-        if (!s)
-                statelog_put_uint(b, 0);
-        else
-                statelog_put_strn(b, s, strlen(s));
-}
-
-void statelog_put_bytes(StateLogBuf *b, const void *data, size_t len)
-{
-        if (len == 0)
-                return;
-        memcpy(buf_room(b, len), data, len);
-        b->len += len;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -275,86 +222,6 @@ int statelog_next_record(const uint8_t *payload, size_t len, size_t off, const u
 void statelog_reader_init(StateLogReader *r, const void *p, size_t n)
 {
         *r = (StateLogReader){.p = p, .end = (const uint8_t *)p + n};
-}
-
-static bool reader_has(StateLogReader *r, size_t n)
-{
-        if (r->failed || (size_t)(r->end - r->p) < n) {
-                r->failed = true;
-                return false;
-        }
-        return true;
-}
-
-uint8_t statelog_get_u8(StateLogReader *r)
-{
-        if (!reader_has(r, 1))
-                return 0;
-        return *r->p++;
-}
-
-uint64_t statelog_get_uint(StateLogReader *r)
-{
-        uint64_t v = 0;
-
-        for (unsigned shift = 0; shift < 70; shift += 7) {
-                if (!reader_has(r, 1))
-                        return 0;
-                uint8_t byte = *r->p++;
-                /* The tenth byte may carry only the top bit of a 64-bit value. */
-                if (shift == 63 && byte > 1) {
-                        r->failed = true;
-                        return 0;
-                }
-                v |= (uint64_t)(byte & 0x7f) << shift;
-                if (!(byte & 0x80))
-                        return v;
-        }
-        r->failed = true;
-        return 0;
-}
-
-uint64_t statelog_get_uint_max(StateLogReader *r, uint64_t max)
-{
-        uint64_t v = statelog_get_uint(r);
-
-        if (v > max) {
-                r->failed = true;
-                return 0;
-        }
-        return v;
-}
-
-double statelog_get_double(StateLogReader *r)
-{
-        uint64_t bits = 0;
-        double v;
-
-        if (!reader_has(r, 8))
-                return 0;
-        for (int i = 0; i < 8; i++)
-                bits |= (uint64_t)r->p[i] << (8 * i);
-        r->p += 8;
-        memcpy(&v, &bits, sizeof(v));
-        return v;
-}
-
-const char *statelog_get_strn(StateLogReader *r, size_t max, size_t *ret_len)
-{
-        uint64_t n = statelog_get_uint(r);
-        const char *s;
-
-        *ret_len = 0;
-        if (r->failed || n == 0)
-                return NULL;
-        if (n - 1 > max || !reader_has(r, (size_t)(n - 1))) {
-                r->failed = true;
-                return NULL;
-        }
-        s = (const char *)r->p;
-        r->p += n - 1;
-        *ret_len = (size_t)(n - 1);
-        return s;
 }
 
 char *statelog_get_str_dup(StateLogReader *r, size_t max)

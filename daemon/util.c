@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <ctype.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
@@ -149,15 +150,21 @@ bool util_utf8_valid(const char *s, size_t len)
                 /* Printable ASCII, nearly every byte of every id: eight at a time while no
                  * byte has its top bit set, is below 0x20, or is 0x7f (adding 1 carries
                  * into the top bit). */
+                const uint64_t ones = UINT64_C(0x0101010101010101);
+                const uint64_t high = UINT64_C(0x8080808080808080);
+                uint64_t w;
                 if (len - i >= 8) {
-                        uint64_t w;
                         memcpy(&w, s + i, 8);
-                        const uint64_t ones = UINT64_C(0x0101010101010101);
-                        const uint64_t high = UINT64_C(0x8080808080808080);
                         if (((w | (w - 0x20 * ones) | (w + ones)) & high) == 0) {
                                 i += 8;
                                 continue;
                         }
+                } else if (len >= 8) {
+                        /* The last few bytes as the last eight, some of them seen already:
+                         * one test rather than one per byte. */
+                        memcpy(&w, s + len - 8, 8);
+                        if (((w | (w - 0x20 * ones) | (w + ones)) & high) == 0)
+                                return true;
                 }
                 if (c >= 0x20 && c < 0x7f) {
                         i++;
@@ -405,6 +412,7 @@ uint64_t util_hash64(uint64_t h, const void *data, size_t len)
 {
         const unsigned char *p = data;
         const uint64_t mul = UINT64_C(0x9e3779b97f4a7c15);
+        bool long_enough = len >= 8;
         uint64_t k;
 
         for (; len >= 8; p += 8, len -= 8) {
@@ -412,9 +420,16 @@ uint64_t util_hash64(uint64_t h, const void *data, size_t len)
                 h = (h ^ k) * mul;
                 h ^= h >> 29;
         }
-        k = (uint64_t)len << 56;
-        for (size_t i = 0; i < len; i++)
-                k |= (uint64_t)p[i] << (8 * i);
+        if (long_enough && len > 0) {
+                /* The last len bytes as the top of the last eight: the same value the
+                 * loop below makes, in one load. */
+                memcpy(&k, p + len - 8, 8);
+                k = le64toh(k) >> (8 * (8 - len)) | (uint64_t)len << 56;
+        } else {
+                k = (uint64_t)len << 56;
+                for (size_t i = 0; i < len; i++)
+                        k |= (uint64_t)p[i] << (8 * i);
+        }
         h = (h ^ k) * mul;
         /* The finalizer of MurmurHash3: every bit of h reaches the low bits a table uses. */
         h ^= h >> 33;

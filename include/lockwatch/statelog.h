@@ -5,9 +5,11 @@
  * its fields. Pure: no files, no clock, no logging. */
 #pragma once
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define STATELOG_FRAME_BYTES  8u /* u32 length, u32 CRC32C, both little-endian */
 #define STATELOG_RECORD_BYTES 4u /* u32 length of a record within a frame */
@@ -59,18 +61,75 @@ bool statelog_frame_end(StateLogBuf *b, size_t start);
 size_t statelog_begin(StateLogBuf *b, StateLogType t);
 /* Finish the record started at offset start: fill in its length. */
 void statelog_end(StateLogBuf *b, size_t start);
+/* Make room for n more bytes (out of line: the inline writers below call it only when the
+ * buffer is full). */
+void statelog_grow(StateLogBuf *b, size_t n);
+
+/* Where n more bytes go. The writers and readers below are inline: a save and a load call
+ * them for every field of every row, and a call each cost as much as the work. */
+static inline uint8_t *statelog_room(StateLogBuf *b, size_t n)
+{
+        if (b->cap - b->len < n)
+                statelog_grow(b, n);
+        return b->data + b->len;
+}
+
 /* Append one byte. */
-void statelog_put_u8(StateLogBuf *b, uint8_t v);
+static inline void statelog_put_u8(StateLogBuf *b, uint8_t v)
+{
+        *statelog_room(b, 1) = v;
+        b->len++;
+}
+
 /* Append an unsigned integer as LEB128 (1 to 10 bytes). */
-void statelog_put_uint(StateLogBuf *b, uint64_t v);
+static inline void statelog_put_uint(StateLogBuf *b, uint64_t v)
+{
+        uint8_t *p = statelog_room(b, 10);
+        size_t n = 0;
+
+        while (v >= 0x80) {
+                p[n++] = (uint8_t)(v | 0x80);
+                v >>= 7;
+        }
+        p[n++] = (uint8_t)v;
+        b->len += n;
+}
+
 /* Append a double as its 8 bytes, little-endian (NAN and every other value exact). */
-void statelog_put_double(StateLogBuf *b, double v);
-/* Append a text (NULL allowed) as its length plus one, then its bytes; 0 means NULL. */
-void statelog_put_str(StateLogBuf *b, const char *s);
-/* Like statelog_put_str() for len bytes at s (never NULL). */
-void statelog_put_strn(StateLogBuf *b, const char *s, size_t len);
+static inline void statelog_put_double(StateLogBuf *b, double v)
+{
+        uint64_t bits;
+
+        memcpy(&bits, &v, sizeof(bits));
+        bits = htole64(bits);
+        memcpy(statelog_room(b, 8), &bits, sizeof(bits));
+        b->len += 8;
+}
+
 /* Append len raw bytes. */
-void statelog_put_bytes(StateLogBuf *b, const void *data, size_t len);
+static inline void statelog_put_bytes(StateLogBuf *b, const void *data, size_t len)
+{
+        if (len == 0)
+                return;
+        memcpy(statelog_room(b, len), data, len);
+        b->len += len;
+}
+
+/* Like statelog_put_str() for len bytes at s (never NULL). */
+static inline void statelog_put_strn(StateLogBuf *b, const char *s, size_t len)
+{
+        statelog_put_uint(b, (uint64_t)len + 1);
+        statelog_put_bytes(b, s, len);
+}
+
+/* Append a text (NULL allowed) as its length plus one, then its bytes; 0 means NULL. */
+static inline void statelog_put_str(StateLogBuf *b, const char *s)
+{
+        if (!s)
+                statelog_put_uint(b, 0);
+        else
+                statelog_put_strn(b, s, strlen(s));
+}
 
 /* Find the frame at offset off of len bytes: 1 with its payload set and *ret_next past it;
  * 0 at the exact end; -EBADMSG if the bytes there are not a whole, intact frame, with
@@ -85,17 +144,93 @@ int statelog_next_record(const uint8_t *payload, size_t len, size_t off, const u
 
 /* A cursor over n bytes at p. */
 void statelog_reader_init(StateLogReader *r, const void *p, size_t n);
+/* Whether n more bytes are there to read; if not, the reader fails. */
+static inline bool statelog_reader_has(StateLogReader *r, size_t n)
+{
+        if (r->failed || (size_t)(r->end - r->p) < n) {
+                r->failed = true;
+                return false;
+        }
+        return true;
+}
+
 /* Read one byte. */
-uint8_t statelog_get_u8(StateLogReader *r);
+static inline uint8_t statelog_get_u8(StateLogReader *r)
+{
+        if (!statelog_reader_has(r, 1))
+                return 0;
+        return *r->p++;
+}
+
 /* Read a LEB128 integer; more than 10 bytes or a value past 64 bits fails the reader. */
-uint64_t statelog_get_uint(StateLogReader *r);
+static inline uint64_t statelog_get_uint(StateLogReader *r)
+{
+        uint64_t v = 0;
+
+        for (unsigned shift = 0; shift < 70; shift += 7) {
+                if (!statelog_reader_has(r, 1))
+                        return 0;
+                uint8_t byte = *r->p++;
+                /* The tenth byte may carry only the top bit of a 64-bit value. */
+                if (shift == 63 && byte > 1) {
+                        r->failed = true;
+                        return 0;
+                }
+                v |= (uint64_t)(byte & 0x7f) << shift;
+                if (!(byte & 0x80))
+                        return v;
+        }
+        r->failed = true;
+        return 0;
+}
+
 /* Read an unsigned integer no larger than max (a larger one fails the reader). */
-uint64_t statelog_get_uint_max(StateLogReader *r, uint64_t max);
+static inline uint64_t statelog_get_uint_max(StateLogReader *r, uint64_t max)
+{
+        uint64_t v = statelog_get_uint(r);
+
+        if (v > max) {
+                r->failed = true;
+                return 0;
+        }
+        return v;
+}
+
 /* Read a double. */
-double statelog_get_double(StateLogReader *r);
+static inline double statelog_get_double(StateLogReader *r)
+{
+        uint64_t bits;
+        double v;
+
+        if (!statelog_reader_has(r, 8))
+                return 0;
+        memcpy(&bits, r->p, sizeof(bits));
+        bits = le64toh(bits);
+        r->p += 8;
+        memcpy(&v, &bits, sizeof(v));
+        return v;
+}
+
 /* Read a text of at most max bytes: its bytes (not NUL-terminated; NULL for a NULL text)
  * with *ret_len set. A longer text fails the reader. */
-const char *statelog_get_strn(StateLogReader *r, size_t max, size_t *ret_len);
+static inline const char *statelog_get_strn(StateLogReader *r, size_t max, size_t *ret_len)
+{
+        uint64_t n = statelog_get_uint(r);
+        const char *s;
+
+        *ret_len = 0;
+        if (r->failed || n == 0)
+                return NULL;
+        if (n - 1 > max || !statelog_reader_has(r, (size_t)(n - 1))) {
+                r->failed = true;
+                return NULL;
+        }
+        s = (const char *)r->p;
+        r->p += n - 1;
+        *ret_len = (size_t)(n - 1);
+        return s;
+}
+
 /* Read a text of at most max bytes as a new NUL-terminated string (NULL for NULL); a text
  * holding a NUL fails the reader. */
 char *statelog_get_str_dup(StateLogReader *r, size_t max);

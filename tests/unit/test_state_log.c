@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <fcntl.h>
 #include <math.h>
 #include <sys/stat.h>
@@ -503,9 +504,129 @@ static void test_crc32c_instruction_and_tables_agree(void **unused)
         assert_int_equal(statelog_crc32c(0, buf + 3, 4096), whole);
 }
 
+/* Integers read back as written, whether ten bytes or fewer are left after them (a read
+ * with room to spare checks its bounds once), and a bad tenth byte or a cut fails the same way
+ * on both paths. */
+static void test_integers_at_every_length(void **unused)
+{
+        static const uint64_t values[] = {0,
+                                          1,
+                                          127,
+                                          128,
+                                          16383,
+                                          16384,
+                                          T0,
+                                          UINT64_C(1) << 62,
+                                          (UINT64_C(1) << 63) - 1,
+                                          UINT64_C(1) << 63,
+                                          UINT64_MAX};
+
+        (void)unused;
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+                for (size_t pad = 0; pad <= 10; pad++) {
+                        StateLogBuf b = {0};
+                        StateLogReader r;
+                        statelog_put_uint(&b, values[i]);
+                        size_t len = b.len;
+                        for (size_t k = 0; k < pad; k++)
+                                statelog_put_u8(&b, 0xff);
+                        statelog_reader_init(&r, b.data, b.len);
+                        assert_true(statelog_get_uint(&r) == values[i]);
+                        assert_false(r.failed);
+                        assert_int_equal(r.end - r.p, (ptrdiff_t)pad);
+                        /* Cut one byte short: a failure, whatever followed. */
+                        statelog_reader_init(&r, b.data, len - 1);
+                        assert_true(statelog_get_uint(&r) == 0);
+                        assert_true(r.failed || len == 1);
+                        statelog_buf_free(&b);
+                }
+        /* Nine bytes with their continuation bit, then a tenth above 1: more than 64 bits. */
+        for (size_t pad = 0; pad <= 10; pad++) {
+                uint8_t bytes[32];
+                StateLogReader r;
+                memset(bytes, 0xff, 9);
+                memset(bytes + 9, 0, sizeof(bytes) - 9);
+                bytes[9] = 2;
+                statelog_reader_init(&r, bytes, 10 + pad);
+                assert_true(statelog_get_uint(&r) == 0);
+                assert_true(r.failed);
+                bytes[9] = 0x81;
+                statelog_reader_init(&r, bytes, 10 + pad);
+                assert_true(statelog_get_uint(&r) == 0);
+                assert_true(r.failed);
+        }
+}
+
+/* A log frame of SEEN records (source, time) after a header naming generation. */
+static void seen_log(StateLogBuf *b, uint64_t generation, const char *const *sources,
+                     const uint64_t *times, size_t n)
+{
+        size_t f = statelog_frame_begin(b), r = statelog_begin(b, STATELOG_HEADER);
+        statelog_put_str(b, STATELOG_MAGIC);
+        statelog_put_uint(b, STATELOG_VERSION);
+        statelog_put_uint(b, generation);
+        statelog_end(b, r);
+        statelog_frame_end(b, f);
+        for (size_t i = 0; i < n; i++) {
+                f = statelog_frame_begin(b);
+                r = statelog_begin(b, STATELOG_SEEN);
+                statelog_put_str(b, sources[i]);
+                statelog_put_uint(b, times[i]);
+                statelog_end(b, r);
+                statelog_frame_end(b, f);
+        }
+}
+
+/* SEEN records are applied once per run of them (only the newest of a source counts), yet
+ * a load ends as if each had been applied in turn, and one naming a source that holds no
+ * evidence is still refused as that record. */
+static void test_seen_records(void **unused)
+{
+        State *s = NULL, *back = NULL;
+        void *snap;
+        size_t snap_len;
+        char *error = NULL;
+
+        (void)unused;
+        assert_int_equal(state_new(&s), 0);
+        apply(s, "a", 0, 20, T0, 0);
+        apply(s, "b", 10, 20, T0, 0);
+        assert_int_equal(state_encode_snapshot(s, 7, &snap, &snap_len), 0);
+
+        static const char *const good[] = {"a", "b", "a", "a", "b"};
+        static const uint64_t good_t[] = {T0 + 1, T0 + 2, T0 + 3, T0 + 4, T0 + 5};
+        StateLogBuf b = {0};
+        seen_log(&b, 7, good, good_t, ELEMENTSOF(good));
+        assert_int_equal(state_replay(snap, snap_len, b.data, b.len, NULL, &back, NULL, &error), 0);
+        assert_int_equal(matrix_source_seen(s->matrix, "a", T0 + 4), 20);
+        assert_int_equal(matrix_source_seen(s->matrix, "b", T0 + 5), 20);
+        char *want = text_of(s), *got = text_of(back);
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+        state_free(back);
+        back = NULL;
+        statelog_buf_free(&b);
+
+        /* The fourth record (the header is the first) names a source with no evidence. */
+        static const char *const bad[] = {"a", "b", "nobody", "a"};
+        static const uint64_t bad_t[] = {T0 + 1, T0 + 2, T0 + 3, T0 + 4};
+        seen_log(&b, 7, bad, bad_t, ELEMENTSOF(bad));
+        assert_int_equal(state_replay(snap, snap_len, b.data, b.len, NULL, &back, NULL, &error),
+                         -EBADMSG);
+        assert_null(back);
+        assert_non_null(strstr(error, "record 4 "));
+        free(error);
+        statelog_buf_free(&b);
+        free(snap);
+        state_free(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_seen_records),
+            cmocka_unit_test(test_integers_at_every_length),
             cmocka_unit_test(test_crc32c_instruction_and_tables_agree),
             cmocka_unit_test(test_log_round_trip),
             cmocka_unit_test(test_append_is_proportional),

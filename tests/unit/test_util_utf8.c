@@ -1,9 +1,12 @@
 /* The UTF-8 helpers every boundary uses (daemon/util.c): what is valid, what a repair
- * makes of each kind of bad byte, and a byte-counting truncation mended. */
+ * makes of each kind of bad byte, and a byte-counting truncation mended; and the
+ * in-memory hash every table uses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -52,28 +55,72 @@ static void test_valid_and_clean(void **unused)
 /* Eight bytes at a time while all are printable ASCII: every byte value at every position
  * of a 24-byte text gives what the byte alone would, and a two-byte character at every
  * position is still whole. */
+/* Every length up to 24, so the last bytes of a text are tested both alone and as the last
+ * eight (the fast path's overlapping read). */
 static void test_every_byte_at_every_position(void **unused)
 {
         (void)unused;
-        for (unsigned b = 1; b < 256; b++)
-                for (size_t at = 0; at < 24; at++) {
+        for (size_t len = 1; len <= 24; len++)
+                for (unsigned b = 1; b < 256; b++)
+                        for (size_t at = 0; at < len; at++) {
+                                char t[25];
+                                memset(t, 'a', len);
+                                t[len] = '\0';
+                                t[at] = (char)b;
+                                bool want = b >= 0x20 && b < 0x7f;
+                                assert_int_equal(util_utf8_valid(t, len), want);
+                        }
+        for (size_t len = 2; len <= 24; len++)
+                for (size_t at = 0; at + 1 < len; at++) {
                         char t[25];
-                        memset(t, 'a', 24);
-                        t[24] = '\0';
-                        t[at] = (char)b;
-                        bool want = b >= 0x20 && b < 0x7f;
-                        assert_int_equal(util_utf8_valid(t, 24), want);
+                        memset(t, 'a', len);
+                        t[len] = '\0';
+                        t[at] = (char)0xc3;
+                        t[at + 1] = (char)0xa9;
+                        assert_true(util_utf8_valid(t, len));
+                        t[at + 1] = 'a';
+                        assert_false(util_utf8_valid(t, len));
                 }
-        for (size_t at = 0; at < 23; at++) {
-                char t[25];
-                memset(t, 'a', 24);
-                t[24] = '\0';
-                t[at] = (char)0xc3;
-                t[at + 1] = (char)0xa9;
-                assert_true(util_utf8_valid(t, 24));
-                t[at + 1] = 'a';
-                assert_false(util_utf8_valid(t, 24));
+}
+
+/* util_hash64() against the byte-at-a-time definition of its last step, at every length and
+ * alignment up to 40 bytes, continued from another hash. */
+static uint64_t hash_reference(uint64_t h, const unsigned char *p, size_t len)
+{
+        const uint64_t mul = UINT64_C(0x9e3779b97f4a7c15);
+        uint64_t k;
+
+        for (; len >= 8; p += 8, len -= 8) {
+                k = 0;
+                for (size_t i = 0; i < 8; i++)
+                        k |= (uint64_t)p[i] << (8 * i);
+                h = (h ^ k) * mul;
+                h ^= h >> 29;
         }
+        k = (uint64_t)len << 56;
+        for (size_t i = 0; i < len; i++)
+                k |= (uint64_t)p[i] << (8 * i);
+        h = (h ^ k) * mul;
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        return h;
+}
+
+static void test_hash_every_length(void **unused)
+{
+        unsigned char buf[64];
+
+        (void)unused;
+        for (size_t i = 0; i < sizeof(buf); i++)
+                buf[i] = (unsigned char)(i * 37 + 11);
+        for (size_t off = 0; off < 8; off++)
+                for (size_t len = 0; len <= 40; len++) {
+                        uint64_t want = hash_reference(UTIL_FNV_INIT, buf + off, len);
+                        assert_true(util_hash64(UTIL_FNV_INIT, buf + off, len) == want);
+                        assert_true(util_hash64(want, buf + off, len) ==
+                                    hash_reference(want, buf + off, len));
+                }
 }
 
 static void test_dup_cap(void **unused)
@@ -113,6 +160,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_valid_and_clean),
             cmocka_unit_test(test_every_byte_at_every_position),
+            cmocka_unit_test(test_hash_every_length),
             cmocka_unit_test(test_dup_cap),
             cmocka_unit_test(test_fix_truncated),
         };
