@@ -906,11 +906,11 @@ static void control_explain(ControlServer *s, ControlClient *c, const VarlinkReq
                 control_set(cj, "state", control_str(cell_state_name(cell->state)));
                 control_set(cj, "lifecycle", control_str(lifecycle_name(cell->lifecycle)));
                 control_set(cj, "regions", control_regions(cell->regions, cell->n_regions));
-                control_set(cj, "price_in", control_price(cell->price_in));
-                control_set(cj, "price_out", control_price(cell->price_out));
+                control_set(cj, "price_in", control_price(matrix_cell_price(cell, false)));
+                control_set(cj, "price_out", control_price(matrix_cell_price(cell, true)));
                 control_set(cj, "eol", control_date(cell->eol));
-                control_set(cj, "first_seen", control_time(cell->first_seen));
-                control_set(cj, "last_seen", control_time(cell->last_seen));
+                control_set(cj, "first_seen", control_time(matrix_cell_first_seen(cell)));
+                control_set(cj, "last_seen", control_time(matrix_cell_last_seen(cell)));
                 {
                         const MatrixProvider *mp = &m->providers[i];
                         json_t *auth = control_array();

@@ -20,6 +20,7 @@ _Static_assert(MATRIX_MAX_EVIDENCE <= UINT16_MAX, "Cell.n_evidence is 16 bits");
 _Static_assert(MATRIX_MAX_MISSING < UINT_MAX, "MISSING_TOUCHED must stay out of range");
 _Static_assert(_CELL_STATE_MAX <= 8 && _LIFECYCLE_MAX <= 8,
                "Cell and Evidence keep them in 4 bits");
+_Static_assert(sizeof(void *) != 8 || sizeof(Cell) == 32, "a Cell is 32 bytes");
 
 /* Sources and regions repeat across thousands of cells: each distinct text is stored once,
  * with a count of the evidence that holds it, and freed with the last holder. */
@@ -34,8 +35,6 @@ typedef struct MatrixAtom MatrixAtom;
 
 static const Cell unknown_cell = {
     .state = CELL_UNKNOWN,
-    .price_in = NAN,
-    .price_out = NAN,
 };
 
 static const char *const cell_state_names[_CELL_STATE_MAX] = {
@@ -649,19 +648,13 @@ static void matrix_cell_merge(const Matrix *m, Cell *c)
         c->regions = NULL;
         c->n_regions = 0;
         c->regions_borrowed = false;
-        c->price_in = c->price_out = NAN;
         c->lifecycle = LIFECYCLE_UNKNOWN;
         c->eol = 0;
-        c->first_seen = c->last_seen = 0;
 
         for (size_t i = 0; i < c->n_evidence; i++) {
                 const Evidence *e = &c->evidence[i];
                 bool decides = !closed || matrix_is_authority(m, e->source);
 
-                if (e->first_seen && (c->first_seen == 0 || e->first_seen < c->first_seen))
-                        c->first_seen = e->first_seen;
-                if (e->last_seen > c->last_seen)
-                        c->last_seen = e->last_seen;
                 if (e->said != CELL_AVAILABLE) {
                         unavail = unavail || (decides && e->said == CELL_UNAVAILABLE);
                         continue;
@@ -680,14 +673,9 @@ static void matrix_cell_merge(const Matrix *m, Cell *c)
         if (!deciding)
                 return;
 
-        /* Prices are not availability: any source that shows the cell available may
-         * publish them. Regions and lifecycle come from the deciding sources, and from
-         * the overruled ones only where the authority publishes none. */
-        for (size_t i = 0; i < c->n_evidence; i++)
-                if ((deciding | others) & (UINT64_C(1) << i)) {
-                        c->price_in = matrix_price_min(c->price_in, c->evidence[i].price_in);
-                        c->price_out = matrix_price_min(c->price_out, c->evidence[i].price_out);
-                }
+        /* Prices (matrix_cell_price()) are not availability: any source that shows the
+         * cell available may publish them. Regions and lifecycle come from the deciding
+         * sources, and from the overruled ones only where the authority publishes none. */
         matrix_cell_regions(c, matrix_mask_has_regions(c, deciding) ? deciding : others);
         matrix_cell_lifecycle(c, deciding);
         if (c->lifecycle == LIFECYCLE_UNKNOWN && c->eol == 0)
@@ -2092,21 +2080,50 @@ int matrix_source_seen(Matrix *m, const char *source, uint64_t when)
                 MatrixModel *mm = m->models[r];
                 for (size_t k = 0; k < mm->n_cells; k++) {
                         Cell *c = &mm->cells[k];
-                        bool hit = false;
                         for (size_t i = 0; i < c->n_evidence; i++)
                                 if (streq(c->evidence[i].source, source)) {
                                         c->evidence[i].last_seen = when;
-                                        hit = true;
                                         n += n < INT_MAX;
                                 }
-                        if (!hit)
-                                continue;
-                        c->last_seen = 0;
-                        for (size_t i = 0; i < c->n_evidence; i++)
-                                c->last_seen = MAX(c->last_seen, c->evidence[i].last_seen);
                 }
         }
         return n;
+}
+
+double matrix_cell_price(const Cell *c, bool output)
+{
+        double p = NAN;
+
+        /* Available means some evidence that decides says so (matrix_cell_merge()): every
+         * piece that says available, deciding or overruled, may name a price. */
+        if (!c || c->state != CELL_AVAILABLE)
+                return NAN;
+        for (size_t i = 0; i < c->n_evidence; i++)
+                if (c->evidence[i].said == CELL_AVAILABLE)
+                        p = matrix_price_min(p, output ? c->evidence[i].price_out
+                                                       : c->evidence[i].price_in);
+        return p;
+}
+
+uint64_t matrix_cell_first_seen(const Cell *c)
+{
+        uint64_t t = 0;
+
+        for (size_t i = 0; c && i < c->n_evidence; i++) {
+                uint64_t f = c->evidence[i].first_seen;
+                if (f && (t == 0 || f < t))
+                        t = f;
+        }
+        return t;
+}
+
+uint64_t matrix_cell_last_seen(const Cell *c)
+{
+        uint64_t t = 0;
+
+        for (size_t i = 0; c && i < c->n_evidence; i++)
+                t = MAX(t, c->evidence[i].last_seen);
+        return t;
 }
 
 /* What matrix_evidence_from_json() accepts, for evidence handed over as a struct. */

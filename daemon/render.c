@@ -817,12 +817,12 @@ static int render_cell(const Cell *c, json_t **ret)
                 goto fail;
         if ((r = render_set(o, "state", json_string(cell_state_name(c->state)))) < 0 ||
             (r = render_set(o, "regions", TAKE_PTR(regions))) < 0 ||
-            (r = render_set(o, "price_in", render_price(c->price_in))) < 0 ||
-            (r = render_set(o, "price_out", render_price(c->price_out))) < 0 ||
+            (r = render_set(o, "price_in", render_price(matrix_cell_price(c, false)))) < 0 ||
+            (r = render_set(o, "price_out", render_price(matrix_cell_price(c, true)))) < 0 ||
             (r = render_set(o, "lifecycle", json_string(lifecycle_name(c->lifecycle)))) < 0 ||
             (r = render_set(o, "eol", render_date(c->eol))) < 0 ||
-            (r = render_set(o, "first_seen", render_time(c->first_seen))) < 0 ||
-            (r = render_set(o, "last_seen", render_time(c->last_seen))) < 0 ||
+            (r = render_set(o, "first_seen", render_time(matrix_cell_first_seen(c)))) < 0 ||
+            (r = render_set(o, "last_seen", render_time(matrix_cell_last_seen(c)))) < 0 ||
             (r = render_set(o, "sources", TAKE_PTR(sources))) < 0)
                 goto fail;
         *ret = o;

@@ -265,7 +265,7 @@ typedef struct Ctx {
         uint64_t now;
 } Ctx;
 
-static const Cell no_cell = {.state = CELL_UNKNOWN, .price_in = NAN, .price_out = NAN};
+static const Cell no_cell = {.state = CELL_UNKNOWN};
 
 static void eval(Ctx *c, const Expr *x, Value *out);
 
@@ -347,7 +347,7 @@ static double row_age(Ctx *c)
         if (rc->age_done)
                 return rc->age;
         for (size_t i = 0; c->mm && i < c->m->n_providers; i++) {
-                uint64_t fs = matrix_cell(c->mm, i)->first_seen;
+                uint64_t fs = matrix_cell_first_seen(matrix_cell(c->mm, i));
                 if (fs && (!first || fs < first))
                         first = fs;
         }
@@ -371,7 +371,7 @@ static void row_prices(Ctx *c)
                 if (cell->state != CELL_AVAILABLE)
                         continue;
                 for (int side = 0; side < 2; side++) {
-                        double p = side ? cell->price_out : cell->price_in;
+                        double p = matrix_cell_price(cell, side);
                         if (isnan(p))
                                 continue;
                         for (int k = 0; k < 2; k++) {
@@ -846,7 +846,7 @@ static void eval_call(Ctx *c, const Expr *x, Value *out)
                 break;
         case RULES_FN_PRICE:
                 cell = cell_of(c, a[0]);
-                out->num = streq(arg_string(c, a[1]), "output") ? cell->price_out : cell->price_in;
+                out->num = matrix_cell_price(cell, streq(arg_string(c, a[1]), "output"));
                 break;
         case RULES_FN_MIN_PRICE:
         case RULES_FN_MAX_PRICE: {

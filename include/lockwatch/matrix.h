@@ -54,12 +54,13 @@ typedef struct Evidence {
         bool later : 1; /* made by a parse after the source's first: news, not the baseline */
 } Evidence;
 
-/* A cell exists only where some source spoke; matrix_cell() answers for the others. */
+/* A cell exists only where some source spoke; matrix_cell() answers for the others. What
+ * its evidence gives at once (prices, first and last seen) is read from it when asked,
+ * matrix_cell_price() and the like: a cell is kept for every source's every row, and 32
+ * bytes rather than 64 keep the real captures' matrix under a quarter MiB. */
 typedef struct Cell {
-        char **regions;             /* union over evidence that says available, sorted */
-        double price_in, price_out; /* lowest over evidence that says available, NAN if none */
-        int64_t eol;                /* earliest known over available evidence, 0 if none */
-        uint64_t first_seen, last_seen;
+        char **regions; /* union over evidence that says available, sorted */
+        int64_t eol;    /* earliest known over available evidence, 0 if none */
         Evidence *evidence;
         uint16_t n_regions;      /* at most MATRIX_MAX_REGIONS */
         uint16_t n_evidence;     /* at most MATRIX_MAX_EVIDENCE */
@@ -203,6 +204,13 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *entr
 /* Set last_seen of every piece of evidence source holds to when (a state log's SEEN record);
  * returns how many there were. */
 int matrix_source_seen(Matrix *m, const char *source, uint64_t when);
+/* A cell's lowest input (output false) or output price in USD per Mtok over the evidence
+ * that says it is available, when the cell is; NAN otherwise or if none names one. */
+double matrix_cell_price(const Cell *c, bool output);
+/* When a source first showed the cell (the earliest over its evidence), 0 if unknown. */
+uint64_t matrix_cell_first_seen(const Cell *c);
+/* When a source last showed the cell (the latest over its evidence), 0 if never. */
+uint64_t matrix_cell_last_seen(const Cell *c);
 /* Free the items of changes and reset it. */
 void matrix_changes_clear(MatrixChanges *c);
 /* Serialize every field (evidence, counters, times) for the state file. Repeated strings

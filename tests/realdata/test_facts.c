@@ -132,9 +132,9 @@ static void test_litellm_2026_07_24(void **state)
         for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
                 const Cell *c = cell_of(m, "anthropic/claude-opus-4-7", clouds[i]);
                 assert_int_equal(c->state, CELL_AVAILABLE);
-                if (fabs(c->price_in - 5.0) > 1e-9)
+                if (fabs(matrix_cell_price(c, false) - 5.0) > 1e-9)
                         fail_msg("claude-opus-4-7 on %s: input price %g, expected 5", clouds[i],
-                                 c->price_in);
+                                 matrix_cell_price(c, false));
         }
         const MatrixModel *mythos = matrix_find_model(m, "anthropic/claude-mythos-preview");
         assert_non_null(mythos);

@@ -162,10 +162,10 @@ static void test_apply_basics(void **state)
         assert_int_equal(c->state, CELL_AVAILABLE);
         assert_regions(c->regions, c->n_regions,
                        (const char *const[]){"us-east-1", "us-west-2", NULL});
-        assert_price(c->price_in, 5);
-        assert_price(c->price_out, 25);
-        assert_int_equal(c->first_seen, T0);
-        assert_int_equal(c->last_seen, T0);
+        assert_price(matrix_cell_price(c, false), 5);
+        assert_price(matrix_cell_price(c, true), 25);
+        assert_int_equal(matrix_cell_first_seen(c), T0);
+        assert_int_equal(matrix_cell_last_seen(c), T0);
         assert_int_equal(c->n_evidence, 1);
         e = &c->evidence[0];
         assert_string_equal(e->source, "litellm");
@@ -177,7 +177,7 @@ static void test_apply_basics(void **state)
         assert_int_equal(e->missing, 0);
 
         c = cell_of(m, "anthropic/claude-opus-4-7", "anthropic");
-        assert_price(c->price_in, NAN);
+        assert_price(matrix_cell_price(c, false), NAN);
         assert_int_equal(c->n_regions, 0);
 
         c = cell_of(m, "meta/llama-3-1-405b-instruct", "aws");
@@ -292,7 +292,7 @@ static void test_duplicates_merge(void **state)
             (const char *const[]){"eu-central-1", "eu-west-1", "us-east-1", "us-west-2", NULL});
         assert_int_equal(e->lifecycle, LIFECYCLE_LEGACY);
         assert_int_equal(e->eol, 1795996800);
-        assert_price(c->price_in, 5);
+        assert_price(matrix_cell_price(c, false), 5);
         assert_int_equal(c->n_regions, 4);
 
         /* All duplicates gone: the evidence says unavailable and keeps what they say. */
@@ -426,9 +426,9 @@ static void test_two_sources_one_drops(void **state)
                          CELL_UNAVAILABLE);
         /* Only the evidence still saying available feeds regions and prices. */
         assert_regions(c->regions, c->n_regions, (const char *const[]){"eu-west-1", NULL});
-        assert_price(c->price_in, 6);
-        assert_int_equal(c->first_seen, T0);
-        assert_int_equal(c->last_seen, T0);
+        assert_price(matrix_cell_price(c, false), 6);
+        assert_int_equal(matrix_cell_first_seen(c), T0);
+        assert_int_equal(matrix_cell_last_seen(c), T0);
 
         /* When the second source drops it too, the cell flips once. */
         assert_int_equal(apply_rows(m, "cards", NULL, 0, T0 + 4 * STEP, 2, &ch), 0);
@@ -438,7 +438,7 @@ static void test_two_sources_one_drops(void **state)
             {"anthropic/claude-opus-4-7", "aws", CELL_AVAILABLE, CELL_UNAVAILABLE},
         };
         assert_changes(&ch, want, 1);
-        assert_price(cell_of(m, "anthropic/claude-opus-4-7", "aws")->price_in, NAN);
+        assert_price(matrix_cell_price(cell_of(m, "anthropic/claude-opus-4-7", "aws"), false), NAN);
         matrix_free(m);
 }
 
@@ -507,12 +507,12 @@ static void test_merge_fields(void **state)
         assert_regions(
             c->regions, c->n_regions,
             (const char *const[]){"ap-south-1", "eu-west-1", "us-east-1", "us-west-2", NULL});
-        assert_price(c->price_in, 2.5);
-        assert_price(c->price_out, 14);
+        assert_price(matrix_cell_price(c, false), 2.5);
+        assert_price(matrix_cell_price(c, true), 14);
         assert_int_equal(c->lifecycle, LIFECYCLE_LEGACY);
         assert_int_equal(c->eol, 1795996800);
-        assert_int_equal(c->first_seen, T0);
-        assert_int_equal(c->last_seen, T0 + 3 * STEP);
+        assert_int_equal(matrix_cell_first_seen(c), T0);
+        assert_int_equal(matrix_cell_last_seen(c), T0 + 3 * STEP);
         matrix_free(m);
 }
 
@@ -634,11 +634,11 @@ static void test_forget_source(void **state)
         assert_int_equal(c->n_evidence, 1);
         assert_string_equal(c->evidence[0].source, "two");
         assert_regions(c->regions, c->n_regions, (const char *const[]){"r2", NULL});
-        assert_price(c->price_in, 3);
-        assert_int_equal(c->first_seen, T0 + STEP);
+        assert_price(matrix_cell_price(c, false), 3);
+        assert_int_equal(matrix_cell_first_seen(c), T0 + STEP);
         c = cell_of(m, "a/1", "gcp");
         assert_int_equal(c->n_evidence, 0);
-        assert_int_equal(c->first_seen, 0);
+        assert_int_equal(matrix_cell_first_seen(c), 0);
         /* Forgetting a source that never spoke changes nothing. */
         matrix_changes_clear(&ch);
         assert_int_equal(matrix_forget_source(m, "never", &ch), 0);
@@ -847,12 +847,12 @@ static void assert_matrix_equal(const Matrix *a, const Matrix *b)
                         assert_int_equal(c->n_regions, d->n_regions);
                         for (size_t k = 0; k < c->n_regions; k++)
                                 assert_string_equal(c->regions[k], d->regions[k]);
-                        assert_price(c->price_in, d->price_in);
-                        assert_price(c->price_out, d->price_out);
+                        assert_price(matrix_cell_price(c, false), matrix_cell_price(d, false));
+                        assert_price(matrix_cell_price(c, true), matrix_cell_price(d, true));
                         assert_int_equal(c->lifecycle, d->lifecycle);
                         assert_int_equal(c->eol, d->eol);
-                        assert_int_equal(c->first_seen, d->first_seen);
-                        assert_int_equal(c->last_seen, d->last_seen);
+                        assert_int_equal(matrix_cell_first_seen(c), matrix_cell_first_seen(d));
+                        assert_int_equal(matrix_cell_last_seen(c), matrix_cell_last_seen(d));
                         assert_int_equal(c->n_evidence, d->n_evidence);
                         for (size_t k = 0; k < c->n_evidence; k++)
                                 assert_evidence_equal(&c->evidence[k], &d->evidence[k]);
@@ -1471,7 +1471,7 @@ static void test_authority_both_ways(void **state)
         assert_false(matrix_evidence_overruled(
             m, c, evidence_of(m, "anthropic/claude-new", "aws", "catalogue")));
         assert_regions(c->regions, c->n_regions, (const char *const[]){"eu-west-1", NULL});
-        assert_price(c->price_in, 3);
+        assert_price(matrix_cell_price(c, false), 3);
 
         const WantChange want[] = {
             {"anthropic/claude-3-5-haiku", "aws", CELL_UNAVAILABLE, CELL_AVAILABLE},

@@ -257,11 +257,11 @@ static void test_json_consistent(void **state)
                                             cell_state_name(c->state));
                         assert_int_equal(json_array_size(json_object_get(cj, "sources")),
                                          c->n_evidence);
-                        if (isnan(c->price_in))
+                        if (isnan(matrix_cell_price(c, false)))
                                 assert_true(json_is_null(json_object_get(cj, "price_in")));
                         else
                                 assert_true(json_real_value(json_object_get(cj, "price_in")) ==
-                                            c->price_in);
+                                            matrix_cell_price(c, false));
                 }
                 assert_int_equal(json_object_size(cells), present);
         }
