@@ -195,14 +195,62 @@ typedef struct RuleState {
         AlertTiming timing;
 } RuleState;
 
-/* One allocation per model, the look-back values and the id after the entry: every
- * model has one, and at 10,000 models three allocations each were a third of a load. */
+/* One allocation per model, the id and the look-back values after the entry (key_id(),
+ * key_hist()): every model has one, and at 10,000 models three allocations each were a third
+ * of a load. The clouds of the previous evaluation are a word while their numbers are below
+ * 64 (every deployment seen), so the entry is 24 bytes, not 56. */
 typedef struct KeyEntry {
-        char *id; /* in the entry's allocation */
+        uint64_t prev_low; /* the clouds at the previous evaluation, when prev_all is NULL */
+        ProvSet *prev_all; /* the same when one of them is numbered 64 or more */
+        uint16_t id_len;
         bool has_prev;
-        ProvSet prev_clouds; /* available clouds at the previous evaluation */
-        HVal *hist;          /* total_slots values in the entry's allocation, NULL if none */
+        bool has_hist; /* total_slots values follow the id */
 } KeyEntry;
+
+static char *key_id(const KeyEntry *k)
+{
+        return (char *)(uintptr_t)(k + 1);
+}
+
+/* The values start at the first multiple of 8 past the id's NUL. */
+static size_t key_id_room(size_t len)
+{
+        return (len + 1 + 7) & ~(size_t)7;
+}
+
+static HVal *key_hist(const KeyEntry *k)
+{
+        return k->has_hist ? (HVal *)(uintptr_t)(key_id(k) + key_id_room(k->id_len)) : NULL;
+}
+
+/* The clouds at the previous evaluation (empty if there was none). */
+static ProvSet key_prev(const KeyEntry *k)
+{
+        ProvSet s = {{0}};
+
+        if (k->prev_all)
+                return *k->prev_all;
+        s.w[0] = k->prev_low;
+        return s;
+}
+
+static void key_set_prev(KeyEntry *k, const ProvSet *s)
+{
+        bool low = true;
+
+        for (size_t w = 1; w < SET_WORDS; w++)
+                low = low && s->w[w] == 0;
+        if (low) {
+                free(k->prev_all);
+                k->prev_all = NULL;
+                k->prev_low = s->w[0];
+        } else {
+                if (!k->prev_all)
+                        k->prev_all = xmalloc(sizeof(ProvSet));
+                *k->prev_all = *s;
+        }
+        k->has_prev = true;
+}
 
 typedef struct SourceSeen {
         char *name;
@@ -585,9 +633,9 @@ static bool slot_previous(Ctx *c, const Expr *call, Value *out)
 {
         const HVal *h;
 
-        if (!c->entry || !c->entry->hist || !slot_ok(c, call))
+        if (!c->entry || !key_hist(c->entry) || !slot_ok(c, call))
                 return false;
-        h = &c->entry->hist[c->rs->hist_off + call->slot];
+        h = &key_hist(c->entry)[c->rs->hist_off + call->slot];
         if (!h->has)
                 return false;
         hval_value(h, out);
@@ -1242,10 +1290,9 @@ static void announce(Ctx *c, Alert *a, AlertEvent ev, rules_event_fn cb, void *u
                 render_template(c, &description, rule->description);
         if (model) {
                 ProvSet now = available_of(c, true);
-                const ProvSet *then =
-                    c->entry && c->entry->has_prev ? &c->entry->prev_clouds : &now;
+                ProvSet then = c->entry && c->entry->has_prev ? key_prev(c->entry) : now;
                 render_set(&clouds, &c->e->reg, &now, ",", "");
-                render_set(&previous, &c->e->reg, then, ",", "");
+                render_set(&previous, &c->e->reg, &then, ",", "");
         }
 
         free(a->summary);
@@ -1375,16 +1422,19 @@ static const RuleState *rule_state_find(const RulesEngine *e, const char *name)
         return NULL;
 }
 
-/* A key named by the len bytes at id, with total_slots empty look-back values. */
+/* A key named by the len bytes at id (at most MAX_NAME), with total_slots empty look-back
+ * values. */
 static KeyEntry *key_new_n(const char *id, size_t len, size_t total_slots)
 {
-        size_t hist = total_slots * sizeof(HVal);
-        KeyEntry *k = xcalloc(1, sizeof(KeyEntry) + hist + len + 1);
+        size_t room = key_id_room(len), hist = total_slots * sizeof(HVal);
+        KeyEntry *k;
 
-        if (total_slots)
-                k->hist = (HVal *)(k + 1);
-        k->id = (char *)(k + 1) + hist;
-        memcpy(k->id, id, len);
+        if (len > UINT16_MAX)
+                abort();
+        k = xcalloc(1, sizeof(KeyEntry) + room + hist);
+        k->id_len = (uint16_t)len;
+        k->has_hist = total_slots > 0;
+        memcpy(key_id(k), id, len);
         return k;
 }
 
@@ -1395,10 +1445,14 @@ static KeyEntry *key_new(const char *id, size_t total_slots)
 
 static void key_free(KeyEntry *k, size_t total_slots)
 {
+        HVal *hist;
+
         if (!k)
                 return;
-        for (size_t s = 0; k->hist && s < total_slots; s++)
-                hval_clear(&k->hist[s]);
+        hist = key_hist(k);
+        for (size_t s = 0; hist && s < total_slots; s++)
+                hval_clear(&hist[s]);
+        free(k->prev_all);
         free(k);
 }
 
@@ -1484,15 +1538,18 @@ int rules_engine_set_rules(RulesEngine *e, const RuleSet *rules)
                         from[i] = old;
         }
         for (size_t k = 0; k < e->n_keys; k++) {
-                KeyEntry *key = e->keys[k], *moved = key_new(key->id, total);
-                moved->has_prev = key->has_prev;
-                moved->prev_clouds = key->prev_clouds;
-                for (size_t i = 0; i < n && key->hist; i++) {
+                KeyEntry *key = e->keys[k], *moved = key_new(key_id(key), total);
+                HVal *key_h = key_hist(key), *moved_h = key_hist(moved);
+                if (key->has_prev) {
+                        ProvSet prev = key_prev(key);
+                        key_set_prev(moved, &prev);
+                }
+                for (size_t i = 0; i < n && key_h; i++) {
                         if (!from[i])
                                 continue;
                         for (unsigned s = 0; s < rs[i].n_slots; s++) {
-                                HVal *h = &key->hist[from[i]->hist_off + s];
-                                moved->hist[rs[i].hist_off + s] = *h;
+                                HVal *h = &key_h[from[i]->hist_off + s];
+                                moved_h[rs[i].hist_off + s] = *h;
                                 *h = (HVal){0};
                         }
                 }
@@ -1551,15 +1608,15 @@ static void sync_keys(RulesEngine *e, const Matrix *m)
         KeyEntry **keys;
 
         for (size_t i = 0; i < n && same; i++)
-                same = streq(e->keys[i]->id, m->models[i]->id);
+                same = streq(key_id(e->keys[i]), m->models[i]->id);
         if (same)
                 return;
         keys = xcalloc(MAX(n, (size_t)1), sizeof(KeyEntry *));
         for (size_t i = 0; i < n; i++) {
                 const char *id = m->models[i]->id;
-                while (a < e->n_keys && strcmp(e->keys[a]->id, id) < 0)
+                while (a < e->n_keys && strcmp(key_id(e->keys[a]), id) < 0)
                         key_free(e->keys[a++], e->total_slots);
-                if (a < e->n_keys && streq(e->keys[a]->id, id))
+                if (a < e->n_keys && streq(key_id(e->keys[a]), id))
                         keys[i] = e->keys[a++];
                 else
                         keys[i] = key_new(id, e->total_slots);
@@ -1710,9 +1767,9 @@ static void slots_commit(Ctx *c)
 {
         HVal *hist;
 
-        if (!c->entry || !c->entry->hist)
+        if (!c->entry || !key_hist(c->entry))
                 return;
-        hist = c->entry->hist + c->rs->hist_off;
+        hist = key_hist(c->entry) + c->rs->hist_off;
         for (unsigned s = 0; s < c->rs->n_slots; s++)
                 if (c->e->computed[s])
                         hval_store(c, &hist[s], &c->e->cur[s]);
@@ -1722,10 +1779,10 @@ static void slots_commit(Ctx *c)
  * rule sees it for the first time. */
 static void slots_forget(Ctx *c)
 {
-        if (!c->entry || !c->entry->hist)
+        if (!c->entry || !key_hist(c->entry))
                 return;
         for (unsigned s = 0; s < c->rs->n_slots; s++)
-                hval_clear(&c->entry->hist[c->rs->hist_off + s]);
+                hval_clear(&key_hist(c->entry)[c->rs->hist_off + s]);
 }
 
 static void eval_model_rule(Ctx *c, size_t ri, rules_event_fn cb, void *userdata)
@@ -1839,8 +1896,8 @@ int rules_engine_evaluate(RulesEngine *e, const Matrix *m, const RulesSourceView
                 for (size_t ri = 0; ri < e->n_rs; ri++)
                         if (e->rs[ri].rule->target == RULE_TARGET_MODEL)
                                 eval_model_rule(&c, ri, cb, userdata);
-                e->keys[i]->prev_clouds = available_of(&c, true);
-                e->keys[i]->has_prev = true;
+                ProvSet avail = available_of(&c, true);
+                key_set_prev(e->keys[i], &avail);
         }
         for (size_t ri = 0; ri < e->n_rs; ri++) {
                 if (e->rs[ri].rule->target != RULE_TARGET_MODEL)
@@ -1884,7 +1941,8 @@ int rules_engine_rebase(RulesEngine *e, const Matrix *m, uint64_t now)
                         slots_fill(&c);
                         slots_commit(&c);
                 }
-                e->keys[i]->prev_clouds = available_of(&c, true);
+                ProvSet avail = available_of(&c, true);
+                key_set_prev(e->keys[i], &avail);
         }
         return 0;
 }
@@ -2056,11 +2114,13 @@ int rules_engine_to_json(const RulesEngine *e, json_t **ret)
         models = oom_check(json_array());
         for (size_t i = 0; i < e->n_keys; i++) {
                 const KeyEntry *k = e->keys[i];
-                json_t *o = oom_check(json_pack("{s:s}", "id", k->id));
+                json_t *o = oom_check(json_pack("{s:s}", "id", key_id(k)));
                 json_t *hist = oom_check(json_object());
-                if (k->has_prev)
-                        json_object_set_new(o, "clouds", set_to_json(&e->reg, &k->prev_clouds));
-                for (size_t ri = 0; ri < e->n_rs && k->hist; ri++) {
+                if (k->has_prev) {
+                        ProvSet prev = key_prev(k);
+                        json_object_set_new(o, "clouds", set_to_json(&e->reg, &prev));
+                }
+                for (size_t ri = 0; ri < e->n_rs && key_hist(k); ri++) {
                         const RuleState *rs = &e->rs[ri];
                         json_t *slots;
                         if (!rs->n_slots)
@@ -2068,7 +2128,7 @@ int rules_engine_to_json(const RulesEngine *e, json_t **ret)
                         slots = oom_check(json_array());
                         for (unsigned s = 0; s < rs->n_slots; s++)
                                 json_array_append_new(
-                                    slots, hval_to_json(&e->reg, &k->hist[rs->hist_off + s]));
+                                    slots, hval_to_json(&e->reg, &key_hist(k)[rs->hist_off + s]));
                         json_object_set_new(hist, rs->name, slots);
                 }
                 json_object_set_new(o, "history", hist);
@@ -2267,7 +2327,7 @@ static int key_history_from_json(const RulesEngine *e, const Registry *reg, cons
 
 static int key_cmp(const void *a, const void *b)
 {
-        return strcmp((*(KeyEntry *const *)a)->id, (*(KeyEntry *const *)b)->id);
+        return strcmp(key_id((*(KeyEntry *const *)a)), key_id((*(KeyEntry *const *)b)));
 }
 
 /* Put a state read whole (from JSON or the binary form) in place of the engine's own. */
@@ -2350,16 +2410,17 @@ int rules_engine_from_json(RulesEngine *e, const json_t *j)
                         goto fail;
                 k = keys[n_keys++] = key_new(id, e->total_slots);
                 if (clouds) {
-                        if (set_from_json(reg, clouds, &k->prev_clouds) < 0)
+                        ProvSet prev;
+                        if (set_from_json(reg, clouds, &prev) < 0)
                                 goto fail;
-                        k->has_prev = true;
+                        key_set_prev(k, &prev);
                 }
-                if (hist && key_history_from_json(e, reg, hist, k->hist) < 0)
+                if (hist && key_history_from_json(e, reg, hist, key_hist(k)) < 0)
                         goto fail;
         }
         qsort(keys, n_keys, sizeof(KeyEntry *), key_cmp);
         for (i = 1; i < n_keys; i++)
-                if (streq(keys[i - 1]->id, keys[i]->id))
+                if (streq(key_id(keys[i - 1]), key_id(keys[i])))
                         goto fail;
 
         uint64_t first_eval = 0;
@@ -2512,15 +2573,17 @@ void rules_engine_save(const RulesEngine *e, StateLogBuf *b)
         statelog_put_uint(b, e->n_keys);
         for (size_t i = 0; i < e->n_keys; i++) {
                 const KeyEntry *k = e->keys[i];
-                statelog_put_str(b, k->id);
+                statelog_put_str(b, key_id(k));
                 statelog_put_u8(b, k->has_prev);
-                if (k->has_prev)
-                        set_put(b, &e->reg, &k->prev_clouds);
+                if (k->has_prev) {
+                        ProvSet prev = key_prev(k);
+                        set_put(b, &e->reg, &prev);
+                }
                 for (size_t ri = 0; ri < e->n_rs; ri++) {
                         const RuleState *rs = &e->rs[ri];
                         for (unsigned s = 0; s < rs->n_slots; s++)
                                 hval_put(b, &e->reg,
-                                         k->hist ? &k->hist[rs->hist_off + s] : &(HVal){0});
+                                         key_hist(k) ? &key_hist(k)[rs->hist_off + s] : &(HVal){0});
                 }
         }
 }
@@ -2721,9 +2784,12 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
                 if (!id || len == 0)
                         goto fail;
                 k = keys[n_keys++] = key_new_n(id, len, e->total_slots);
-                k->has_prev = statelog_get_u8(r);
-                if (k->has_prev && set_get(r, reg->n, &k->prev_clouds) < 0)
-                        goto fail;
+                if (statelog_get_u8(r)) {
+                        ProvSet prev;
+                        if (set_get(r, reg->n, &prev) < 0)
+                                goto fail;
+                        key_set_prev(k, &prev);
+                }
                 for (size_t ri = 0; ri < n_saved; ri++) {
                         const RuleState *rs = saved[ri];
                         bool fits = true;
@@ -2733,17 +2799,17 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
                                         hval_clear(&h);
                                         goto fail;
                                 }
-                                if (rs && k->hist && fits && hval_fits(&h, &rs->sigs[s])) {
-                                        hval_clear(&k->hist[rs->hist_off + s]);
-                                        k->hist[rs->hist_off + s] = h;
+                                if (rs && key_hist(k) && fits && hval_fits(&h, &rs->sigs[s])) {
+                                        hval_clear(&key_hist(k)[rs->hist_off + s]);
+                                        key_hist(k)[rs->hist_off + s] = h;
                                 } else {
                                         fits = false;
                                         hval_clear(&h);
                                 }
                         }
-                        if (!fits && rs && k->hist)
+                        if (!fits && rs && key_hist(k))
                                 for (unsigned s = 0; s < rs->n_slots; s++)
-                                        hval_clear(&k->hist[rs->hist_off + s]);
+                                        hval_clear(&key_hist(k)[rs->hist_off + s]);
                 }
         }
         if (!statelog_reader_done(r))
@@ -2755,7 +2821,7 @@ int rules_engine_load(RulesEngine *e, StateLogReader *r)
         if (!sorted) {
                 qsort(keys, n_keys, sizeof(KeyEntry *), key_cmp);
                 for (size_t i = 1; i < n_keys; i++)
-                        if (streq(keys[i - 1]->id, keys[i]->id))
+                        if (streq(key_id(keys[i - 1]), key_id(keys[i])))
                                 goto fail;
         }
 

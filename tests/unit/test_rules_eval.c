@@ -687,6 +687,66 @@ static void test_json_round_trip_is_stable(void **state)
         matrix_free(m);
 }
 
+/* A cloud numbered past the first 64 providers (numbers go by first sighting): the clouds
+ * of the previous evaluation keep it, in memory and through both saved forms. */
+static void test_previous_clouds_past_64(void **state)
+{
+        RuleSet *rules = parse_rules("alert Lonely { when clouds(available) == 1 }\n");
+        RulesEngine *e = NULL, *back = NULL;
+        Matrix *m = NULL;
+        Observation o = {.model = "x/m", .available = true, .price_in = NAN, .price_out = NAN};
+        char names[70][8];
+
+        (void)state;
+        assert_int_equal(matrix_new(&m), 0);
+        assert_int_equal(rules_engine_new(rules, 0, &e), 0);
+        for (int i = 0; i < 70; i++) {
+                snprintf(names[i], sizeof(names[i]), "agg%02d", i);
+                MatrixInput in = {.provider = names[i],
+                                  .kind = PROVIDER_AGGREGATOR,
+                                  .model = "x/m",
+                                  .mapped = true,
+                                  .obs = &o};
+                assert_int_equal(matrix_apply(m, names[i], &in, 1, BASE * USEC_PER_SEC, 1, NULL),
+                                 0);
+        }
+        assert_int_equal(rules_engine_evaluate(e, m, NULL, 0, BASE * USEC_PER_SEC, NULL, NULL), 0);
+        MatrixInput in = {
+            .provider = "aws", .kind = PROVIDER_CLOUD, .model = "x/m", .mapped = true, .obs = &o};
+        assert_int_equal(matrix_apply(m, "aws-src", &in, 1, (BASE + 60) * USEC_PER_SEC, 1, NULL),
+                         0);
+        assert_int_equal(
+            rules_engine_evaluate(e, m, NULL, 0, (BASE + 60) * USEC_PER_SEC, NULL, NULL), 0);
+        char *one = engine_dump(e), *two;
+        assert_non_null(strstr(one, "\"clouds\":[\"aws\"]"));
+
+        StateLogBuf b = {0};
+        StateLogReader r;
+        rules_engine_save(e, &b);
+        assert_int_equal(rules_engine_new(rules, 0, &back), 0);
+        statelog_reader_init(&r, b.data, b.len);
+        assert_int_equal(rules_engine_load(back, &r), 0);
+        two = engine_dump(back);
+        assert_string_equal(one, two);
+        free(two);
+        rules_engine_free(back);
+
+        json_t *j = json_loads(one, 0, NULL);
+        assert_non_null(j);
+        assert_int_equal(rules_engine_new(rules, 0, &back), 0);
+        assert_int_equal(rules_engine_from_json(back, j), 0);
+        two = engine_dump(back);
+        assert_string_equal(one, two);
+        json_decref(j);
+        free(two);
+        free(one);
+        statelog_buf_free(&b);
+        rules_engine_free(back);
+        rules_engine_free(e);
+        rules_set_free(rules);
+        matrix_free(m);
+}
+
 /* The binary form holds what the JSON holds: saved, loaded and dumped, the same text. Every
  * cut of it is refused whole, and any flipped byte is refused or read as some valid state. */
 static void test_binary_round_trip(void **state)
@@ -957,6 +1017,7 @@ int main(void)
             cmocka_unit_test(test_set_rules),
             cmocka_unit_test(test_json_round_trip_is_stable),
             cmocka_unit_test(test_binary_round_trip),
+            cmocka_unit_test(test_previous_clouds_past_64),
             cmocka_unit_test(test_corrupt_json_rejected),
             cmocka_unit_test(test_state_files),
             cmocka_unit_test(test_state_file_continues),
