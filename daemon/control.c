@@ -113,6 +113,7 @@ struct ControlClient {
         bool closing;  /* write what is queued, then close */
         bool dead;
         bool drained;   /* this turn's last read found the kernel's queue empty */
+        bool streamed;  /* a stream ended: its last parts' memory goes back once written */
         uint32_t armed; /* the events last registered */
         ControlJob *job; /* a reply built a slice at a time (history); requests wait */
 };
@@ -333,11 +334,14 @@ static void control_client_flush(ControlClient *c)
                 c->last_active = util_now_mono();
         if (c->out_start == c->out_len) {
                 c->out_start = c->out_len = 0;
-                /* A large reply's buffer is not kept for the connection's lifetime. */
-                if (c->out_cap >= CONTROL_TRIM_BYTES) {
+                /* A large reply's buffer is not kept for the connection's lifetime, nor
+                 * what a stream's last parts took (64 KiB in the heap after a streamed
+                 * matrix of the real captures, when its own trim came before them). */
+                if (c->out_cap >= CONTROL_TRIM_BYTES || c->streamed) {
                         free(c->out);
                         c->out = NULL;
                         c->out_cap = 0;
+                        c->streamed = false;
                         util_memory_release();
                 }
         }
@@ -1510,6 +1514,7 @@ static void control_stream_done(ControlClient *c)
          * stream of a client streaming back to back. */
         control_stream_free(TAKE_PTR(c->stream));
         util_memory_release();
+        c->streamed = true;
 }
 
 /* One reply holds it all, and it passed the cap: say so and how to get it. */
