@@ -905,6 +905,30 @@ static void matrix_add_models(Matrix *m, const MatrixInput *in, const size_t *id
         m->cap_models = o;
 }
 
+/* Add the rows of the n sorted, distinct models in that are not there yet (row_of[k] NULL,
+ * n_new of them) and set row_of for them: the caller has looked every one up already. */
+static void matrix_insert_rows(Matrix *m, const MatrixInput *in, MatrixModel **row_of, size_t n,
+                               size_t n_new)
+{
+        MatrixModel **merged = xcalloc(m->n_models + n_new, sizeof(*merged));
+        size_t a = 0, o = 0;
+
+        for (size_t b = 0; b < n; b++) {
+                if (row_of[b])
+                        continue;
+                row_of[b] = matrix_model_alloc(in[b].model, in[b].mapped);
+                while (a < m->n_models && strcmp(m->models[a]->id, row_of[b]->id) < 0)
+                        merged[o++] = m->models[a++];
+                merged[o++] = row_of[b];
+        }
+        while (a < m->n_models)
+                merged[o++] = m->models[a++];
+        free(m->models);
+        m->models = merged;
+        m->n_models = o;
+        m->cap_models = o;
+}
+
 static bool matrix_atoms_equal(char *const *a, size_t n_a, char *const *b, size_t n_b)
 {
         if (n_a != n_b)
@@ -2274,7 +2298,6 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
 {
         _cleanup_free_ MatrixColumns *cols = NULL;
         _cleanup_free_ MatrixInput *rows = NULL;
-        _cleanup_free_ size_t *idx = NULL;
         _cleanup_free_ int *col_of = NULL;
         _cleanup_free_ bool *dirty = NULL;
         _cleanup_free_ MatrixModel **row_of = NULL;
@@ -2317,7 +2340,6 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
         /* Each row named is looked up once (and once more if it is new): a snapshot's
          * evidence names every row of the matrix. */
         rows = xcalloc(MAX(n, (size_t)1), sizeof(MatrixInput));
-        idx = xcalloc(MAX(n, (size_t)1), sizeof(size_t));
         row_of = xcalloc(MAX(n, (size_t)1), sizeof(MatrixModel *));
         size_t at = 0;
         for (size_t k = 0; k < n; k++) {
@@ -2327,20 +2349,14 @@ int matrix_replace_source(Matrix *m, const char *source, const MatrixEntry *in, 
                         row_of[n_rows] = matrix_seek_model(m, &at, in[k].model);
                         new_rows += !row_of[n_rows];
                         rows[n_rows] = (MatrixInput){.model = in[k].model, .mapped = in[k].mapped};
-                        idx[n_rows] = n_rows;
                         n_rows++;
                 } else
                         rows[n_rows - 1].mapped |= in[k].mapped;
         }
         if (m->n_models + new_rows > MATRIX_MAX_MODELS)
                 return -EBADMSG;
-        if (new_rows > 0) {
-                matrix_add_models(m, rows, idx, n_rows);
-                at = 0;
-                for (size_t k = 0; k < n_rows; k++)
-                        if (!row_of[k])
-                                row_of[k] = matrix_seek_model(m, &at, rows[k].model);
-        }
+        if (new_rows > 0)
+                matrix_insert_rows(m, rows, row_of, n_rows, new_rows);
         for (size_t k = 0; k < n_rows; k++)
                 row_of[k]->mapped |= rows[k].mapped;
         if (!source)
