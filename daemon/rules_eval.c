@@ -2457,7 +2457,7 @@ static void set_put(StateLogBuf *b, const Registry *reg, const ProvSet *s)
          * holds a few of up to RULES_EVAL_MAX_PROVIDERS numbers, and a few are written per
          * row at every save. Numbers below 128 are their own one-byte LEB128, so most sets
          * go out as one run of bytes. */
-        uint8_t bytes[1 + RULES_EVAL_MAX_PROVIDERS];
+        uint8_t *p = statelog_room(b, 1 + RULES_EVAL_MAX_PROVIDERS);
         unsigned members[RULES_EVAL_MAX_PROVIDERS], n = 0;
         bool small = true;
 
@@ -2470,10 +2470,10 @@ static void set_put(StateLogBuf *b, const Registry *reg, const ProvSet *s)
                         }
                 }
         if (small && n < 0x80) {
-                bytes[0] = (uint8_t)n;
+                p[0] = (uint8_t)n;
                 for (unsigned i = 0; i < n; i++)
-                        bytes[1 + i] = (uint8_t)members[i];
-                statelog_put_bytes(b, bytes, 1 + (size_t)n);
+                        p[1 + i] = (uint8_t)members[i];
+                b->len += 1 + (size_t)n;
                 return;
         }
         statelog_put_uint(b, n);
@@ -2591,7 +2591,22 @@ void rules_engine_save(const RulesEngine *e, StateLogBuf *b)
 static int set_get(StateLogReader *r, unsigned n_providers, ProvSet *ret)
 {
         ProvSet s = {{0}};
-        uint64_t n = statelog_get_uint_max(r, n_providers);
+        uint64_t n;
+
+        /* What set_put() writes as one run of bytes (numbers below 128), read as one. */
+        if (!r->failed && r->p < r->end && *r->p < 0x80 && *r->p <= n_providers &&
+            (size_t)(r->end - r->p) > *r->p) {
+                const uint8_t *p = r->p + 1, *end = p + *r->p;
+                for (; p < end && *p < 0x80 && *p < n_providers; p++)
+                        set_add(&s, *p);
+                if (p == end) {
+                        r->p = end;
+                        *ret = s;
+                        return 0;
+                }
+                s = (ProvSet){{0}};
+        }
+        n = statelog_get_uint_max(r, n_providers);
 
         for (uint64_t i = 0; i < n && !r->failed; i++) {
                 uint64_t p = statelog_get_uint_max(r, n_providers ? n_providers - 1 : 0);

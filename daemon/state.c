@@ -379,28 +379,44 @@ static void log_source(StateLogBuf *b, const SourceState *ss)
         statelog_end(b, at);
 }
 
-/* One entry's part of a source's evidence digest: its encoded bytes [start, end) but
- * last_seen's [seen_at, seen_end). A save takes it of what it encodes, a load of what it
- * reads, so the two agree on the same bytes. */
-static uint64_t digest_entry(uint64_t h, const uint8_t *start, const uint8_t *seen_at,
-                             const uint8_t *seen_end, const uint8_t *end)
+/* One piece of evidence's part of its source's digest: every field put_entry() writes but
+ * last_seen, taken from the fields (the row's and the column's ids hashed once by the
+ * caller, as row_h and col_h), not from encoding them: a save after an unchanged poll then
+ * encodes nothing, and a load takes the same digest of what it replayed. */
+static uint64_t digest_fields(uint64_t h, uint64_t row_h, uint64_t col_h, const MatrixModel *mm,
+                              const MatrixProvider *p, const Evidence *e)
 {
-        h = util_hash64(h, start, (size_t)(seen_at - start));
-        return util_hash64(h, seen_end, (size_t)(end - seen_end));
+        const char *raw_id = e->raw_id ? e->raw_id : "";
+        uint64_t f[9];
+
+        f[0] = row_h;
+        f[1] = col_h;
+        f[2] = (uint64_t)mm->mapped | (uint64_t)p->kind << 8 | (uint64_t)e->said << 16 |
+               (uint64_t)e->lifecycle << 24 | (uint64_t)e->later << 32 |
+               (uint64_t)e->n_regions << 40;
+        memcpy(&f[3], &e->price_in, sizeof(f[3]));
+        memcpy(&f[4], &e->price_out, sizeof(f[4]));
+        f[5] = (uint64_t)e->eol;
+        f[6] = e->first_seen;
+        f[7] = e->changed;
+        f[8] = e->missing;
+        h = util_hash64(h, f, sizeof(f));
+        h = util_hash64(h, raw_id, strlen(raw_id) + 1);
+        for (size_t i = 0; i < e->n_regions; i++)
+                h = util_hash64(h, e->regions[i], strlen(e->regions[i]) + 1);
+        return h;
 }
 
-/* The digest of a source's n entries, from what digest_entry() made of them. */
+/* The digest of a source's n entries, from what digest_fields() made of them. */
 static uint64_t digest_end(uint64_t h, size_t n)
 {
         return util_hash64(h, &n, sizeof(n));
 }
 
-/* Append one piece of evidence; *digest goes on over every byte of it but last_seen's. */
+/* Append one piece of evidence. */
 static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvider *p,
-                      const Evidence *e, uint64_t *digest)
+                      const Evidence *e)
 {
-        size_t start = b->len, seen_at, seen_end;
-
         statelog_put_str(b, mm->id);
         statelog_put_u8(b, mm->mapped);
         statelog_put_str(b, p->id);
@@ -413,22 +429,26 @@ static void put_entry(StateLogBuf *b, const MatrixModel *mm, const MatrixProvide
         statelog_put_double(b, e->price_out);
         statelog_put_uint(b, (uint64_t)e->eol);
         statelog_put_uint(b, e->first_seen);
-        seen_at = b->len;
         statelog_put_uint(b, e->last_seen);
-        seen_end = b->len;
         statelog_put_uint(b, e->changed);
         statelog_put_uint(b, e->missing);
         statelog_put_uint(b, e->n_regions);
         for (size_t i = 0; i < e->n_regions; i++)
                 statelog_put_str(b, e->regions[i]);
-        *digest = digest_entry(*digest, b->data + start, b->data + seen_at, b->data + seen_end,
-                               b->data + b->len);
 }
 
 /* Evidence records being built: one per source, filled in one walk over the matrix. */
 typedef struct EvidenceBufs {
+        const Matrix *m;
         const char **names; /* the sources to log */
         StateLogBuf *bufs;  /* their entries */
+        bool *encode;       /* which of them to encode (else only the digest and counts) */
+        bool digest;        /* take the digests (a second walk only encodes) */
+        const char *last_source; /* the last entry's source, and which of names it is */
+        ssize_t last_at;
+        const MatrixModel *row; /* the row of the last entry, and its id's hash */
+        uint64_t row_h;
+        uint64_t *col_h; /* the columns' ids' hashes, 0 until taken */
         size_t *counts;
         uint64_t *digests;             /* of the entries but their last_seen */
         uint64_t *seen_min, *seen_max; /* of last_seen */
@@ -458,6 +478,12 @@ static int collect_entry(const MatrixModel *mm, const MatrixProvider *p, const E
         ssize_t at = -1;
         size_t k;
 
+        /* The source of the entry before, most of the time (a source's rows come in runs). */
+        if (e->source == eb->last_source) {
+                at = eb->last_at;
+                goto found;
+        }
+
         if ((eb->n_seen + 1) * 2 > eb->cap_seen) {
                 EvidenceBufs g = {.cap_seen = eb->cap_seen ? eb->cap_seen * 2 : 64};
                 g.seen = xcalloc(g.cap_seen, sizeof(char *));
@@ -484,14 +510,73 @@ static int collect_entry(const MatrixModel *mm, const MatrixProvider *p, const E
                 eb->n_seen++;
         }
         at = eb->seen_index[k];
-        if (at >= 0) {
-                put_entry(&eb->bufs[at], mm, p, e, &eb->digests[at]);
-                eb->seen_min[at] =
-                    eb->counts[at] ? MIN(eb->seen_min[at], e->last_seen) : e->last_seen;
-                eb->seen_max[at] = MAX(eb->seen_max[at], e->last_seen);
-                eb->counts[at]++;
+        eb->last_source = e->source;
+        eb->last_at = at;
+found:
+        if (at < 0)
+                return 0;
+        if (eb->encode[at])
+                put_entry(&eb->bufs[at], mm, p, e);
+        if (!eb->digest)
+                return 0;
+        if (eb->row != mm) {
+                eb->row = mm;
+                eb->row_h = util_hash64(UTIL_FNV_INIT, mm->id, strlen(mm->id) + 1);
         }
+        size_t col = (size_t)(p - eb->m->providers);
+        if (eb->col_h[col] == 0)
+                eb->col_h[col] = util_hash64(UTIL_FNV_INIT, p->id, strlen(p->id) + 1) | 1;
+        eb->digests[at] = digest_fields(eb->digests[at], eb->row_h, eb->col_h[col], mm, p, e);
+        eb->seen_min[at] = eb->counts[at] ? MIN(eb->seen_min[at], e->last_seen) : e->last_seen;
+        eb->seen_max[at] = MAX(eb->seen_max[at], e->last_seen);
+        eb->counts[at]++;
         return 0;
+}
+
+/* The n named sources' digests, counts and last_seen spans in one walk; with encode[i], their
+ * entries into bufs[i] too. */
+static void evidence_walk(EvidenceBufs *eb)
+{
+        eb->row = NULL;
+        eb->last_source = NULL;
+        for (size_t i = 0; i < eb->n; i++)
+                eb->digests[i] = UTIL_FNV_INIT;
+        if (eb->n > 0)
+                (void)matrix_foreach_evidence(eb->m, collect_entry, eb);
+}
+
+static EvidenceBufs evidence_bufs_new(const Matrix *m, const char **names, size_t n)
+{
+        size_t k = MAX(n, (size_t)1);
+
+        return (EvidenceBufs){
+            .m = m,
+            .names = names,
+            .bufs = xcalloc(k, sizeof(StateLogBuf)),
+            .encode = xcalloc(k, sizeof(bool)),
+            .digest = true,
+            .col_h = xcalloc(MAX(m->n_providers, (size_t)1), sizeof(uint64_t)),
+            .counts = xcalloc(k, sizeof(size_t)),
+            .digests = xcalloc(k, sizeof(uint64_t)),
+            .seen_min = xcalloc(k, sizeof(uint64_t)),
+            .seen_max = xcalloc(k, sizeof(uint64_t)),
+            .n = n,
+        };
+}
+
+static void evidence_bufs_free(EvidenceBufs *eb)
+{
+        for (size_t i = 0; i < eb->n; i++)
+                statelog_buf_free(&eb->bufs[i]);
+        free(eb->bufs);
+        free(eb->encode);
+        free(eb->col_h);
+        free(eb->counts);
+        free(eb->digests);
+        free(eb->seen_min);
+        free(eb->seen_max);
+        free(eb->seen);
+        free(eb->seen_index);
 }
 
 static SourceState *state_source_find(State *s, const char *name)
@@ -509,27 +594,33 @@ static SourceState *state_source_find(State *s, const char *name)
 static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char **names, size_t n,
                          bool seen_ok)
 {
-        size_t k = MAX(n, (size_t)1);
-        EvidenceBufs eb = {
-            .names = names,
-            .bufs = xcalloc(k, sizeof(StateLogBuf)),
-            .counts = xcalloc(k, sizeof(size_t)),
-            .digests = xcalloc(k, sizeof(uint64_t)),
-            .seen_min = xcalloc(k, sizeof(uint64_t)),
-            .seen_max = xcalloc(k, sizeof(uint64_t)),
-            .n = n,
-        };
+        EvidenceBufs eb = evidence_bufs_new(m, names, n);
+        _cleanup_free_ uint64_t *digests = xcalloc(MAX(n, (size_t)1), sizeof(uint64_t));
+        _cleanup_free_ SourceState **ss = xcalloc(MAX(n, (size_t)1), sizeof(SourceState *));
+        bool again = false;
 
+        /* A snapshot encodes everything in the one walk; a save first takes the digests,
+         * then encodes only the sources that need an EVIDENCE record, in a second walk. */
         for (size_t i = 0; i < n; i++)
-                eb.digests[i] = UTIL_FNV_INIT;
-        if (n > 0)
-                (void)matrix_foreach_evidence(m, collect_entry, &eb);
+                eb.encode[i] = !seen_ok;
+        evidence_walk(&eb);
         for (size_t i = 0; i < n; i++) {
-                SourceState *ss = s ? state_source_find(s, names[i]) : NULL;
-                uint64_t digest = digest_end(eb.digests[i], eb.counts[i]);
+                ss[i] = s ? state_source_find(s, names[i]) : NULL;
+                digests[i] = digest_end(eb.digests[i], eb.counts[i]);
+                bool seen = seen_ok && ss[i] && ss[i]->evidence_digest_valid &&
+                            ss[i]->evidence_digest == digests[i] && eb.counts[i] > 0 &&
+                            eb.seen_min[i] == eb.seen_max[i];
+                if (seen_ok && !seen)
+                        eb.encode[i] = again = true;
+        }
+        if (again) {
+                eb.digest = false;
+                eb.last_source = NULL;
+                (void)matrix_foreach_evidence(m, collect_entry, &eb);
+        }
+        for (size_t i = 0; i < n; i++) {
                 size_t at;
-                if (seen_ok && ss && ss->evidence_digest_valid && ss->evidence_digest == digest &&
-                    eb.counts[i] > 0 && eb.seen_min[i] == eb.seen_max[i]) {
+                if (!eb.encode[i]) {
                         at = statelog_begin(b, STATELOG_SEEN);
                         statelog_put_str(b, names[i]);
                         statelog_put_uint(b, eb.seen_min[i]);
@@ -540,19 +631,41 @@ static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char *
                         statelog_put_bytes(b, eb.bufs[i].data, eb.bufs[i].len);
                 }
                 statelog_end(b, at);
-                statelog_buf_free(&eb.bufs[i]);
-                if (ss) {
-                        ss->pending_evidence_digest = digest;
-                        ss->pending_evidence_valid = true;
+                if (ss[i]) {
+                        ss[i]->pending_evidence_digest = digests[i];
+                        ss[i]->pending_evidence_valid = true;
                 }
         }
-        free(eb.bufs);
-        free(eb.counts);
-        free(eb.digests);
-        free(eb.seen_min);
-        free(eb.seen_max);
-        free(eb.seen);
-        free(eb.seen_index);
+        evidence_bufs_free(&eb);
+}
+
+uint64_t state_evidence_digest(const Matrix *m, const char *source)
+{
+        const char *names[] = {source};
+        EvidenceBufs eb = evidence_bufs_new(m, names, 1);
+        uint64_t d;
+
+        evidence_walk(&eb);
+        d = digest_end(eb.digests[0], eb.counts[0]);
+        evidence_bufs_free(&eb);
+        return d;
+}
+
+/* After a load: every source's digest of what it replayed (the state as last written). */
+static void take_digests(State *s)
+{
+        _cleanup_free_ const char **names = xcalloc(MAX(s->n_sources, (size_t)1), sizeof(char *));
+        EvidenceBufs eb;
+
+        for (size_t i = 0; i < s->n_sources; i++)
+                names[i] = s->sources[i].name;
+        eb = evidence_bufs_new(s->matrix, names, s->n_sources);
+        evidence_walk(&eb);
+        for (size_t i = 0; i < s->n_sources; i++) {
+                s->sources[i].evidence_digest = digest_end(eb.digests[i], eb.counts[i]);
+                s->sources[i].evidence_digest_valid = true;
+        }
+        evidence_bufs_free(&eb);
 }
 
 static int log_engine(StateLogBuf *b, const RulesEngine *e)
@@ -1373,7 +1486,6 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
         Evidence *ev = NULL;
         char **regions = NULL;
         size_t n_regions = 0;
-        uint64_t digest = UTIL_FNV_INIT;
         int ret = -EBADMSG;
 
         /* Every entry takes more than 16 bytes: a count past that is not a record's. */
@@ -1385,7 +1497,6 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
         regions = xcalloc(size + 1, sizeof(char *));
         for (size_t i = 0; i < n && !r->failed; i++) {
                 Evidence *e = &ev[i];
-                const uint8_t *start = r->p, *seen_at, *seen_end;
                 entries[i].model = arena_text(&a, r, MATRIX_MAX_ID);
                 entries[i].mapped = statelog_get_u8(r);
                 entries[i].provider = arena_text(&a, r, MATRIX_MAX_ID);
@@ -1399,9 +1510,7 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
                 e->price_out = statelog_get_double(r);
                 e->eol = (int64_t)statelog_get_uint_max(r, INT64_MAX);
                 e->first_seen = statelog_get_uint(r);
-                seen_at = r->p;
                 e->last_seen = statelog_get_uint(r);
-                seen_end = r->p;
                 e->changed = statelog_get_uint(r);
                 e->missing = (unsigned)statelog_get_uint_max(r, MATRIX_MAX_MISSING);
                 uint64_t k = statelog_get_uint_max(r, MATRIX_MAX_REGIONS);
@@ -1414,21 +1523,11 @@ static int replay_evidence(State *s, StateLogReader *r, size_t size)
                         }
                         regions[n_regions++] = (char *)arena_text(&a, r, MATRIX_MAX_ID);
                 }
-                /* The digest a save takes of these entries (put_entry()), from the bytes
-                 * that hold them: a save after an unchanged poll writes SEEN records from
-                 * the first one on, without encoding the loaded evidence again. */
-                if (!r->failed)
-                        digest = digest_entry(digest, start, seen_at, seen_end, r->p);
         }
         if (!statelog_reader_done(r))
                 goto out;
         /* matrix_replace_source() checks the rest: texts, order, kinds, caps. */
         ret = matrix_replace_source(s->matrix, name, entries, n) < 0 ? -EBADMSG : 0;
-        SourceState *ss = ret >= 0 ? state_source_find(s, name) : NULL;
-        if (ss) {
-                ss->evidence_digest = digest_end(digest, (size_t)n);
-                ss->evidence_digest_valid = true;
-        }
 out:
         free(a.p);
         free(entries);
@@ -1860,6 +1959,8 @@ int state_replay(const void *snapshot, size_t snapshot_len, const void *log, siz
                 state_free(s);
                 return r;
         }
+        /* What a save compares its digests with: the evidence as last written. */
+        take_digests(s);
         if (ret_info)
                 *ret_info = info;
         *ret = s;

@@ -130,6 +130,9 @@ typedef struct StateReplayInfo {
  * any file: -EBADMSG with ret_error set if they are not a consistent state. */
 int state_replay(const void *snapshot, size_t snapshot_len, const void *log, size_t log_len,
                  const RuleSet *rules, State **ret, StateReplayInfo *ret_info, char **ret_error);
+/* The 64-bit digest of everything source's evidence holds but when it was last seen: what a
+ * save compares to decide between an EVIDENCE record and a SEEN one (for tests). */
+uint64_t state_evidence_digest(const Matrix *m, const char *source);
 /* The bytes of a snapshot of s naming generation (the caller frees *ret). */
 int state_encode_snapshot(const State *s, uint64_t generation, void **ret, size_t *ret_len);
 /* Find the named source's state, creating it if absent. */

@@ -25,7 +25,8 @@ run R times on the same state directory. Printed per combination, in a first tab
                 M <= --callgrind-max, none with --no-callgrind), with the shares spent
                 loading the state, saving it, and in the history store (opening it, bringing
                 it up to the matrix, appending transitions: history_open, history_sync and
-                history_append), and the instructions of the rule evaluation
+                history_append), their sum (the budget: at most 10% at 10,000 models), and
+                the instructions of the rule evaluation
 
 and then, in a second table with the same keys, GetMatrix: after those rounds the daemon is
 started in the foreground on the combination's state directory and config (it loads the
@@ -515,7 +516,7 @@ def main():
     work = tempfile.mkdtemp(prefix="lw-bench-scale-")
     print("%-7s %-7s %-7s %-8s %-8s %-9s %-18s %-9s %-8s %s" % (
         "models", "sources", "round s", "RSS MiB", "state MB", "1st MB", "steady MB mean/max",
-        "x state", "rules ms", "Ir (state load / save / history / rules)"), flush=True)
+        "x state", "rules ms", "Ir (state load / save / history, their sum / rules)"), flush=True)
     skipped, matrix_rows, costs = [], [], []
     try:
         for m in [int(x) for x in args.models.split(",")]:
@@ -541,10 +542,10 @@ def main():
                     if cg.get("total"):
                         t = cg["total"]
                         hist = cg.get("hopen", 0) + cg.get("hsync", 0) + cg.get("happend", 0)
-                        ir = "%.2fG (%.0f%% / %.0f%% / %.0f%% / %.2fG)" % (
-                            t / 1e9, 100.0 * cg.get("load", 0) / t,
-                            100.0 * cg.get("save", 0) / t, 100.0 * hist / t,
-                            cg.get("rules", 0) / 1e9)
+                        load, save = cg.get("load", 0), cg.get("save", 0)
+                        ir = "%.2fG (%.1f%% / %.1f%% / %.1f%%, persistence %.1f%% / %.2fG)" % (
+                            t / 1e9, 100.0 * load / t, 100.0 * save / t, 100.0 * hist / t,
+                            100.0 * (load + save + hist) / t, cg.get("rules", 0) / 1e9)
                     rules = "-"
                     if r["eval"]:
                         rules = "%.2f" % (r["eval"][0] * 1e3)

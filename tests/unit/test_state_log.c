@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "lockwatch/state.h"
 #include "lockwatch/statelog.h"
@@ -622,9 +623,104 @@ static void test_seen_records(void **unused)
         state_free(s);
 }
 
+/* A changed value: a number or a string of digits one more, a said or lifecycle another
+ * valid one, a text longer, a region more (last in order), a boolean the other way, an
+ * unknown price known. */
+static json_t *mutated(const char *key, const json_t *v)
+{
+        if (json_is_integer(v))
+                return json_integer(json_integer_value(v) + 1);
+        if (json_is_real(v))
+                return json_real(json_real_value(v) + 1);
+        if (json_is_null(v))
+                return json_real(2.5);
+        if (json_is_boolean(v))
+                return json_boolean(!json_is_true(v));
+        if (json_is_array(v)) {
+                json_t *a = json_deep_copy(v);
+                json_array_append_new(a, json_string("zz-region-9"));
+                return a;
+        }
+        const char *t = json_string_value(v);
+        assert_non_null(t);
+        if (streq(key, "said"))
+                return json_string(streq(t, "available") ? "unavailable" : "available");
+        if (streq(key, "lifecycle"))
+                return json_string(streq(t, "legacy") ? "deprecated" : "legacy");
+        if (t[0] >= '0' && t[0] <= '9') {
+                char buf[32];
+                snprintf(buf, sizeof(buf), "%llu", strtoull(t, NULL, 10) + 1);
+                return json_string(buf);
+        }
+        char *longer = xasprintf("%sx", t);
+        json_t *r = json_string(longer);
+        free(longer);
+        return r;
+}
+
+/* The first piece of evidence of the first row's first cell in a matrix's JSON form. */
+static json_t *first_evidence(json_t *j)
+{
+        json_t *row = json_array_get(json_object_get(j, "models"), 0);
+        json_t *cell = json_array_get(json_object_get(row, "cells"), 0);
+        return json_array_get(json_object_get(cell, "evidence"), 0);
+}
+
+/* The digest that decides between an EVIDENCE record and a SEEN one moves with every field
+ * of a piece of evidence but last_seen (and with its row's mapped flag): each is changed in
+ * turn in the state's JSON form, read back, and the digest compared. */
+static void test_digest_covers_every_field(void **unused)
+{
+        State *s = NULL;
+        json_t *j = NULL;
+
+        (void)unused;
+        assert_int_equal(state_new(&s), 0);
+        apply(s, "a", 0, 3, T0, 0);
+        assert_int_equal(matrix_to_state_json(s->matrix, &j), 0);
+        uint64_t d0 = state_evidence_digest(s->matrix, "a");
+        json_t *models = json_object_get(j, "models");
+        json_t *ev0 = first_evidence(j);
+        assert_non_null(ev0);
+        json_object_set_new(ev0, "later", json_false());
+        size_t checked = 0;
+        const char *key;
+        json_t *v;
+        json_object_foreach(ev0, key, v)
+        {
+                if (streq(key, "source"))
+                        continue;
+                json_t *copy = json_deep_copy(j);
+                json_t *e = first_evidence(copy);
+                json_object_set_new(e, key, mutated(key, v));
+                Matrix *back = NULL;
+                assert_int_equal(matrix_from_state_json(copy, &back), 0);
+                uint64_t d = state_evidence_digest(back, "a");
+                if (streq(key, "last_seen"))
+                        assert_true(d == d0);
+                else if (d == d0)
+                        fail_msg("the digest did not move with %s", key);
+                checked++;
+                matrix_free(back);
+                json_decref(copy);
+        }
+        assert_int_equal(checked, 12);
+
+        json_t *row = json_array_get(models, 0);
+        json_object_set_new(row, "mapped",
+                            json_boolean(!json_is_true(json_object_get(row, "mapped"))));
+        Matrix *back = NULL;
+        assert_int_equal(matrix_from_state_json(j, &back), 0);
+        assert_true(state_evidence_digest(back, "a") != d0);
+        matrix_free(back);
+        json_decref(j);
+        state_free(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_digest_covers_every_field),
             cmocka_unit_test(test_seen_records),
             cmocka_unit_test(test_integers_at_every_length),
             cmocka_unit_test(test_crc32c_instruction_and_tables_agree),
