@@ -871,10 +871,31 @@ static int matrix_apply_check(const Matrix *m, const MatrixColumns *cols, const 
 }
 
 /* Add the rows the parse names that the matrix lacks, in one sorted merge. */
+/* Merge the n_add new rows of add (sorted by id, none in the matrix yet) into the rows. */
+static void matrix_merge_rows(Matrix *m, MatrixModel *const *add, size_t n_add)
+{
+        MatrixModel **merged;
+        size_t a = 0, b = 0, o = 0;
+
+        if (n_add == 0)
+                return;
+        merged = xcalloc(m->n_models + n_add, sizeof(*merged));
+        while (a < m->n_models || b < n_add) {
+                if (b == n_add || (a < m->n_models && strcmp(m->models[a]->id, add[b]->id) < 0))
+                        merged[o++] = m->models[a++];
+                else
+                        merged[o++] = add[b++];
+        }
+        free(m->models);
+        m->models = merged;
+        m->n_models = o;
+        m->cap_models = o;
+}
+
 static void matrix_add_models(Matrix *m, const MatrixInput *in, const size_t *idx, size_t n)
 {
-        MatrixModel **add = NULL, **merged;
-        size_t n_add = 0, cap_add = 0, a = 0, b = 0, o = 0, at = 0;
+        MatrixModel **add = NULL;
+        size_t n_add = 0, cap_add = 0, at = 0;
 
         for (size_t k = 0; k < n; k++) {
                 const MatrixInput *i = &in[idx[k]];
@@ -887,22 +908,9 @@ static void matrix_add_models(Matrix *m, const MatrixInput *in, const size_t *id
                 util_grow((void **)&add, &cap_add, n_add + 1, sizeof(*add));
                 add[n_add++] = matrix_model_alloc(i->model, i->mapped);
         }
-        if (n_add == 0)
-                return;
-
         /* idx is sorted by model, so add is too. */
-        merged = xcalloc(m->n_models + n_add, sizeof(*merged));
-        while (a < m->n_models || b < n_add) {
-                if (b == n_add || (a < m->n_models && strcmp(m->models[a]->id, add[b]->id) < 0))
-                        merged[o++] = m->models[a++];
-                else
-                        merged[o++] = add[b++];
-        }
-        free(m->models);
+        matrix_merge_rows(m, add, n_add);
         free(add);
-        m->models = merged;
-        m->n_models = o;
-        m->cap_models = o;
 }
 
 /* Add the rows of the n sorted, distinct models in that are not there yet (row_of[k] NULL,
@@ -910,23 +918,13 @@ static void matrix_add_models(Matrix *m, const MatrixInput *in, const size_t *id
 static void matrix_insert_rows(Matrix *m, const MatrixInput *in, MatrixModel **row_of, size_t n,
                                size_t n_new)
 {
-        MatrixModel **merged = xcalloc(m->n_models + n_new, sizeof(*merged));
-        size_t a = 0, o = 0;
+        _cleanup_free_ MatrixModel **add = xcalloc(MAX(n_new, (size_t)1), sizeof(*add));
+        size_t n_add = 0;
 
-        for (size_t b = 0; b < n; b++) {
-                if (row_of[b])
-                        continue;
-                row_of[b] = matrix_model_alloc(in[b].model, in[b].mapped);
-                while (a < m->n_models && strcmp(m->models[a]->id, row_of[b]->id) < 0)
-                        merged[o++] = m->models[a++];
-                merged[o++] = row_of[b];
-        }
-        while (a < m->n_models)
-                merged[o++] = m->models[a++];
-        free(m->models);
-        m->models = merged;
-        m->n_models = o;
-        m->cap_models = o;
+        for (size_t b = 0; b < n; b++)
+                if (!row_of[b])
+                        add[n_add++] = row_of[b] = matrix_model_alloc(in[b].model, in[b].mapped);
+        matrix_merge_rows(m, add, n_add);
 }
 
 static bool matrix_atoms_equal(char *const *a, size_t n_a, char *const *b, size_t n_b)

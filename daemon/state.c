@@ -615,8 +615,7 @@ static void log_evidence(StateLogBuf *b, State *s, const Matrix *m, const char *
         }
         if (again) {
                 eb.digest = false;
-                eb.last_source = NULL;
-                (void)matrix_foreach_evidence(m, collect_entry, &eb);
+                evidence_walk(&eb);
         }
         for (size_t i = 0; i < n; i++) {
                 size_t at;
